@@ -1,0 +1,430 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Limits of the package strings (FORMAT.md section 5).
+const (
+	MaxName      = 214
+	MaxVersion   = 256
+	MaxResolved  = 2048
+	MaxIntegrity = 512
+	// MaxBody is the largest body a record can have: four 2-byte lengths
+	// and the longest strings.
+	MaxBody = 8 + MaxName + MaxVersion + MaxResolved + MaxIntegrity
+)
+
+// Package is one record of the package array.
+type Package struct {
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	Resolved  string `json:"resolved"`
+	Integrity string `json:"integrity"`
+}
+
+// RawPackage is a record as it lies in the file: the four strings alias the
+// input, and Off holds the file offset of each length prefix.
+type RawPackage struct {
+	Name, Version, Resolved, Integrity []byte
+	Off                                [4]int
+}
+
+// FieldNames are the names of the four strings of a record, in order.
+var FieldNames = [4]string{"name", "version", "resolved", "integrity"}
+
+var fieldMax = [4]int{MaxName, MaxVersion, MaxResolved, MaxIntegrity}
+
+// Package returns the record as a Package, copying the strings.
+func (r *RawPackage) Package() Package {
+	return Package{string(r.Name), string(r.Version), string(r.Resolved), string(r.Integrity)}
+}
+
+// ParseBody parses the four length-prefixed strings at the start of b,
+// whose first byte lies at file offset base. It returns the record and the
+// bytes it used. When b ends inside a string, the error is a Truncated
+// CorruptionError at the offending field; a string longer than its limit
+// is an InvalidPackage error. record is only used in errors.
+func ParseBody(b []byte, base, record int) (RawPackage, int, error) {
+	var r RawPackage
+	pos := 0
+	var fields [4][]byte
+	for i := 0; i < 4; i++ {
+		r.Off[i] = base + pos
+		if len(b)-pos < 2 {
+			return r, pos, CorruptRecord(ErrTruncated, base+pos, record, FieldNames[i], "the file ends inside the length of "+FieldNames[i])
+		}
+		n := int(binary.BigEndian.Uint16(b[pos:]))
+		if n > fieldMax[i] {
+			return r, pos, CorruptRecord(ErrInvalidPackage, base+pos, record, FieldNames[i],
+				fmt.Sprintf("%s is %d bytes long, the limit is %d", FieldNames[i], n, fieldMax[i]))
+		}
+		pos += 2
+		if len(b)-pos < n {
+			return r, pos, CorruptRecord(ErrTruncated, base+pos-2, record, FieldNames[i],
+				fmt.Sprintf("%s says %d bytes, only %d remain", FieldNames[i], n, len(b)-pos))
+		}
+		fields[i] = b[pos : pos+n : pos+n]
+		pos += n
+	}
+	r.Name, r.Version, r.Resolved, r.Integrity = fields[0], fields[1], fields[2], fields[3]
+	return r, pos, nil
+}
+
+// BodySize returns the encoded size of p's four strings with their lengths.
+func BodySize(p *Package) int {
+	return 8 + len(p.Name) + len(p.Version) + len(p.Resolved) + len(p.Integrity)
+}
+
+// AppendBody appends the four length-prefixed strings of p to dst. The
+// caller checks the lengths first (CheckPackage).
+func AppendBody(dst []byte, p *Package) []byte {
+	for _, s := range [4]string{p.Name, p.Version, p.Resolved, p.Integrity} {
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(s)))
+		dst = append(dst, s...)
+	}
+	return dst
+}
+
+// CheckRaw checks a parsed record against the rules of FORMAT.md section 5
+// and returns an InvalidPackage CorruptionError naming the field and the
+// rule, or nil. It does not allocate when the record is valid.
+func CheckRaw(r *RawPackage, record int) error {
+	strs := [4][]byte{r.Name, r.Version, r.Resolved, r.Integrity}
+	for i, s := range strs {
+		if rule := checkField(i, s); rule != "" {
+			return CorruptRecord(ErrInvalidPackage, r.Off[i], record, FieldNames[i], rule)
+		}
+	}
+	return nil
+}
+
+// CheckPackage checks p against the rules of FORMAT.md section 5 and
+// returns the name of the first field that breaks one and the rule, or two
+// empty strings.
+func CheckPackage(p *Package) (field, rule string) {
+	strs := [4]string{p.Name, p.Version, p.Resolved, p.Integrity}
+	for i, s := range strs {
+		if rule := checkField(i, []byte(s)); rule != "" {
+			return FieldNames[i], rule
+		}
+	}
+	return "", ""
+}
+
+func checkField(i int, s []byte) string {
+	if len(s) > fieldMax[i] {
+		return fmt.Sprintf("%s is %d bytes long, the limit is %d", FieldNames[i], len(s), fieldMax[i])
+	}
+	switch i {
+	case 0:
+		return checkName(s)
+	case 1:
+		return checkSemver(s)
+	case 2:
+		return checkResolved(s)
+	default:
+		return checkIntegrity(s)
+	}
+}
+
+// nameChar marks the bytes allowed in a package name or scope.
+var nameChar = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-._~" {
+		t[c] = true
+	}
+	return t
+}()
+
+func checkNamePart(s []byte, what string) string {
+	if len(s) == 0 {
+		return what + " is empty"
+	}
+	if s[0] == '.' || s[0] == '_' {
+		return fmt.Sprintf("%s %q starts with %q", what, s, s[0])
+	}
+	for _, c := range s {
+		if !nameChar[c] {
+			return fmt.Sprintf("%s %q has the byte %q; allowed are A-Z a-z 0-9 - . _ ~", what, s, c)
+		}
+	}
+	return ""
+}
+
+func checkName(s []byte) string {
+	if len(s) == 0 {
+		return "name is empty"
+	}
+	if s[0] == '@' {
+		slash := bytes.IndexByte(s, '/')
+		if slash < 0 {
+			return fmt.Sprintf("scoped name %q has no '/'", s)
+		}
+		if rule := checkNamePart(s[1:slash], "scope"); rule != "" {
+			return rule
+		}
+		return checkNamePart(s[slash+1:], "name")
+	}
+	return checkNamePart(s, "name")
+}
+
+// checkSemver checks Semantic Versioning 2.0.0.
+func checkSemver(s []byte) string {
+	if len(s) == 0 {
+		return "version is empty"
+	}
+	bad := func(why string) string { return fmt.Sprintf("version %q is not Semantic Versioning 2.0.0: %s", s, why) }
+	rest := s
+	build := []byte(nil)
+	if i := bytes.IndexByte(rest, '+'); i >= 0 {
+		rest, build = rest[:i], rest[i+1:]
+		if len(build) == 0 {
+			return bad("empty build metadata")
+		}
+	}
+	var pre []byte
+	hasPre := false
+	if i := bytes.IndexByte(rest, '-'); i >= 0 {
+		rest, pre, hasPre = rest[:i], rest[i+1:], true
+	}
+	for n := 0; n < 3; n++ {
+		end := len(rest)
+		if n < 2 {
+			end = bytes.IndexByte(rest, '.')
+			if end < 0 {
+				return bad("want MAJOR.MINOR.PATCH")
+			}
+		}
+		num := rest[:end]
+		if len(num) == 0 {
+			return bad("empty version number")
+		}
+		for _, c := range num {
+			if c < '0' || c > '9' {
+				return bad("version numbers are digits")
+			}
+		}
+		if len(num) > 1 && num[0] == '0' {
+			return bad("leading zero in a version number")
+		}
+		if n < 2 {
+			rest = rest[end+1:]
+		}
+	}
+	if hasPre {
+		if rule := checkIdents(pre, true); rule != "" {
+			return bad("pre-release " + rule)
+		}
+	}
+	if build != nil {
+		if rule := checkIdents(build, false); rule != "" {
+			return bad("build metadata " + rule)
+		}
+	}
+	return ""
+}
+
+func checkIdents(s []byte, numericNoZero bool) string {
+	for {
+		end := bytes.IndexByte(s, '.')
+		last := end < 0
+		if last {
+			end = len(s)
+		}
+		id := s[:end]
+		if len(id) == 0 {
+			return "has an empty identifier"
+		}
+		numeric := true
+		for _, c := range id {
+			switch {
+			case c >= '0' && c <= '9':
+			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '-':
+				numeric = false
+			default:
+				return fmt.Sprintf("has the byte %q", c)
+			}
+		}
+		if numericNoZero && numeric && len(id) > 1 && id[0] == '0' {
+			return "has a numeric identifier with a leading zero"
+		}
+		if last {
+			return ""
+		}
+		s = s[end+1:]
+	}
+}
+
+func hasPrefixFold(s []byte, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// checkResolved accepts the empty string or an absolute http or https URL
+// with a host and no white space or control characters.
+func checkResolved(s []byte) string {
+	if len(s) == 0 {
+		return ""
+	}
+	var rest []byte
+	switch {
+	case hasPrefixFold(s, "https://"):
+		rest = s[8:]
+	case hasPrefixFold(s, "http://"):
+		rest = s[7:]
+	default:
+		return fmt.Sprintf("resolved %q is not an absolute http or https URL", truncate(s))
+	}
+	high := false
+	for _, c := range s {
+		if c <= ' ' || c == 0x7f {
+			return fmt.Sprintf("resolved URL has the control or space byte 0x%02x", c)
+		}
+		if c >= 0x80 {
+			high = true
+		}
+	}
+	if high && !utf8.Valid(s) {
+		return "resolved URL is not valid UTF-8"
+	}
+	host := rest
+	if i := bytes.IndexAny(rest, "/?#"); i >= 0 {
+		host = rest[:i]
+	}
+	if at := bytes.LastIndexByte(host, '@'); at >= 0 {
+		host = host[at+1:]
+	}
+	if len(host) == 0 || host[0] == ':' {
+		return fmt.Sprintf("resolved URL %q has no host", truncate(s))
+	}
+	return ""
+}
+
+func truncate(s []byte) []byte {
+	if len(s) > 80 {
+		return append(s[:77:77], "..."...)
+	}
+	return s
+}
+
+var b64Char = func() (t [256]byte) {
+	const alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i := 0; i < len(alpha); i++ {
+		t[alpha[i]] = byte(i)
+	}
+	return t
+}()
+
+// IntegrityAlgorithms lists the accepted algorithms with their digest sizes,
+// weakest first.
+var IntegrityAlgorithms = []struct {
+	Name string
+	Size int
+}{{"sha1", 20}, {"sha256", 32}, {"sha384", 48}, {"sha512", 64}}
+
+func checkIntegrity(s []byte) string {
+	if len(s) == 0 {
+		return ""
+	}
+	dash := bytes.IndexByte(s, '-')
+	if dash < 0 {
+		return fmt.Sprintf("integrity %q is not ALGORITHM-BASE64", truncate(s))
+	}
+	size := 0
+	for _, a := range IntegrityAlgorithms {
+		if string(s[:dash]) == a.Name {
+			size = a.Size
+		}
+	}
+	if size == 0 {
+		return fmt.Sprintf("integrity algorithm %q is not sha1, sha256, sha384 or sha512", s[:dash])
+	}
+	b := s[dash+1:]
+	want := (size + 2) / 3 * 4
+	if len(b) != want {
+		return fmt.Sprintf("integrity %s digest is %d base64 characters, want %d", s[:dash], len(b), want)
+	}
+	pad := (3 - size%3) % 3
+	for i, c := range b {
+		if i >= len(b)-pad {
+			if c != '=' {
+				return "integrity base64 padding is wrong"
+			}
+			continue
+		}
+		if b64Char[c] == 0xff {
+			return fmt.Sprintf("integrity has the byte %q, not standard base64", c)
+		}
+	}
+	if pad > 0 {
+		last := b64Char[b[len(b)-pad-1]]
+		if last&(1<<(2*pad)-1) != 0 {
+			return "integrity base64 is not canonical (unused bits set)"
+		}
+	}
+	return ""
+}
+
+// ComparePackages orders records by name, then by version, comparing bytes.
+func ComparePackages(a, b *Package) int {
+	if c := compareStrings(a.Name, b.Name); c != 0 {
+		return c
+	}
+	return compareStrings(a.Version, b.Version)
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// CompareRaw is ComparePackages for records as they lie in the file.
+func CompareRaw(a, b *RawPackage) int {
+	if c := bytes.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.Version, b.Version)
+}
+
+// CheckOrder reports an UnsortedPackages or DuplicatePackage error when
+// record cur (at file offset off) does not come strictly after prev.
+func CheckOrder(prev, cur *RawPackage, record int) error {
+	switch c := CompareRaw(prev, cur); {
+	case c == 0:
+		return CorruptRecord(ErrDuplicatePackage, cur.Off[0], record, "name",
+			fmt.Sprintf("%s@%s appears twice (records %d and %d)", cur.Name, cur.Version, record-1, record))
+	case c > 0:
+		return CorruptRecord(ErrUnsortedPackages, cur.Off[0], record, "name",
+			fmt.Sprintf("%s@%s sorts before the previous record %s@%s", cur.Name, cur.Version, prev.Name, prev.Version))
+	}
+	return nil
+}
