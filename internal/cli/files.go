@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/lockfix/lockfix/internal/atomicfile"
+	"github.com/lockfix/lockfix/internal/trace"
+)
+
+// DefaultName is the file name a directory walk looks for.
+const DefaultName = "bun.lockb"
+
+// expandPaths turns the command line's paths into files: a file stays as
+// it is, a directory is walked for files whose base name matches glob.
+// The walk never follows a symlinked directory and skips lockfix's temp
+// files. The result keeps the order of the arguments, each directory's
+// files sorted.
+func expandPaths(paths []string, glob string) ([]string, error) {
+	if glob == "" {
+		glob = DefaultName
+	}
+	if _, err := filepath.Match(glob, ""); err != nil {
+		return nil, usage("--name %q is not a valid glob: %v", glob, err)
+	}
+	var out []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil || !st.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if path == p {
+					return err
+				}
+				found = append(found, path) // reported when read
+				return nil
+			}
+			if d.IsDir() || atomicfile.IsTemp(d.Name()) {
+				return nil
+			}
+			if ok, _ := filepath.Match(glob, d.Name()); ok && d.Type()&fs.ModeSymlink == 0 || ok && isRegularLink(path) {
+				found = append(found, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("walk %s: %w", p, err)
+		}
+		sort.Strings(found)
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+// isRegularLink reports whether path is a symlink to a regular file (a
+// ConfigMap-style link is followed; a link to a directory is not).
+func isRegularLink(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// readFile reads a lockfile for a read-only command: regular files only,
+// at most atomicfile.MaxSize bytes, "-" for stdin.
+func readFile(path string) ([]byte, error) {
+	span := trace.Start("file.read")
+	var b []byte
+	var err error
+	if path == "-" {
+		b, err = io.ReadAll(io.LimitReader(Stdin, atomicfile.MaxSize+1))
+		if err == nil && len(b) > atomicfile.MaxSize {
+			err = fmt.Errorf("stdin: %w: the limit is %d bytes", atomicfile.ErrTooLarge, atomicfile.MaxSize)
+		}
+	} else {
+		var h *atomicfile.Handle
+		h, err = atomicfile.Open(path, atomicfile.Options{ReadOnly: true})
+		if err == nil {
+			b = h.Data()
+		}
+	}
+	span.End(fmt.Sprintf("%s %dB", path, len(b)))
+	return b, err
+}
+
+// ioCode is the exit code for an error reading or writing a file: 8, or 16
+// when the file does not exist (the argument was wrong).
+func ioCode(err error) int {
+	if errors.Is(err, fs.ErrNotExist) {
+		return ExitOperational
+	}
+	return ExitOperational
+}

@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"github.com/lockfix/lockfix/internal/trace"
+	"github.com/lockfix/lockfix/schema"
+)
+
+func init() {
+	register(&ucli.Command{
+		Name:      "validate",
+		Usage:     "check lockfiles strictly against the format",
+		ArgsUsage: "FILE|DIR...",
+		Description: `validate checks every rule of the format (FORMAT.md section 6) and prints
+each problem by its error name, offset, record and rule. A directory is
+walked for files named bun.lockb (--name to change).
+
+Exit 0 when every file is valid, 4 when any is invalid, 8 when any
+cannot be read (codes add up).
+
+Examples:
+   lockfix validate bun.lockb
+   lockfix validate --quiet /srv/fleet
+   lockfix validate --json bun.lockb | jq '.files[].problems'`,
+		Flags: []ucli.Flag{
+			&ucli.StringFlag{Name: "name", Value: DefaultName, Usage: "file name `GLOB` to look for in directories"},
+		},
+		Action: runValidate,
+	})
+}
+
+// fileResult is one file's line of a validate report.
+type fileResult struct {
+	Path     string        `json:"path"`
+	Valid    bool          `json:"valid"`
+	Version  *int          `json:"version,omitempty"`
+	Packages *int          `json:"packages,omitempty"`
+	Problems []problemJSON `json:"problems"`
+}
+
+func runValidate(c *ucli.Context) error {
+	if c.NArg() == 0 {
+		return usage("validate: no FILE given (usage: lockfix validate FILE|DIR...)")
+	}
+	files, err := expandPaths(c.Args().Slice(), c.String("name"))
+	if err != nil {
+		return err
+	}
+	asJSON, quiet := global(c, "json"), global(c, "quiet")
+	code := 0
+	var results []fileResult
+	valid, invalid := 0, 0
+	for _, path := range files {
+		r, fileCode := validateFile(path)
+		code |= fileCode
+		if r.Valid {
+			valid++
+		} else {
+			invalid++
+		}
+		if asJSON {
+			results = append(results, r)
+			continue
+		}
+		switch {
+		case r.Valid && !quiet:
+			fmt.Fprintf(Stdout, "%s: OK (v%d, %d packages)\n", path, *r.Version, *r.Packages)
+		case !r.Valid:
+			ver := ""
+			if r.Version != nil {
+				ver = fmt.Sprintf("v%d, ", *r.Version)
+			}
+			fmt.Fprintf(Stdout, "%s: INVALID (%s%d problems)\n", path, ver, len(r.Problems))
+			for i, p := range r.Problems {
+				if i == maxShown {
+					fmt.Fprintf(Stdout, "  ... and %d more (use --json for all)\n", len(r.Problems)-maxShown)
+					break
+				}
+				fmt.Fprintf(Stdout, "  %s\n", p.Message)
+			}
+		}
+	}
+	if asJSON {
+		if results == nil {
+			results = []fileResult{}
+		}
+		if err := printJSON(map[string]any{"files": results, "valid": valid, "invalid": invalid}); err != nil {
+			return err
+		}
+	} else if len(files) > 1 && !quiet {
+		fmt.Fprintf(Stdout, "%d files: %d valid, %d invalid\n", len(files), valid, invalid)
+	}
+	return exitCode(code)
+}
+
+// validateFile checks one file and returns its result and exit code.
+func validateFile(path string) (fileResult, int) {
+	r := fileResult{Path: path, Problems: []problemJSON{}}
+	b, err := readFile(path)
+	if err != nil {
+		r.Problems = append(r.Problems, problemJSON{Error: "IOError", Message: err.Error()})
+		return r, ioCode(err)
+	}
+	start := time.Now()
+	s, err := schema.Sniff(b)
+	if err != nil {
+		r.Problems = append(r.Problems, toProblem(fmt.Errorf("%s: %w", path, err)))
+		return r, ExitProblems
+	}
+	v := s.Version
+	r.Version = &v
+	errs := s.Check(b)
+	trace.Line("validate", time.Since(start), fmt.Sprintf("schema/v%d", v))
+	if len(errs) > 0 {
+		for _, e := range errs {
+			r.Problems = append(r.Problems, toProblem(fmt.Errorf("%s: %w", path, e)))
+		}
+		return r, ExitProblems
+	}
+	n := packageCount(b)
+	r.Packages = &n
+	r.Valid = true
+	return r, ExitOK
+}
+
+// packageCount reads packageCount (offset 0x19 in every version) from a
+// valid file.
+func packageCount(b []byte) int {
+	return int(schema.Uint(b[0x19:0x1d]))
+}
