@@ -77,10 +77,13 @@ func Uint(b []byte) uint64 {
 
 // AllZero reports whether every byte of b is zero.
 func AllZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
+	var acc uint64
+	for len(b) >= 8 {
+		acc |= binary.LittleEndian.Uint64(b)
+		b = b[8:]
 	}
-	return true
+	for _, c := range b {
+		acc |= uint64(c)
+	}
+	return acc == 0
 }

@@ -178,90 +178,85 @@ func checkName(s []byte) string {
 	return checkNamePart(s, "name")
 }
 
-// checkSemver checks Semantic Versioning 2.0.0.
+// checkSemver checks Semantic Versioning 2.0.0 in one pass:
+// MAJOR.MINOR.PATCH without leading zeros, then an optional pre-release
+// ("-" and dot-separated identifiers of [0-9A-Za-z-], numeric ones without
+// leading zeros) and optional build metadata ("+" and identifiers).
 func checkSemver(s []byte) string {
 	if len(s) == 0 {
 		return "version is empty"
 	}
 	bad := func(why string) string { return fmt.Sprintf("version %q is not Semantic Versioning 2.0.0: %s", s, why) }
-	rest := s
-	build := []byte(nil)
-	if i := bytes.IndexByte(rest, '+'); i >= 0 {
-		rest, build = rest[:i], rest[i+1:]
-		if len(build) == 0 {
-			return bad("empty build metadata")
+	i := 0
+	for part := 0; part < 3; part++ {
+		start := i
+		for i < len(s) && s[i]-'0' < 10 {
+			i++
 		}
-	}
-	var pre []byte
-	hasPre := false
-	if i := bytes.IndexByte(rest, '-'); i >= 0 {
-		rest, pre, hasPre = rest[:i], rest[i+1:], true
-	}
-	for n := 0; n < 3; n++ {
-		end := len(rest)
-		if n < 2 {
-			end = bytes.IndexByte(rest, '.')
-			if end < 0 {
-				return bad("want MAJOR.MINOR.PATCH")
-			}
-		}
-		num := rest[:end]
-		if len(num) == 0 {
-			return bad("empty version number")
-		}
-		for _, c := range num {
-			if c < '0' || c > '9' {
-				return bad("version numbers are digits")
-			}
-		}
-		if len(num) > 1 && num[0] == '0' {
+		switch {
+		case i == start:
+			return bad("want MAJOR.MINOR.PATCH")
+		case i-start > 1 && s[start] == '0':
 			return bad("leading zero in a version number")
 		}
-		if n < 2 {
-			rest = rest[end+1:]
+		if part < 2 {
+			if i == len(s) || s[i] != '.' {
+				return bad("want MAJOR.MINOR.PATCH")
+			}
+			i++
 		}
 	}
-	if hasPre {
-		if rule := checkIdents(pre, true); rule != "" {
+	if i < len(s) && s[i] == '-' {
+		n, rule := idents(s[i+1:], true)
+		if rule != "" {
 			return bad("pre-release " + rule)
 		}
+		i += 1 + n
 	}
-	if build != nil {
-		if rule := checkIdents(build, false); rule != "" {
+	if i < len(s) && s[i] == '+' {
+		n, rule := idents(s[i+1:], false)
+		if rule != "" {
 			return bad("build metadata " + rule)
 		}
+		i += 1 + n
+	}
+	if i != len(s) {
+		return bad(fmt.Sprintf("unexpected %q after the version", s[i]))
 	}
 	return ""
 }
 
-func checkIdents(s []byte, numericNoZero bool) string {
+// idents reads dot-separated identifiers up to the end, or for a
+// pre-release up to a '+', and returns the bytes read or the rule broken.
+// Numeric identifiers of a pre-release must not have leading zeros.
+func idents(s []byte, pre bool) (int, string) {
+	i := 0
 	for {
-		end := bytes.IndexByte(s, '.')
-		last := end < 0
-		if last {
-			end = len(s)
-		}
-		id := s[:end]
-		if len(id) == 0 {
-			return "has an empty identifier"
-		}
+		start := i
 		numeric := true
-		for _, c := range id {
-			switch {
-			case c >= '0' && c <= '9':
-			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '-':
+		for i < len(s) && s[i] != '.' && s[i] != '+' {
+			switch c := s[i]; {
+			case c-'0' < 10:
+			case c-'a' < 26, c-'A' < 26, c == '-':
 				numeric = false
 			default:
-				return fmt.Sprintf("has the byte %q", c)
+				return 0, fmt.Sprintf("has the byte %q", c)
 			}
+			i++
 		}
-		if numericNoZero && numeric && len(id) > 1 && id[0] == '0' {
-			return "has a numeric identifier with a leading zero"
+		switch {
+		case i == start:
+			return 0, "has an empty identifier"
+		case pre && numeric && i-start > 1 && s[start] == '0':
+			return 0, "has a numeric identifier with a leading zero"
 		}
-		if last {
-			return ""
+		if i == len(s) || s[i] == '+' {
+			if i < len(s) && !pre {
+				return 0, "has the byte '+'"
+			}
+			return i, ""
 		}
-		s = s[end+1:]
+		i++ // the dot
 	}
 }
 
@@ -296,21 +291,22 @@ func checkResolved(s []byte) string {
 	default:
 		return fmt.Sprintf("resolved %q is not an absolute http or https URL", truncate(s))
 	}
-	high := false
-	for _, c := range s {
-		if c <= ' ' || c == 0x7f {
-			return fmt.Sprintf("resolved URL has the control or space byte 0x%02x", c)
+	if !plainASCII(s) {
+		for _, c := range s {
+			if c <= ' ' || c == 0x7f {
+				return fmt.Sprintf("resolved URL has the control or space byte 0x%02x", c)
+			}
 		}
-		if c >= 0x80 {
-			high = true
+		if !utf8.Valid(s) {
+			return "resolved URL is not valid UTF-8"
 		}
-	}
-	if high && !utf8.Valid(s) {
-		return "resolved URL is not valid UTF-8"
 	}
 	host := rest
-	if i := bytes.IndexAny(rest, "/?#"); i >= 0 {
-		host = rest[:i]
+	for i, c := range rest {
+		if c == '/' || c == '?' || c == '#' {
+			host = rest[:i]
+			break
+		}
 	}
 	if at := bytes.LastIndexByte(host, '@'); at >= 0 {
 		host = host[at+1:]
@@ -319,6 +315,31 @@ func checkResolved(s []byte) string {
 		return fmt.Sprintf("resolved URL %q has no host", truncate(s))
 	}
 	return ""
+}
+
+// plainASCII reports whether every byte of s is printable ASCII other than
+// space (0x21-0x7e), eight bytes at a time.
+func plainASCII(s []byte) bool {
+	const (
+		lo = 0x0101010101010101
+		hi = 0x8080808080808080
+	)
+	var bad uint64
+	for len(s) >= 8 {
+		x := binary.LittleEndian.Uint64(s)
+		// A byte is bad when its high bit is set, it is below 0x21, or it
+		// is 0x7f (adding 1 sets its high bit). These tests are exact for
+		// bytes below 0x80, which is all that matters once the high bits
+		// of x are clear.
+		bad |= x | (x - 0x21*lo) | (x + lo)
+		s = s[8:]
+	}
+	for _, c := range s {
+		if c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return bad&hi == 0
 }
 
 func truncate(s []byte) []byte {
@@ -369,19 +390,25 @@ func checkIntegrity(s []byte) string {
 		return fmt.Sprintf("integrity %s digest is %d base64 characters, want %d", s[:dash], len(b), want)
 	}
 	pad := (3 - size%3) % 3
-	for i, c := range b {
-		if i >= len(b)-pad {
-			if c != '=' {
-				return "integrity base64 padding is wrong"
+	data := b[:len(b)-pad]
+	var bad byte
+	for _, c := range data {
+		bad |= b64Char[c]
+	}
+	if bad == 0xff || bad&0x80 != 0 {
+		for _, c := range data {
+			if b64Char[c] == 0xff {
+				return fmt.Sprintf("integrity has the byte %q, not standard base64", c)
 			}
-			continue
 		}
-		if b64Char[c] == 0xff {
-			return fmt.Sprintf("integrity has the byte %q, not standard base64", c)
+	}
+	for _, c := range b[len(data):] {
+		if c != '=' {
+			return "integrity base64 padding is wrong"
 		}
 	}
 	if pad > 0 {
-		last := b64Char[b[len(b)-pad-1]]
+		last := b64Char[data[len(data)-1]]
 		if last&(1<<(2*pad)-1) != 0 {
 			return "integrity base64 is not canonical (unused bits set)"
 		}

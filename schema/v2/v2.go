@@ -8,6 +8,8 @@ package v2
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/lockfix/lockfix/schema"
 	"github.com/lockfix/lockfix/schema/internal/plain"
@@ -131,7 +133,7 @@ func HeaderValid(b []byte) bool {
 	if binary.BigEndian.Uint64(b[OffHeaderChecksum:]) != schema.HeaderCRC(b[:HeaderSize], OffHeaderChecksum) {
 		return false
 	}
-	return schema.ConfigValid(schema.DecodeConfig(b[schema.OffConfigVersion:]), Flags) &&
+	return schema.BlockValid(b[schema.OffConfigVersion:], Flags) &&
 		checkWriter(b[OffWriter:OffWriter+WriterSize]) == "" && schema.AllZero(b[OffPadding:HeaderSize])
 }
 
@@ -186,52 +188,28 @@ func parse(b []byte, build bool) (*schema.Lockfile, []error) {
 		errs = append(errs, schema.Corrupt(schema.ErrChecksumMismatch, OffPackagesChecksum, "packagesChecksum",
 			fmt.Sprintf("package array CRC-64 is 0x%016x, the array computes to 0x%016x", storedSum, sum)))
 	}
+	chunks := split(b, count)
+	results := make([]chunkResult, len(chunks))
+	if len(chunks) == 1 {
+		results[0] = checkRecords(b, chunks[0], count, build)
+	} else {
+		var wg sync.WaitGroup
+		for i := range chunks {
+			wg.Go(func() { results[i] = checkRecords(b, chunks[i], count, build) })
+		}
+		wg.Wait()
+	}
 	var pkgs []schema.Package
 	if build {
-		pkgs = make([]schema.Package, 0, min(count, len(array)/(FrameOverhead+schema.MinPlainRecord)))
+		n := 0
+		for i := range results {
+			n += len(results[i].pkgs)
+		}
+		pkgs = make([]schema.Package, 0, n)
 	}
-	off := HeaderSize
-	var prev schema.RawPackage
-	i := 0
-	for ; i < count; i++ {
-		if off == len(b) {
-			errs = append(errs, schema.Corrupt(schema.ErrPackageCountMismatch, OffPackageCount, "packageCount",
-				fmt.Sprintf("packageCount is %d, the file ends after %d records", count, i)))
-			break
-		}
-		f, err := ReadFrame(b[off:], off, i)
-		if err != nil {
-			return nil, append(errs, err)
-		}
-		if sum := schema.CRC32C(f.Body); sum != f.Stored {
-			errs = append(errs, schema.CorruptRecord(schema.ErrRecordChecksumMismatch, off+6+len(f.Body), i, "bodyChecksum",
-				fmt.Sprintf("record CRC-32C is 0x%08x, the body computes to 0x%08x", f.Stored, sum)))
-		}
-		r, n, err := schema.ParseBody(f.Body, off+6, i)
-		switch {
-		case err != nil:
-			errs = append(errs, schema.CorruptRecord(schema.ErrInvalidPackage, off+2, i, "body", "the strings do not fit the body: "+err.Error()))
-		case n != len(f.Body):
-			errs = append(errs, schema.CorruptRecord(schema.ErrInvalidPackage, off+2, i, "bodySize",
-				fmt.Sprintf("bodySize is %d, the strings take %d", len(f.Body), n)))
-		default:
-			if err := schema.CheckRaw(&r, i); err != nil {
-				errs = append(errs, err)
-			}
-			if i > 0 && prev.Name != nil {
-				if err := schema.CheckOrder(&prev, &r, i); err != nil {
-					errs = append(errs, err)
-				}
-			}
-			if build {
-				pkgs = append(pkgs, r.Package())
-			}
-		}
-		prev = r
-		off += f.Size()
-	}
-	if i == count && off < len(b) {
-		errs = append(errs, trailing(b, off, count))
+	for i := range results {
+		errs = append(errs, results[i].errs...)
+		pkgs = append(pkgs, results[i].pkgs...)
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -242,6 +220,118 @@ func parse(b []byte, build bool) (*schema.Lockfile, []error) {
 		Packages: pkgs,
 	}
 	return l, nil
+}
+
+// chunk is a run of records to check: records first..last-1, the first at
+// file offset off; prev is the offset of the record before first (-1 when
+// there is none), for the order check across the boundary.
+type chunk struct {
+	first, last int
+	off, prev   int
+}
+
+type chunkResult struct {
+	errs []error
+	pkgs []schema.Package
+}
+
+// parallelMin is the package count from which records are checked by
+// several goroutines.
+const parallelMin = 8192
+
+// split cuts the records into chunks for parallel checking. It hops from
+// frame to frame reading only markers and sizes; when a frame is damaged
+// or the machine has one CPU, everything is one chunk and the sequential
+// check reports the damage in order.
+func split(b []byte, count int) []chunk {
+	whole := []chunk{{first: 0, last: count, off: HeaderSize, prev: -1}}
+	n := min(runtime.GOMAXPROCS(0), 8)
+	if n < 2 || count < parallelMin {
+		return whole
+	}
+	per := (count + n - 1) / n
+	chunks := make([]chunk, 0, n)
+	off, prev := HeaderSize, -1
+	for i := 0; i < count; i++ {
+		if i%per == 0 {
+			chunks = append(chunks, chunk{first: i, off: off, prev: prev})
+			if k := len(chunks); k > 1 {
+				chunks[k-2].last = i
+			}
+		}
+		if len(b)-off < 6 || b[off] != 'P' || b[off+1] != 'K' {
+			return whole
+		}
+		n := binary.BigEndian.Uint32(b[off+2:])
+		if n < MinBody || n > MaxBody || uint64(len(b)-off) < uint64(FrameOverhead)+uint64(n) {
+			return whole
+		}
+		prev = off
+		off += FrameOverhead + int(n)
+	}
+	chunks[len(chunks)-1].last = count
+	return chunks
+}
+
+// checkRecords checks the records of one chunk; the chunk holding the last
+// record also checks what follows it.
+func checkRecords(b []byte, c chunk, count int, build bool) chunkResult {
+	var res chunkResult
+	if build {
+		res.pkgs = make([]schema.Package, 0, min(c.last-c.first, (len(b)-c.off)/(FrameOverhead+schema.MinPlainRecord)))
+	}
+	var prev schema.RawPackage
+	if c.prev >= 0 {
+		if f, err := ReadFrame(b[c.prev:], c.prev, c.first-1); err == nil {
+			if r, n, err := schema.ParseBody(f.Body, c.prev+6, c.first-1); err == nil && n == len(f.Body) {
+				prev = r
+			}
+		}
+	}
+	off := c.off
+	i := c.first
+	for ; i < c.last; i++ {
+		if off == len(b) {
+			res.errs = append(res.errs, schema.Corrupt(schema.ErrPackageCountMismatch, OffPackageCount, "packageCount",
+				fmt.Sprintf("packageCount is %d, the file ends after %d records", count, i)))
+			return res
+		}
+		f, err := ReadFrame(b[off:], off, i)
+		if err != nil {
+			res.errs = append(res.errs, err)
+			return res
+		}
+		if sum := schema.CRC32C(f.Body); sum != f.Stored {
+			res.errs = append(res.errs, schema.CorruptRecord(schema.ErrRecordChecksumMismatch, off+6+len(f.Body), i, "bodyChecksum",
+				fmt.Sprintf("record CRC-32C is 0x%08x, the body computes to 0x%08x", f.Stored, sum)))
+		}
+		r, n, err := schema.ParseBody(f.Body, off+6, i)
+		switch {
+		case err != nil:
+			res.errs = append(res.errs, schema.CorruptRecord(schema.ErrInvalidPackage, off+2, i, "body", "the strings do not fit the body: "+err.Error()))
+		case n != len(f.Body):
+			res.errs = append(res.errs, schema.CorruptRecord(schema.ErrInvalidPackage, off+2, i, "bodySize",
+				fmt.Sprintf("bodySize is %d, the strings take %d", len(f.Body), n)))
+		default:
+			if err := schema.CheckRaw(&r, i); err != nil {
+				res.errs = append(res.errs, err)
+			}
+			if i > 0 && prev.Name != nil {
+				if err := schema.CheckOrder(&prev, &r, i); err != nil {
+					res.errs = append(res.errs, err)
+				}
+			}
+			if build {
+				res.pkgs = append(res.pkgs, r.Package())
+			}
+		}
+		prev = r
+		off += f.Size()
+	}
+	if c.last == count && off < len(b) {
+		res.errs = append(res.errs, trailing(b, off, count))
+	}
+	return res
 }
 
 func writerString(w []byte) string {

@@ -87,7 +87,7 @@ func (c Codec) HeaderValid(b []byte) bool {
 	} else if stored != 0 {
 		return false
 	}
-	return schema.ConfigValid(schema.DecodeConfig(b[schema.OffConfigVersion:]), Flags) && schema.AllZero(b[OffPadding:HeaderSize])
+	return schema.BlockValid(b[schema.OffConfigVersion:], Flags) && schema.AllZero(b[OffPadding:HeaderSize])
 }
 
 // parse checks b and, when build is set, collects the packages. It returns

@@ -1,0 +1,60 @@
+package schema
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/minio/crc64nvme"
+)
+
+func TestHeaderCRCMatchesLibrary(t *testing.T) {
+	buf := make([]byte, 130)
+	for i := range buf {
+		buf[i] = byte(i*31 + 7)
+	}
+	for _, n := range []int{25, 64, 100, 104, 130} {
+		for _, off := range []int{0, 3, 8, 0x11, n - 8} {
+			h := bytes.Clone(buf[:n])
+			clear(h[off : off+8])
+			want := crc64nvme.Checksum(h)
+			if got := HeaderCRC(buf[:n], off); got != want {
+				t.Errorf("HeaderCRC(%d bytes, field at %d) = %#x, want %#x", n, off, got, want)
+			}
+		}
+	}
+}
+
+func TestPlainASCII(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 11; pos++ {
+			s := []byte("https://abc")
+			s[pos] = byte(c)
+			want := true
+			for _, x := range s {
+				if x <= ' ' || x >= 0x7f {
+					want = false
+				}
+			}
+			if got := plainASCII(s); got != want {
+				t.Fatalf("plainASCII(%q) = %v, want %v", s, got, want)
+			}
+		}
+	}
+}
+
+func TestCheckSemver(t *testing.T) {
+	good := []string{"0.0.0", "1.2.3", "10.20.30", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-0.3.7", "1.0.0-x.7.z.92",
+		"1.0.0-x-y-z.--", "1.0.0+20130313144700", "1.0.0-beta+exp.sha.5114f85", "1.0.0+21AF26D3---117B344092BD", "1.0.0-rc.1+build.01"}
+	bad := []string{"", "1", "1.2", "1.2.3.4", "01.1.1", "1.01.1", "1.1.01", "1.2.3-", "1.2.3+", "1.2.3-01", "1.2.3-a..b",
+		"1.2.3-a.", "1.2.3+a+b", "1.2.3+a_b", "v1.2.3", "1.2.3 ", "-1.2.3", "1.2.3-a+", "1.2.3x", "1..3"}
+	for _, v := range good {
+		if rule := checkSemver([]byte(v)); rule != "" {
+			t.Errorf("checkSemver(%q) = %s, want valid", v, rule)
+		}
+	}
+	for _, v := range bad {
+		if rule := checkSemver([]byte(v)); rule == "" {
+			t.Errorf("checkSemver(%q) accepted an invalid version", v)
+		}
+	}
+}
