@@ -46,7 +46,7 @@ func create(fsys FS, path string, data []byte, perm fs.FileMode, verify func([]b
 	tmp := filepath.Join(dir, "."+filepath.Base(path)+tempInfix+hex.EncodeToString(rnd[:])+tempSuffix)
 	f, err := fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, perm.Perm())
 	if err != nil {
-		return fmt.Errorf("create temp file: %w", err)
+		return fmt.Errorf("create %s: %w", path, err)
 	}
 	fail := func(op string, err error) error {
 		fsys.Remove(tmp)

@@ -520,7 +520,7 @@ func printPackReport(w io.Writer, r *packReport) {
 	if r.Registry != "" {
 		reg = r.Registry + " (" + r.RegistryHash + ")"
 	}
-	what := fmt.Sprintf("v%d, %d packages, registry %s, %d bytes", r.Version, r.Packages, reg, r.Bytes)
+	what := fmt.Sprintf("v%d, %d package%s, registry %s, %d bytes", r.Version, r.Packages, plural(r.Packages), reg, r.Bytes)
 	switch r.Status {
 	case statusDryRun:
 		fmt.Fprintf(w, "%s: would write %s (dry run, from %s %s)\n", r.Output, what, from, inputName(r.Input))
