@@ -413,8 +413,11 @@ func runPack(c *ucli.Context) error {
 	if rep.Skipped == nil {
 		rep.Skipped = []string{}
 	}
-	if err := verify(data); err != nil {
-		return exit(ExitProblems, "pack: %s: %v", inputName(in), err)
+	if out == "-" || c.Bool("dry-run") {
+		// Written files are verified on the write path.
+		if err := verify(data); err != nil {
+			return exit(ExitProblems, "pack: %s: %v", inputName(in), err)
+		}
 	}
 	switch {
 	case out == "-":
@@ -428,8 +431,7 @@ func runPack(c *ucli.Context) error {
 	default:
 		status, err := writeOutput(out, data, verify, c.Duration("wait"))
 		if err != nil {
-			var ie *inputError
-			if errors.As(err, &ie) {
+			if errors.Is(err, atomicfile.ErrVerify) {
 				return exit(ExitProblems, "pack: %v", err)
 			}
 			return exit(ExitOperational, "pack: %v", err)
