@@ -1,9 +1,9 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/lockfix/lockfix/schema"
 )
@@ -46,13 +46,18 @@ func toProblems(errs []error) []problemJSON {
 	return out
 }
 
-// printJSON writes v as indented JSON on stdout.
+// printJSON writes v as indented JSON on stdout. "<", ">" and "&" are
+// written as they are (bun ranges such as "< 1.3.5", URLs with queries),
+// not as \u003c escapes.
 func printJSON(v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(Stdout, "%s\n", b)
+	_, err := Stdout.Write(buf.Bytes())
 	return err
 }
 
