@@ -57,7 +57,13 @@ var (
 
 // NewApp returns the lockfix application.
 func NewApp() *ucli.App {
-	cmds := slices.Clone(commands)
+	// Each app gets its own copies of the commands, so that wrapping their
+	// hooks below does not pile up over repeated in-process runs.
+	cmds := make([]*ucli.Command, len(commands))
+	for i, c := range commands {
+		cp := *c
+		cmds[i] = &cp
+	}
 	slices.SortFunc(cmds, func(a, b *ucli.Command) int { return strings.Compare(a.Name, b.Name) })
 	app := &ucli.App{
 		Name:    "lockfix",
