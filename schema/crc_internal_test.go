@@ -58,3 +58,16 @@ func TestCheckSemver(t *testing.T) {
 		}
 	}
 }
+
+func TestBase64Chars(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 11; pos++ {
+			s := []byte("ABCxyz09+/Q")
+			s[pos] = byte(c)
+			want := b64Char[c] != 0xff
+			if got := base64Chars(s); got != want {
+				t.Fatalf("base64Chars(%q) = %v, want %v", s, got, want)
+			}
+		}
+	}
+}

@@ -391,11 +391,7 @@ func checkIntegrity(s []byte) string {
 	}
 	pad := (3 - size%3) % 3
 	data := b[:len(b)-pad]
-	var bad byte
-	for _, c := range data {
-		bad |= b64Char[c]
-	}
-	if bad == 0xff || bad&0x80 != 0 {
+	if !base64Chars(data) {
 		for _, c := range data {
 			if b64Char[c] == 0xff {
 				return fmt.Sprintf("integrity has the byte %q, not standard base64", c)
@@ -414,6 +410,38 @@ func checkIntegrity(s []byte) string {
 		}
 	}
 	return ""
+}
+
+// base64Chars reports whether every byte of s is in the standard base64
+// alphabet (A-Z a-z 0-9 + /), eight bytes at a time.
+func base64Chars(s []byte) bool {
+	const (
+		lo = 0x0101010101010101
+		hi = 0x8080808080808080
+	)
+	// in sets the high bit of each byte of x (all below 0x80) that lies in
+	// [a, b]: adding 0x80-a carries a byte >= a into its high bit, adding
+	// 0x7f-b one > b; no carry crosses bytes.
+	in := func(x uint64, a, b uint64) uint64 {
+		return (x + (0x80-a)*lo) &^ (x + (0x7f-b)*lo) & hi
+	}
+	for len(s) >= 8 {
+		x := binary.LittleEndian.Uint64(s)
+		if x&hi != 0 {
+			return false
+		}
+		ok := in(x, 'A', 'Z') | in(x, 'a', 'z') | in(x, '0', '9') | in(x, '+', '+') | in(x, '/', '/')
+		if ok != hi {
+			return false
+		}
+		s = s[8:]
+	}
+	for _, c := range s {
+		if b64Char[c] == 0xff {
+			return false
+		}
+	}
+	return true
 }
 
 // ComparePackages orders records by name, then by version, comparing bytes.

@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/lockfix/lockfix/internal/lockgen"
+	"github.com/lockfix/lockfix/schema"
+)
+
+var benchSum uint64
+
+// BenchmarkValidateCommand runs what 'lockfix validate FILE' does for a
+// 100,000-package v2 file (open, read, sniff, strict check, report),
+// against the floor of reading the same file and computing one
+// CRC-64/NVME over it, in the same run:
+//
+//	go test -run XXX -bench ValidateCommand -count 6 ./internal/cli/ | benchstat -col /op -
+func BenchmarkValidateCommand(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "bun.lockb")
+	if err := os.WriteFile(path, lockgen.Bytes(lockgen.Options{Version: 2, Packages: 100_000, Seed: 7}), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	st, _ := os.Stat(path)
+	b.Run("op=floor-read-crc64", func(b *testing.B) {
+		b.SetBytes(st.Size())
+		for b.Loop() {
+			buf, err := os.ReadFile(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchSum = schema.CRC64(buf)
+		}
+	})
+	b.Run("op=validate", func(b *testing.B) {
+		Stdout, Stderr = io.Discard, io.Discard
+		defer func() { Stdout, Stderr = os.Stdout, os.Stderr }()
+		b.SetBytes(st.Size())
+		for b.Loop() {
+			if r, code := validateFile(path); code != 0 || !r.Valid {
+				b.Fatalf("validate: %d %v", code, r.Problems)
+			}
+		}
+	})
+}
