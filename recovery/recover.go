@@ -502,13 +502,13 @@ func (o *outcome) reconcile(b []byte, ver int, arr *array) {
 		o.repairs = append(o.repairs, Repair{Kind: "drop", Offset: arrayEnd,
 			Detail: fmt.Sprintf("the array ends after %d of the %d records the header declares", len(recs), countField)})
 	}
-	o.recs = o.sortDedupe(recs)
+	o.recs = o.sortDedupe(recs, ver != v2.Version)
 }
 
 // sortDedupe sorts records that are out of order and drops exact
 // duplicates; a second record with the same name and version but other
 // content is dropped as lost.
-func (o *outcome) sortDedupe(recs []record) []record {
+func (o *outcome) sortDedupe(recs []record, plain bool) []record {
 	sorted := true
 	for i := 1; i < len(recs); i++ {
 		if schema.CompareRaw(&recs[i-1].raw, &recs[i].raw) >= 0 {
@@ -521,6 +521,11 @@ func (o *outcome) sortDedupe(recs []record) []record {
 	}
 	if sorted {
 		return recs
+	}
+	if plain {
+		if out, ok := o.dropOutOfOrder(recs); ok {
+			return out
+		}
 	}
 	recs = slices.Clone(recs)
 	slices.SortStableFunc(recs, func(a, b record) int { return schema.CompareRaw(&a.raw, &b.raw) })
@@ -544,6 +549,83 @@ func (o *outcome) sortDedupe(recs []record) []record {
 		out = append(out, r)
 	}
 	o.repairs = append(o.repairs, Repair{Kind: "sort", Offset: 0, Detail: fmt.Sprintf("%d records sorted by name and version", len(out))})
+	return out
+}
+
+// dropOutOfOrder handles a plain array (no checksums) that is sorted but
+// for a few records: those are the damaged ones (a flipped bit in a name
+// or version), not a writer that does not sort. It keeps the longest
+// sorted run of records and drops the others as lost, named as found. A
+// record equal to a kept one is an exact duplicate and dropped without
+// loss. With more records out of order it does nothing: the writer did
+// not sort, and sorting loses nothing.
+func (o *outcome) dropOutOfOrder(recs []record) ([]record, bool) {
+	keep := longestSorted(recs)
+	if len(recs)-len(keep) > max(2, len(recs)/100) {
+		return nil, false
+	}
+	kept := make([]record, 0, len(keep))
+	in := make([]bool, len(recs))
+	for _, i := range keep {
+		in[i] = true
+		kept = append(kept, recs[i])
+	}
+	for i, r := range recs {
+		if in[i] {
+			continue
+		}
+		exact := false
+		for _, k := range keep {
+			if schema.CompareRaw(&recs[k].raw, &r.raw) == 0 && bytes.Equal(recs[k].body, r.body) {
+				exact = true
+			}
+		}
+		if exact {
+			o.damage = append(o.damage, Damage{Error: schema.ErrDuplicatePackage.Error(), Offset: r.off, Record: i, Field: "name",
+				Detail: fmt.Sprintf("%s@%s appears twice", r.raw.Name, r.raw.Version)})
+			o.repairs = append(o.repairs, Repair{Kind: "dedupe", Offset: r.off,
+				Detail: fmt.Sprintf("exact duplicate of %s@%s at offset 0x%x dropped", r.raw.Name, r.raw.Version, r.off)})
+			continue
+		}
+		o.damage = append(o.damage, Damage{Error: schema.ErrUnsortedPackages.Error(), Offset: r.off, Record: i, Field: "name",
+			Detail: fmt.Sprintf("%s@%s breaks the order of an otherwise sorted array", r.raw.Name, r.raw.Version)})
+		o.lost = append(o.lost, Lost{Record: i, Offset: r.off, Name: string(r.raw.Name), Version: string(r.raw.Version), NameMayBeDamaged: true,
+			Why: "out of order in an otherwise sorted array: its name or version is probably damaged (no checksum can tell)"})
+		o.repairs = append(o.repairs, Repair{Kind: "drop", Offset: r.off,
+			Detail: fmt.Sprintf("record %d (%s@%s) at offset 0x%x dropped: out of order", i, r.raw.Name, r.raw.Version, r.off)})
+	}
+	return kept, true
+}
+
+// longestSorted returns the indexes of a longest strictly increasing run
+// (not necessarily contiguous) of recs, in O(n log n).
+func longestSorted(recs []record) []int {
+	var tails []int // tails[l] = index of the smallest tail of a run of length l+1
+	prev := make([]int, len(recs))
+	for i := range recs {
+		lo, hi := 0, len(tails)
+		for lo < hi {
+			m := (lo + hi) / 2
+			if schema.CompareRaw(&recs[tails[m]].raw, &recs[i].raw) < 0 {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		prev[i] = -1
+		if lo > 0 {
+			prev[i] = tails[lo-1]
+		}
+		if lo == len(tails) {
+			tails = append(tails, i)
+		} else {
+			tails[lo] = i
+		}
+	}
+	out := make([]int, len(tails))
+	for i, k := len(tails)-1, tails[len(tails)-1]; i >= 0; i, k = i-1, prev[k] {
+		out[i] = k
+	}
 	return out
 }
 

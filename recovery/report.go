@@ -71,7 +71,10 @@ type Lost struct {
 	Offset  int    `json:"offset"`
 	Name    string `json:"name,omitempty"`
 	Version string `json:"version,omitempty"`
-	Why     string `json:"why"`
+	// NameMayBeDamaged: the name and version are as found in a record
+	// that is itself the damaged part.
+	NameMayBeDamaged bool   `json:"nameMayBeDamaged,omitempty"`
+	Why              string `json:"why"`
 }
 
 // String returns "name@version (record N at 0xNN): why".
