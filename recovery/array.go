@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/lockfix/lockfix/schema"
 	v2 "github.com/lockfix/lockfix/schema/v2"
@@ -12,13 +14,31 @@ import (
 // record is a package record that survived, as it lies in the file (or
 // corrected).
 type record struct {
-	raw  schema.RawPackage
-	off  int    // file offset of the record (its marker for v2)
-	size int    // bytes it takes in the file
-	body []byte // the four length-prefixed strings
-	// frame is the whole framed record to copy as is (v2, intact); nil
-	// when the frame must be rebuilt from body.
-	frame []byte
+	name, version []byte // alias body
+	off           int    // file offset of the record (its marker for v2)
+	size          int    // bytes it takes in the file
+	body          []byte // the four length-prefixed strings
+	// rebuilt: a v2 frame that must be written anew from body (it was
+	// corrected); otherwise the record's bytes in the file are copied.
+	rebuilt bool
+}
+
+func newRecord(r *schema.RawPackage, off, size int, body []byte, rebuilt bool) record {
+	return record{name: r.Name, version: r.Version, off: off, size: size, body: body, rebuilt: rebuilt}
+}
+
+// cmpRec orders records by name, then version, comparing bytes.
+func cmpRec(a, b *record) int {
+	if c := bytes.Compare(a.name, b.name); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.version, b.version)
+}
+
+// pkg returns the record as a Package.
+func (r *record) pkg() schema.Package {
+	raw, _, _ := schema.ParseBody(r.body, 0, 0)
+	return raw.Package()
 }
 
 // gap is a damaged stretch of the array: the bytes from off to end did
@@ -49,11 +69,22 @@ func damageOf(err error, fallbackOff, rec int) Damage {
 	return Damage{Error: schema.ErrorName(err), Offset: fallbackOff, Record: rec, Detail: err.Error()}
 }
 
+// capHint is the capacity for the records of b: the header's
+// packageCount, bounded by what the bytes can hold (a count read from a
+// damaged file is never trusted for allocation).
+func capHint(b []byte, start, overhead int) int {
+	if len(b) < offPackageCount+4 {
+		return 0
+	}
+	n := int(binary.BigEndian.Uint32(b[offPackageCount:]))
+	return min(n+1, (len(b)-start)/(schema.MinPlainRecord+overhead)+1)
+}
+
 // salvageFramed reads v2 framed records from start to the end of b,
 // correcting single-bit errors in a record (CRC-32C) and skipping damaged
 // ones by resynchronising on the next "PK" frame whose CRC-32C holds.
 func salvageFramed(b []byte, start int) *array {
-	a := &array{intact: true}
+	a := &array{intact: true, recs: make([]record, 0, capHint(b, start, v2.FrameOverhead))}
 	pos, idx := start, 0
 	for pos < len(b) {
 		rec, d, ok := a.framedAt(b, pos, idx)
@@ -146,13 +177,10 @@ func (a *array) framedAt(b []byte, pos, idx int) (record, Damage, bool) {
 		}
 		return record{}, damageOf(err, pos, idx), false
 	}
-	rec := record{raw: r, off: pos, size: size, body: body}
-	if intact {
-		rec.frame = b[pos : pos+size]
-	} else {
+	if !intact {
 		a.intact = false
 	}
-	return rec, Damage{}, true
+	return newRecord(&r, pos, size, body, !intact), Damage{}, true
 }
 
 // nextFrame returns the offset of the next "PK" frame at or after from
@@ -190,7 +218,7 @@ func frameFromGap(b []byte, pos, q int) (record, bool) {
 	if err != nil || used != n || schema.CheckRaw(&r, 0) != nil {
 		return record{}, false
 	}
-	return record{raw: r, off: pos, size: q - pos, body: body}, true
+	return newRecord(&r, pos, q-pos, body, true), true
 }
 
 // salvagePlain reads v0/v1 plain records from start to the end of b. At a
@@ -199,24 +227,29 @@ func frameFromGap(b []byte, pos, q int) (record, bool) {
 // sorts after the last good one, and that is followed by another such
 // record or by the end of the file.
 func salvagePlain(b []byte, start int) *array {
-	a := &array{intact: true}
+	a := &array{intact: true, recs: make([]record, 0, capHint(b, start, 0))}
 	pos, idx := start, 0
-	var prev *schema.RawPackage
+	var prev schema.RawPackage
+	havePrev := false
 	for pos < len(b) {
 		r, n, err := schema.ParseBody(b[pos:], pos, idx)
 		if err == nil {
 			err = schema.CheckRaw(&r, idx)
 		}
 		if err == nil {
-			a.recs = append(a.recs, record{raw: r, off: pos, size: n, body: b[pos : pos+n]})
-			prev = &a.recs[len(a.recs)-1].raw
+			a.recs = append(a.recs, newRecord(&r, pos, n, b[pos:pos+n], false))
+			prev, havePrev = r, true
 			pos += n
 			idx++
 			continue
 		}
 		a.intact = false
 		d := damageOf(err, pos, idx)
-		q := nextPlain(b, pos+1, prev)
+		var last *schema.RawPackage
+		if havePrev {
+			last = &prev
+		}
+		q := nextPlain(b, pos+1, last)
 		if q < 0 {
 			q = len(b)
 		}
@@ -293,4 +326,81 @@ func partialAt(b []byte, p int) (name, version string) {
 		}
 	}
 	return name, version
+}
+
+// registries counts the registries of the records' resolved URLs, most
+// common first, as schema.Registries does for packages, without
+// allocating per record: the registry prefix of each URL is counted as
+// found and only the distinct prefixes are normalised.
+func registries(recs []record) []schema.RegistryCount {
+	raw := map[string]*int{}
+	for i := range recs {
+		prefix := registryPrefix(&recs[i])
+		if n, ok := raw[string(prefix)]; ok { // a map index: no allocation
+			*n++
+			continue
+		}
+		one := 1
+		raw[string(prefix)] = &one
+	}
+	norm := map[string]int{}
+	for prefix, np := range raw {
+		n := *np
+		if prefix == "" || prefix[len(prefix)-1] != '/' {
+			continue
+		}
+		u, err := schema.NormalizeRegistry(prefix)
+		if err != nil {
+			continue
+		}
+		norm[u] += n
+	}
+	out := make([]schema.RegistryCount, 0, len(norm))
+	for u, n := range norm {
+		out = append(out, schema.RegistryCount{URL: u, Hash: schema.HashString(u), Count: n})
+	}
+	slices.SortFunc(out, func(a, b schema.RegistryCount) int {
+		if a.Count != b.Count {
+			return b.Count - a.Count
+		}
+		return strings.Compare(a.URL, b.URL)
+	})
+	return out
+}
+
+// registryPrefix returns the part of the record's resolved URL before
+// "<name>/-/<basename>-<version>.tgz", or nil when the URL does not have
+// that layout (FORMAT.md section 4).
+func registryPrefix(r *record) []byte {
+	p, _, err := schema.ParseBody(r.body, 0, 0)
+	if err != nil {
+		return nil
+	}
+	res, name, ver := p.Resolved, p.Name, p.Version
+	base := name
+	if len(name) > 0 && name[0] == '@' {
+		if i := bytes.IndexByte(name, '/'); i >= 0 {
+			base = name[i+1:]
+		}
+	}
+	rest, ok := bytes.CutSuffix(res, []byte(".tgz"))
+	if !ok {
+		return nil
+	}
+	if rest, ok = bytes.CutSuffix(rest, ver); !ok {
+		return nil
+	}
+	if rest, ok = bytes.CutSuffix(rest, []byte("-")); !ok {
+		return nil
+	}
+	if rest, ok = bytes.CutSuffix(rest, base); !ok {
+		return nil
+	}
+	if rest, ok = bytes.CutSuffix(rest, []byte("/-/")); !ok {
+		return nil
+	}
+	if rest, ok = bytes.CutSuffix(rest, name); !ok {
+		return nil
+	}
+	return rest
 }

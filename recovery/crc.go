@@ -54,6 +54,7 @@ func syndromes(size int) *syndromeTable {
 		}
 		t.index[t.col[i]] = i
 	}
+	tables[size] = t
 	return t
 }
 

@@ -42,6 +42,12 @@ func original(version, n int) []byte {
 // recordOffsets returns the offset of every record of a valid file and
 // the end of the array.
 func recordOffsets(t testing.TB, b []byte) []int {
+	fatal := func(err error) {
+		if t != nil {
+			t.Fatal(err)
+		}
+		panic(err)
+	}
 	version := int(b[schema.OffConfigVersion])
 	hs := headerSize(version)
 	var offs []int
@@ -50,13 +56,13 @@ func recordOffsets(t testing.TB, b []byte) []int {
 		if version == 2 {
 			f, err := v2.ReadFrame(b[pos:], pos, 0)
 			if err != nil {
-				t.Fatal(err)
+				fatal(err)
 			}
 			pos += f.Size()
 		} else {
 			_, n, err := schema.ParseBody(b[pos:], pos, 0)
 			if err != nil {
-				t.Fatal(err)
+				fatal(err)
 			}
 			pos += n
 		}
@@ -462,5 +468,19 @@ func TestFixRecordBit(t *testing.T) {
 	binary.BigEndian.PutUint32(stored[:], crc)
 	if _, _, ok := fixRecordBit(body, crc^0x3); ok {
 		t.Error("a double error in the stored CRC was taken for a single one")
+	}
+}
+
+// registries must count as schema.Registries does.
+func TestRegistriesMatchSchema(t *testing.T) {
+	orig := original(2, 500)
+	a := salvageFramed(orig, v2.HeaderSize)
+	l, err := schema.Decode(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := registries(a.recs), schema.Registries(l.Packages)
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(want) < 2 {
+		t.Errorf("registries = %v, schema.Registries = %v", got, want)
 	}
 }

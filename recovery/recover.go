@@ -327,26 +327,16 @@ func build(b []byte, ver int, arr *array, opts Options) *outcome {
 	o := &outcome{hd: hd, expected: -1}
 	hd.restoreFixed()
 
-	var pkgs []schema.Package
-	packages := func() []schema.Package {
-		if pkgs == nil {
-			pkgs = make([]schema.Package, len(arr.recs))
-			for i := range arr.recs {
-				pkgs[i] = arr.recs[i].raw.Package()
-			}
-		}
-		return pkgs
-	}
 	if ver != 0 {
-		var registries map[uint32]bool
+		var known map[uint32]bool
 		regs := func() map[uint32]bool {
-			if registries == nil {
-				registries = map[uint32]bool{}
-				for _, r := range schema.Registries(packages()) {
-					registries[r.Hash] = true
+			if known == nil {
+				known = map[uint32]bool{}
+				for _, r := range registries(arr.recs) {
+					known[r.Hash] = true
 				}
 			}
-			return registries
+			return known
 		}
 		type variant struct {
 			h    []byte
@@ -379,14 +369,14 @@ func build(b []byte, ver int, arr *array, opts Options) *outcome {
 		}
 	}
 	if !hd.verified {
-		hd.rebuild(packages(), opts)
+		hd.rebuild(arr.recs, opts)
 		if hd.reason != "" {
 			o.reason = hd.reason
 			return o
 		}
 	}
 	o.reconcile(b, ver, arr)
-	o.out = assemble(ver, hd.h, o.recs)
+	o.out = assemble(b, ver, hd.h, o.recs)
 	if v := binary.BigEndian.Uint32(hd.h[offPackageCount:]); int(v) != len(o.recs) && !hasDerive(hd.repairs, offPackageCount) {
 		o.repairs = append(o.repairs, Repair{Kind: "derive", Offset: offPackageCount,
 			Detail: fmt.Sprintf("packageCount set to %d from the records kept, was %d", len(o.recs), v)})
@@ -443,7 +433,7 @@ func (o *outcome) reconcile(b []byte, ver int, arr *array) {
 		recs, trailingRecs = recs[:countField], recs[countField:]
 	}
 	for _, r := range trailingRecs {
-		o.lost = append(o.lost, Lost{Record: -1, Offset: r.off, Name: string(r.raw.Name), Version: string(r.raw.Version),
+		o.lost = append(o.lost, Lost{Record: -1, Offset: r.off, Name: string(r.name), Version: string(r.version),
 			Why: "a whole record after the end of the array the verified header declares (TrailingData)"})
 	}
 	if len(trailingRecs) > 0 {
@@ -511,11 +501,11 @@ func (o *outcome) reconcile(b []byte, ver int, arr *array) {
 func (o *outcome) sortDedupe(recs []record, plain bool) []record {
 	sorted := true
 	for i := 1; i < len(recs); i++ {
-		if schema.CompareRaw(&recs[i-1].raw, &recs[i].raw) >= 0 {
+		if cmpRec(&recs[i-1], &recs[i]) >= 0 {
 			sorted = false
-			if schema.CompareRaw(&recs[i-1].raw, &recs[i].raw) > 0 {
+			if cmpRec(&recs[i-1], &recs[i]) > 0 {
 				o.damage = append(o.damage, Damage{Error: schema.ErrUnsortedPackages.Error(), Offset: recs[i].off, Record: i, Field: "name",
-					Detail: fmt.Sprintf("%s@%s sorts before %s@%s", recs[i].raw.Name, recs[i].raw.Version, recs[i-1].raw.Name, recs[i-1].raw.Version)})
+					Detail: fmt.Sprintf("%s@%s sorts before %s@%s", recs[i].name, recs[i].version, recs[i-1].name, recs[i-1].version)})
 			}
 		}
 	}
@@ -528,21 +518,21 @@ func (o *outcome) sortDedupe(recs []record, plain bool) []record {
 		}
 	}
 	recs = slices.Clone(recs)
-	slices.SortStableFunc(recs, func(a, b record) int { return schema.CompareRaw(&a.raw, &b.raw) })
+	slices.SortStableFunc(recs, func(a, b record) int { return cmpRec(&a, &b) })
 	out := recs[:0:0]
 	for i, r := range recs {
-		if len(out) > 0 && schema.CompareRaw(&out[len(out)-1].raw, &r.raw) == 0 {
+		if len(out) > 0 && cmpRec(&out[len(out)-1], &r) == 0 {
 			prev := out[len(out)-1]
 			o.damage = append(o.damage, Damage{Error: schema.ErrDuplicatePackage.Error(), Offset: r.off, Record: i, Field: "name",
-				Detail: fmt.Sprintf("%s@%s appears twice", r.raw.Name, r.raw.Version)})
+				Detail: fmt.Sprintf("%s@%s appears twice", r.name, r.version)})
 			if bytes.Equal(prev.body, r.body) {
 				o.repairs = append(o.repairs, Repair{Kind: "dedupe", Offset: r.off,
-					Detail: fmt.Sprintf("exact duplicate of %s@%s at offset 0x%x dropped", r.raw.Name, r.raw.Version, r.off)})
+					Detail: fmt.Sprintf("exact duplicate of %s@%s at offset 0x%x dropped", r.name, r.version, r.off)})
 			} else {
-				o.lost = append(o.lost, Lost{Record: -1, Offset: r.off, Name: string(r.raw.Name), Version: string(r.raw.Version),
-					Why: fmt.Sprintf("a second record of %s@%s with other content (the one at 0x%x is kept)", r.raw.Name, r.raw.Version, prev.off)})
+				o.lost = append(o.lost, Lost{Record: -1, Offset: r.off, Name: string(r.name), Version: string(r.version),
+					Why: fmt.Sprintf("a second record of %s@%s with other content (the one at 0x%x is kept)", r.name, r.version, prev.off)})
 				o.repairs = append(o.repairs, Repair{Kind: "drop", Offset: r.off,
-					Detail: fmt.Sprintf("conflicting duplicate of %s@%s at offset 0x%x dropped", r.raw.Name, r.raw.Version, r.off)})
+					Detail: fmt.Sprintf("conflicting duplicate of %s@%s at offset 0x%x dropped", r.name, r.version, r.off)})
 			}
 			continue
 		}
@@ -576,23 +566,23 @@ func (o *outcome) dropOutOfOrder(recs []record) ([]record, bool) {
 		}
 		exact := false
 		for _, k := range keep {
-			if schema.CompareRaw(&recs[k].raw, &r.raw) == 0 && bytes.Equal(recs[k].body, r.body) {
+			if cmpRec(&recs[k], &r) == 0 && bytes.Equal(recs[k].body, r.body) {
 				exact = true
 			}
 		}
 		if exact {
 			o.damage = append(o.damage, Damage{Error: schema.ErrDuplicatePackage.Error(), Offset: r.off, Record: i, Field: "name",
-				Detail: fmt.Sprintf("%s@%s appears twice", r.raw.Name, r.raw.Version)})
+				Detail: fmt.Sprintf("%s@%s appears twice", r.name, r.version)})
 			o.repairs = append(o.repairs, Repair{Kind: "dedupe", Offset: r.off,
-				Detail: fmt.Sprintf("exact duplicate of %s@%s at offset 0x%x dropped", r.raw.Name, r.raw.Version, r.off)})
+				Detail: fmt.Sprintf("exact duplicate of %s@%s at offset 0x%x dropped", r.name, r.version, r.off)})
 			continue
 		}
 		o.damage = append(o.damage, Damage{Error: schema.ErrUnsortedPackages.Error(), Offset: r.off, Record: i, Field: "name",
-			Detail: fmt.Sprintf("%s@%s breaks the order of an otherwise sorted array", r.raw.Name, r.raw.Version)})
-		o.lost = append(o.lost, Lost{Record: i, Offset: r.off, Name: string(r.raw.Name), Version: string(r.raw.Version), NameMayBeDamaged: true,
+			Detail: fmt.Sprintf("%s@%s breaks the order of an otherwise sorted array", r.name, r.version)})
+		o.lost = append(o.lost, Lost{Record: i, Offset: r.off, Name: string(r.name), Version: string(r.version), NameMayBeDamaged: true,
 			Why: "out of order in an otherwise sorted array: its name or version is probably damaged (no checksum can tell)"})
 		o.repairs = append(o.repairs, Repair{Kind: "drop", Offset: r.off,
-			Detail: fmt.Sprintf("record %d (%s@%s) at offset 0x%x dropped: out of order", i, r.raw.Name, r.raw.Version, r.off)})
+			Detail: fmt.Sprintf("record %d (%s@%s) at offset 0x%x dropped: out of order", i, r.name, r.version, r.off)})
 	}
 	return kept, true
 }
@@ -606,7 +596,7 @@ func longestSorted(recs []record) []int {
 		lo, hi := 0, len(tails)
 		for lo < hi {
 			m := (lo + hi) / 2
-			if schema.CompareRaw(&recs[tails[m]].raw, &recs[i].raw) < 0 {
+			if cmpRec(&recs[tails[m]], &recs[i]) < 0 {
 				lo = m + 1
 			} else {
 				hi = m
@@ -631,7 +621,7 @@ func longestSorted(recs []record) []int {
 
 // assemble writes the repaired file: the header h with its counts, sizes
 // and checksums recomputed, and the records.
-func assemble(ver int, h []byte, recs []record) []byte {
+func assemble(b []byte, ver int, h []byte, recs []record) []byte {
 	hs := len(h)
 	size := hs
 	for i := range recs {
@@ -648,8 +638,8 @@ func assemble(ver int, h []byte, recs []record) []byte {
 		switch {
 		case ver != v2.Version:
 			out = append(out, r.body...)
-		case r.frame != nil:
-			out = append(out, r.frame...)
+		case !r.rebuilt:
+			out = append(out, b[r.off:r.off+r.size]...)
 		default:
 			out = append(out, v2.Marker...)
 			out = binary.BigEndian.AppendUint32(out, uint32(len(r.body)))
