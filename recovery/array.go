@@ -15,6 +15,7 @@ import (
 // corrected).
 type record struct {
 	name, version []byte // alias body
+	resolved      []byte
 	off           int    // file offset of the record (its marker for v2)
 	size          int    // bytes it takes in the file
 	body          []byte // the four length-prefixed strings
@@ -24,7 +25,7 @@ type record struct {
 }
 
 func newRecord(r *schema.RawPackage, off, size int, body []byte, rebuilt bool) record {
-	return record{name: r.Name, version: r.Version, off: off, size: size, body: body, rebuilt: rebuilt}
+	return record{name: r.Name, version: r.Version, resolved: r.Resolved, off: off, size: size, body: body, rebuilt: rebuilt}
 }
 
 // cmpRec orders records by name, then version, comparing bytes.
@@ -59,6 +60,15 @@ type array struct {
 	damage  []Damage
 	// intact: every byte parsed as records, nothing corrected.
 	intact bool
+	regs   []schema.RegistryCount // computed once, by registries
+}
+
+// registries returns the registries of the records, counted once.
+func (a *array) registries() []schema.RegistryCount {
+	if a.regs == nil {
+		a.regs = registries(a.recs)
+	}
+	return a.regs
 }
 
 func damageOf(err error, fallbackOff, rec int) Damage {
@@ -77,6 +87,9 @@ func capHint(b []byte, start, overhead int) int {
 		return 0
 	}
 	n := int(binary.BigEndian.Uint32(b[offPackageCount:]))
+	if n == 0 {
+		n = (len(b) - start) / 128 // a wiped count: a typical record size
+	}
 	return min(n+1, (len(b)-start)/(schema.MinPlainRecord+overhead)+1)
 }
 
@@ -372,11 +385,7 @@ func registries(recs []record) []schema.RegistryCount {
 // "<name>/-/<basename>-<version>.tgz", or nil when the URL does not have
 // that layout (FORMAT.md section 4).
 func registryPrefix(r *record) []byte {
-	p, _, err := schema.ParseBody(r.body, 0, 0)
-	if err != nil {
-		return nil
-	}
-	res, name, ver := p.Resolved, p.Name, p.Version
+	res, name, ver := r.resolved, r.name, r.version
 	base := name
 	if len(name) > 0 && name[0] == '@' {
 		if i := bytes.IndexByte(name, '/'); i >= 0 {

@@ -336,7 +336,7 @@ type fill struct {
 // reported as unverified), registryHash is derived from the packages,
 // and what cannot be derived comes from the reference, then --registry,
 // then the defaults, each reported as guessed.
-func (hd *header) rebuild(recs []record, opts Options) {
+func (hd *header) rebuild(arr *array, opts Options) {
 	c := hd.cfg()
 	trusted := hd.crcHolds || hd.version == 0
 	wiped := c.RegistryHash == 0 && c.Rows == 0 && c.Cols == 0
@@ -350,7 +350,7 @@ func (hd *header) rebuild(recs []record, opts Options) {
 
 	var regs []schema.RegistryCount
 	if c.RegistryHash == 0 || wiped || !trusted {
-		regs = registries(recs)
+		regs = arr.registries()
 	}
 	regOf := func(h uint32) string {
 		for _, r := range regs {
@@ -368,7 +368,7 @@ func (hd *header) rebuild(recs []record, opts Options) {
 	case len(regs) == 1 || len(regs) > 1 && regs[0].Count > regs[1].Count:
 		c.RegistryHash = regs[0].Hash
 		hd.repairs = append(hd.repairs, Repair{Kind: "derive", Offset: schema.OffRegistryHash,
-			Detail: fmt.Sprintf("registryHash set to 0x%08x, the hash of %s, the registry of %d of the %d packages", regs[0].Hash, regs[0].URL, regs[0].Count, len(recs))})
+			Detail: fmt.Sprintf("registryHash set to 0x%08x, the hash of %s, the registry of %d of the %d packages", regs[0].Hash, regs[0].URL, regs[0].Count, len(arr.recs))})
 	case ref != nil:
 		c.RegistryHash = ref.Config.RegistryHash
 		hd.guess("registryHash", fmt.Sprintf("0x%08x", c.RegistryHash), refName)

@@ -332,7 +332,7 @@ func build(b []byte, ver int, arr *array, opts Options) *outcome {
 		regs := func() map[uint32]bool {
 			if known == nil {
 				known = map[uint32]bool{}
-				for _, r := range registries(arr.recs) {
+				for _, r := range arr.registries() {
 					known[r.Hash] = true
 				}
 			}
@@ -369,7 +369,7 @@ func build(b []byte, ver int, arr *array, opts Options) *outcome {
 		}
 	}
 	if !hd.verified {
-		hd.rebuild(arr.recs, opts)
+		hd.rebuild(arr, opts)
 		if hd.reason != "" {
 			o.reason = hd.reason
 			return o
@@ -396,7 +396,7 @@ func hasDerive(reps []Repair, off int) bool {
 // explainWith is explain with the package registries computed only when
 // a wide solution needs the cross-check.
 func explainWith(ver int, h []byte, regs func() map[uint32]bool) ([]int, string, bool) {
-	if syndrome(h) != 0 && (len(unknownBits(ver, h)) > crossCheckAbove || wipedHeader(h)) {
+	if syndrome(h) != 0 && !schema.AllZero(h[offChecksum:offChecksum+8]) && (len(unknownBits(ver, h)) > crossCheckAbove || wipedHeader(h)) {
 		return explain(ver, h, regs())
 	}
 	return explain(ver, h, nil)
