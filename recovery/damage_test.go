@@ -241,7 +241,7 @@ func judge(t *testing.T, orig []byte, d damaged, stats map[string]int) {
 		stats["default repaired exactly"]++
 		if !bytes.Equal(def.Output, orig) {
 			var buf strings.Builder
-			def.WriteText(&buf, "f")
+			def.WriteText(&buf, "f", false)
 			fail("default mode repaired to bytes that differ from the original:\n%s", buf.String())
 		}
 		if def.LostCount() > 0 || len(def.Guessed) > 0 {
@@ -251,7 +251,7 @@ func judge(t *testing.T, orig []byte, d damaged, stats map[string]int) {
 		stats["default refused"]++
 		if mustUndo(orig, d.kind) {
 			var buf strings.Builder
-			def.WriteText(&buf, "f")
+			def.WriteText(&buf, "f", false)
 			fail("a v1/v2 header damage that leaves the stored checksum intact was not undone:\n%s", buf.String())
 		}
 		if def.Output != nil {
@@ -262,7 +262,7 @@ func judge(t *testing.T, orig []byte, d damaged, stats map[string]int) {
 	}
 	if yes.Status != StatusRepaired {
 		var buf strings.Builder
-		yes.WriteText(&buf, "f")
+		yes.WriteText(&buf, "f", false)
 		fail("--yes did not repair:\n%s", buf.String())
 		return
 	}
@@ -282,7 +282,7 @@ func judge(t *testing.T, orig []byte, d damaged, stats map[string]int) {
 	for _, f := range configDiffs(lo, ly) {
 		if !guessed[f] {
 			var buf strings.Builder
-			yes.WriteText(&buf, "f")
+			yes.WriteText(&buf, "f", false)
 			fail("--yes changed %s without reporting it as guessed:\n%s", f, buf.String())
 		}
 	}
@@ -379,7 +379,7 @@ func TestHeaderDamageUndoneExactly(t *testing.T) {
 			r := Recover(c, Options{})
 			if r.Status != StatusRepaired || !bytes.Equal(r.Output, orig) {
 				var buf strings.Builder
-				r.WriteText(&buf, name)
+				r.WriteText(&buf, name, false)
 				t.Errorf("v%d %s: not undone exactly:\n%s", version, name, buf.String())
 			}
 		}

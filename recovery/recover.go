@@ -114,6 +114,7 @@ func recoverBytes(b []byte, opts Options) *Report {
 		r.Version, r.VersionFrom = 0, "plain records at 0x40, configVersion byte 0 (its non-zero checksum field is damage)"
 		o = build(b, ver, arr, opts)
 	}
+	r.found = func() *schema.Lockfile { return found(b, ver, arr, o) }
 	r.Damage = append(r.Damage, headerDamage(b, ver)...)
 	r.Damage = append(r.Damage, arr.damage...)
 	r.Damage = append(r.Damage, o.damage...)
@@ -172,6 +173,25 @@ func recoverBytes(b []byte, opts Options) *Report {
 	}
 	r.Status, r.Output = StatusRepaired, o.out
 	return r
+}
+
+// found builds the lenient view of the damaged file for Report.Found.
+func found(b []byte, ver int, arr *array, o *outcome) *schema.Lockfile {
+	l := &schema.Lockfile{Config: schema.DecodeConfig(b[schema.OffConfigVersion:])}
+	l.Config.Version = int(b[schema.OffConfigVersion])
+	if ver == v2.Version && len(b) >= v2.HeaderSize {
+		l.Writer = strings.TrimRight(string(b[v2.OffWriter:v2.OffWriter+v2.WriterSize]), "\x00")
+	}
+	for i := range arr.recs {
+		l.Packages = append(l.Packages, arr.recs[i].pkg())
+	}
+	for _, x := range o.lost {
+		if x.Name != "" && x.Record >= 0 && !x.NameMayBeDamaged {
+			l.Packages = append(l.Packages, schema.Package{Name: x.Name, Version: x.Version})
+		}
+	}
+	schema.SortPackages(l.Packages)
+	return l
 }
 
 // unrecognised reports a file that is not recognisable as a lockfile, or

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/lockfix/lockfix/schema"
 )
 
 // Status is the outcome of a recovery.
@@ -128,19 +130,40 @@ type Report struct {
 	Output []byte `json:"-"`
 	// Plan is what Mode Yes would write, for a refused repair.
 	Plan []byte `json:"-"`
+
+	found func() *schema.Lockfile
+}
+
+// Found returns the file's content as it was read, leniently: the config
+// block as found, the records that survived in file order, and the lost
+// records as far as their names and versions survived. It is the "before"
+// of a diff against the repair; nil for an unrecognised file.
+func (r *Report) Found() *schema.Lockfile {
+	if r.found == nil {
+		return nil
+	}
+	return r.found()
 }
 
 // LostCount returns every package lost, named or not.
 func (r *Report) LostCount() int { return len(r.Lost) + r.Unnamed }
 
 // WriteText writes the report for people, indented under a first line
-// naming path.
-func (r *Report) WriteText(w io.Writer, path string) {
+// naming path. With dryRun, it says what would be done.
+func (r *Report) WriteText(w io.Writer, path string, dryRun bool) {
+	if r.Status == StatusClean {
+		fmt.Fprintf(w, "%s: v%d, clean (%s)\n", path, r.Version, r.Duration.Round(time.Microsecond))
+		return
+	}
 	ver := "not a recognisable lockfile"
 	if r.Version >= 0 {
 		ver = fmt.Sprintf("v%d (%s)", r.Version, r.VersionFrom)
 	}
-	fmt.Fprintf(w, "%s: %s, %s\n", path, ver, r.Status)
+	status := string(r.Status)
+	if dryRun && r.Status == StatusRepaired {
+		status = "repairable (dry run: nothing written)"
+	}
+	fmt.Fprintf(w, "%s: %s, %s\n", path, ver, status)
 	for _, d := range r.Damage {
 		fmt.Fprintf(w, "  damage: %s\n", d)
 	}
@@ -178,7 +201,7 @@ func (r *Report) WriteText(w io.Writer, path string) {
 		if len(r.Guessed) > 0 {
 			why = append(why, fmt.Sprintf("guesses %d fields", len(r.Guessed)))
 		}
-		fmt.Fprintf(w, "  refused: the repair %s; run again with %s to apply it\n", strings.Join(why, " and "), r.Needs)
+		fmt.Fprintf(w, "  refused: the repair %s; nothing written; run again with %s to apply it\n", strings.Join(why, " and "), r.Needs)
 	}
 	fmt.Fprintf(w, "  time: %s\n", r.Duration.Round(time.Microsecond))
 }
