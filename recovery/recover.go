@@ -584,12 +584,9 @@ func (o *outcome) dropOutOfOrder(recs []record) ([]record, bool) {
 		if in[i] {
 			continue
 		}
-		exact := false
-		for _, k := range keep {
-			if cmpRec(&recs[k], &r) == 0 && bytes.Equal(recs[k].body, r.body) {
-				exact = true
-			}
-		}
+		// kept is sorted: find a record with the same name and version.
+		j, found := slices.BinarySearchFunc(kept, r, func(a, b record) int { return cmpRec(&a, &b) })
+		exact := found && bytes.Equal(kept[j].body, r.body)
 		if exact {
 			o.damage = append(o.damage, Damage{Error: schema.ErrDuplicatePackage.Error(), Offset: r.off, Record: i, Field: "name",
 				Detail: fmt.Sprintf("%s@%s appears twice", r.name, r.version)})
