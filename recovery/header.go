@@ -325,12 +325,6 @@ func (hd *header) guess(field, value, source string) {
 	hd.guessed = append(hd.guessed, Guess{Field: field, Value: value, Source: source})
 }
 
-// fill is a value for a field and where it came from.
-type fill struct {
-	ok     bool
-	source string
-}
-
 // rebuild repairs the config fields one by one: a field that is valid is
 // kept (as verified by the CRC-64, as any v0 reader trusts it, or
 // reported as unverified), registryHash is derived from the packages,

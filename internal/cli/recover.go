@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -102,14 +101,13 @@ type recoverResult struct {
 }
 
 type recoverRun struct {
-	opts    recovery.Options
-	dryRun  bool
-	output  string
-	backup  bool
-	wait    time.Duration
-	asJSON  bool
-	quiet   bool
-	verbose io.Writer
+	opts   recovery.Options
+	dryRun bool
+	output string
+	backup bool
+	wait   time.Duration
+	asJSON bool
+	quiet  bool
 }
 
 func runRecover(c *ucli.Context) error {
