@@ -16,6 +16,7 @@ import (
 type record struct {
 	name, version []byte // alias body
 	resolved      []byte
+	integrity     []byte
 	off           int    // file offset of the record (its marker for v2)
 	size          int    // bytes it takes in the file
 	body          []byte // the four length-prefixed strings
@@ -25,7 +26,7 @@ type record struct {
 }
 
 func newRecord(r *schema.RawPackage, off, size int, body []byte, rebuilt bool) record {
-	return record{name: r.Name, version: r.Version, resolved: r.Resolved, off: off, size: size, body: body, rebuilt: rebuilt}
+	return record{name: r.Name, version: r.Version, resolved: r.Resolved, integrity: r.Integrity, off: off, size: size, body: body, rebuilt: rebuilt}
 }
 
 // cmpRec orders records by name, then version, comparing bytes.
@@ -79,6 +80,69 @@ func damageOf(err error, fallbackOff, rec int) Damage {
 	return Damage{Error: schema.ErrorName(err), Offset: fallbackOff, Record: rec, Detail: err.Error()}
 }
 
+// The fast path of a salvage: the structure of the records from pos is
+// read first (lengths, frames, CRC-32C), then the rules of their strings
+// are checked in one pass. The records up to the first one that fails
+// either way are appended; the slow path, which corrects, resynchronises
+// and names what is lost, takes over at the offset returned.
+
+// fastFramed appends the whole v2 records from pos whose CRC-32C holds
+// and whose strings pass the rules, and returns where it stopped.
+func (a *array) fastFramed(b []byte, pos int) int {
+	start := len(a.recs)
+	for pos < len(b) {
+		f, err := v2.ReadFrame(b[pos:], pos, 0)
+		if err != nil || schema.CRC32C(f.Body) != f.Stored {
+			break
+		}
+		r, n, err := schema.ParseBody(f.Body, pos+6, 0)
+		if err != nil || n != len(f.Body) {
+			break
+		}
+		a.recs = append(a.recs, newRecord(&r, pos, f.Size(), f.Body, false))
+		pos += f.Size()
+	}
+	return a.keepValid(start, pos)
+}
+
+// fastPlain appends the plain records from pos that parse and pass the
+// rules, and returns where it stopped.
+func (a *array) fastPlain(b []byte, pos int) int {
+	start := len(a.recs)
+	for pos < len(b) {
+		r, n, err := schema.ParseBody(b[pos:], pos, 0)
+		if err != nil {
+			break
+		}
+		a.recs = append(a.recs, newRecord(&r, pos, n, b[pos:pos+n], false))
+		pos += n
+	}
+	return a.keepValid(start, pos)
+}
+
+// keepValid checks the records appended from start, cuts them at the
+// first that breaks a rule and returns the offset where to go on.
+func (a *array) keepValid(start, end int) int {
+	if bad := firstInvalid(a.recs[start:]); bad >= 0 {
+		end = a.recs[start+bad].off
+		a.recs = a.recs[:start+bad]
+	}
+	return end
+}
+
+// firstInvalid returns the index of the first record that breaks a rule
+// of FORMAT.md section 5, or -1.
+func firstInvalid(recs []record) int {
+	for i := range recs {
+		r := &recs[i]
+		raw := schema.RawPackage{Name: r.name, Version: r.version, Resolved: r.resolved, Integrity: r.integrity}
+		if schema.CheckRaw(&raw, 0) != nil {
+			return i
+		}
+	}
+	return -1
+}
+
 // capHint is the capacity for the records of b: the header's
 // packageCount, bounded by what the bytes can hold (a count read from a
 // damaged file is never trusted for allocation).
@@ -100,6 +164,12 @@ func salvageFramed(b []byte, start int) *array {
 	a := &array{intact: true, recs: make([]record, 0, capHint(b, start, v2.FrameOverhead))}
 	pos, idx := start, 0
 	for pos < len(b) {
+		n0 := len(a.recs)
+		pos = a.fastFramed(b, pos)
+		idx += len(a.recs) - n0
+		if pos >= len(b) {
+			break
+		}
 		rec, d, ok := a.framedAt(b, pos, idx)
 		if ok {
 			a.recs = append(a.recs, rec)
@@ -245,6 +315,15 @@ func salvagePlain(b []byte, start int) *array {
 	var prev schema.RawPackage
 	havePrev := false
 	for pos < len(b) {
+		n0 := len(a.recs)
+		pos = a.fastPlain(b, pos)
+		if k := len(a.recs); k > n0 {
+			idx += k - n0
+			prev, havePrev = schema.RawPackage{Name: a.recs[k-1].name, Version: a.recs[k-1].version}, true
+		}
+		if pos >= len(b) {
+			break
+		}
 		r, n, err := schema.ParseBody(b[pos:], pos, idx)
 		if err == nil {
 			err = schema.CheckRaw(&r, idx)
