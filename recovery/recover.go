@@ -362,14 +362,25 @@ func build(b []byte, ver int, arr *array, opts Options) *outcome {
 			h    []byte
 			reps []Repair
 		}
-		variants := []variant{{h: hd.h}}
-		if arr.intact {
-			d := bytes.Clone(hd.h)
-			if reps := derived(d, ver, b, arr); len(reps) > 0 {
-				variants = append(variants, variant{d, reps})
-			}
+		// The header as stored, then (when the array is intact and the
+		// stored one is not explained) with the fields the array
+		// determines written in.
+		variants := []func() (variant, bool){
+			func() (variant, bool) { return variant{h: hd.h}, true },
+			func() (variant, bool) {
+				if !arr.intact {
+					return variant{}, false
+				}
+				d := bytes.Clone(hd.h)
+				reps := derived(d, ver, b, arr)
+				return variant{d, reps}, len(reps) > 0
+			},
 		}
-		for _, v := range variants {
+		for _, next := range variants {
+			v, ok := next()
+			if !ok {
+				continue
+			}
 			pos, how, ok := explainWith(ver, v.h, regs)
 			if !ok {
 				continue
