@@ -484,3 +484,29 @@ func TestRegistriesMatchSchema(t *testing.T) {
 		t.Errorf("registries = %v, schema.Registries = %v", got, want)
 	}
 }
+
+// A version registered from outside the tree is never taken for a damaged
+// v2 file: valid, it is clean; invalid, it is left alone.
+func TestForeignVersionLeftAlone(t *testing.T) {
+	const v = 0xc8 // far (4 bits) from 2, so no generated flip reaches it
+	s2, _ := schema.Lookup(2)
+	foreign := *s2
+	foreign.Version = v
+	foreign.Up, foreign.Down = nil, nil
+	foreign.Check = func(b []byte) []error {
+		if len(b) > v2.HeaderSize && b[v2.HeaderSize] == 'P' {
+			return nil
+		}
+		return []error{schema.ErrCorruptedHeader}
+	}
+	schema.Register(&foreign)
+	b := original(2, 20)
+	b[schema.OffConfigVersion] = v
+	if r := Recover(b, Options{Mode: Yes}); r.Status != StatusClean || r.Version != v {
+		t.Errorf("valid v%d: %s (v%d)", v, r.Status, r.Version)
+	}
+	b[v2.HeaderSize] = 'X'
+	if r := Recover(b, Options{Mode: Yes}); r.Status != StatusUnrepairable || r.Output != nil {
+		t.Errorf("invalid v%d: %s", v, r.Status)
+	}
+}

@@ -87,6 +87,10 @@ func newReport() *Report {
 
 func recoverBytes(b []byte, opts Options) *Report {
 	r := newReport()
+	if s, err := schema.Sniff(b); err == nil && s.Version > v2.Version {
+		// A version registered from outside: its layout is its own.
+		return unrecognised(r, b, "")
+	}
 	ver, from, ok := detect(b, opts.Reference)
 	if !ok {
 		return unrecognised(r, b, from)
