@@ -184,7 +184,10 @@ func (r *Report) WriteText(w io.Writer, path string, dryRun bool) {
 	for _, l := range r.Lost {
 		fmt.Fprintf(w, "  lost: %s\n", l)
 	}
-	if r.Unnamed > 0 {
+	switch {
+	case r.Unnamed == 1:
+		fmt.Fprintf(w, "  lost: 1 more package whose name did not survive\n")
+	case r.Unnamed > 1:
 		fmt.Fprintf(w, "  lost: %d more packages whose names did not survive\n", r.Unnamed)
 	}
 	for _, g := range r.Guessed {
@@ -196,12 +199,20 @@ func (r *Report) WriteText(w io.Writer, path string, dryRun bool) {
 	if r.Status == StatusRefused {
 		var why []string
 		if n := r.LostCount(); n > 0 {
-			why = append(why, fmt.Sprintf("loses %d packages", n))
+			why = append(why, plural(n, "package", "loses"))
 		}
-		if len(r.Guessed) > 0 {
-			why = append(why, fmt.Sprintf("guesses %d fields", len(r.Guessed)))
+		if n := len(r.Guessed); n > 0 {
+			why = append(why, plural(n, "field", "guesses"))
 		}
 		fmt.Fprintf(w, "  refused: the repair %s; nothing written; run again with %s to apply it\n", strings.Join(why, " and "), r.Needs)
 	}
 	fmt.Fprintf(w, "  time: %s\n", r.Duration.Round(time.Microsecond))
+}
+
+// plural returns "verb n noun(s)".
+func plural(n int, noun, verb string) string {
+	if n == 1 {
+		return fmt.Sprintf("%s 1 %s", verb, noun)
+	}
+	return fmt.Sprintf("%s %d %ss", verb, n, noun)
 }
