@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -133,4 +135,21 @@ func cmdInstallScript(ts *testscript.TestScript, neg bool, args []string) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "scripts", args[0]))
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o755))
+}
+
+// The runbook stays shellcheck-clean. shellcheck is the Debian package of
+// the same name; without it the test skips, except in CI (CI=true), where
+// it fails.
+func TestRecoverScriptShellcheck(t *testing.T) {
+	path, err := exec.LookPath("shellcheck")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("shellcheck is not installed (apt-get install -y shellcheck)")
+		}
+		t.Skip("shellcheck is not installed (apt-get install -y shellcheck); skipped outside CI")
+	}
+	out, err := exec.Command(path, filepath.Join("..", "..", "scripts", "recover-config.sh")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("shellcheck scripts/recover-config.sh: %v\n%s", err, out)
+	}
 }

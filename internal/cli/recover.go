@@ -98,6 +98,10 @@ type recoverResult struct {
 	DryRun  bool   `json:"dryRun,omitempty"`
 	Diff    string `json:"diff,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// Problems are what a strict check still finds in a file left
+	// damaged (refused, unrepairable or a dry run), as validate --json
+	// reports them.
+	Problems []problemJSON `json:"problems,omitempty"`
 }
 
 type recoverRun struct {
@@ -139,15 +143,14 @@ func runRecover(c *ucli.Context) error {
 		run.opts.Registry = u
 	}
 	if ref := c.String("reference"); ref != "" {
-		b, err := readFile(ref)
+		ld, err := load(ref)
 		if err != nil {
 			return exit(ExitOperational, "recover: --reference: %v", err)
 		}
-		l, err := schema.Decode(b)
-		if err != nil {
-			return usage("recover: --reference %s is not a valid lockfile (%v); give a healthy peer", ref, err)
+		if ld.Lockfile == nil {
+			return usage("recover: --reference %s is not a valid lockfile (%v); give a healthy peer", ref, ld.Problems[0])
 		}
-		run.opts.Reference, run.opts.ReferenceName = l, ref
+		run.opts.Reference, run.opts.ReferenceName = ld.Lockfile, ref
 	}
 	code := 0
 	var results []recoverResult
@@ -245,6 +248,13 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 	rep := recovery.Recover(data, run.opts)
 	trace.Line("recover.analyze", rep.Duration, fmt.Sprintf("schema/v%d %s", rep.Version, rep.Status))
 	res.Report = rep
+	if run.asJSON && rep.Status != recovery.StatusClean && (run.dryRun || rep.Status != recovery.StatusRepaired) {
+		var errs []error
+		for _, e := range schema.Check(data) {
+			errs = append(errs, fmt.Errorf("%s: %w", path, e))
+		}
+		res.Problems = toProblems(errs)
+	}
 	switch rep.Status {
 	case recovery.StatusClean:
 		return res, ExitOK
