@@ -51,6 +51,18 @@ func BenchmarkRecover(b *testing.B) {
 				}
 			}
 		})
+		// What the CLI runs before a write: the repair, then the strict
+		// check of the new bytes (atomicfile's verify step).
+		b.Run(fmt.Sprintf("v%d/single-bit+verify", version), func(b *testing.B) {
+			d := benchKinds(orig)[0]
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				r := Recover(d.b, Options{Mode: Yes})
+				if r.Status != StatusRepaired || len(schema.Check(r.Output)) > 0 {
+					b.Fatalf("%s", r.Status)
+				}
+			}
+		})
 		for _, d := range benchKinds(orig) {
 			if len(schema.Check(d.b)) == 0 {
 				continue // invisible in this version (v0 flags reset)
