@@ -1,0 +1,494 @@
+package recovery
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/lockfix/lockfix/schema"
+	v2 "github.com/lockfix/lockfix/schema/v2"
+)
+
+// record is a package record that survived, as it lies in the file (or
+// corrected).
+type record struct {
+	name, version []byte // alias body
+	resolved      []byte
+	integrity     []byte
+	off           int    // file offset of the record (its marker for v2)
+	size          int    // bytes it takes in the file
+	body          []byte // the four length-prefixed strings
+	// rebuilt: a v2 frame that must be written anew from body (it was
+	// corrected); otherwise the record's bytes in the file are copied.
+	rebuilt bool
+}
+
+func newRecord(r *schema.RawPackage, off, size int, body []byte, rebuilt bool) record {
+	return record{name: r.Name, version: r.Version, resolved: r.Resolved, integrity: r.Integrity, off: off, size: size, body: body, rebuilt: rebuilt}
+}
+
+// cmpRec orders records by name, then version, comparing bytes.
+func cmpRec(a, b *record) int {
+	if c := bytes.Compare(a.name, b.name); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.version, b.version)
+}
+
+// pkg returns the record as a Package.
+func (r *record) pkg() schema.Package {
+	raw, _, _ := schema.ParseBody(r.body, 0, 0)
+	return raw.Package()
+}
+
+// gap is a damaged stretch of the array: the bytes from off to end did
+// not parse as good records.
+type gap struct {
+	off, end int
+	record   int    // index of the first record it replaces
+	names    []Lost // records in it whose name survived
+	torn     bool   // it runs into the end of the file inside a record
+	damage   Damage
+}
+
+// array is what survived of a package array.
+type array struct {
+	recs    []record
+	gaps    []gap
+	repairs []Repair
+	damage  []Damage
+	// intact: every byte parsed as records, nothing corrected.
+	intact bool
+	regs   []schema.RegistryCount // computed once, by registries
+}
+
+// registries returns the registries of the records, counted once.
+func (a *array) registries() []schema.RegistryCount {
+	if a.regs == nil {
+		a.regs = registries(a.recs)
+	}
+	return a.regs
+}
+
+func damageOf(err error, fallbackOff, rec int) Damage {
+	var ce *schema.CorruptionError
+	if schema.AsCorruption(err, &ce) {
+		return Damage{Error: schema.ErrorName(err), Offset: int(ce.Offset), Record: ce.Record, Field: ce.Field, Detail: ce.Rule}
+	}
+	return Damage{Error: schema.ErrorName(err), Offset: fallbackOff, Record: rec, Detail: err.Error()}
+}
+
+// The fast path of a salvage: the structure of the records from pos is
+// read first (lengths, frames, CRC-32C), then the rules of their strings
+// are checked in one pass. The records up to the first one that fails
+// either way are appended; the slow path, which corrects, resynchronises
+// and names what is lost, takes over at the offset returned.
+
+// fastFramed appends the whole v2 records from pos whose CRC-32C holds
+// and whose strings pass the rules, and returns where it stopped.
+func (a *array) fastFramed(b []byte, pos int) int {
+	start := len(a.recs)
+	for pos < len(b) {
+		f, err := v2.ReadFrame(b[pos:], pos, 0)
+		if err != nil || schema.CRC32C(f.Body) != f.Stored {
+			break
+		}
+		r, n, err := schema.ParseBody(f.Body, pos+6, 0)
+		if err != nil || n != len(f.Body) {
+			break
+		}
+		a.recs = append(a.recs, newRecord(&r, pos, f.Size(), f.Body, false))
+		pos += f.Size()
+	}
+	return a.keepValid(start, pos)
+}
+
+// fastPlain appends the plain records from pos that parse and pass the
+// rules, and returns where it stopped.
+func (a *array) fastPlain(b []byte, pos int) int {
+	start := len(a.recs)
+	for pos < len(b) {
+		r, n, err := schema.ParseBody(b[pos:], pos, 0)
+		if err != nil {
+			break
+		}
+		a.recs = append(a.recs, newRecord(&r, pos, n, b[pos:pos+n], false))
+		pos += n
+	}
+	return a.keepValid(start, pos)
+}
+
+// keepValid checks the records appended from start, cuts them at the
+// first that breaks a rule and returns the offset where to go on.
+func (a *array) keepValid(start, end int) int {
+	if bad := firstInvalid(a.recs[start:]); bad >= 0 {
+		end = a.recs[start+bad].off
+		a.recs = a.recs[:start+bad]
+	}
+	return end
+}
+
+// firstInvalid returns the index of the first record that breaks a rule
+// of FORMAT.md section 5, or -1.
+func firstInvalid(recs []record) int {
+	for i := range recs {
+		r := &recs[i]
+		raw := schema.RawPackage{Name: r.name, Version: r.version, Resolved: r.resolved, Integrity: r.integrity}
+		if schema.CheckRaw(&raw, 0) != nil {
+			return i
+		}
+	}
+	return -1
+}
+
+// capHint is the capacity for the records of b: the header's
+// packageCount, bounded by what the bytes can hold (a count read from a
+// damaged file is never trusted for allocation).
+func capHint(b []byte, start, overhead int) int {
+	if len(b) < offPackageCount+4 {
+		return 0
+	}
+	n := int(binary.BigEndian.Uint32(b[offPackageCount:]))
+	if n == 0 {
+		n = (len(b) - start) / 128 // a wiped count: a typical record size
+	}
+	return min(n+1, (len(b)-start)/(schema.MinPlainRecord+overhead)+1)
+}
+
+// salvageFramed reads v2 framed records from start to the end of b,
+// correcting single-bit errors in a record (CRC-32C) and skipping damaged
+// ones by resynchronising on the next "PK" frame whose CRC-32C holds.
+func salvageFramed(b []byte, start int) *array {
+	a := &array{intact: true, recs: make([]record, 0, capHint(b, start, v2.FrameOverhead))}
+	pos, idx := start, 0
+	for pos < len(b) {
+		n0 := len(a.recs)
+		pos = a.fastFramed(b, pos)
+		idx += len(a.recs) - n0
+		if pos >= len(b) {
+			break
+		}
+		rec, d, ok := a.framedAt(b, pos, idx)
+		if ok {
+			a.recs = append(a.recs, rec)
+			pos += rec.size
+			idx++
+			continue
+		}
+		a.intact = false
+		q := nextFrame(b, pos+1)
+		if q < 0 {
+			q = len(b)
+		}
+		// The gap may be exactly one record whose marker or bodySize was
+		// hit: its body still ends 4 bytes before the next frame.
+		if rec, ok := frameFromGap(b, pos, q); ok {
+			a.recs = append(a.recs, rec)
+			a.damage = append(a.damage, d)
+			a.repairs = append(a.repairs, Repair{Kind: "correct", Offset: pos,
+				Detail: fmt.Sprintf("frame of record %d at offset 0x%x rebuilt: its marker or bodySize was damaged, its body's CRC-32C holds", idx, pos)})
+			pos = q
+			idx++
+			continue
+		}
+		g := gap{off: pos, end: q, record: idx, damage: d}
+		g.torn = q == len(b) && d.Error == schema.ErrTruncated.Error()
+		for p := pos; p < q; p++ {
+			if p != pos && !(b[p] == 'P' && p+1 < len(b) && b[p+1] == 'K') {
+				continue
+			}
+			if name, ver := partialAt(b, p+6); name != "" {
+				g.names = append(g.names, Lost{Record: idx + len(g.names), Offset: p, Name: name, Version: ver})
+			}
+		}
+		a.gaps = append(a.gaps, g)
+		a.damage = append(a.damage, d)
+		idx += max(1, len(g.names))
+		pos = q
+	}
+	return a
+}
+
+// framedAt reads the record at pos: whole, its CRC-32C holding (after a
+// single-bit correction) and its body valid.
+func (a *array) framedAt(b []byte, pos, idx int) (record, Damage, bool) {
+	f, err := v2.ReadFrame(b[pos:], pos, idx)
+	if err != nil {
+		return record{}, damageOf(err, pos, idx), false
+	}
+	size := f.Size()
+	body := f.Body
+	intact := true
+	if schema.CRC32C(body) != f.Stored {
+		d := Damage{Error: schema.ErrRecordChecksumMismatch.Error(), Offset: pos + 6 + len(body), Record: idx, Field: "bodyChecksum",
+			Detail: fmt.Sprintf("record CRC-32C is 0x%08x, the body computes to 0x%08x", f.Stored, schema.CRC32C(body))}
+		bit, inStored, ok := fixRecordBit(body, f.Stored)
+		if !ok {
+			return record{}, d, false
+		}
+		if inStored {
+			s := f.Stored ^ schema.CRC32C(body)
+			k := 0
+			for s>>uint(k) != 1 {
+				k++
+			}
+			at := pos + 6 + len(body) + 3 - k/8
+			a.repairs = append(a.repairs, Repair{Kind: "correct", Offset: at,
+				Detail: fmt.Sprintf("bit %d of byte 0x%x flipped back (single-bit correction of record %d's stored CRC-32C)", k%8, at, idx)})
+		} else {
+			body = bytes.Clone(body)
+			body[bit/8] ^= 1 << uint(bit%8)
+			a.repairs = append(a.repairs, Repair{Kind: "correct", Offset: pos + 6 + bit/8,
+				Detail: fmt.Sprintf("bit %d of byte 0x%x flipped back (single-bit correction, CRC-32C of record %d)", bit%8, pos+6+bit/8, idx)})
+		}
+		a.damage = append(a.damage, d)
+		intact = false
+	}
+	r, n, err := schema.ParseBody(body, pos+6, idx)
+	if err == nil && n != len(body) {
+		err = schema.CorruptRecord(schema.ErrInvalidPackage, pos+2, idx, "bodySize", fmt.Sprintf("bodySize is %d, the strings take %d", len(body), n))
+	}
+	if err == nil {
+		err = schema.CheckRaw(&r, idx)
+	}
+	if err != nil {
+		if !intact {
+			a.repairs = a.repairs[:len(a.repairs)-1]
+			a.damage = a.damage[:len(a.damage)-1]
+		}
+		return record{}, damageOf(err, pos, idx), false
+	}
+	if !intact {
+		a.intact = false
+	}
+	return newRecord(&r, pos, size, body, !intact), Damage{}, true
+}
+
+// nextFrame returns the offset of the next "PK" frame at or after from
+// whose CRC-32C holds and whose body is a valid record, or -1.
+func nextFrame(b []byte, from int) int {
+	for from < len(b) {
+		i := bytes.Index(b[from:], []byte(v2.Marker))
+		if i < 0 {
+			return -1
+		}
+		p := from + i
+		if f, err := v2.ReadFrame(b[p:], p, 0); err == nil && schema.CRC32C(f.Body) == f.Stored {
+			if r, n, err := schema.ParseBody(f.Body, p+6, 0); err == nil && n == len(f.Body) && schema.CheckRaw(&r, 0) == nil {
+				return p
+			}
+		}
+		from = p + 1
+	}
+	return -1
+}
+
+// frameFromGap tries the bytes from pos to q as one record whose marker
+// or bodySize is damaged: body from pos+6 to q-4, the CRC-32C in the last
+// four bytes.
+func frameFromGap(b []byte, pos, q int) (record, bool) {
+	n := q - pos - v2.FrameOverhead
+	if n < v2.MinBody || n > v2.MaxBody {
+		return record{}, false
+	}
+	body := b[pos+6 : q-4]
+	if schema.CRC32C(body) != binary.BigEndian.Uint32(b[q-4:]) {
+		return record{}, false
+	}
+	r, used, err := schema.ParseBody(body, pos+6, 0)
+	if err != nil || used != n || schema.CheckRaw(&r, 0) != nil {
+		return record{}, false
+	}
+	return newRecord(&r, pos, q-pos, body, true), true
+}
+
+// salvagePlain reads v0/v1 plain records from start to the end of b. At a
+// record that does not parse or breaks a rule it resynchronises on the
+// next plausible record: one whose four strings pass the rules, that
+// sorts after the last good one, and that is followed by another such
+// record or by the end of the file.
+func salvagePlain(b []byte, start int) *array {
+	a := &array{intact: true, recs: make([]record, 0, capHint(b, start, 0))}
+	pos, idx := start, 0
+	var prev schema.RawPackage
+	havePrev := false
+	for pos < len(b) {
+		n0 := len(a.recs)
+		pos = a.fastPlain(b, pos)
+		if k := len(a.recs); k > n0 {
+			idx += k - n0
+			prev, havePrev = schema.RawPackage{Name: a.recs[k-1].name, Version: a.recs[k-1].version}, true
+		}
+		if pos >= len(b) {
+			break
+		}
+		r, n, err := schema.ParseBody(b[pos:], pos, idx)
+		if err == nil {
+			err = schema.CheckRaw(&r, idx)
+		}
+		if err == nil {
+			a.recs = append(a.recs, newRecord(&r, pos, n, b[pos:pos+n], false))
+			prev, havePrev = r, true
+			pos += n
+			idx++
+			continue
+		}
+		a.intact = false
+		d := damageOf(err, pos, idx)
+		var last *schema.RawPackage
+		if havePrev {
+			last = &prev
+		}
+		q := nextPlain(b, pos+1, last)
+		if q < 0 {
+			q = len(b)
+		}
+		g := gap{off: pos, end: q, record: idx, damage: d}
+		g.torn = q == len(b) && d.Error == schema.ErrTruncated.Error()
+		for p := pos; p+2 < q; p++ {
+			if p != pos && (b[p] != 0 || b[p+1] == 0 || b[p+1] > schema.MaxName) {
+				continue
+			}
+			name, ver := partialAt(b, p)
+			if name == "" || (p != pos && ver == "") {
+				continue
+			}
+			g.names = append(g.names, Lost{Record: idx + len(g.names), Offset: p, Name: name, Version: ver})
+		}
+		a.gaps = append(a.gaps, g)
+		a.damage = append(a.damage, d)
+		idx += max(1, len(g.names))
+		pos = q
+	}
+	return a
+}
+
+// nextPlain returns the offset of the next plausible plain record at or
+// after from, or -1.
+func nextPlain(b []byte, from int, prev *schema.RawPackage) int {
+	for p := from; p+schema.MinPlainRecord <= len(b); p++ {
+		if b[p] != 0 || b[p+1] == 0 || b[p+1] > schema.MaxName {
+			continue // a name is 1-214 bytes: its length's high byte is 0
+		}
+		r, n, err := schema.ParseBody(b[p:], p, 0)
+		if err != nil || schema.CheckRaw(&r, 0) != nil {
+			continue
+		}
+		if prev != nil && schema.CompareRaw(prev, &r) >= 0 {
+			continue
+		}
+		if p+n == len(b) {
+			return p
+		}
+		r2, _, err := schema.ParseBody(b[p+n:], p+n, 0)
+		if err == nil && schema.CheckRaw(&r2, 0) == nil {
+			return p
+		}
+	}
+	return -1
+}
+
+// partialAt reads the name and version of a record whose body starts at
+// p, as far as they survived: a name that breaks the rules is "", and so
+// is the version then.
+func partialAt(b []byte, p int) (name, version string) {
+	str := func(at, limit int) ([]byte, int) {
+		if at < 0 || at+2 > len(b) {
+			return nil, 0
+		}
+		n := int(binary.BigEndian.Uint16(b[at:]))
+		if n == 0 || n > limit || at+2+n > len(b) {
+			return nil, 0
+		}
+		return b[at+2 : at+2+n], at + 2 + n
+	}
+	nm, next := str(p, schema.MaxName)
+	if nm == nil {
+		return "", ""
+	}
+	if f, _ := schema.CheckPackage(&schema.Package{Name: string(nm), Version: "0.0.0"}); f != "" {
+		return "", ""
+	}
+	name = string(nm)
+	if v, _ := str(next, schema.MaxVersion); v != nil {
+		if f, _ := schema.CheckPackage(&schema.Package{Name: "a", Version: string(v)}); f == "" {
+			version = string(v)
+		}
+	}
+	return name, version
+}
+
+// registries counts the registries of the records' resolved URLs, most
+// common first, as schema.Registries does for packages, without
+// allocating per record: the registry prefix of each URL is counted as
+// found and only the distinct prefixes are normalised.
+func registries(recs []record) []schema.RegistryCount {
+	raw := map[string]*int{}
+	for i := range recs {
+		prefix := registryPrefix(&recs[i])
+		if n, ok := raw[string(prefix)]; ok { // a map index: no allocation
+			*n++
+			continue
+		}
+		one := 1
+		raw[string(prefix)] = &one
+	}
+	norm := map[string]int{}
+	for prefix, np := range raw {
+		n := *np
+		if prefix == "" || prefix[len(prefix)-1] != '/' {
+			continue
+		}
+		u, err := schema.NormalizeRegistry(prefix)
+		if err != nil {
+			continue
+		}
+		norm[u] += n
+	}
+	out := make([]schema.RegistryCount, 0, len(norm))
+	for u, n := range norm {
+		out = append(out, schema.RegistryCount{URL: u, Hash: schema.HashString(u), Count: n})
+	}
+	slices.SortFunc(out, func(a, b schema.RegistryCount) int {
+		if a.Count != b.Count {
+			return b.Count - a.Count
+		}
+		return strings.Compare(a.URL, b.URL)
+	})
+	return out
+}
+
+// registryPrefix returns the part of the record's resolved URL before
+// "<name>/-/<basename>-<version>.tgz", or nil when the URL does not have
+// that layout (FORMAT.md section 4).
+func registryPrefix(r *record) []byte {
+	res, name, ver := r.resolved, r.name, r.version
+	base := name
+	if len(name) > 0 && name[0] == '@' {
+		if i := bytes.IndexByte(name, '/'); i >= 0 {
+			base = name[i+1:]
+		}
+	}
+	rest, ok := bytes.CutSuffix(res, []byte(".tgz"))
+	if !ok {
+		return nil
+	}
+	if rest, ok = bytes.CutSuffix(rest, ver); !ok {
+		return nil
+	}
+	if rest, ok = bytes.CutSuffix(rest, []byte("-")); !ok {
+		return nil
+	}
+	if rest, ok = bytes.CutSuffix(rest, base); !ok {
+		return nil
+	}
+	if rest, ok = bytes.CutSuffix(rest, []byte("/-/")); !ok {
+		return nil
+	}
+	if rest, ok = bytes.CutSuffix(rest, name); !ok {
+		return nil
+	}
+	return rest
+}

@@ -1,0 +1,179 @@
+package recovery
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+	"math/bits"
+	"sync"
+
+	"github.com/lockfix/lockfix/schema"
+)
+
+// The header CRC-64 is affine over GF(2): crc(x ^ e) = crc(x) ^ L(e) with
+// L linear. A header is n bytes with the stored checksum at offChecksum;
+// the checksum bytes are taken as zero when computing, so a flip there
+// changes the stored value instead. The syndrome of a header is
+// stored ^ computed: zero for an intact header, and L(e) for an error
+// pattern e. syndromes holds L(e_i) for every single-bit error e_i.
+
+// offChecksum is where every checksummed header stores its CRC-64.
+const offChecksum = 0x11
+
+// syndromeTable is the syndrome of every single-bit error of a header of
+// one size, and the reverse map for single and double corrections.
+type syndromeTable struct {
+	size  int      // header size in bytes
+	col   []uint64 // col[i] = L(e_i), bit i = byte i/8, bit i%8 (LSB 0)
+	index map[uint64]int
+}
+
+var (
+	tablesMu sync.Mutex
+	tables   = map[int]*syndromeTable{}
+)
+
+// syndromes returns the table for headers of size bytes, building it once.
+func syndromes(size int) *syndromeTable {
+	tablesMu.Lock()
+	defer tablesMu.Unlock()
+	if t := tables[size]; t != nil {
+		return t
+	}
+	t := &syndromeTable{size: size, col: make([]uint64, size*8), index: make(map[uint64]int, size*8)}
+	buf := make([]byte, size)
+	zero := schema.HeaderCRC(buf, offChecksum)
+	for i := range t.col {
+		byteAt, bit := i/8, uint(i%8)
+		if byteAt >= offChecksum && byteAt < offChecksum+8 {
+			// A flip of the stored checksum: stored is big-endian.
+			t.col[i] = 1 << (uint(7-(byteAt-offChecksum))*8 + bit)
+		} else {
+			buf[byteAt] = 1 << bit
+			t.col[i] = schema.HeaderCRC(buf, offChecksum) ^ zero
+			buf[byteAt] = 0
+		}
+		t.index[t.col[i]] = i
+	}
+	tables[size] = t
+	return t
+}
+
+// syndrome returns stored ^ computed for header h.
+func syndrome(h []byte) uint64 {
+	return binary.BigEndian.Uint64(h[offChecksum:]) ^ schema.HeaderCRC(h, offChecksum)
+}
+
+// corrections returns every error pattern of one or two bits whose
+// syndrome is s, each as a list of bit positions. FORMAT.md: at the header
+// sizes of the format all of them are distinct, so there is at most one;
+// the caller still accepts a correction only when exactly one yields a
+// valid header. It runs in O(n) with the hash map: for each i, the
+// partner of a double error is the bit whose syndrome is s ^ L(e_i).
+func (t *syndromeTable) corrections(s uint64) [][]int {
+	if s == 0 {
+		return nil
+	}
+	var out [][]int
+	if i, ok := t.index[s]; ok {
+		out = append(out, []int{i})
+	}
+	for i, c := range t.col {
+		if j, ok := t.index[s^c]; ok && j > i {
+			out = append(out, []int{i, j})
+		}
+	}
+	return out
+}
+
+// solve finds the unique x over GF(2) with sum_i x_i*cols[i] = s, by
+// Gaussian elimination on the 64 equations (one per syndrome bit) in
+// len(cols) <= 64 unknowns. It fails when the columns are dependent (the
+// answer would not be unique) or the equations are inconsistent (the
+// damage is not confined to the unknowns).
+func solve(cols []uint64, s uint64) (uint64, bool) {
+	k := len(cols)
+	if k == 0 || k > 64 {
+		return 0, false
+	}
+	var rows [64]uint64
+	var rhs uint64
+	for r := 0; r < 64; r++ {
+		var row uint64
+		for i, c := range cols {
+			row |= (c >> uint(r) & 1) << uint(i)
+		}
+		rows[r] = row
+	}
+	rhs = s
+	rank := 0
+	for col := 0; col < k; col++ {
+		p := -1
+		for r := rank; r < 64; r++ {
+			if rows[r]>>uint(col)&1 == 1 {
+				p = r
+				break
+			}
+		}
+		if p < 0 {
+			return 0, false // rank deficit: more than one solution
+		}
+		rows[p], rows[rank] = rows[rank], rows[p]
+		bp, br := rhs>>uint(p)&1, rhs>>uint(rank)&1
+		rhs &^= 1<<uint(p) | 1<<uint(rank)
+		rhs |= bp<<uint(rank) | br<<uint(p)
+		for r := 0; r < 64; r++ {
+			if r != rank && rows[r]>>uint(col)&1 == 1 {
+				rows[r] ^= rows[rank]
+				rhs ^= (rhs >> uint(rank) & 1) << uint(r)
+			}
+		}
+		rank++
+	}
+	if rank < 64 && rhs>>uint(rank) != 0 {
+		return 0, false // inconsistent: the damage is elsewhere too
+	}
+	// Row i now reads x_i = rhs_i.
+	var x uint64
+	if k == 64 {
+		x = rhs
+	} else {
+		x = rhs & (1<<uint(k) - 1)
+	}
+	return x, true
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// fixRecordBit finds the single flipped bit of a framed record whose
+// CRC-32C fails: in the body or in the stored CRC. It returns the bit's
+// position in the body (byte*8+bit), or -1 with inStored set for a flip
+// of the stored CRC, and ok false when no single flip explains it.
+//
+// A flip of bit k of body byte j changes the CRC by T[1<<k] advanced
+// through the n-1-j bytes after it, so walking from the last byte to the
+// first keeps eight registers and compares them with the syndrome: O(8n),
+// no recomputation of the CRC.
+func fixRecordBit(body []byte, stored uint32) (pos int, inStored, ok bool) {
+	s := crc32.Checksum(body, castagnoli) ^ stored
+	if s == 0 {
+		return 0, false, false
+	}
+	if bits.OnesCount32(s) == 1 {
+		return -1, true, true
+	}
+	var v [8]uint32
+	for k := range v {
+		v[k] = castagnoli[1<<uint(k)]
+	}
+	for j := len(body) - 1; j >= 0; j-- {
+		for k := range v {
+			if v[k] == s {
+				return j*8 + k, false, true
+			}
+		}
+		for k := range v {
+			v[k] = castagnoli[byte(v[k])] ^ v[k]>>8
+		}
+	}
+	return 0, false, false
+}

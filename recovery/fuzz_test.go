@@ -1,0 +1,88 @@
+package recovery
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/lockfix/lockfix/internal/lockgen"
+	"github.com/lockfix/lockfix/schema"
+)
+
+// FuzzRecover: for any bytes, Recover never panics, never modifies its
+// input, and whatever it claims to have repaired validates, passes a
+// second pass clean, and keeps only packages whose bytes were in the
+// input.
+func FuzzRecover(f *testing.F) {
+	for _, v := range []string{"v0", "v1", "v2"} {
+		b, err := os.ReadFile(filepath.Join("..", "testdata", "vectors", v+".lockb"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+		c := bytes.Clone(b)
+		c[schema.OffTerminalMode] ^= 0x40
+		f.Add(c)
+		f.Add(b[:len(b)-7])
+		c = bytes.Clone(b)
+		clear(c[:20])
+		f.Add(c)
+	}
+	for v := 0; v <= 2; v++ {
+		b := lockgen.Bytes(lockgen.Options{Version: v, Packages: 12, Seed: 3})
+		c := bytes.Clone(b)
+		copy(c[len(c)/2:], "garbage in the middle of the array")
+		f.Add(c)
+	}
+	f.Add([]byte("BUN1"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		in := bytes.Clone(b)
+		for _, mode := range []Mode{Default, Yes} {
+			r := Recover(b, Options{Mode: mode})
+			if !bytes.Equal(b, in) {
+				t.Fatal("Recover modified its input")
+			}
+			var out []byte
+			switch r.Status {
+			case StatusRepaired:
+				out = r.Output
+				if mode == Default && (r.LostCount() > 0 || len(r.Guessed) > 0) {
+					t.Fatalf("default mode repaired with losses or guesses")
+				}
+			case StatusRefused:
+				out = r.Plan
+				if mode == Yes {
+					t.Fatal("--yes refused")
+				}
+			case StatusClean:
+				if errs := schema.Check(b); len(errs) > 0 {
+					t.Fatalf("clean, but %v", errs[0])
+				}
+				continue
+			case StatusUnrepairable:
+				if r.Output != nil || r.Plan != nil {
+					t.Fatal("unrepairable with output")
+				}
+				continue
+			}
+			if errs := schema.Check(out); len(errs) > 0 {
+				t.Fatalf("%s output does not validate: %v", r.Status, errs[0])
+			}
+			if again := Recover(out, Options{}); again.Status != StatusClean {
+				t.Fatalf("second pass: %s", again.Status)
+			}
+			l, err := schema.Decode(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range l.Packages {
+				p := &l.Packages[i]
+				if !bytes.Contains(b, schema.AppendBody(nil, p)) {
+					t.Fatalf("the package %s@%s is not in the input", p.Name, p.Version)
+				}
+			}
+		}
+	})
+}

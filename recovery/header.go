@@ -1,0 +1,440 @@
+package recovery
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"strings"
+
+	"github.com/lockfix/lockfix/schema"
+	v0 "github.com/lockfix/lockfix/schema/v0"
+	v1 "github.com/lockfix/lockfix/schema/v1"
+	v2 "github.com/lockfix/lockfix/schema/v2"
+)
+
+// Offsets of the 64-byte header of versions 0 and 1 (FORMAT.md 2.1).
+const (
+	plainHeaderSize   = 0x40
+	offPackageCount   = 0x19
+	offPlainPadding   = 0x1D
+	speculativeLimit  = 48 // unknowns when guessing which zero fields were reset
+	crossCheckAbove   = 48 // solutions with more unknowns must match a package registry
+	maxSolvedUnknowns = 64
+)
+
+func headerSize(version int) int {
+	if version == v2.Version {
+		return v2.HeaderSize
+	}
+	return plainHeaderSize
+}
+
+// header is the analysis of a header.
+type header struct {
+	version int
+	h       []byte // the repaired header
+	// verified: the header CRC-64 accounts for every change, so every
+	// field is the original.
+	verified bool
+	// crcHolds: the stored CRC-64 matches the (repaired) header, so the
+	// fields that are valid are the original even if verified is false.
+	crcHolds bool
+	repairs  []Repair
+	guessed  []Guess
+	reason   string // unrepairable
+}
+
+func (hd *header) cfg() schema.Config { return schema.DecodeConfig(hd.h[schema.OffConfigVersion:]) }
+
+func headerValid(version int, h []byte) bool {
+	switch version {
+	case 0:
+		return v0.Codec.HeaderValid(h)
+	case 1:
+		return v1.Codec.HeaderValid(h)
+	case 2:
+		return v2.HeaderValid(h)
+	}
+	return false
+}
+
+func definedFlags(version int) schema.Flags {
+	if s, ok := schema.Lookup(version); ok {
+		return s.Flags
+	}
+	return 0
+}
+
+// flipDetail describes the difference of two byte ranges bit by bit when
+// it is small, byte by byte otherwise.
+func flipDetail(old, new []byte, base int) string {
+	var flips []string
+	for i := range old {
+		d := old[i] ^ new[i]
+		for d != 0 {
+			k := bits.TrailingZeros8(d)
+			flips = append(flips, fmt.Sprintf("bit %d of byte 0x%02x", k, base+i))
+			d &^= 1 << uint(k)
+		}
+	}
+	if len(flips) <= 2 {
+		return strings.Join(flips, " and ") + " flipped back"
+	}
+	return fmt.Sprintf("bytes 0x%02x-0x%02x rewritten from % x to % x", base, base+len(old)-1, old, new)
+}
+
+// restore sets a field with a fixed value and records the repair.
+func (hd *header) restore(off int, want []byte, what string) {
+	cur := hd.h[off : off+len(want)]
+	if bytes.Equal(cur, want) {
+		return
+	}
+	old := bytes.Clone(cur)
+	copy(cur, want)
+	hd.repairs = append(hd.repairs, Repair{Kind: "restore", Offset: off, Detail: flipDetail(old, want, off) + " (" + what + ")"})
+}
+
+// restoreFixed restores the fields whose value the format fixes: magic,
+// configVersion (recognised from the file's layout), reserved, padding,
+// and v2's headerSize; v0's checksum field is zero.
+func (hd *header) restoreFixed() {
+	hd.restore(schema.OffMagic, []byte(schema.Magic), "magic must be \"BUN1\"")
+	hd.restore(schema.OffConfigVersion, []byte{byte(hd.version)}, fmt.Sprintf("configVersion %d, from the file's layout", hd.version))
+	hd.restore(schema.OffReserved, []byte{0}, "reserved must be 0")
+	switch hd.version {
+	case 0:
+		hd.restore(offChecksum, make([]byte, 8), "a v0 checksum field must be zero")
+		hd.restore(offPlainPadding, make([]byte, plainHeaderSize-offPlainPadding), "padding must be zero")
+	case 1:
+		hd.restore(offPlainPadding, make([]byte, plainHeaderSize-offPlainPadding), "padding must be zero")
+	case 2:
+		hd.restore(v2.OffHeaderSize, []byte{0, v2.HeaderSize}, "headerSize must be 104")
+		hd.restore(v2.OffPadding, make([]byte, v2.PaddingSize), "padding must be zero")
+	}
+}
+
+// unknownBits returns the bit positions of the fields of h that break
+// their rules: the damage there is certain and its position known.
+func unknownBits(version int, h []byte) []int {
+	var u []int
+	field := func(off, size int) {
+		for i := off * 8; i < (off+size)*8; i++ {
+			u = append(u, i)
+		}
+	}
+	c := schema.DecodeConfig(h[schema.OffConfigVersion:])
+	if c.RegistryHash == 0 {
+		field(schema.OffRegistryHash, 4)
+	}
+	if c.Flags&^definedFlags(version) != 0 {
+		field(schema.OffFeatureFlags, 4)
+	}
+	if !c.TerminalMode.Valid() {
+		field(schema.OffTerminalMode, 1)
+	}
+	if c.Rows == 0 {
+		field(schema.OffRows, 1)
+	}
+	if c.Cols == 0 {
+		field(schema.OffCols, 1)
+	}
+	if version == v2.Version {
+		for _, i := range writerBad(h[v2.OffWriter : v2.OffWriter+v2.WriterSize]) {
+			field(v2.OffWriter+i, 1)
+		}
+	}
+	return u
+}
+
+// writerBad returns the indexes of the bytes of a v2 writer field that
+// break its rule (printable ASCII, then NUL padding): a byte that is not
+// printable, and every byte from a NUL that is followed by more text.
+func writerBad(w []byte) []int {
+	var bad []int
+	end := bytes.IndexByte(w, 0)
+	if end < 0 {
+		end = len(w)
+	}
+	for i, ch := range w {
+		if (i < end && (ch < 0x20 || ch > 0x7e)) || (i >= end && !schema.AllZero(w[i:])) {
+			bad = append(bad, i)
+		}
+	}
+	return bad
+}
+
+// resettable returns the bit positions of fields that are valid but zero,
+// as a reset would leave them: the defined flag bits and the terminal
+// mode.
+func resettable(version int, h []byte) []int {
+	var u []int
+	c := schema.DecodeConfig(h[schema.OffConfigVersion:])
+	if c.Flags == 0 {
+		def := uint32(definedFlags(version))
+		for k := 0; k < 32; k++ {
+			if def>>uint(k)&1 == 1 {
+				// flags are big-endian at 0x09: bit k is in byte 0x0c - k/8
+				u = append(u, (schema.OffFeatureFlags+3-k/8)*8+k%8)
+			}
+		}
+	}
+	if c.TerminalMode == 0 {
+		for i := 0; i < 8; i++ {
+			u = append(u, schema.OffTerminalMode*8+i)
+		}
+	}
+	return u
+}
+
+func flip(h []byte, pos []int) {
+	for _, p := range pos {
+		h[p/8] ^= 1 << uint(p%8)
+	}
+}
+
+// explain tries to account for the header CRC-64 mismatch of h: a single
+// or double bit error, then the bits of the invalid fields solved from the
+// CRC, then those plus the zero fields a reset would leave. It returns the
+// bits to flip and how they were found.
+func explain(version int, h []byte, registries map[uint32]bool) ([]int, string, bool) {
+	t := syndromes(len(h))
+	s := syndrome(h)
+	if s == 0 {
+		return nil, "", headerValid(version, h)
+	}
+	work := make([]byte, len(h))
+	try := func(pos []int) bool {
+		copy(work, h)
+		flip(work, pos)
+		return headerValid(version, work)
+	}
+	var found [][]int
+	for _, c := range t.corrections(s) {
+		if try(c) {
+			found = append(found, c)
+		}
+	}
+	if len(found) == 1 {
+		how := "single-bit correction, CRC-64"
+		if len(found[0]) == 2 {
+			how = "double-bit correction, CRC-64"
+		}
+		return found[0], how, true
+	}
+	if len(found) > 1 {
+		return nil, "", false // ambiguous: never guess
+	}
+	if schema.AllZero(h[offChecksum : offChecksum+8]) {
+		return nil, "", false // the stored CRC itself was wiped
+	}
+	setA := unknownBits(version, h)
+	sets := [][]int{setA}
+	// Valid fields that are zero may have been reset; when the config
+	// block looks wiped they surely were, and the solution may use up to
+	// 64 unknowns (checked against the packages' registries).
+	limit := speculativeLimit
+	if wipedHeader(h) {
+		limit = maxSolvedUnknowns
+	}
+	if extra := resettable(version, h); len(extra) > 0 && len(setA)+len(extra) <= limit {
+		sets = append(sets, append(append([]int(nil), setA...), extra...))
+	}
+	for _, u := range sets {
+		if len(u) == 0 || len(u) > maxSolvedUnknowns {
+			continue
+		}
+		cols := make([]uint64, len(u))
+		for i, p := range u {
+			cols[i] = t.col[p]
+		}
+		x, ok := solve(cols, s)
+		if !ok {
+			continue
+		}
+		var pos []int
+		for i, p := range u {
+			if x>>uint(i)&1 == 1 {
+				pos = append(pos, p)
+			}
+		}
+		if !try(pos) {
+			continue
+		}
+		if len(u) > crossCheckAbove {
+			// Little slack is left in the 64 equations: the solved
+			// registryHash must be one of the packages' registries.
+			rh := binary.BigEndian.Uint32(work[schema.OffRegistryHash:])
+			if !registries[rh] {
+				continue
+			}
+		}
+		return pos, fmt.Sprintf("%d unknown bits solved from the header CRC-64, unique solution", len(u)), true
+	}
+	return nil, "", false
+}
+
+// fieldName names the header field holding byte off.
+func fieldName(version, off int) string {
+	if s, ok := schema.Lookup(version); ok && s.Fields != nil {
+		var buf [v2.HeaderSize]byte
+		for _, f := range s.Fields(buf[:headerSize(version)]) {
+			if off >= f.Offset && off < f.Offset+f.Size {
+				return f.Name
+			}
+		}
+	}
+	return "header"
+}
+
+// describeFlips records the repair of flipped bits, grouped by field.
+func (hd *header) describeFlips(old []byte, pos []int, how string) {
+	if len(pos) <= 2 {
+		var parts []string
+		for _, p := range pos {
+			parts = append(parts, fmt.Sprintf("bit %d of byte 0x%02x (%s)", p%8, p/8, fieldName(hd.version, p/8)))
+		}
+		off := 0
+		if len(pos) > 0 {
+			off = pos[0] / 8
+		}
+		hd.repairs = append(hd.repairs, Repair{Kind: "correct", Offset: off, Detail: strings.Join(parts, " and ") + " flipped back (" + how + ")"})
+		return
+	}
+	byField := map[string][2]int{}
+	var order []string
+	for _, p := range pos {
+		n := fieldName(hd.version, p/8)
+		r, seen := byField[n]
+		if !seen {
+			order = append(order, n)
+			r = [2]int{p / 8, p / 8}
+		}
+		r[0], r[1] = min(r[0], p/8), max(r[1], p/8)
+		byField[n] = r
+	}
+	for _, n := range order {
+		r := byField[n]
+		hd.repairs = append(hd.repairs, Repair{Kind: "solve", Offset: r[0],
+			Detail: fmt.Sprintf("%s (bytes 0x%02x-0x%02x) restored from % x to % x (%s)", n, r[0], r[1], old[r[0]:r[1]+1], hd.h[r[0]:r[1]+1], how)})
+	}
+}
+
+// guess records a field filled without proof.
+func (hd *header) guess(field, value, source string) {
+	hd.guessed = append(hd.guessed, Guess{Field: field, Value: value, Source: source})
+}
+
+// rebuild repairs the config fields one by one: a field that is valid is
+// kept (as verified by the CRC-64, as any v0 reader trusts it, or
+// reported as unverified), registryHash is derived from the packages,
+// and what cannot be derived comes from the reference, then --registry,
+// then the defaults, each reported as guessed.
+func (hd *header) rebuild(arr *array, opts Options) {
+	c := hd.cfg()
+	trusted := hd.crcHolds || hd.version == 0
+	wiped := c.RegistryHash == 0 && c.Rows == 0 && c.Cols == 0
+	ref := opts.Reference
+	refName := "--reference"
+	if opts.ReferenceName != "" {
+		refName = "--reference " + opts.ReferenceName
+	}
+	unverified := "as found, unverified: the header CRC-64 did not account for the damage"
+	defined := definedFlags(hd.version)
+
+	var regs []schema.RegistryCount
+	if c.RegistryHash == 0 || wiped || !trusted {
+		regs = arr.registries()
+	}
+	regOf := func(h uint32) string {
+		for _, r := range regs {
+			if r.Hash == h {
+				return r.URL
+			}
+		}
+		return ""
+	}
+	switch {
+	case c.RegistryHash != 0 && !wiped:
+		if !trusted && regOf(c.RegistryHash) == "" {
+			hd.guess("registryHash", fmt.Sprintf("0x%08x", c.RegistryHash), unverified)
+		}
+	case len(regs) == 1 || len(regs) > 1 && regs[0].Count > regs[1].Count:
+		c.RegistryHash = regs[0].Hash
+		hd.repairs = append(hd.repairs, Repair{Kind: "derive", Offset: schema.OffRegistryHash,
+			Detail: fmt.Sprintf("registryHash set to 0x%08x, the hash of %s, the registry of %d of the %d packages", regs[0].Hash, regs[0].URL, regs[0].Count, len(arr.recs))})
+	case ref != nil:
+		c.RegistryHash = ref.Config.RegistryHash
+		hd.guess("registryHash", fmt.Sprintf("0x%08x", c.RegistryHash), refName)
+	case opts.Registry != "":
+		norm, h, err := schema.RegistryHash(opts.Registry)
+		if err != nil {
+			hd.reason = fmt.Sprintf("--registry: %v", err)
+			return
+		}
+		c.RegistryHash = h
+		hd.guess("registryHash", fmt.Sprintf("0x%08x (%s)", h, norm), "--registry")
+	default:
+		why := "no package resolves from a registry"
+		if len(regs) > 1 {
+			why = fmt.Sprintf("the packages' registries tie (%s and %s, %d packages each)", regs[0].URL, regs[1].URL, regs[0].Count)
+		}
+		hd.reason = "registryHash cannot be derived: " + why + "; give --registry URL or --reference FILE"
+		return
+	}
+
+	type field struct {
+		name    string
+		bad     bool
+		show    func() string
+		fromRef func()
+		def     func()
+		defDesc string
+	}
+	fields := []field{
+		{"featureFlags", c.Flags&^defined != 0 || wiped && c.Flags == 0,
+			func() string { return c.Flags.String() },
+			func() { c.Flags = ref.Config.Flags & defined }, func() { c.Flags = 0 }, "default (no flags)"},
+		{"terminalMode", !c.TerminalMode.Valid() || wiped && c.TerminalMode == 0,
+			func() string { return c.TerminalMode.String() },
+			func() { c.TerminalMode = ref.Config.TerminalMode }, func() { c.TerminalMode = schema.ModeCooked }, "default (cooked)"},
+		{"rows", c.Rows == 0,
+			func() string { return fmt.Sprint(c.Rows) },
+			func() { c.Rows = ref.Config.Rows }, func() { c.Rows = schema.DefaultRows }, "default (24)"},
+		{"cols", c.Cols == 0,
+			func() string { return fmt.Sprint(c.Cols) },
+			func() { c.Cols = ref.Config.Cols }, func() { c.Cols = schema.DefaultCols }, "default (80)"},
+	}
+	for _, f := range fields {
+		switch {
+		case !f.bad && !trusted:
+			hd.guess(f.name, f.show(), unverified)
+		case !f.bad:
+		case ref != nil:
+			f.fromRef()
+			hd.guess(f.name, f.show(), refName)
+		default:
+			f.def()
+			hd.guess(f.name, f.show(), f.defDesc)
+		}
+	}
+	c.Reserved = 0
+	schema.PutConfig(hd.h[schema.OffConfigVersion:], c)
+
+	if hd.version == v2.Version {
+		w := hd.h[v2.OffWriter : v2.OffWriter+v2.WriterSize]
+		switch {
+		case len(writerBad(w)) > 0 || wiped && schema.AllZero(w):
+			name := v2.DefaultWriter
+			src := "default (this program)"
+			if ref != nil && ref.Writer != "" {
+				name, src = ref.Writer, refName
+			}
+			clear(w)
+			copy(w, name)
+			hd.guess("writer", fmt.Sprintf("%q", name), src)
+		case !trusted:
+			hd.guess("writer", fmt.Sprintf("%q", strings.TrimRight(string(w), "\x00")), unverified)
+		}
+	}
+}
