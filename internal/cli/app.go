@@ -22,6 +22,9 @@ const Version = "0.1.0"
 
 var commands []*ucli.Command
 
+// Every v2 file lockfix writes names it, whichever command writes it.
+func init() { v2.DefaultWriter = "lockfix " + Version }
+
 // register adds a command to the app. Command files call it from init.
 func register(c *ucli.Command) {
 	c.Flags = append(c.Flags, globalFlags(true)...)
@@ -120,7 +123,6 @@ when a run over many files meets several outcomes):
 
 // Main runs lockfix with args (os.Args) and returns the exit code.
 func Main(args []string) int {
-	v2.DefaultWriter = "lockfix " + Version
 	app := NewApp()
 	notFound := false
 	app.CommandNotFound = func(c *ucli.Context, name string) {

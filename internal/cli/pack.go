@@ -429,7 +429,7 @@ func runPack(c *ucli.Context) error {
 		rep.Status = statusDryRun
 		rep.Diff = packDiff(out, want)
 	default:
-		status, err := writeOutput(out, data, verify, c.Duration("wait"))
+		status, err := writeOutput(out, data, 0o644, verify, c.Duration("wait"))
 		if err != nil {
 			if errors.Is(err, atomicfile.ErrVerify) {
 				return exit(ExitProblems, "pack: %v", err)
@@ -471,12 +471,14 @@ func packagesEqual(a, b []schema.Package) bool {
 	return true
 }
 
-// writeOutput writes data to out through the shared write path.
-func writeOutput(out string, data []byte, verify func([]byte) error, wait time.Duration) (string, error) {
+// writeOutput writes data to out through the shared write path: an
+// existing file is replaced (locked, checked unchanged, its mode and owner
+// kept), a new one is created atomically with perm.
+func writeOutput(out string, data []byte, perm fs.FileMode, verify func([]byte) error, wait time.Duration) (string, error) {
 	span := trace.Start("file.write")
 	h, err := atomicfile.Open(out, atomicfile.Options{Wait: wait})
 	if errors.Is(err, fs.ErrNotExist) {
-		err = atomicfile.Create(out, data, 0o644, verify)
+		err = atomicfile.Create(out, data, perm, verify)
 		span.End(fmt.Sprintf("%s %dB created", out, len(data)))
 		if err != nil {
 			return "", err

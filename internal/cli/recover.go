@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -281,9 +280,7 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 		if st, err := os.Stat(path); err == nil {
 			perm = st.Mode().Perm()
 		}
-		span := trace.Start("file.write")
-		err := createAtomic(run.output, out, perm, verifyLockfile)
-		span.End(run.output)
+		_, err := writeOutput(run.output, out, perm, verifyLockfile, run.wait)
 		if err != nil {
 			res.Error = err.Error()
 			return res, ioCode(err)
@@ -381,49 +378,3 @@ func writeBackup(h *atomicfile.Handle, data []byte) (string, error) {
 	return name, nil
 }
 
-// createAtomic writes a new file at path atomically: a temp file in the
-// same directory (named so that atomicfile treats a stale one as its
-// own), written, fsynced, renamed over path, and the directory fsynced.
-// verify runs first. It is the private twin of the shared write path's
-// create, for --output, until that lands.
-func createAtomic(path string, data []byte, perm os.FileMode, verify func([]byte) error) error {
-	if err := verify(data); err != nil {
-		return fmt.Errorf("%s: %w: %w", path, atomicfile.ErrVerify, err)
-	}
-	if st, err := os.Lstat(path); err == nil && !st.Mode().IsRegular() && st.Mode()&os.ModeSymlink == 0 {
-		return fmt.Errorf("%s: %w (%s)", path, atomicfile.ErrNotRegular, st.Mode().Type())
-	}
-	sfx, err := randomSuffix()
-	if err != nil {
-		return err
-	}
-	dir := filepath.Dir(path)
-	tmp := filepath.Join(dir, "."+filepath.Base(path)+".lockfix-"+sfx+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return fmt.Errorf("create temp file: %w", err)
-	}
-	fail := func(op string, err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("%s %s: %w", op, tmp, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail("write", err)
-	}
-	if err := f.Chmod(perm); err != nil {
-		return fail("chmod", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail("fsync", err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("rename %s: %w", tmp, err)
-	}
-	return atomicfile.SyncDir(nil, dir)
-}

@@ -16,7 +16,7 @@ func TestCreateAtomic(t *testing.T) {
 	dir := t.TempDir()
 	good := lockgen.Bytes(lockgen.Options{Version: 2, Packages: 5, Seed: 1})
 	out := filepath.Join(dir, "out.lockb")
-	if err := createAtomic(out, good, 0o640, verifyLockfile); err != nil {
+	if _, err := writeOutput(out, good, 0o640, verifyLockfile, 0); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(out)
@@ -28,7 +28,7 @@ func TestCreateAtomic(t *testing.T) {
 	}
 	// Bytes that do not validate are never written, and no temp file stays.
 	bad := filepath.Join(dir, "bad.lockb")
-	err = createAtomic(bad, good[:50], 0o644, verifyLockfile)
+	_, err = writeOutput(bad, good[:50], 0o644, verifyLockfile, 0)
 	if !errors.Is(err, atomicfile.ErrVerify) {
 		t.Fatalf("err = %v, want ErrVerify", err)
 	}
@@ -36,7 +36,7 @@ func TestCreateAtomic(t *testing.T) {
 		t.Error("an unverified file was written")
 	}
 	// A directory in the way is refused.
-	if err := createAtomic(dir, good, 0o644, verifyLockfile); err == nil {
+	if _, err := writeOutput(dir, good, 0o644, verifyLockfile, 0); err == nil {
 		t.Error("wrote over a directory")
 	}
 	entries, _ := os.ReadDir(dir)
