@@ -377,4 +377,3 @@ func writeBackup(h *atomicfile.Handle, data []byte) (string, error) {
 	}
 	return name, nil
 }
-
