@@ -232,7 +232,7 @@ func Run(ctx context.Context, files []string, o Options) Summary {
 		}
 	}
 	r := &runner{o: o, step: schema.StepOptions{AllowLossy: o.AllowLossy}, ctx: ctx}
-	r.sum = Summary{Files: len(files), Sync: o.Sync, Jobs: o.Jobs, Reasons: map[Reason]int{}}
+	r.sum = Summary{Files: len(files), Sync: o.Sync, Jobs: max(1, min(o.Jobs, len(files))), Reasons: map[Reason]int{}}
 	for pass := files; len(pass) > 0 && !r.stopped(); {
 		if o.Sync == SyncBatch && !o.DryRun {
 			r.batches(pass)
