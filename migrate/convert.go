@@ -132,12 +132,15 @@ func Verify(want *schema.Lockfile) func([]byte) error {
 		if s.Version != to {
 			return fmt.Errorf("%w: the new bytes are version %d, want %d", ErrMismatch, s.Version, to)
 		}
-		if problems := s.Check(b); len(problems) > 0 {
-			return &InvalidError{Version: to, Problems: problems}
-		}
+		// Decode is the strict check: it fails on any problem Check finds.
+		// Check runs only to list them all.
 		got, err := s.Decode(b)
 		if err != nil {
-			return err
+			problems := s.Check(b)
+			if len(problems) == 0 {
+				problems = []error{err}
+			}
+			return &InvalidError{Version: to, Problems: problems}
 		}
 		return SameContent(want, got)
 	}

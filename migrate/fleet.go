@@ -203,8 +203,8 @@ type runner struct {
 	o        Options
 	step     schema.StepOptions
 	ctx      context.Context
-	inflight sync.Map // resolved target -> struct{}: files being processed
 	stop     atomic.Bool
+	final    bool // the last pass: wait for locks, defer nothing
 
 	mu       sync.Mutex
 	sum      Summary
@@ -233,21 +233,39 @@ func Run(ctx context.Context, files []string, o Options) Summary {
 	}
 	r := &runner{o: o, step: schema.StepOptions{AllowLossy: o.AllowLossy}, ctx: ctx}
 	r.sum = Summary{Files: len(files), Sync: o.Sync, Jobs: max(1, min(o.Jobs, len(files))), Reasons: map[Reason]int{}}
+	// A file whose lock is taken is put off to the next pass: it is either
+	// another path to a file this run is migrating (a symbolic link), or
+	// held by another process. When a pass makes no progress, the files
+	// left are held by others: the last pass waits for them, one at a
+	// time, as long as o.Wait.
 	for pass := files; len(pass) > 0 && !r.stopped(); {
-		if o.Sync == SyncBatch && !o.DryRun {
-			r.batches(pass)
-		} else {
-			r.each(pass, func(j *job) { r.finishOne(j) })
-		}
+		r.pass(pass)
 		r.mu.Lock()
-		pass, r.deferred = r.deferred, nil
+		next := r.deferred
+		r.deferred = nil
 		r.mu.Unlock()
+		if len(next) > 0 && len(next) == len(pass) {
+			r.final = true
+			r.o.Jobs = 1
+			r.each(next, r.finishOne)
+			break
+		}
+		pass = next
 	}
 	r.sum.NotRun = len(files) - r.done
 	r.sum.Stopped = r.sum.NotRun > 0
 	r.sum.Interrupted = r.sum.Stopped && ctx != nil && ctx.Err() != nil
 	r.sum.Elapsed = time.Since(start)
 	return r.sum
+}
+
+// pass runs the pipeline over files once.
+func (r *runner) pass(files []string) {
+	if r.o.Sync == SyncBatch && !r.o.DryRun {
+		r.batches(files)
+		return
+	}
+	r.each(files, r.finishOne)
 }
 
 func (r *runner) stopped() bool {
@@ -289,7 +307,6 @@ func (r *runner) report(res *Result) {
 // job is a file on its way through the pipeline.
 type job struct {
 	res     *Result
-	target  string
 	h       *atomicfile.Handle
 	conv    *Conversion
 	verify  func([]byte) error
@@ -333,19 +350,17 @@ func (r *runner) begin(path string) *job {
 		r.finish(j)
 		return nil
 	}
-	target, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return end(StatusFailed, ReasonIO, err)
+	wait := time.Duration(0)
+	if r.final {
+		wait = r.o.Wait
 	}
-	if _, busy := r.inflight.LoadOrStore(target, struct{}{}); busy {
-		// Another path to the same file is on its way: after this pass.
+	h, err := atomicfile.Open(path, atomicfile.Options{Wait: wait, FS: r.o.FS, ReadOnly: r.o.DryRun})
+	if errors.Is(err, atomicfile.ErrLocked) && !r.final {
 		r.mu.Lock()
 		r.deferred = append(r.deferred, path)
 		r.mu.Unlock()
 		return nil
 	}
-	j.target = target
-	h, err := atomicfile.Open(path, atomicfile.Options{Wait: r.o.Wait, FS: r.o.FS, ReadOnly: r.o.DryRun})
 	if err != nil {
 		st, reason := Classify(err)
 		return end(st, reason, err)
@@ -410,9 +425,6 @@ func (r *runner) finish(j *job) {
 	if j.h != nil {
 		j.h.Close()
 	}
-	if j.target != "" {
-		r.inflight.Delete(j.target)
-	}
 	if j.res.Status != StatusMigrated && j.res.Status != StatusWouldMigrate {
 		j.res.Before, j.res.After = nil, nil
 		j.res.Dropped = nil
@@ -422,8 +434,11 @@ func (r *runner) finish(j *job) {
 }
 
 // batches migrates files in batches of at most o.BatchSize: temp files
-// without fsync, one filesystem sync, the renames, one more sync.
+// without fsync, one filesystem sync, the renames, one more sync. A batch's
+// syncs and renames run while the workers prepare the next batch, so at
+// most two batches are open at once.
 func (r *runner) batches(files []string) {
+	var committing sync.WaitGroup
 	for lo := 0; lo < len(files) && !r.stopped(); lo += r.o.BatchSize {
 		chunk := files[lo:min(lo+r.o.BatchSize, len(files))]
 		var mu sync.Mutex
@@ -443,8 +458,14 @@ func (r *runner) batches(files []string) {
 			ready = append(ready, j)
 			mu.Unlock()
 		})
-		r.commit(ready)
+		committing.Wait()
+		committing.Add(1)
+		go func() {
+			defer committing.Done()
+			r.commit(ready)
+		}()
 	}
+	committing.Wait()
 }
 
 // commit makes a batch's temp files durable, renames them and makes the
