@@ -200,11 +200,11 @@ func (s Summary) ExitCode() int {
 
 // runner is one Run.
 type runner struct {
-	o        Options
-	step     schema.StepOptions
-	ctx      context.Context
-	stop     atomic.Bool
-	final    bool // the last pass: wait for locks, defer nothing
+	o     Options
+	step  schema.StepOptions
+	ctx   context.Context
+	stop  atomic.Bool
+	final bool // the last pass: wait for locks, defer nothing
 
 	mu       sync.Mutex
 	sum      Summary
