@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/lockfix/lockfix/internal/atomicfile"
 	"github.com/lockfix/lockfix/internal/trace"
 	"github.com/lockfix/lockfix/schema"
@@ -41,8 +43,20 @@ const (
 const BatchThreshold = 64
 
 // DefaultBatchSize is how many files a batch holds open and locked at
-// once (two descriptors each: the lock and the temp file).
+// once (two descriptors each: the lock and the temp file). Run takes less
+// when the limit of open files (RLIMIT_NOFILE) is too low for two batches.
 const DefaultBatchSize = 256
+
+// batchSize is DefaultBatchSize, or less when the limit of open files is
+// low: two batches are open at once (one committing, one being
+// prepared), each file with two descriptors (its lock and its temp file).
+func batchSize() int {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<20 {
+		return DefaultBatchSize
+	}
+	return max(8, min(DefaultBatchSize, (int(lim.Cur)-64)/4))
+}
 
 // ParseSync parses "auto", "file" or "batch".
 func ParseSync(s string) (SyncMode, error) {
@@ -223,7 +237,7 @@ func Run(ctx context.Context, files []string, o Options) Summary {
 		o.Jobs = DefaultJobs()
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = DefaultBatchSize
+		o.BatchSize = batchSize()
 	}
 	if o.Sync == "" || o.Sync == SyncAuto {
 		o.Sync = SyncFile
