@@ -1,0 +1,403 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	ucli "github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/lockfix/lockfix/internal/render"
+	"github.com/lockfix/lockfix/migrate"
+)
+
+func init() {
+	register(&ucli.Command{
+		Name:      "migrate",
+		Usage:     "convert lockfiles to another config version, one file or a fleet",
+		ArgsUsage: "--to N FILE|DIR...",
+		Description: fmt.Sprintf(`migrate converts each lockfile to the config version given by --to, up or
+down, by chaining the registered steps (0 -> 1 -> 2, 2 -> 1 -> 0). Each file
+is read under a lock, decoded strictly, converted in memory, encoded,
+decoded again and validated, and only then replaced whole (temp file,
+fsync, rename, directory fsync). A file that fails the format's checks is
+refused and left byte for byte as it was: repair it with 'lockfix recover'.
+
+--to takes a config version (2, v2), a bun release (bun@1.4.2: the version
+that release writes) or a bun constraint (bun@">=1.3.5, <1.4"), which must
+fall within the releases of exactly one config version:
+%s
+Directories are walked for files named bun.lockb (--name to change);
+symbolic links to directories are not followed. Files already at the
+target are skipped and counted, so running migrate again is how an
+interrupted or partly failed run resumes. One bad file never stops the
+run unless --fail-fast.
+
+A downgrade from 2 refuses a file with the FROZEN_LOCKFILE,
+VERIFY_INTEGRITY or OFFLINE flag set (versions 0 and 1 cannot hold them),
+naming the flags; --allow-lossy drops them and reports what was dropped.
+
+--jobs: files are migrated by N workers (default %d here: four per
+processor, between 4 and 16). Each file needs microseconds of processor time
+and milliseconds of waiting for the disk, so more workers than processors
+keep the disk busy and let the filesystem commit many syncs together.
+
+--sync=file makes each file durable on its own (fsync of the file and of
+its directory). --sync=batch writes a batch of up to %d temp files without
+fsync, makes them all durable with one filesystem sync (syncfs), renames
+each over its lockfile (each checked unchanged just before its rename) and
+syncs once more. It saves two fsyncs per file: a large gain where fsync
+is what a run waits for, little where fsyncs are cheap (a virtual disk
+whose host caches writes). Every file is still either old or new after a
+crash at any moment. A filesystem sync also
+flushes other programs' pending writes on that filesystem. The default
+(auto) is batch for runs of more than %d files and file otherwise. Temp
+files left by a killed run are removed by the next run.
+
+Output: a line per file migrated, refused or failed (and skipped, for a
+single file), then a summary with the counts, the time and files per
+second. With --json, stdout carries one JSON object per file (path, from,
+to, status, reason, duration in seconds, error, dropped, problems) and the
+summary goes to stderr. --report FILE writes the same objects to FILE, one
+per line. A progress bar is drawn on stderr when it is a terminal.
+Statuses: migrated, would-migrate (--dry-run), skipped, refused (invalid,
+lossy, no-step, verify), failed (io, locked, changed).
+
+--dry-run does everything but the rename: what it says would succeed does.
+For a single file it also prints the diff of the content.
+
+Exit 0 when every file is at the target, 4 when any file was refused, 8
+when any failed (I/O, a lock, a change underneath) or the run was
+interrupted; the codes add up. 16 for a usage error, such as a --to that
+names no single version.
+
+Examples:
+   lockfix migrate --to 2 bun.lockb
+   lockfix migrate --to bun@1.4.2 --dry-run bun.lockb
+   lockfix migrate --to 'bun@">=1.3.5, <1.4"' services/
+   lockfix migrate --to 2 --jobs 16 --report migrate.jsonl /srv/fleet
+   lockfix migrate --to 1 --allow-lossy bun.lockb
+   lockfix migrate --json --to v2 /srv/fleet | jq -r 'select(.status=="refused") | .path'`,
+			strings.TrimRight(migrate.RangesText(), "\n"), migrate.DefaultJobs(), migrate.DefaultBatchSize, migrate.BatchThreshold),
+		Flags: []ucli.Flag{
+			&ucli.StringFlag{Name: "to", Usage: "target: config `VERSION` (2, v2), bun release (bun@1.4.2) or bun constraint (bun@\">=1.3.5, <1.4\")"},
+			&ucli.StringFlag{Name: "name", Value: DefaultName, Usage: "file name `GLOB` to look for in directories"},
+			&ucli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: fmt.Sprintf("`N` files at once (0: %d, four per processor between 4 and 16)", migrate.DefaultJobs())},
+			&ucli.BoolFlag{Name: "fail-fast", Usage: "stop at the first file refused or failed"},
+			&ucli.StringFlag{Name: "report", Usage: "write one JSON object per file to `FILE`"},
+			&ucli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "do everything but the rename; say what would happen"},
+			&ucli.BoolFlag{Name: "allow-lossy", Usage: "let a downgrade drop the flags the target cannot hold"},
+			&ucli.StringFlag{Name: "sync", Value: string(migrate.SyncAuto), Usage: fmt.Sprintf("`MODE`: file (fsync each), batch (syncfs per batch) or auto (batch above %d files)", migrate.BatchThreshold)},
+			&ucli.DurationFlag{Name: "wait", Usage: "how long to wait for a file locked by another lockfix (`DURATION`, e.g. 5s)"},
+		},
+		Action: runMigrate,
+	})
+}
+
+// migrateRecord is one file's object in --json and --report.
+type migrateRecord struct {
+	Path     string        `json:"path"`
+	From     *int          `json:"from"`
+	To       int           `json:"to"`
+	Status   string        `json:"status"`
+	Reason   string        `json:"reason,omitempty"`
+	Duration float64       `json:"duration"`
+	Error    string        `json:"error"`
+	Dropped  []string      `json:"dropped"`
+	Problems []problemJSON `json:"problems,omitempty"`
+	Diff     string        `json:"diff,omitempty"`
+}
+
+func runMigrate(c *ucli.Context) error {
+	if c.NArg() == 0 {
+		return usage("migrate: no FILE or DIR given (usage: lockfix migrate --to N FILE|DIR...)")
+	}
+	if !c.IsSet("to") {
+		return usage("migrate: --to is required: a config version (2, v2), a bun release (bun@1.4.2) or a bun constraint (bun@\">=1.3.5, <1.4\")")
+	}
+	target, err := migrate.ParseTarget(c.String("to"))
+	if err != nil {
+		return usage("migrate: --to %s", strings.TrimPrefix(err.Error(), migrate.ErrBadTarget.Error()+" "))
+	}
+	mode, err := migrate.ParseSync(c.String("sync"))
+	if err != nil {
+		return usage("migrate: %v", err)
+	}
+	jobs := c.Int("jobs")
+	if jobs < 0 {
+		return usage("migrate: --jobs %d: want a positive number of workers, or 0 for the default", jobs)
+	}
+	if c.Duration("wait") < 0 {
+		return usage("migrate: --wait %s: want a duration of 0 or more", c.Duration("wait"))
+	}
+	files, err := expandPaths(c.Args().Slice(), c.String("name"))
+	if err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return err
+		}
+		return exit(ExitOperational, "migrate: %v", err)
+	}
+	asJSON, quiet, dry := global(c, "json"), global(c, "quiet"), c.Bool("dry-run")
+	single := len(files) == 1
+
+	// Human text goes to stdout, or to stderr when stdout carries JSON.
+	human := Stdout
+	if asJSON {
+		human = Stderr
+	}
+	var report *bufio.Writer
+	if name := c.String("report"); name != "" {
+		f, err := os.Create(name)
+		if err != nil {
+			return exit(ExitOperational, "migrate: --report: %v", err)
+		}
+		defer f.Close()
+		report = bufio.NewWriter(f)
+	}
+	if target.Why != "" && !quiet {
+		fmt.Fprintf(human, "target: %s\n", target.Why)
+	}
+
+	bar := newBar(len(files), quiet)
+	var outMu sync.Mutex
+	say := func(w io.Writer, format string, args ...any) {
+		outMu.Lock()
+		defer outMu.Unlock()
+		if bar != nil {
+			bar.Clear()
+		}
+		fmt.Fprintf(w, format, args...)
+	}
+	var reportErr error
+	onResult := func(r *migrate.Result) {
+		rec := toRecord(r, single && dry)
+		if asJSON || report != nil {
+			line, err := marshalLine(rec)
+			if err != nil {
+				reportErr = err
+			}
+			if asJSON {
+				say(Stdout, "%s\n", line)
+			}
+			if report != nil {
+				if _, err := report.Write(append(line, '\n')); err != nil && reportErr == nil {
+					reportErr = err
+				}
+			}
+		}
+		if !asJSON {
+			if text := describe(r, single, quiet); text != "" {
+				say(Stdout, "%s", text)
+			}
+			if single && dry && r.Status == migrate.StatusWouldMigrate && !quiet {
+				say(Stdout, "%s", render.Unified(fmt.Sprintf("%s (v%d)", r.Path, r.From), fmt.Sprintf("%s (v%d, dry run)", r.Path, r.To), r.Before, r.After))
+			}
+		}
+		if bar != nil {
+			bar.Add(1)
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sum := migrate.Run(ctx, files, migrate.Options{
+		To:          target.Version,
+		AllowLossy:  c.Bool("allow-lossy"),
+		DryRun:      dry,
+		FailFast:    c.Bool("fail-fast"),
+		Jobs:        jobs,
+		Sync:        mode,
+		Wait:        c.Duration("wait"),
+		KeepContent: single && dry,
+		OnResult:    onResult,
+	})
+	if bar != nil {
+		bar.Finish()
+	}
+	code := sum.ExitCode()
+	if report != nil {
+		if err := report.Flush(); err != nil && reportErr == nil {
+			reportErr = err
+		}
+	}
+	if reportErr != nil {
+		fmt.Fprintf(Stderr, "lockfix: migrate: --report %s: %v\n", c.String("report"), reportErr)
+		code |= ExitOperational
+	}
+	if !quiet {
+		fmt.Fprint(human, summaryText(sum, target.Version, dry))
+	}
+	return exitCode(code)
+}
+
+// newBar returns a progress bar on stderr when stderr is a terminal, or
+// nil.
+func newBar(n int, quiet bool) *progressbar.ProgressBar {
+	f, ok := Stderr.(*os.File)
+	if quiet || n < 2 || !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return progressbar.NewOptions(n,
+		progressbar.OptionSetWriter(Stderr),
+		progressbar.OptionSetDescription("migrating"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("files"),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+func toRecord(r *migrate.Result, diff bool) migrateRecord {
+	rec := migrateRecord{
+		Path: r.Path, To: r.To, Status: string(r.Status), Reason: string(r.Reason),
+		Duration: r.Duration.Round(time.Microsecond).Seconds(),
+		Error:    r.Message(), Dropped: r.Dropped,
+	}
+	if rec.Dropped == nil {
+		rec.Dropped = []string{}
+	}
+	if r.From >= 0 {
+		from := r.From
+		rec.From = &from
+	}
+	for _, p := range r.Problems {
+		rec.Problems = append(rec.Problems, toProblem(fmt.Errorf("%s: %w", r.Path, p)))
+	}
+	if diff && r.Before != nil && r.After != nil {
+		rec.Diff = render.Unified(fmt.Sprintf("%s (v%d)", r.Path, r.From), fmt.Sprintf("%s (v%d, dry run)", r.Path, r.To), r.Before, r.After)
+	}
+	return rec
+}
+
+// describe is a file's lines for people: every file but the skipped ones
+// (shown for a single file only); with --quiet, only problems.
+func describe(r *migrate.Result, single, quiet bool) string {
+	var b strings.Builder
+	switch r.Status {
+	case migrate.StatusMigrated, migrate.StatusWouldMigrate:
+		if quiet {
+			return ""
+		}
+		verb := "migrated"
+		if r.Status == migrate.StatusWouldMigrate {
+			verb = "would migrate"
+		}
+		fmt.Fprintf(&b, "%s: %s v%d -> v%d", r.Path, verb, r.From, r.To)
+		if len(r.Dropped) > 0 {
+			dropWord := "dropped"
+			if r.Status == migrate.StatusWouldMigrate {
+				dropWord = "would drop"
+			}
+			fmt.Fprintf(&b, " (%s %s)", dropWord, strings.Join(r.Dropped, ", "))
+		}
+		b.WriteString("\n")
+	case migrate.StatusSkipped:
+		if quiet || !single {
+			return ""
+		}
+		fmt.Fprintf(&b, "%s: already at v%d, nothing to do\n", r.Path, r.To)
+	case migrate.StatusRefused:
+		if r.Reason == migrate.ReasonInvalid {
+			ver := ""
+			if r.From >= 0 {
+				ver = fmt.Sprintf("v%d ", r.From)
+			}
+			n := len(r.Problems)
+			plural := "s"
+			if n == 1 {
+				plural = ""
+			}
+			fmt.Fprintf(&b, "%s: refused: invalid %sfile (%d problem%s); repair it first with 'lockfix recover %s'\n", r.Path, ver, n, plural, r.Path)
+			for i, p := range r.Problems {
+				if i == maxShown {
+					fmt.Fprintf(&b, "  ... and %d more (use --json for all)\n", n-maxShown)
+					break
+				}
+				fmt.Fprintf(&b, "  %v\n", p)
+			}
+			break
+		}
+		fmt.Fprintf(&b, "%s: refused: %s\n", r.Path, r.Message())
+	case migrate.StatusFailed:
+		fmt.Fprintf(&b, "%s: failed: %s\n", r.Path, r.Message())
+	}
+	return b.String()
+}
+
+// summaryText is the run's summary for people.
+func summaryText(s migrate.Summary, to int, dry bool) string {
+	verb := "migrated"
+	if dry {
+		verb = "would migrate"
+	}
+	files := "files"
+	if s.Files == 1 {
+		files = "file"
+	}
+	var b strings.Builder
+	how := fmt.Sprintf("%d jobs, sync %s", s.Jobs, s.Sync)
+	if dry {
+		how = fmt.Sprintf("%d jobs, dry run", s.Jobs)
+	}
+	fmt.Fprintf(&b, "migrate to v%d: %d %s in %s (%.0f files/s, %s): %d %s, %d skipped, %d refused, %d failed",
+		to, s.Files, files, roundDuration(s.Elapsed), s.FilesPerSecond(), how, s.Migrated, verb, s.Skipped, s.Refused, s.Failed)
+	if len(s.Reasons) > 0 {
+		var parts []string
+		for _, r := range []migrate.Reason{migrate.ReasonInvalid, migrate.ReasonLossy, migrate.ReasonNoStep, migrate.ReasonVerify,
+			migrate.ReasonIO, migrate.ReasonLocked, migrate.ReasonChanged} {
+			if n := s.Reasons[r]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", n, r))
+			}
+		}
+		fmt.Fprintf(&b, " (%s)", strings.Join(parts, ", "))
+	}
+	b.WriteString("\n")
+	switch {
+	case s.Interrupted:
+		fmt.Fprintf(&b, "interrupted: %d files not processed; run the same command again to resume\n", s.NotRun)
+	case s.Stopped:
+		fmt.Fprintf(&b, "stopped at the first problem (--fail-fast): %d files not processed\n", s.NotRun)
+	}
+	if s.Reasons[migrate.ReasonLossy] > 0 {
+		b.WriteString("a lossy downgrade was refused: --allow-lossy drops what the target cannot hold\n")
+	}
+	return b.String()
+}
+
+// roundDuration rounds d to three significant figures or so.
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= 10*time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= 10*time.Millisecond:
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
+// marshalLine is v as one line of JSON, without HTML escaping ("->" stays
+// readable).
+func marshalLine(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
