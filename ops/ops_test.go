@@ -253,11 +253,11 @@ type manifest struct {
 }
 
 type container struct {
-	Name         string   `yaml:"name"`
-	Image        string   `yaml:"image"`
-	Command      []string `yaml:"command"`
-	Args         []string `yaml:"args"`
-	Ports        []struct {
+	Name    string   `yaml:"name"`
+	Image   string   `yaml:"image"`
+	Command []string `yaml:"command"`
+	Args    []string `yaml:"args"`
+	Ports   []struct {
 		Name          string `yaml:"name"`
 		ContainerPort int    `yaml:"containerPort"`
 	} `yaml:"ports"`
