@@ -129,10 +129,12 @@ type Event struct {
 	Kind Kind
 	// Old is the state before (nil for Initial) and New the state now.
 	Old, New *State
-	// Changes are the differences of the decoded content, for Changed,
-	// and for Valid and Created when an earlier valid state is known (the
-	// changes are then from that state). Nil otherwise.
+	// Changes are the differences of the decoded content from the valid
+	// state From to New: for Changed (From is Old), and for Valid and
+	// Created when an earlier valid state is known (From is the last
+	// one). Nil otherwise.
 	Changes *render.Changes
+	From    *State
 }
 
 // Options tune a Watcher.
@@ -386,6 +388,7 @@ func (w *Watcher) update(f *file) (Event, bool) {
 	case !old.Exists:
 		ev.Kind = Created
 		if now.Valid() && lastValid != nil {
+			ev.From = lastValid
 			ev.Changes = render.Compare(lastValid.Lockfile, now.Lockfile)
 		}
 	case old.Sum == now.Sum && problemText(old) == problemText(now):
@@ -394,10 +397,12 @@ func (w *Watcher) update(f *file) (Event, bool) {
 		ev.Kind = Invalid
 	case old.Valid():
 		ev.Kind = Changed
+		ev.From = old
 		ev.Changes = render.Compare(old.Lockfile, now.Lockfile)
 	default:
 		ev.Kind = Valid
 		if lastValid != nil {
+			ev.From = lastValid
 			ev.Changes = render.Compare(lastValid.Lockfile, now.Lockfile)
 		}
 	}
