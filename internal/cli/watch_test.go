@@ -323,3 +323,33 @@ func BenchmarkWatchLatency(b *testing.B) {
 		b.Errorf("exit %d", code)
 	}
 }
+
+// TestWatchTrace checks that --trace times each step of a read: the file
+// read, the sniff, the checksums, the validation and the decode.
+func TestWatchTrace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bun.lockb")
+	os.WriteFile(path, lockfile(t, 2, 3, 1), 0o644)
+	r := start(t, "--trace", "watch", path)
+	waitOutput(t, r.out, 0, "watching")
+	if code := r.interrupt(t, syscall.SIGINT); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	line := regexp.MustCompile(`^\[TRACE\] ([a-z.]+) [0-9.]+[nµm]?s( .*)?$`)
+	var ops []string
+	for _, l := range strings.Split(strings.TrimSpace(r.err.String()), "\n") {
+		m := line.FindStringSubmatch(l)
+		if m == nil {
+			t.Errorf("not a trace line: %q", l)
+			continue
+		}
+		ops = append(ops, m[1])
+	}
+	for _, want := range []string{"file.read", "header.sniff", "checksum", "validate", "decode"} {
+		if !slices.Contains(ops, want) {
+			t.Errorf("no %s line in:\n%s", want, r.err.String())
+		}
+	}
+	if !strings.Contains(r.err.String(), "checksum") || !strings.Contains(r.err.String(), "schema/v2") {
+		t.Errorf("trace lines lack the schema version:\n%s", r.err.String())
+	}
+}
