@@ -4,7 +4,10 @@
 # bytes, measured with wrk on loopback in the same run.
 #
 # Usage: scripts/bench-serve.sh
-#   FILES=1000 DURATION=10s THREADS=2 CONNECTIONS=16 scripts/bench-serve.sh
+#   FILES=1000 DURATION=5s THREADS=2 CONNECTIONS=16 scripts/bench-serve.sh
+#
+# Each server is measured twice per encoding, in the order bare, lockfix,
+# lockfix, bare (eight wrk runs of DURATION in all).
 #
 # Needs go, curl and wrk (Debian: apt-get install -y wrk curl). Measures
 # both the identity encoding (what wrk asks for by default) and gzip (what
@@ -15,7 +18,7 @@
 set -euo pipefail
 
 FILES=${FILES:-1000}
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-5s}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-16}
 MIN_RATIO=${MIN_RATIO:-0.5}
@@ -161,10 +164,19 @@ for encoding in identity gzip; do
 		echo "bench-serve: the bare handler does not return the same bytes" >&2
 		exit 2
 	fi
-	bench "bare ($encoding)" "$bare_addr" "$accept"
+	# ABBA order, so that a change in the machine's load during the run
+	# weighs on both servers alike: the mean requests/s and the worst p99
+	# of each server's two runs are compared.
+	bench "bare ($encoding) 1/2" "$bare_addr" "$accept"
 	rps_bare=$rps p99_bare=$p99
-	bench "lockfix ($encoding)" "$lockfix_addr" "$accept"
+	bench "lockfix ($encoding) 1/2" "$lockfix_addr" "$accept"
 	rps_lockfix=$rps p99_lockfix=$p99
+	bench "lockfix ($encoding) 2/2" "$lockfix_addr" "$accept"
+	rps_lockfix=$(awk -v a="$rps_lockfix" -v b="$rps" 'BEGIN { printf "%.2f", (a + b) / 2 }')
+	p99_lockfix=$(awk -v a="$p99_lockfix" -v b="$p99" 'BEGIN { print (a > b ? a : b) }')
+	bench "bare ($encoding) 2/2" "$bare_addr" "$accept"
+	rps_bare=$(awk -v a="$rps_bare" -v b="$rps" 'BEGIN { printf "%.2f", (a + b) / 2 }')
+	p99_bare=$(awk -v a="$p99_bare" -v b="$p99" 'BEGIN { print (a > b ? a : b) }')
 	ratio=$(awk -v a="$rps_lockfix" -v b="$rps_bare" 'BEGIN { printf "%.3f", a / b }')
 	verdict=PASS
 	if ! awk -v r="$ratio" -v m="$MIN_RATIO" -v p="$p99_lockfix" -v x="$MAX_P99_MS" 'BEGIN { exit !(r >= m && p < x) }'; then
@@ -176,8 +188,9 @@ for encoding in identity gzip; do
 done
 
 echo
-echo "== /metrics over $FILES watched lockfiles ($series series); wrk -t$THREADS -c$CONNECTIONS -d$DURATION on loopback"
+echo "== /metrics over $FILES watched lockfiles ($series series); wrk -t$THREADS -c$CONNECTIONS -d$DURATION on loopback, 2 runs each"
 printf '%-9s %9s %12s %10s %13s %11s %7s\n' "encoding" "bytes" "bare req/s" "p99 ms" "lockfix req/s" "p99 ms" "ratio"
 printf '%s\n' "${results[@]}"
+echo "req/s: mean of the two runs; p99: the worse of the two"
 echo "want: ratio >= $MIN_RATIO and lockfix p99 < $MAX_P99_MS ms"
 exit "$status"
