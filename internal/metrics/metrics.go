@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -331,6 +332,7 @@ func (h *cachedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok || c.(*cached).gen != g {
 		rec := &recorder{header: http.Header{}, status: http.StatusOK}
 		h.next.ServeHTTP(rec, r)
+		rec.header.Set("Content-Length", strconv.Itoa(rec.body.Len()))
 		c = &cached{gen: g, status: rec.status, header: rec.header, body: rec.body.Bytes()}
 		n := 0
 		h.entries.Range(func(any, any) bool { n++; return true })
@@ -350,7 +352,6 @@ func (c *cached) write(w http.ResponseWriter) {
 	for k, v := range c.header {
 		hdr[k] = v
 	}
-	hdr.Set("Content-Length", fmt.Sprint(len(c.body)))
 	w.WriteHeader(c.status)
 	w.Write(c.body)
 }
