@@ -126,7 +126,7 @@ bench() {
 	local out
 	local args=(-t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "$3")
 	echo
-	echo "== $1: wrk ${args[*]} http://$2/metrics"
+	echo "== $1: wrk $(printf '%q ' "${args[@]}")http://$2/metrics"
 	out=$(wrk "${args[@]}" "http://$2/metrics")
 	echo "$out"
 	if echo "$out" | grep -q 'Non-2xx'; then
