@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/lockfix/lockfix/internal/trace"
 	"github.com/lockfix/lockfix/schema"
 	"github.com/lockfix/lockfix/schema/internal/plain"
 )
@@ -91,7 +92,10 @@ func checkHeader(b []byte) ([]error, bool) {
 		errs = append(errs, schema.Corrupt(schema.ErrCorruptedHeader, OffHeaderSize, "headerSize", fmt.Sprintf("headerSize is %d, must be 104", hs)))
 	}
 	stored := binary.BigEndian.Uint64(b[OffHeaderChecksum:])
-	if want := schema.HeaderCRC(b[:HeaderSize], OffHeaderChecksum); stored != want {
+	span := trace.Start("checksum")
+	want := schema.HeaderCRC(b[:HeaderSize], OffHeaderChecksum)
+	span.End("schema/v2 header CRC-64")
+	if stored != want {
 		errs = append(errs, schema.Corrupt(schema.ErrChecksumMismatch, OffHeaderChecksum, "headerChecksum",
 			fmt.Sprintf("header CRC-64 is 0x%016x, the header computes to 0x%016x", stored, want)))
 	}
@@ -184,7 +188,10 @@ func parse(b []byte, build bool) (*schema.Lockfile, []error) {
 			fmt.Sprintf("packagesSize is %d, the file holds %d bytes after the header", size, len(array))))
 	}
 	storedSum := binary.BigEndian.Uint64(b[OffPackagesChecksum:])
-	if sum := schema.CRC64(array); sum != storedSum {
+	span := trace.Start("checksum")
+	sum := schema.CRC64(array)
+	span.End("schema/v2 packages CRC-64")
+	if sum != storedSum {
 		errs = append(errs, schema.Corrupt(schema.ErrChecksumMismatch, OffPackagesChecksum, "packagesChecksum",
 			fmt.Sprintf("package array CRC-64 is 0x%016x, the array computes to 0x%016x", storedSum, sum)))
 	}

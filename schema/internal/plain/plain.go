@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/lockfix/lockfix/internal/trace"
 	"github.com/lockfix/lockfix/schema"
 )
 
@@ -49,7 +50,12 @@ func (c Codec) CheckHeader(b []byte) ([]error, bool) {
 	}
 	stored := binary.BigEndian.Uint64(b[OffChecksum:])
 	if c.Checksummed {
-		if want := schema.HeaderCRC(b[:HeaderSize], OffChecksum); stored != want {
+		span := trace.Start("checksum")
+		want := schema.HeaderCRC(b[:HeaderSize], OffChecksum)
+		if trace.Enabled() {
+			span.End(fmt.Sprintf("schema/v%d header CRC-64", c.Version))
+		}
+		if stored != want {
 			errs = append(errs, schema.Corrupt(schema.ErrChecksumMismatch, OffChecksum, "checksum",
 				fmt.Sprintf("header CRC-64 is 0x%016x, the header computes to 0x%016x", stored, want)))
 		}

@@ -1,0 +1,150 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"github.com/lockfix/lockfix/internal/metrics"
+	"github.com/lockfix/lockfix/internal/watch"
+)
+
+// DefaultListen is where serve listens unless told otherwise: loopback.
+const DefaultListen = "127.0.0.1:9090"
+
+func init() {
+	register(&ucli.Command{
+		Name:      "serve",
+		Usage:     "export the state of lockfiles as Prometheus metrics",
+		ArgsUsage: "FILE|DIR...",
+		Description: `serve watches lockfiles (as 'lockfix watch' does) and serves their state
+over HTTP: GET /metrics in the Prometheus exposition format, GET /healthz
+(200 while watching). The state is kept current by the watcher, so a
+scrape never rereads a file. serve reads only the paths it is given (a
+directory is walked for files named bun.lockb at start, --name to change)
+and listens on loopback unless --listen says otherwise.
+
+Metrics, one series per path:
+   lockfix_config_info{path,config_version,registry_hash,terminal_mode} 1
+   lockfix_config_valid{path}                      1 valid, 0 missing or invalid
+   lockfix_feature_enabled{path,flag}              1 or 0 per flag of the version
+   lockfix_packages{path}                          package count
+   lockfix_config_reads_total{path}                reads (start and each change)
+   lockfix_config_read_errors_total{path}          reads finding it missing or invalid
+   lockfix_config_last_change_timestamp_seconds{path}
+   lockfix_config_read_duration_seconds            histogram
+   lockfix_build_info{version,goversion}           1
+
+Each change is logged on stderr (not with --quiet). Ctrl-C or SIGTERM
+stops it with exit 0; exit 8 when it cannot listen or watch.
+
+Examples:
+   lockfix serve bun.lockb
+   lockfix serve --listen 0.0.0.0:9090 /etc/lockfix/bun.lockb /srv/app
+   curl -s 127.0.0.1:9090/metrics | grep lockfix_config_info`,
+		Flags: []ucli.Flag{
+			&ucli.StringFlag{Name: "listen", Value: DefaultListen, Usage: "`ADDR` to listen on (host:port; port 0 picks a free one)"},
+			&ucli.DurationFlag{Name: "debounce", Value: watch.DefaultDebounce, Usage: "read a file once it has been quiet for `DURATION`"},
+			&ucli.StringFlag{Name: "name", Value: DefaultName, Usage: "file name `GLOB` to look for in directories"},
+		},
+		Action: runServe,
+	})
+}
+
+func runServe(c *ucli.Context) error {
+	if c.NArg() == 0 {
+		return usage("serve: no FILE given (usage: lockfix serve [--listen ADDR] FILE|DIR...)")
+	}
+	addr := c.String("listen")
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return usage("serve: --listen %q: %v (want host:port, e.g. %s)", addr, err, DefaultListen)
+	}
+	if c.Duration("debounce") < 0 {
+		return usage("serve: --debounce %s is negative", c.Duration("debounce"))
+	}
+	files, err := watchPaths(c.Args().Slice(), c.String("name"))
+	if err != nil {
+		return err
+	}
+	ctx, stop := signalContext(c.Context)
+	defer stop()
+	quiet := global(c, "quiet")
+	srv, err := metrics.New(files, metrics.Options{
+		Debounce: c.Duration("debounce"),
+		Version:  Version,
+		OnError:  func(err error) { fmt.Fprintf(Stderr, "lockfix: %v\n", err) },
+	})
+	if err != nil {
+		return exit(ExitOperational, "%v", err)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return exit(ExitOperational, "serve: %v", err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	valid := 0
+	for _, s := range srv.States() {
+		if s.Valid() {
+			valid++
+		}
+	}
+	fmt.Fprintf(Stderr, "lockfix serve: watching %d lockfiles (%d valid); metrics on http://%s/metrics\n", len(files), valid, l.Addr())
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(l) }()
+	watched := make(chan error, 1)
+	go func() {
+		watched <- srv.Run(ctx, func(e watch.Event) {
+			if !quiet {
+				logEvent(e)
+			}
+		})
+	}()
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		runErr = err
+	case err := <-watched:
+		runErr = err
+	}
+	stop()
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	hs.Shutdown(shutdown)
+	if runErr != nil && !errors.Is(runErr, http.ErrServerClosed) {
+		return exit(ExitOperational, "serve: %v", runErr)
+	}
+	return nil
+}
+
+// maxLogged is how many changes one log line lists.
+const maxLogged = 5
+
+// logEvent writes one line per change on stderr, for container logs.
+func logEvent(e watch.Event) {
+	line := fmt.Sprintf("%s %s: %s", e.Time.Format(timeFormat), e.Path, e.Kind)
+	switch {
+	case e.Kind == watch.Deleted:
+	case !e.New.Valid():
+		line += " " + describe(e.New)
+	case e.Changes != nil && !e.Changes.Empty():
+		lines := changeLines(e.Changes, e.From.Lockfile, e.New.Lockfile)
+		if n := len(lines) - maxLogged; n > 0 {
+			lines = append(lines[:maxLogged], fmt.Sprintf("and %d more", n))
+		}
+		line += " (" + strings.Join(lines, "; ") + ")"
+	}
+	fmt.Fprintln(Stderr, line)
+}

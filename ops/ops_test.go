@@ -1,0 +1,427 @@
+// Package ops holds the deployment files of lockfix (docker/, kubernetes/,
+// prometheus/); its tests check each against the tool that consumes it.
+package ops
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/lockfix/lockfix/internal/cli"
+	"github.com/lockfix/lockfix/schema"
+	_ "github.com/lockfix/lockfix/schema/all"
+)
+
+// needTool returns the path of a program from Debian's prometheus
+// package. It skips the test when the program is missing, unless CI=true.
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed (CI=true): apt-get install -y prometheus", name)
+		}
+		t.Skipf("%s is not installed: apt-get install -y prometheus to run this test", name)
+	}
+	return p
+}
+
+func TestPromtoolCheckRules(t *testing.T) {
+	promtool := needTool(t, "promtool")
+	out, err := exec.Command(promtool, "check", "rules", filepath.Join("prometheus", "rules.yml")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "SUCCESS") {
+		t.Fatalf("promtool check rules:\n%s", out)
+	}
+}
+
+func TestPromtoolTestRules(t *testing.T) {
+	promtool := needTool(t, "promtool")
+	out, err := exec.Command(promtool, "test", "rules", filepath.Join("prometheus", "rules_test.yml")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
+}
+
+// TestRulesCoverage checks, without promtool, that every alert has a
+// severity, a summary and a description naming a lockfix command, and
+// that the unit tests have a firing and a not-firing case for each.
+func TestRulesCoverage(t *testing.T) {
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Expr        string            `yaml:"expr"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	decodeFile(t, filepath.Join("prometheus", "rules.yml"), &rules)
+	var tests struct {
+		Tests []struct {
+			AlertRuleTest []struct {
+				Alertname string `yaml:"alertname"`
+				ExpAlerts []any  `yaml:"exp_alerts"`
+			} `yaml:"alert_rule_test"`
+		} `yaml:"tests"`
+	}
+	decodeFile(t, filepath.Join("prometheus", "rules_test.yml"), &tests)
+	firing, quiet := map[string]bool{}, map[string]bool{}
+	for _, tc := range tests.Tests {
+		for _, a := range tc.AlertRuleTest {
+			if len(a.ExpAlerts) > 0 {
+				firing[a.Alertname] = true
+			} else {
+				quiet[a.Alertname] = true
+			}
+		}
+	}
+	var alerts []string
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			alerts = append(alerts, r.Alert)
+			if s := r.Labels["severity"]; s != "critical" && s != "warning" && s != "info" {
+				t.Errorf("%s: severity %q", r.Alert, s)
+			}
+			if r.Annotations["summary"] == "" || !strings.Contains(r.Annotations["description"], "`lockfix ") {
+				t.Errorf("%s: the annotations must have a summary and a description that names a lockfix command", r.Alert)
+			}
+			if !strings.Contains(r.Expr, "lockfix_") {
+				t.Errorf("%s: expression %q uses no lockfix metric", r.Alert, r.Expr)
+			}
+			if !firing[r.Alert] || !quiet[r.Alert] {
+				t.Errorf("%s: rules_test.yml needs a firing case (%v) and a not-firing case (%v)", r.Alert, firing[r.Alert], quiet[r.Alert])
+			}
+		}
+	}
+	for _, want := range []string{"ExcessiveConfigReads", "ConfigDrift", "TerminalModeLeak", "ConfigVersionDrift", "RegistryHashChanged", "ConfigReadLatency"} {
+		if !slices.Contains(alerts, want) {
+			t.Errorf("alert %s is missing", want)
+		}
+	}
+}
+
+func decodeFile(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// instruction is one line of a Dockerfile, continuations joined.
+type instruction struct {
+	cmd  string // upper case
+	args string
+}
+
+func parseDockerfile(t *testing.T, path string) []instruction {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []instruction
+	var cur strings.Builder
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if cur.Len() == 0 && (line == "" || strings.HasPrefix(line, "#")) {
+			continue
+		}
+		if strings.HasSuffix(line, "\\") {
+			cur.WriteString(strings.TrimSuffix(line, "\\") + " ")
+			continue
+		}
+		cur.WriteString(line)
+		cmd, args, _ := strings.Cut(cur.String(), " ")
+		out = append(out, instruction{strings.ToUpper(cmd), strings.TrimSpace(args)})
+		cur.Reset()
+	}
+	if cur.Len() > 0 {
+		t.Fatalf("%s ends in a continuation", path)
+	}
+	return out
+}
+
+func TestDockerfile(t *testing.T) {
+	ins := parseDockerfile(t, filepath.Join("docker", "Dockerfile"))
+	known := map[string]bool{"ARG": true, "FROM": true, "WORKDIR": true, "COPY": true, "RUN": true, "ENV": true,
+		"USER": true, "EXPOSE": true, "ENTRYPOINT": true, "CMD": true, "LABEL": true}
+	var stages []string
+	var lastStage []instruction
+	staticBuild := false
+	for _, in := range ins {
+		if !known[in.cmd] {
+			t.Errorf("unknown instruction %s %s", in.cmd, in.args)
+		}
+		switch in.cmd {
+		case "FROM":
+			f := strings.Fields(in.args)
+			if len(f) == 3 && strings.EqualFold(f[1], "AS") {
+				stages = append(stages, f[2])
+			} else {
+				stages = append(stages, "")
+			}
+			lastStage = nil
+		case "RUN":
+			if strings.Contains(in.args, "CGO_ENABLED=0") && strings.Contains(in.args, "go build") && strings.Contains(in.args, "./cmd/lockfix") {
+				staticBuild = true
+			}
+		}
+		lastStage = append(lastStage, in)
+	}
+	if len(stages) < 2 || stages[0] == "" {
+		t.Errorf("want a multi-stage build with a named build stage, got stages %q", stages)
+	}
+	if !staticBuild {
+		t.Error("no RUN builds ./cmd/lockfix with CGO_ENABLED=0")
+	}
+	var user, entry string
+	copied := false
+	for _, in := range lastStage {
+		switch in.cmd {
+		case "USER":
+			user = in.args
+		case "ENTRYPOINT":
+			entry = in.args
+		case "COPY":
+			if strings.Contains(in.args, "--from="+stages[0]) && strings.Contains(in.args, "lockfix") {
+				copied = true
+			}
+		}
+	}
+	if !copied {
+		t.Errorf("the final stage does not copy the binary from %q", stages[0])
+	}
+	if u, _, _ := strings.Cut(user, ":"); u == "" || u == "0" || u == "root" {
+		t.Errorf("the final stage runs as %q, want a non-root user", user)
+	}
+	var ep []string
+	if err := json.Unmarshal([]byte(entry), &ep); err != nil || !slices.Equal(ep, []string{"lockfix"}) {
+		t.Errorf(`ENTRYPOINT %s, want ["lockfix"] (exec form)`, entry)
+	}
+}
+
+// manifest is the part of a Kubernetes object the tests look at.
+type manifest struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	Metadata   struct {
+		Name      string `yaml:"name"`
+		Namespace string `yaml:"namespace"`
+	} `yaml:"metadata"`
+	BinaryData map[string]string `yaml:"binaryData"`
+	Spec       struct {
+		Template struct {
+			Metadata struct {
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"metadata"`
+			Spec struct {
+				InitContainers []container `yaml:"initContainers"`
+				Containers     []container `yaml:"containers"`
+				Volumes        []struct {
+					Name      string `yaml:"name"`
+					ConfigMap *struct {
+						Name string `yaml:"name"`
+					} `yaml:"configMap"`
+					HostPath *struct {
+						Path string `yaml:"path"`
+					} `yaml:"hostPath"`
+				} `yaml:"volumes"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+type container struct {
+	Name    string   `yaml:"name"`
+	Image   string   `yaml:"image"`
+	Command []string `yaml:"command"`
+	Args    []string `yaml:"args"`
+	Ports   []struct {
+		Name          string `yaml:"name"`
+		ContainerPort int    `yaml:"containerPort"`
+	} `yaml:"ports"`
+	ReadinessProbe *probe `yaml:"readinessProbe"`
+	LivenessProbe  *probe `yaml:"livenessProbe"`
+	VolumeMounts   []struct {
+		Name      string `yaml:"name"`
+		MountPath string `yaml:"mountPath"`
+		SubPath   string `yaml:"subPath"`
+	} `yaml:"volumeMounts"`
+	SecurityContext struct {
+		RunAsNonRoot *bool `yaml:"runAsNonRoot"`
+	} `yaml:"securityContext"`
+}
+
+type probe struct {
+	HTTPGet *struct {
+		Path string `yaml:"path"`
+		Port any    `yaml:"port"`
+	} `yaml:"httpGet"`
+}
+
+// manifests decodes every YAML document of every file in kubernetes/.
+func manifests(t *testing.T) map[string]manifest {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join("kubernetes", "*.y*ml"))
+	if len(files) == 0 {
+		t.Fatal("no manifests in kubernetes/")
+	}
+	out := map[string]manifest{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		for i := 0; ; i++ {
+			var m manifest
+			err := dec.Decode(&m)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s document %d: %v", f, i, err)
+			}
+			if m.APIVersion == "" || m.Kind == "" || m.Metadata.Name == "" {
+				t.Errorf("%s document %d: apiVersion, kind and metadata.name are required", f, i)
+			}
+			out[m.Kind+"/"+m.Metadata.Name] = m
+		}
+	}
+	return out
+}
+
+func TestKubernetesConfigMapLockfile(t *testing.T) {
+	cm, ok := manifests(t)["ConfigMap/lockfix-reference"]
+	if !ok {
+		t.Fatal("no ConfigMap lockfix-reference")
+	}
+	raw, ok := cm.BinaryData["bun.lockb"]
+	if !ok {
+		t.Fatal("the ConfigMap has no binaryData bun.lockb")
+	}
+	b, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil {
+		t.Fatalf("binaryData bun.lockb is not base64: %v", err)
+	}
+	if errs := schema.Check(b); len(errs) > 0 {
+		t.Fatalf("the ConfigMap's lockfile is invalid: %v", errs)
+	}
+	// And the command users run agrees.
+	path := filepath.Join(t.TempDir(), "bun.lockb")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cli.Stdout, cli.Stderr = &out, &out
+	defer func() { cli.Stdout, cli.Stderr = os.Stdout, os.Stderr }()
+	if code := cli.Main([]string{"lockfix", "validate", path}); code != 0 {
+		t.Fatalf("lockfix validate: exit %d\n%s", code, out.String())
+	}
+}
+
+func TestKubernetesDaemonSet(t *testing.T) {
+	ms := manifests(t)
+	ds, ok := ms["DaemonSet/lockfix"]
+	if !ok {
+		t.Fatal("no DaemonSet lockfix")
+	}
+	pod := ds.Spec.Template.Spec
+	hostPaths, configMaps := map[string]string{}, map[string]string{}
+	for _, v := range pod.Volumes {
+		if v.HostPath != nil {
+			hostPaths[v.Name] = v.HostPath.Path
+		}
+		if v.ConfigMap != nil {
+			configMaps[v.Name] = v.ConfigMap.Name
+			if _, ok := ms["ConfigMap/"+v.ConfigMap.Name]; !ok {
+				t.Errorf("volume %s names ConfigMap %s, which no manifest defines", v.Name, v.ConfigMap.Name)
+			}
+		}
+	}
+	mountOf := func(c container, volumes map[string]string) string {
+		for _, m := range c.VolumeMounts {
+			if m.SubPath != "" {
+				t.Errorf("container %s mounts %s with subPath, which never sees updates", c.Name, m.Name)
+			}
+			if _, ok := volumes[m.Name]; ok {
+				return m.MountPath
+			}
+		}
+		return ""
+	}
+
+	if len(pod.InitContainers) != 1 {
+		t.Fatalf("want one init container, got %d", len(pod.InitContainers))
+	}
+	mig := pod.InitContainers[0]
+	hostMount := mountOf(mig, hostPaths)
+	if len(mig.Command) > 0 || len(mig.Args) < 4 || mig.Args[0] != "migrate" || !slices.Contains(mig.Args, "--to") ||
+		mig.Args[slices.Index(mig.Args, "--to")+1] != "2" || hostMount == "" || !slices.Contains(mig.Args, hostMount) {
+		t.Errorf("init container: args %q should be migrate --to 2 over the hostPath mount %q", mig.Args, hostMount)
+	}
+
+	if len(pod.Containers) != 1 {
+		t.Fatalf("want one container, got %d", len(pod.Containers))
+	}
+	srv := pod.Containers[0]
+	if srv.Image != mig.Image {
+		t.Errorf("images differ: %s and %s", mig.Image, srv.Image)
+	}
+	if len(srv.Args) == 0 || srv.Args[0] != "serve" {
+		t.Fatalf("container %s: args %q, want serve", srv.Name, srv.Args)
+	}
+	cmMount := mountOf(srv, configMaps)
+	if cmMount == "" || mountOf(srv, hostPaths) != hostMount {
+		t.Errorf("serve must mount the ConfigMap (at %q) and the hostPath at %q", cmMount, hostMount)
+	}
+	watchesRef := false
+	for _, a := range srv.Args {
+		if a == cmMount+"/bun.lockb" {
+			watchesRef = true
+		}
+	}
+	if !watchesRef || !slices.Contains(srv.Args, hostMount) {
+		t.Errorf("serve args %q should name %s/bun.lockb and %s", srv.Args, cmMount, hostMount)
+	}
+	listen := ""
+	if i := slices.Index(srv.Args, "--listen"); i >= 0 && i+1 < len(srv.Args) {
+		listen = srv.Args[i+1]
+	}
+	_, port, _ := strings.Cut(listen, ":")
+	if len(srv.Ports) != 1 || port == "" || port != ds.Spec.Template.Metadata.Annotations["prometheus.io/port"] {
+		t.Errorf("--listen %q, ports %v and the prometheus.io/port annotation must agree", listen, srv.Ports)
+	}
+	if ds.Spec.Template.Metadata.Annotations["prometheus.io/scrape"] != "true" {
+		t.Error(`the pod template lacks the prometheus.io/scrape: "true" annotation`)
+	}
+	for name, p := range map[string]*probe{"readiness": srv.ReadinessProbe, "liveness": srv.LivenessProbe} {
+		if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" {
+			t.Errorf("%s probe must GET /healthz", name)
+		}
+	}
+	if srv.SecurityContext.RunAsNonRoot == nil || !*srv.SecurityContext.RunAsNonRoot {
+		t.Error("serve must run as non-root")
+	}
+}
