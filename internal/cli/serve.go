@@ -138,7 +138,7 @@ func logEvent(e watch.Event) {
 	switch {
 	case e.Kind == watch.Deleted:
 	case !e.New.Valid():
-		line += " " + describe(e.New)
+		line += " " + describeState(e.New)
 	case e.Changes != nil && !e.Changes.Empty():
 		lines := changeLines(e.Changes, e.From.Lockfile, e.New.Lockfile)
 		if n := len(lines) - maxLogged; n > 0 {

@@ -162,17 +162,17 @@ func (p *eventPrinter) print(e watch.Event) {
 	stamp := e.Time.Format(timeFormat)
 	switch e.Kind {
 	case watch.Initial:
-		fmt.Fprintf(p.out, "%s watching %s: %s\n", stamp, e.Path, describe(s))
+		fmt.Fprintf(p.out, "%s watching %s: %s\n", stamp, e.Path, describeState(s))
 	case watch.Changed:
-		fmt.Fprintf(p.out, "%s %s: changed (%s)\n", stamp, e.Path, describe(s))
+		fmt.Fprintf(p.out, "%s %s: changed (%s)\n", stamp, e.Path, describeState(s))
 	case watch.Invalid:
-		fmt.Fprintf(p.out, "%s %s: %s\n", stamp, e.Path, describe(s))
+		fmt.Fprintf(p.out, "%s %s: %s\n", stamp, e.Path, describeState(s))
 	case watch.Valid:
-		fmt.Fprintf(p.out, "%s %s: valid again (%s)\n", stamp, e.Path, describe(s))
+		fmt.Fprintf(p.out, "%s %s: valid again (%s)\n", stamp, e.Path, describeState(s))
 	case watch.Deleted:
 		fmt.Fprintf(p.out, "%s %s: deleted\n", stamp, e.Path)
 	case watch.Created:
-		fmt.Fprintf(p.out, "%s %s: created (%s)\n", stamp, e.Path, describe(s))
+		fmt.Fprintf(p.out, "%s %s: created (%s)\n", stamp, e.Path, describeState(s))
 	}
 	if !s.Valid() && s.Exists {
 		for i, pr := range s.Problems {
@@ -214,9 +214,9 @@ func (p *eventPrinter) printJSON(e watch.Event) {
 	p.out.Write(append(b, '\n'))
 }
 
-// describe sums up a state: "v2, 4 packages", "missing", "INVALID (v1, 2
+// describeState sums up a state: "v2, 4 packages", "missing", "INVALID (v1, 2
 // problems: ChecksumMismatch, InvalidTerminalMode)".
-func describe(s *watch.State) string {
+func describeState(s *watch.State) string {
 	switch {
 	case !s.Exists:
 		return "missing"
