@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/lockfix/lockfix/internal/atomicfile"
 	"github.com/lockfix/lockfix/internal/trace"
@@ -43,7 +44,17 @@ func expandPaths(paths []string, glob string) ([]string, error) {
 				found = append(found, path) // reported when read
 				return nil
 			}
-			if d.IsDir() || atomicfile.IsTemp(d.Name()) {
+			if d.IsDir() {
+				// Kubernetes' atomic writer keeps each version of a
+				// ConfigMap in a "..2026_11_25_..." directory behind the
+				// "..data" link; the files the volume shows are the links
+				// beside them.
+				if path != p && strings.HasPrefix(d.Name(), "..") {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if atomicfile.IsTemp(d.Name()) {
 				return nil
 			}
 			if ok, _ := filepath.Match(glob, d.Name()); ok && d.Type()&fs.ModeSymlink == 0 || ok && isRegularLink(path) {
