@@ -31,6 +31,15 @@ type FS interface {
 	OpenDir(name string) (File, error)
 }
 
+// Linker is an FS that makes hard links. Replace keeps the original file
+// under a second name while its new content is renamed into place, so that
+// a failing directory fsync can put the original back. An FS that is not a
+// Linker gets os.Link.
+type Linker interface {
+	// Link is os.Link.
+	Link(oldname, newname string) error
+}
+
 // OSFS is the operating system's filesystem.
 type OSFS struct{}
 
@@ -49,6 +58,9 @@ func (OSFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, ne
 // Remove calls os.Remove.
 func (OSFS) Remove(name string) error { return os.Remove(name) }
 
+// Link calls os.Link.
+func (OSFS) Link(oldname, newname string) error { return os.Link(oldname, newname) }
+
 // OpenDir opens a directory read-only.
 func (OSFS) OpenDir(name string) (File, error) {
 	f, err := os.Open(name)
@@ -56,4 +68,13 @@ func (OSFS) OpenDir(name string) (File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// link makes a hard link through fsys when it is a Linker, else through
+// the operating system.
+func link(fsys FS, oldname, newname string) error {
+	if l, ok := fsys.(Linker); ok {
+		return l.Link(oldname, newname)
+	}
+	return os.Link(oldname, newname)
 }
