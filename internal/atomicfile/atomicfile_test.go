@@ -259,10 +259,10 @@ func TestTempNamesAndIsTemp(t *testing.T) {
 	sameBytes(t, path, old, "after Abort")
 	for name, want := range map[string]bool{
 		".bun.lockb.lockfix-0123456789abcdef.tmp": true,
-		"bun.lockb":                               false,
-		".bun.lockb":                              false,
-		"bun.lockb.lockfix-0123456789abcdef.tmp":  false,
-		".bun.lockb.lockfix-0123456789abcdef":     false,
+		"bun.lockb":                              false,
+		".bun.lockb":                             false,
+		"bun.lockb.lockfix-0123456789abcdef.tmp": false,
+		".bun.lockb.lockfix-0123456789abcdef":    false,
 	} {
 		if atomicfile.IsTemp(name) != want {
 			t.Errorf("IsTemp(%q) = %v", name, !want)
