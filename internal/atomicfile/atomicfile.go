@@ -431,19 +431,40 @@ func (h *Handle) Prepare(data []byte, verify func([]byte) error, sync bool) (*Pe
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("%s: %w: the new content is %d bytes, the limit is %d", h.path, ErrTooLarge, len(data), MaxSize)
 	}
+	// The check of the new bytes runs while they are written and
+	// fsynced: it is CPU work, the fsync waits on the disk, and only the
+	// rename has to wait for both.
+	verified := make(chan error, 1)
 	if verify != nil {
-		span := trace.Start("file.verify")
-		err := verify(data)
-		span.End(h.path)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w: %w", h.path, ErrVerify, err)
-		}
+		go func() {
+			span := trace.Start("file.verify")
+			err := verify(data)
+			span.End(h.path)
+			verified <- err
+		}()
+	} else {
+		verified <- nil
 	}
+	p, err := h.writeTemp(data, sync)
+	if verr := <-verified; verr != nil {
+		if p != nil {
+			p.Abort()
+		}
+		return nil, fmt.Errorf("%s: %w: %w", h.path, ErrVerify, verr)
+	}
+	return p, err
+}
+
+// writeTemp writes data to a new temp file next to the target, with the
+// original's owner and mode, fsynced when sync is set, and locked.
+func (h *Handle) writeTemp(data []byte, sync bool) (*Pending, error) {
 	name, err := tempName(h.target)
 	if err != nil {
 		return nil, fmt.Errorf("%s: temp name: %w", h.path, err)
 	}
+	span := trace.Start("file.create")
 	f, err := h.fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	span.End(h.path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: create temp file: %w", h.path, err)
 	}
@@ -455,7 +476,7 @@ func (h *Handle) Prepare(data []byte, verify func([]byte) error, sync bool) (*Pe
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return fail("lock", err)
 	}
-	span := trace.Start("file.write")
+	span = trace.Start("file.write")
 	_, err = f.Write(data)
 	span.End(fmt.Sprintf("%s %dB", h.path, len(data)))
 	if err != nil {
@@ -549,13 +570,15 @@ func (p *Pending) commit(durable bool) error {
 		if err := SyncDir(h.fsys, dir); err != nil {
 			return p.rollback(backup, err)
 		}
-		if backup != "" {
-			// Not synced: should it come back after a crash, it is a
-			// stale temp file that the next Open removes.
-			h.fsys.Remove(backup)
-		}
 	}
+	// The handle moves to the new file first, so that removing the link
+	// frees the original at once instead of leaving it an open orphan.
 	p.done()
+	if backup != "" {
+		// Not synced: should it come back after a crash, it is a stale
+		// temp file that the next Open removes.
+		h.fsys.Remove(backup)
+	}
 	return nil
 }
 

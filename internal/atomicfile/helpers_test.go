@@ -131,7 +131,8 @@ func increment(path string, wait time.Duration) error {
 }
 
 // childCount is the race test's writer process: it increments the counter
-// of ATOMICFILE_PATH ATOMICFILE_N times, waiting for the lock.
+// of ATOMICFILE_PATH ATOMICFILE_N times, waiting ATOMICFILE_WAIT for the
+// lock, and exits 8 on an error, as lockfix does.
 func childCount() int {
 	path := os.Getenv("ATOMICFILE_PATH")
 	n, err := strconv.Atoi(os.Getenv("ATOMICFILE_N"))
@@ -139,8 +140,13 @@ func childCount() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	wait, err := time.ParseDuration(os.Getenv("ATOMICFILE_WAIT"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
 	for i := 0; i < n; i++ {
-		if err := increment(path, time.Minute); err != nil {
+		if err := increment(path, wait); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 8
 		}
