@@ -1,7 +1,6 @@
 package atomicfile_test
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -28,8 +27,6 @@ type faultFS struct {
 func newFaultFS(fail map[string]int) *faultFS {
 	return &faultFS{fail: fail, calls: map[string]int{}}
 }
-
-var errInjected = errors.New("injected failure")
 
 // hit counts a call of op and returns the error to inject, if any.
 func (f *faultFS) hit(op string, errno syscall.Errno) error {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -183,6 +182,3 @@ func childCrash() int {
 		h.Close()
 	}
 }
-
-// contains reports whether s holds x.
-func contains(s []string, x string) bool { return slices.Contains(s, x) }
