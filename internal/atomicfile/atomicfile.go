@@ -359,16 +359,21 @@ func (h *Handle) checkUnchanged() error {
 			h.info.Size(), now.Size(), now.ModTime().Format(time.RFC3339Nano))
 	}
 	// The same size and time can hide a rewrite within the clock's
-	// granularity: compare the bytes.
-	f, err := os.Open(h.target)
-	if err != nil {
-		return fmt.Errorf("%s: %w: %v", h.path, ErrChanged, err)
+	// granularity: compare the bytes, read through the locked descriptor
+	// (the same file, as SameFile says) when it can be read at an offset.
+	r, ok := h.lock.(io.ReaderAt)
+	if !ok {
+		f, err := os.Open(h.target)
+		if err != nil {
+			return fmt.Errorf("%s: %w: %v", h.path, ErrChanged, err)
+		}
+		defer f.Close()
+		r = f
 	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, min(64<<10, len(h.data)+1))
 	off := 0
 	for {
-		n, err := f.Read(buf)
+		n, err := r.ReadAt(buf, int64(off))
 		if n > 0 {
 			if off+n > len(h.data) || !bytes.Equal(buf[:n], h.data[off:off+n]) {
 				return fmt.Errorf("%s: %w: another program rewrote it", h.path, ErrChanged)
