@@ -125,3 +125,36 @@ func TestFeatureDisableRepairsUndefinedFlag(t *testing.T) {
 		t.Errorf("the repaired file is invalid: %v", errs)
 	}
 }
+
+// FuzzDecodeForEdit feeds damaged files to the lenient decoding of
+// editing commands: it never panics, refuses what it cannot decode with
+// exit 4, and what it decodes has packages that encode at the file's
+// version once the config is valid.
+func FuzzDecodeForEdit(f *testing.F) {
+	for _, v := range []int{0, 1, 2} {
+		good := lockgen.Bytes(lockgen.Options{Version: v, Packages: 3, Seed: 1})
+		f.Add(good)
+		for _, off := range []int{schema.OffRegistryHash, schema.OffTerminalMode, schema.OffRows, schema.OffFeatureFlags + 3, 0x11, 0x19, 0x40} {
+			b := bytes.Clone(good)
+			b[off] ^= 0xff
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, version, _, err := decodeForEdit("fuzz.lockb", b)
+		if err != nil {
+			if codeOf(err) != ExitProblems {
+				t.Fatalf("refusal with exit %d: %v", codeOf(err), err)
+			}
+			return
+		}
+		fixed := l.Clone()
+		s, _ := schema.Lookup(version)
+		fixed.Config.RegistryHash, fixed.Config.TerminalMode = 1, schema.ModeCooked
+		fixed.Config.Rows, fixed.Config.Cols = 24, 80
+		fixed.Config.Flags &= s.Flags
+		if _, err := schema.Encode(fixed); err != nil {
+			t.Fatalf("decoded content does not encode once the config is valid: %v", err)
+		}
+	})
+}
