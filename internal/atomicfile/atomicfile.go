@@ -217,7 +217,7 @@ func open(path, target string, opts Options, fsys FS, deadline time.Time) (*Hand
 			f.Close()
 			return nil, err == nil, err
 		}
-		cleanStale(target, fst, fsys)
+		cleanStaleOf(target, fst, fsys)
 	}
 	span := trace.Start("file.read")
 	var buf bytes.Buffer
@@ -276,14 +276,15 @@ func lockFile(f *os.File, deadline time.Time) error {
 	}
 }
 
-// cleanStale removes the temp files of target that no live process uses.
-// The caller holds the lock of locked, the file at target. A temp file is
+// cleanStaleOf removes the temp files of target that no live process
+// uses. The caller holds the lock of locked, the file at target (nil when
+// target is a new file and no lock is held). A temp file is
 // in use while its writer holds a flock on it: a new content's temp file
 // is locked from its creation, and the link to the original that Replace
 // keeps during a rename is covered by the writer's lock on the original.
 // A link to the file the caller holds locked is stale whatever its lock:
 // its writer held this lock and has let it go.
-func cleanStale(target string, locked os.FileInfo, fsys FS) {
+func cleanStaleOf(target string, locked os.FileInfo, fsys FS) {
 	dir := filepath.Dir(target)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -304,7 +305,7 @@ func cleanStale(target string, locked os.FileInfo, fsys FS) {
 		}
 		st, err := f.Stat()
 		if err == nil && st.Mode().IsRegular() {
-			if os.SameFile(st, locked) || unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			if locked != nil && os.SameFile(st, locked) || unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
 				if fsys.Remove(p) == nil {
 					removed++
 				}
