@@ -468,8 +468,16 @@ func (h *Handle) writeTemp(data []byte, sync bool) (*Pending, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: temp name: %w", h.path, err)
 	}
+	// Until it has the original's owner, the temp file is readable by its
+	// creator only. When the creator is the owner, it gets the original's
+	// permission bits at once (less the umask, which the chmod below puts
+	// back): in the common case no chmod is needed.
+	perm := fs.FileMode(0o600)
+	if st, ok := h.info.Sys().(*syscall.Stat_t); ok && int(st.Uid) == os.Geteuid() && int(st.Gid) == os.Getegid() {
+		perm = h.info.Mode().Perm()
+	}
 	span := trace.Start("file.create")
-	f, err := h.fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	f, err := h.fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, perm)
 	span.End(h.path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: create temp file: %w", h.path, err)
@@ -488,11 +496,8 @@ func (h *Handle) writeTemp(data []byte, sync bool) (*Pending, error) {
 	if err != nil {
 		return fail("write", err)
 	}
-	if err := keepOwner(f, h.info); err != nil {
-		return fail("keep the owner on", err)
-	}
-	if err := f.Chmod(h.info.Mode().Perm() | h.info.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
-		return fail("keep the mode on", err)
+	if op, err := keepOwnerAndMode(f, h.info); err != nil {
+		return fail(op, err)
 	}
 	if sync {
 		span := trace.Start("file.fsync")
@@ -505,21 +510,33 @@ func (h *Handle) writeTemp(data []byte, sync bool) (*Pending, error) {
 	return p, nil
 }
 
-// keepOwner gives f the owner and group of the original when they differ
-// from what the new file got (the process's, or the directory's group).
-func keepOwner(f File, orig os.FileInfo) error {
+// keepOwnerAndMode gives f the owner, group and mode of the original
+// where they differ from what the new file got (the process's owner, the
+// process's or the directory's group, the umask). On an error it returns
+// the operation that failed.
+func keepOwnerAndMode(f File, orig os.FileInfo) (string, error) {
+	mode := orig.Mode().Perm() | orig.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)
 	want, ok := orig.Sys().(*syscall.Stat_t)
 	if !ok {
-		return nil
+		return "keep the mode on", f.Chmod(mode)
 	}
 	var got unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &got); err != nil {
-		return err
+		return "stat", err
 	}
-	if got.Uid == want.Uid && got.Gid == want.Gid {
-		return nil
+	chowned := false
+	if got.Uid != want.Uid || got.Gid != want.Gid {
+		if err := f.Chown(int(want.Uid), int(want.Gid)); err != nil {
+			return "keep the owner on", err
+		}
+		chowned = true // which may clear the setuid and setgid bits
 	}
-	return f.Chown(int(want.Uid), int(want.Gid))
+	if chowned || got.Mode&0o7777 != want.Mode&0o7777 {
+		if err := f.Chmod(mode); err != nil {
+			return "keep the mode on", err
+		}
+	}
+	return "", nil
 }
 
 // Name returns the temp file's path.

@@ -161,6 +161,25 @@ func TestModeKept(t *testing.T) {
 	}
 }
 
+// TestModeKeptDespiteUmask: a strict umask does not narrow the new file.
+func TestModeKeptDespiteUmask(t *testing.T) {
+	defer syscall.Umask(syscall.Umask(0o077))
+	dir := t.TempDir()
+	old := genLock(1, 3, 1)
+	path := writeLock(t, dir, "bun.lockb", old, 0o664)
+	h, err := atomicfile.Open(path, atomicfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if err := h.Replace(withRows(t, old, 51), verify); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o664 {
+		t.Errorf("mode %v under umask 077, want 0664", st.Mode().Perm())
+	}
+}
+
 func TestOwnerKept(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to give a file another owner")
