@@ -64,6 +64,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -342,6 +343,10 @@ func (h *Handle) Close() error {
 	return h.lock.Close()
 }
 
+// checkBufs are the buffers of checkUnchanged, which reads the whole file
+// on every write.
+var checkBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
 // checkUnchanged returns ErrChanged when the target is no longer the file
 // that was read, or its bytes differ. The lock keeps other lockfix
 // processes out; this catches every other program.
@@ -371,7 +376,9 @@ func (h *Handle) checkUnchanged() error {
 		defer f.Close()
 		r = f
 	}
-	buf := make([]byte, min(64<<10, len(h.data)+1))
+	bp := checkBufs.Get().(*[]byte)
+	defer checkBufs.Put(bp)
+	buf := *bp
 	off := 0
 	for {
 		n, err := r.ReadAt(buf, int64(off))
