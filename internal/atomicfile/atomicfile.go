@@ -3,8 +3,8 @@
 //
 //   - atomic: a temp file in the same directory, written, fsynced, renamed
 //     over the original, and the directory fsynced;
-//   - verified: the caller's check runs on the new bytes before anything
-//     is written;
+//   - verified: the caller's check of the new bytes must pass before the
+//     rename (it runs while the temp file is written and fsynced);
 //   - exclusive: an advisory flock(2) on the file, held from the read to the
 //     end of the replace, waited on for at most Options.Wait;
 //   - unchanged underneath: when another program replaced or rewrote the
@@ -430,7 +430,9 @@ type Pending struct {
 }
 
 // Prepare verifies data and writes it to a new temp file next to the
-// target with the original's mode and ownership. With sync, the temp file
+// target with the original's mode and ownership; the check runs while the
+// file is written, and when it fails the temp file is removed and the
+// error wraps ErrVerify. With sync, the temp file
 // is fsynced; without, the caller makes it durable some other way (a
 // filesystem sync) before Commit. The temp file stays locked until Commit
 // or Abort.
