@@ -161,22 +161,31 @@ func Open(path string, opts Options) (*Handle, error) {
 	}
 	deadline := time.Now().Add(max(opts.Wait, 0))
 	for {
-		target, err := filepath.EvalSymlinks(path)
+		// A path that is not a symlink is its own target (a symlinked
+		// directory on the way leads to the same directory either way).
+		st, err := os.Lstat(path)
 		if err != nil {
 			return nil, err
 		}
-		h, retry, err := open(path, target, opts, fsys, deadline)
+		target := path
+		if st.Mode()&fs.ModeSymlink != 0 {
+			if target, err = filepath.EvalSymlinks(path); err != nil {
+				return nil, err
+			}
+			if st, err = os.Lstat(target); err != nil {
+				return nil, err
+			}
+		}
+		h, retry, err := open(path, target, st, opts, fsys, deadline)
 		if !retry {
 			return h, err
 		}
 	}
 }
 
-func open(path, target string, opts Options, fsys FS, deadline time.Time) (*Handle, bool, error) {
-	st, err := os.Lstat(target)
-	if err != nil {
-		return nil, false, err
-	}
+// open opens target, whose Lstat is st, for Open; it reports retry when
+// the file was replaced while it waited for the lock.
+func open(path, target string, st os.FileInfo, opts Options, fsys FS, deadline time.Time) (*Handle, bool, error) {
 	if !st.Mode().IsRegular() {
 		return nil, false, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, typeName(st.Mode()))
 	}
@@ -326,7 +335,8 @@ func (h *Handle) Data() []byte { return h.data }
 // Path returns the path as given to Open.
 func (h *Handle) Path() string { return h.path }
 
-// Target returns the path with symlinks resolved: the file replaced.
+// Target returns the file replaced: the path itself, or where it leads
+// when it is a symbolic link.
 func (h *Handle) Target() string { return h.target }
 
 // Info returns the information of the file at Open, or of the file
