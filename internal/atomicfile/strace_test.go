@@ -86,8 +86,10 @@ func TestStrace(t *testing.T) {
 			dir := t.TempDir()
 			path := writeLock(t, dir, "bun.lockb", orig, 0o640)
 			st0, _ := os.Stat(path)
-			log := filepath.Join(t.TempDir(), "strace.log")
-			args := []string{"-f", "-y", "-o", log}
+			// -ff: one log per thread, so that no call is split in two
+			// lines by another thread's.
+			logs := t.TempDir()
+			args := []string{"-ff", "-y", "-o", filepath.Join(logs, "strace")}
 			for _, a := range tt.args {
 				args = append(args, strings.ReplaceAll(a, "{dir}", dir))
 			}
@@ -100,7 +102,12 @@ func TestStrace(t *testing.T) {
 			if !errors.As(err, &ee) || ee.ExitCode() != 8 {
 				t.Errorf("lockfix under strace: %v, want exit 8\n%s", err, stderr.String())
 			}
-			trace, _ := os.ReadFile(log)
+			var trace []byte
+			files, _ := filepath.Glob(filepath.Join(logs, "strace.*"))
+			for _, f := range files {
+				b, _ := os.ReadFile(f)
+				trace = append(trace, b...)
+			}
 			hit := regexp.MustCompile(strings.ReplaceAll(tt.hit, "{dir}", regexp.QuoteMeta(dir)))
 			if !hit.Match(trace) {
 				t.Errorf("the injected failure did not hit the call it targets (%s); strace log:\n%s", hit, tail(trace, 40))
