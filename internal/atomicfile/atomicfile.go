@@ -196,18 +196,24 @@ func open(path, target string, st os.FileInfo, opts Options, fsys FS, deadline t
 		return nil, false, fmt.Errorf("%s: %w: %d bytes, the limit is %d", path, ErrTooLarge, st.Size(), MaxSize)
 	}
 	// O_NONBLOCK: should a FIFO be swapped in after the Lstat, the open
-	// does not wait for a writer; the Stat below refuses it.
-	f, err := os.OpenFile(target, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	// does not wait for a writer; the fstat below refuses it.
+	f, err := openRaw(target, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, false, err
 	}
-	fst, err := f.Stat()
-	if err == nil && !fst.Mode().IsRegular() {
-		err = fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, typeName(fst.Mode()))
+	fst, err := f.stat()
+	if err == nil && fst.Mode&unix.S_IFMT != unix.S_IFREG {
+		err = fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, rawTypeName(fst.Mode))
 	}
 	if err != nil {
 		f.Close()
 		return nil, false, err
+	}
+	info := st // the file's information, for the unchanged check
+	if !sameInode(st, fst) {
+		// Swapped since the Lstat: look again.
+		f.Close()
+		return nil, true, nil
 	}
 	if !opts.ReadOnly {
 		span := trace.Start("file.lock")
@@ -223,15 +229,16 @@ func open(path, target string, st os.FileInfo, opts Options, fsys FS, deadline t
 		// The file may have been replaced while we waited: lock what the
 		// path names now.
 		now, err := os.Stat(target)
-		if err != nil || !os.SameFile(now, fst) {
+		if err != nil || !sameInode(now, fst) {
 			f.Close()
 			return nil, err == nil, err
 		}
-		cleanStaleOf(target, fst, fsys)
+		info = now // as of the lock: what the unchanged check compares
+		cleanStaleOf(target, info, fsys)
 	}
 	span := trace.Start("file.read")
 	var buf bytes.Buffer
-	buf.Grow(int(fst.Size()) + bytes.MinRead)
+	buf.Grow(int(info.Size()) + bytes.MinRead)
 	_, err = buf.ReadFrom(io.LimitReader(f, MaxSize+1))
 	span.End(fmt.Sprintf("%s %dB", path, buf.Len()))
 	if err == nil && buf.Len() > MaxSize {
@@ -241,7 +248,7 @@ func open(path, target string, st os.FileInfo, opts Options, fsys FS, deadline t
 		f.Close()
 		return nil, false, err
 	}
-	h := &Handle{path: path, target: target, data: buf.Bytes(), info: fst, lock: f, fsys: fsys}
+	h := &Handle{path: path, target: target, data: buf.Bytes(), info: info, lock: f, fsys: fsys}
 	if opts.ReadOnly {
 		f.Close()
 		h.lock = nil
@@ -266,8 +273,31 @@ func typeName(m fs.FileMode) string {
 	return m.Type().String()
 }
 
+// sameInode reports whether fi and st describe the same file.
+func sameInode(fi os.FileInfo, st *unix.Stat_t) bool {
+	s, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && uint64(s.Dev) == uint64(st.Dev) && uint64(s.Ino) == uint64(st.Ino)
+}
+
+// rawTypeName names the type of a stat(2) mode for people.
+func rawTypeName(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFIFO:
+		return "a FIFO"
+	case unix.S_IFSOCK:
+		return "a socket"
+	case unix.S_IFCHR:
+		return "a character device"
+	case unix.S_IFBLK:
+		return "a device"
+	case unix.S_IFDIR:
+		return "a directory"
+	}
+	return fmt.Sprintf("type 0%o", mode&unix.S_IFMT)
+}
+
 // lockFile takes an exclusive flock, polling until deadline.
-func lockFile(f *os.File, deadline time.Time) error {
+func lockFile(f File, deadline time.Time) error {
 	pause := time.Millisecond
 	for {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
@@ -296,26 +326,25 @@ func lockFile(f *os.File, deadline time.Time) error {
 // its writer held this lock and has let it go.
 func cleanStaleOf(target string, locked os.FileInfo, fsys FS) {
 	dir := filepath.Dir(target)
-	entries, err := os.ReadDir(dir)
+	names, err := readDirNames(dir)
 	if err != nil {
 		return
 	}
 	span := trace.Start("file.clean")
 	prefix := tempPrefix(target)
 	removed := 0
-	for _, e := range entries {
-		name := e.Name()
-		if !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, tempSuffix) || !e.Type().IsRegular() {
+	for _, name := range names {
+		if !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, tempSuffix) {
 			continue
 		}
 		p := filepath.Join(dir, name)
-		f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+		f, err := openRaw(p, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 		if err != nil {
 			continue
 		}
-		st, err := f.Stat()
-		if err == nil && st.Mode().IsRegular() {
-			if locked != nil && os.SameFile(st, locked) || unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		st, err := f.stat()
+		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+			if locked != nil && sameInode(locked, st) || unix.Flock(f.fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
 				if fsys.Remove(p) == nil {
 					removed++
 				}
@@ -325,6 +354,30 @@ func cleanStaleOf(target string, locked os.FileInfo, fsys FS) {
 	}
 	if removed > 0 {
 		span.End(fmt.Sprintf("%s: removed %d stale temp files", target, removed))
+	}
+}
+
+// readDirNames returns the names in dir, unsorted.
+func readDirNames(dir string) ([]string, error) {
+	d, err := openRaw(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	var names []string
+	buf := make([]byte, 8<<10)
+	for {
+		n, err := unix.ReadDirent(d.fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, d.err("readdirent", err)
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
 	}
 }
 
