@@ -442,24 +442,19 @@ func (h *Handle) checkUnchanged() error {
 	bp := checkBufs.Get().(*[]byte)
 	defer checkBufs.Put(bp)
 	buf := *bp
-	off := 0
-	for {
-		n, err := r.ReadAt(buf, int64(off))
-		if n > 0 {
-			if off+n > len(h.data) || !bytes.Equal(buf[:n], h.data[off:off+n]) {
-				return fmt.Errorf("%s: %w: another program rewrote it", h.path, ErrChanged)
-			}
-			off += n
+	// The sizes are equal: read exactly that many bytes.
+	for off := 0; off < len(h.data); {
+		n, err := r.ReadAt(buf[:min(len(buf), len(h.data)-off)], int64(off))
+		if !bytes.Equal(buf[:n], h.data[off:off+n]) {
+			return fmt.Errorf("%s: %w: another program rewrote it", h.path, ErrChanged)
 		}
-		if err == io.EOF {
-			break
+		off += n
+		if err == io.EOF && off < len(h.data) || n == 0 && err == nil {
+			return fmt.Errorf("%s: %w: another program cut it short", h.path, ErrChanged)
 		}
-		if err != nil {
+		if err != nil && err != io.EOF {
 			return fmt.Errorf("%s: %w: %v", h.path, ErrChanged, err)
 		}
-	}
-	if off != len(h.data) {
-		return fmt.Errorf("%s: %w: another program rewrote it", h.path, ErrChanged)
 	}
 	return nil
 }
