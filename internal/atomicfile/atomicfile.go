@@ -3,16 +3,54 @@
 //
 //   - atomic: a temp file in the same directory, written, fsynced, renamed
 //     over the original, and the directory fsynced;
-//   - verified: the caller's check runs on the new bytes before the rename;
+//   - verified: the caller's check of the new bytes must pass before the
+//     rename (it runs while the temp file is written and fsynced);
 //   - exclusive: an advisory flock(2) on the file, held from the read to the
-//     rename, waited on for at most Options.Wait;
+//     end of the replace, waited on for at most Options.Wait;
 //   - unchanged underneath: when another program replaced or rewrote the
 //     file since it was read, nothing is written and ErrChanged is returned;
 //   - faithful: mode and ownership are kept, and a symbolic link is followed
 //     so that its target is replaced and the link stays a link;
 //   - clean: temp files have unpredictable names, are created exclusively,
 //     are locked while in use, and a stale one left by a killed run is
-//     removed by the next Open in that directory.
+//     removed by the next Open of that lockfile;
+//   - safe among strangers: only regular files are opened (a FIFO, device
+//     or socket is refused before it is opened, and opened non-blocking in
+//     case it was swapped in), and files over MaxSize are refused.
+//
+// # A failing directory fsync
+//
+// The directory fsync that makes the rename durable can only run after the
+// rename, so when it fails the new content is already at the path. Replace
+// therefore keeps the original under a second name until that fsync has
+// succeeded: before the rename it hard-links the original to a temp name
+// (".bun.lockb.lockfix-<random>.tmp", the same pattern as the new
+// content's temp file), and when the directory fsync fails it renames that
+// link back over the path, so the original inode, with its original bytes,
+// is at the path again and the error is reported. When it succeeds the
+// link is removed.
+//
+// The link is a directory entry, not a copy: it costs a link(2) and an
+// unlink(2) and no extra fsync, so the durable write still costs two
+// fsyncs (the temp file and the directory), as the bare
+// write-fsync-rename-fsync sequence does. An extra directory fsync before
+// the rename would also catch a failing directory early, but it adds a
+// third journal commit to every write and still cannot cover a failure
+// after the rename, which the link covers. It is used only as the
+// fallback when the filesystem cannot make hard links (link(2) fails): then
+// the directory is fsynced before the rename, so that a directory that
+// cannot be synced aborts the write with the original in place.
+//
+// If the process dies between the link and its removal, the link is a
+// stale temp file: it is either a second name of the lockfile itself (when
+// the rename had not happened) or of the old content, and the next Open
+// removes it in both cases. A crash after the rename but before the
+// directory fsync leaves the old or the new name, as the filesystem
+// journals the rename; both are complete, verified and fsynced files.
+//
+// Batches (many files, one filesystem sync) use Prepare and Commit, which
+// keep no link: a batch's final sync covers every rename at once, and a
+// failure there leaves each file with its new, fsynced content.
 package atomicfile
 
 import (
@@ -26,13 +64,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lockfix/lockfix/internal/trace"
 )
 
-// MaxSize is the largest file Open reads.
+// MaxSize is the largest file Open reads and Replace writes: 1 GiB.
 const MaxSize = 1 << 30
 
 // Errors callers branch on.
@@ -56,11 +97,32 @@ var (
 const (
 	tempInfix  = ".lockfix-"
 	tempSuffix = ".tmp"
+	// maxTempBase is how much of the lockfile's name a temp name keeps,
+	// so that the temp name stays under NAME_MAX (255).
+	maxTempBase = 200
 )
 
 // IsTemp reports whether name (a base name) is a lockfix temp file.
 func IsTemp(name string) bool {
 	return strings.HasPrefix(name, ".") && strings.Contains(name, tempInfix) && strings.HasSuffix(name, tempSuffix)
+}
+
+// tempPrefix is the start of the names of target's temp files.
+func tempPrefix(target string) string {
+	base := filepath.Base(target)
+	if len(base) > maxTempBase {
+		base = base[:maxTempBase]
+	}
+	return "." + base + tempInfix
+}
+
+// tempName returns a new unpredictable temp path next to target.
+func tempName(target string) (string, error) {
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", err
+	}
+	return filepath.Join(filepath.Dir(target), tempPrefix(target)+hex.EncodeToString(rnd[:])+tempSuffix), nil
 }
 
 // Options tune Open.
@@ -80,78 +142,113 @@ type Handle struct {
 	target string // symlinks resolved
 	data   []byte
 	info   os.FileInfo
-	lock   *os.File
+	lock   File // holds the flock on the file now at target
 	fsys   FS
 	closed bool
 }
 
 // Open resolves path's symlinks, refuses anything but a regular file,
-// takes the lock and reads the file.
+// takes the lock and reads the file. Unless opts.ReadOnly, it then removes
+// the temp files of this lockfile that killed runs left behind.
+//
+// When the file is replaced while Open waits for its lock, Open locks the
+// new file instead: the lock is on the file that is at the path when Open
+// returns.
 func Open(path string, opts Options) (*Handle, error) {
 	fsys := opts.FS
 	if fsys == nil {
 		fsys = OSFS{}
 	}
-	target, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return nil, err
-	}
-	deadline := time.Now().Add(opts.Wait)
+	deadline := time.Now().Add(max(opts.Wait, 0))
 	for {
-		h, retry, err := open(path, target, opts, fsys, deadline)
+		// A path that is not a symlink is its own target (a symlinked
+		// directory on the way leads to the same directory either way).
+		st, err := os.Lstat(path)
+		if err != nil {
+			return nil, err
+		}
+		target := path
+		if st.Mode()&fs.ModeSymlink != 0 {
+			if target, err = filepath.EvalSymlinks(path); err != nil {
+				return nil, err
+			}
+			if st, err = os.Lstat(target); err != nil {
+				return nil, err
+			}
+		}
+		h, retry, err := open(path, target, st, opts, fsys, deadline)
 		if !retry {
 			return h, err
 		}
 	}
 }
 
-func open(path, target string, opts Options, fsys FS, deadline time.Time) (*Handle, bool, error) {
-	st, err := os.Lstat(target)
-	if err != nil {
-		return nil, false, err
-	}
+// open opens target, whose Lstat is st, for Open; it reports retry when
+// the file was replaced while it waited for the lock.
+func open(path, target string, st os.FileInfo, opts Options, fsys FS, deadline time.Time) (*Handle, bool, error) {
 	if !st.Mode().IsRegular() {
-		return nil, false, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, st.Mode().Type())
+		return nil, false, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, typeName(st.Mode()))
 	}
-	f, err := os.OpenFile(target, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
+	if !opts.ReadOnly && IsTemp(filepath.Base(target)) {
+		return nil, false, fmt.Errorf("%s: a lockfix temp file, not a lockfile: it is not written to (the next write of its lockfile removes it)", path)
+	}
+	if st.Size() > MaxSize {
+		return nil, false, fmt.Errorf("%s: %w: %d bytes, the limit is %d", path, ErrTooLarge, st.Size(), MaxSize)
+	}
+	// O_NONBLOCK: should a FIFO be swapped in after the Lstat, the open
+	// does not wait for a writer; the fstat below refuses it.
+	f, err := openRaw(target, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, false, err
 	}
-	fst, err := f.Stat()
-	if err != nil || !fst.Mode().IsRegular() {
+	fst, err := f.stat()
+	if err == nil && fst.Mode&unix.S_IFMT != unix.S_IFREG {
+		err = fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, rawTypeName(fst.Mode))
+	}
+	if err != nil {
 		f.Close()
-		if err == nil {
-			err = fmt.Errorf("%s: %w", path, ErrNotRegular)
-		}
 		return nil, false, err
+	}
+	info := st // the file's information, for the unchanged check
+	if !sameInode(st, fst) {
+		// Swapped since the Lstat: look again.
+		f.Close()
+		return nil, true, nil
 	}
 	if !opts.ReadOnly {
-		if err := lockFile(f, deadline); err != nil {
+		span := trace.Start("file.lock")
+		err := lockFile(f, deadline)
+		span.End(path)
+		if err != nil {
 			f.Close()
 			if errors.Is(err, ErrLocked) {
-				return nil, false, fmt.Errorf("%s: %w (waited %s; use --wait to wait longer)", path, ErrLocked, opts.Wait)
+				return nil, false, fmt.Errorf("%s: %w (waited %s; use --wait to wait longer)", path, ErrLocked, max(opts.Wait, 0))
 			}
 			return nil, false, err
 		}
 		// The file may have been replaced while we waited: lock what the
 		// path names now.
 		now, err := os.Stat(target)
-		if err != nil || !os.SameFile(now, fst) {
+		if err != nil || !sameInode(now, fst) {
 			f.Close()
 			return nil, err == nil, err
 		}
-		cleanStale(filepath.Dir(target), filepath.Base(target), fsys)
+		info = now // as of the lock: what the unchanged check compares
+		cleanStaleOf(target, info, fsys)
 	}
-	if fst.Size() > MaxSize {
-		f.Close()
-		return nil, false, fmt.Errorf("%s: %w: %d bytes, the limit is %d", path, ErrTooLarge, fst.Size(), MaxSize)
+	span := trace.Start("file.read")
+	var buf bytes.Buffer
+	buf.Grow(int(info.Size()) + bytes.MinRead)
+	_, err = buf.ReadFrom(io.LimitReader(f, MaxSize+1))
+	span.End(fmt.Sprintf("%s %dB", path, buf.Len()))
+	if err == nil && buf.Len() > MaxSize {
+		err = fmt.Errorf("%s: %w: the limit is %d bytes", path, ErrTooLarge, MaxSize)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
 		f.Close()
 		return nil, false, err
 	}
-	h := &Handle{path: path, target: target, data: data, info: fst, lock: f, fsys: fsys}
+	h := &Handle{path: path, target: target, data: buf.Bytes(), info: info, lock: f, fsys: fsys}
 	if opts.ReadOnly {
 		f.Close()
 		h.lock = nil
@@ -159,57 +256,144 @@ func open(path, target string, opts Options, fsys FS, deadline time.Time) (*Hand
 	return h, false, nil
 }
 
+// typeName names a file type for people.
+func typeName(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return m.Type().String()
+}
+
+// sameInode reports whether fi and st describe the same file.
+func sameInode(fi os.FileInfo, st *unix.Stat_t) bool {
+	s, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && uint64(s.Dev) == uint64(st.Dev) && uint64(s.Ino) == uint64(st.Ino)
+}
+
+// rawTypeName names the type of a stat(2) mode for people.
+func rawTypeName(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFIFO:
+		return "a FIFO"
+	case unix.S_IFSOCK:
+		return "a socket"
+	case unix.S_IFCHR:
+		return "a character device"
+	case unix.S_IFBLK:
+		return "a device"
+	case unix.S_IFDIR:
+		return "a directory"
+	}
+	return fmt.Sprintf("type 0%o", mode&unix.S_IFMT)
+}
+
 // lockFile takes an exclusive flock, polling until deadline.
-func lockFile(f *os.File, deadline time.Time) error {
+func lockFile(f File, deadline time.Time) error {
+	pause := time.Millisecond
 	for {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, unix.EWOULDBLOCK) {
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
 			return fmt.Errorf("lock %s: %w", f.Name(), err)
 		}
-		if time.Now().After(deadline) {
+		left := time.Until(deadline)
+		if left <= 0 {
 			return ErrLocked
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(min(pause, left))
+		pause = min(pause*2, 25*time.Millisecond)
 	}
 }
 
-// cleanStale removes temp files of base in dir that no live process holds.
-func cleanStale(dir, base string, fsys FS) {
-	entries, err := os.ReadDir(dir)
+// cleanStaleOf removes the temp files of target that no live process
+// uses. The caller holds the lock of locked, the file at target (nil when
+// target is a new file and no lock is held). A temp file is
+// in use while its writer holds a flock on it: a new content's temp file
+// is locked from its creation, and the link to the original that Replace
+// keeps during a rename is covered by the writer's lock on the original.
+// A link to the file the caller holds locked is stale whatever its lock:
+// its writer held this lock and has let it go.
+func cleanStaleOf(target string, locked os.FileInfo, fsys FS) {
+	dir := filepath.Dir(target)
+	names, err := readDirNames(dir)
 	if err != nil {
 		return
 	}
-	prefix := "." + base + tempInfix
-	for _, e := range entries {
-		name := e.Name()
-		if !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, tempSuffix) || !e.Type().IsRegular() {
+	span := trace.Start("file.clean")
+	prefix := tempPrefix(target)
+	removed := 0
+	for _, name := range names {
+		if !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, tempSuffix) {
 			continue
 		}
 		p := filepath.Join(dir, name)
-		f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+		f, err := openRaw(p, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 		if err != nil {
 			continue
 		}
-		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
-			fsys.Remove(p)
+		st, err := f.stat()
+		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+			if locked != nil && sameInode(locked, st) || unix.Flock(f.fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
+				if fsys.Remove(p) == nil {
+					removed++
+				}
+			}
 		}
 		f.Close()
 	}
+	if removed > 0 {
+		span.End(fmt.Sprintf("%s: removed %d stale temp files", target, removed))
+	}
 }
 
-// Data returns the bytes read by Open. The caller must not modify them.
+// readDirNames returns the names in dir, unsorted.
+func readDirNames(dir string) ([]string, error) {
+	d, err := openRaw(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	var names []string
+	buf := make([]byte, 8<<10)
+	for {
+		n, err := unix.ReadDirent(d.fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, d.err("readdirent", err)
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+}
+
+// Data returns the bytes read by Open, or the bytes written by the last
+// successful Replace or Commit. The caller must not modify them.
 func (h *Handle) Data() []byte { return h.data }
 
 // Path returns the path as given to Open.
 func (h *Handle) Path() string { return h.path }
 
-// Target returns the path with symlinks resolved: the file replaced.
+// Target returns the file replaced: the path itself, or where it leads
+// when it is a symbolic link.
 func (h *Handle) Target() string { return h.target }
 
-// Info returns the file's information at Open.
+// Info returns the information of the file at Open, or of the file
+// written by the last successful Replace or Commit.
 func (h *Handle) Info() os.FileInfo { return h.info }
 
 // Close releases the lock. It is safe to call more than once.
@@ -222,38 +406,76 @@ func (h *Handle) Close() error {
 	return h.lock.Close()
 }
 
+// checkBufs are the buffers of checkUnchanged, which reads the whole file
+// on every write.
+var checkBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
 // checkUnchanged returns ErrChanged when the target is no longer the file
-// that was read, or its bytes differ.
+// that was read, or its bytes differ. The lock keeps other lockfix
+// processes out; this catches every other program.
 func (h *Handle) checkUnchanged() error {
+	span := trace.Start("file.check")
+	defer span.End(h.path)
 	now, err := os.Stat(h.target)
 	if err != nil {
 		return fmt.Errorf("%s: %w: %v", h.path, ErrChanged, err)
 	}
-	if !os.SameFile(now, h.info) || now.Size() != h.info.Size() || !now.ModTime().Equal(h.info.ModTime()) {
-		return fmt.Errorf("%s: %w", h.path, ErrChanged)
+	if !os.SameFile(now, h.info) {
+		return fmt.Errorf("%s: %w: another program replaced it", h.path, ErrChanged)
 	}
-	cur, err := os.ReadFile(h.target)
-	if err != nil {
-		return err
+	if now.Size() != h.info.Size() || !now.ModTime().Equal(h.info.ModTime()) {
+		return fmt.Errorf("%s: %w: another program rewrote it (size %d -> %d, modified %s)", h.path, ErrChanged,
+			h.info.Size(), now.Size(), now.ModTime().Format(time.RFC3339Nano))
 	}
-	if !bytes.Equal(cur, h.data) {
-		return fmt.Errorf("%s: %w", h.path, ErrChanged)
+	// The same size and time can hide a rewrite within the clock's
+	// granularity: compare the bytes, read through the locked descriptor
+	// (the same file, as SameFile says) when it can be read at an offset.
+	r, ok := h.lock.(io.ReaderAt)
+	if !ok {
+		f, err := os.Open(h.target)
+		if err != nil {
+			return fmt.Errorf("%s: %w: %v", h.path, ErrChanged, err)
+		}
+		defer f.Close()
+		r = f
+	}
+	bp := checkBufs.Get().(*[]byte)
+	defer checkBufs.Put(bp)
+	buf := *bp
+	// The sizes are equal: read exactly that many bytes.
+	for off := 0; off < len(h.data); {
+		n, err := r.ReadAt(buf[:min(len(buf), len(h.data)-off)], int64(off))
+		if !bytes.Equal(buf[:n], h.data[off:off+n]) {
+			return fmt.Errorf("%s: %w: another program rewrote it", h.path, ErrChanged)
+		}
+		off += n
+		if err == io.EOF && off < len(h.data) || n == 0 && err == nil {
+			return fmt.Errorf("%s: %w: another program cut it short", h.path, ErrChanged)
+		}
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("%s: %w: %v", h.path, ErrChanged, err)
+		}
 	}
 	return nil
 }
 
 // Replace verifies data, checks that the file is unchanged since Open and
-// replaces it atomically and durably. On any error the original file is
-// left as it was and no temp file remains.
+// replaces it atomically and durably: temp file, write, fsync, rename,
+// directory fsync. On any error the original file is left as it was (its
+// bytes, at its path) and no temp file remains; the one exception is named
+// in the error: when the directory fsync fails and the original cannot be
+// renamed back either, the path holds the new, verified and fsynced
+// content.
+//
+// After a successful Replace the handle holds the lock of the new file,
+// and Data and Info describe it, so Replace can be called again. data must
+// not be modified afterwards.
 func (h *Handle) Replace(data []byte, verify func([]byte) error) error {
 	p, err := h.Prepare(data, verify, true)
 	if err != nil {
 		return err
 	}
-	if err := p.Commit(); err != nil {
-		return err
-	}
-	return SyncDir(h.fsys, filepath.Dir(h.target))
+	return p.commit(true)
 }
 
 // Pending is a temp file written and ready to be renamed over its
@@ -262,57 +484,126 @@ type Pending struct {
 	h    *Handle
 	tmp  File
 	name string
+	data []byte
 }
 
 // Prepare verifies data and writes it to a new temp file next to the
-// target with the original's mode and ownership. With sync, the temp file
+// target with the original's mode and ownership; the check runs while the
+// file is written, and when it fails the temp file is removed and the
+// error wraps ErrVerify. With sync, the temp file
 // is fsynced; without, the caller makes it durable some other way (a
 // filesystem sync) before Commit. The temp file stays locked until Commit
 // or Abort.
 func (h *Handle) Prepare(data []byte, verify func([]byte) error, sync bool) (*Pending, error) {
+	if h.closed {
+		return nil, fmt.Errorf("%s: handle already closed", h.path)
+	}
 	if h.lock == nil {
 		return nil, fmt.Errorf("%s: opened read-only", h.path)
 	}
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("%s: %w: the new content is %d bytes, the limit is %d", h.path, ErrTooLarge, len(data), MaxSize)
+	}
+	// The check of the new bytes runs while they are written and
+	// fsynced: it is CPU work, the fsync waits on the disk, and only the
+	// rename has to wait for both.
+	verified := make(chan error, 1)
 	if verify != nil {
-		if err := verify(data); err != nil {
-			return nil, fmt.Errorf("%s: %w: %w", h.path, ErrVerify, err)
+		go func() {
+			span := trace.Start("file.verify")
+			err := verify(data)
+			span.End(h.path)
+			verified <- err
+		}()
+	} else {
+		verified <- nil
+	}
+	p, err := h.writeTemp(data, sync)
+	if verr := <-verified; verr != nil {
+		if p != nil {
+			p.Abort()
 		}
+		return nil, fmt.Errorf("%s: %w: %w", h.path, ErrVerify, verr)
 	}
-	var rnd [8]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		return nil, err
-	}
-	dir := filepath.Dir(h.target)
-	name := filepath.Join(dir, "."+filepath.Base(h.target)+tempInfix+hex.EncodeToString(rnd[:])+tempSuffix)
-	f, err := h.fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	return p, err
+}
+
+// writeTemp writes data to a new temp file next to the target, with the
+// original's owner and mode, fsynced when sync is set, and locked.
+func (h *Handle) writeTemp(data []byte, sync bool) (*Pending, error) {
+	name, err := tempName(h.target)
 	if err != nil {
-		return nil, fmt.Errorf("create temp file: %w", err)
+		return nil, fmt.Errorf("%s: temp name: %w", h.path, err)
 	}
-	p := &Pending{h: h, tmp: f, name: name}
+	// Until it has the original's owner, the temp file is readable by its
+	// creator only. When the creator is the owner, it gets the original's
+	// permission bits at once (less the umask, which the chmod below puts
+	// back): in the common case no chmod is needed.
+	perm := fs.FileMode(0o600)
+	if st, ok := h.info.Sys().(*syscall.Stat_t); ok && int(st.Uid) == os.Geteuid() && int(st.Gid) == os.Getegid() {
+		perm = h.info.Mode().Perm()
+	}
+	span := trace.Start("file.create")
+	f, err := h.fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, perm)
+	span.End(h.path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: create temp file: %w", h.path, err)
+	}
+	p := &Pending{h: h, tmp: f, name: name, data: data}
 	fail := func(op string, err error) (*Pending, error) {
 		p.Abort()
-		return nil, fmt.Errorf("%s %s: %w", op, name, err)
+		return nil, fmt.Errorf("%s: %s temp file %s: %w", h.path, op, filepath.Base(name), err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return fail("lock", err)
 	}
-	if _, err := f.Write(data); err != nil {
+	span = trace.Start("file.write")
+	_, err = f.Write(data)
+	span.End(fmt.Sprintf("%s %dB", h.path, len(data)))
+	if err != nil {
 		return fail("write", err)
 	}
-	if st, ok := h.info.Sys().(*syscall.Stat_t); ok && (int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid()) {
-		if err := f.Chown(int(st.Uid), int(st.Gid)); err != nil {
-			return fail("keep ownership of", err)
-		}
-	}
-	if err := f.Chmod(h.info.Mode().Perm() | h.info.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
-		return fail("keep mode of", err)
+	if op, err := keepOwnerAndMode(f, h.info); err != nil {
+		return fail(op, err)
 	}
 	if sync {
-		if err := f.Sync(); err != nil {
+		span := trace.Start("file.fsync")
+		err := f.Sync()
+		span.End(h.path)
+		if err != nil {
 			return fail("fsync", err)
 		}
 	}
 	return p, nil
+}
+
+// keepOwnerAndMode gives f the owner, group and mode of the original
+// where they differ from what the new file got (the process's owner, the
+// process's or the directory's group, the umask). On an error it returns
+// the operation that failed.
+func keepOwnerAndMode(f File, orig os.FileInfo) (string, error) {
+	mode := orig.Mode().Perm() | orig.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)
+	want, ok := orig.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "keep the mode on", f.Chmod(mode)
+	}
+	var got unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &got); err != nil {
+		return "stat", err
+	}
+	chowned := false
+	if got.Uid != want.Uid || got.Gid != want.Gid {
+		if err := f.Chown(int(want.Uid), int(want.Gid)); err != nil {
+			return "keep the owner on", err
+		}
+		chowned = true // which may clear the setuid and setgid bits
+	}
+	if chowned || got.Mode&0o7777 != want.Mode&0o7777 {
+		if err := f.Chmod(mode); err != nil {
+			return "keep the mode on", err
+		}
+	}
+	return "", nil
 }
 
 // Name returns the temp file's path.
@@ -320,22 +611,123 @@ func (p *Pending) Name() string { return p.name }
 
 // Commit checks that the lockfile is unchanged since Open and renames the
 // temp file over it. It does not sync the directory; Replace does, and a
-// batch syncs the filesystem once after all its commits.
-func (p *Pending) Commit() error {
-	if err := p.h.checkUnchanged(); err != nil {
+// batch syncs the filesystem once after all its commits. After a
+// successful Commit the handle holds the lock of the new file.
+func (p *Pending) Commit() error { return p.commit(false) }
+
+// commit is Commit; durable adds the directory fsync, with the original
+// kept under a second name until it succeeds (see the package comment).
+func (p *Pending) commit(durable bool) error {
+	h := p.h
+	if p.tmp == nil {
+		return fmt.Errorf("%s: temp file already committed or aborted", h.path)
+	}
+	if err := h.checkUnchanged(); err != nil {
 		p.Abort()
 		return err
 	}
-	if err := p.h.fsys.Rename(p.name, p.h.target); err != nil {
-		p.Abort()
-		return fmt.Errorf("rename %s: %w", p.name, err)
+	dir := filepath.Dir(h.target)
+	backup := ""
+	if durable {
+		b, err := h.keepOriginal()
+		switch {
+		case errors.Is(err, ErrChanged):
+			p.Abort()
+			return err
+		case err == nil:
+			backup = b
+		default:
+			// No hard links here: sync the directory before the rename,
+			// so that one that cannot be synced stops the write while the
+			// original is in place.
+			if err := SyncDir(h.fsys, dir); err != nil {
+				p.Abort()
+				return fmt.Errorf("%s: %w", h.path, err)
+			}
+		}
 	}
-	err := p.tmp.Close()
-	p.tmp = nil
+	span := trace.Start("file.rename")
+	err := h.fsys.Rename(p.name, h.target)
+	span.End(h.path)
 	if err != nil {
-		return fmt.Errorf("close %s: %w", p.name, err)
+		if backup != "" {
+			h.fsys.Remove(backup)
+		}
+		p.Abort()
+		return fmt.Errorf("%s: rename temp file %s over it: %w", h.path, filepath.Base(p.name), err)
+	}
+	if durable {
+		if err := SyncDir(h.fsys, dir); err != nil {
+			return p.rollback(backup, err)
+		}
+	}
+	// The handle moves to the new file first, so that removing the link
+	// frees the original at once instead of leaving it an open orphan.
+	p.done()
+	if backup != "" {
+		// Not synced: should it come back after a crash, it is a stale
+		// temp file that the next Open removes.
+		h.fsys.Remove(backup)
 	}
 	return nil
+}
+
+// keepOriginal hard-links the file at the target to a new temp name and
+// returns that name. It returns ErrChanged when what it linked is not the
+// file that was read (another program replaced it since the check).
+func (h *Handle) keepOriginal() (string, error) {
+	name, err := tempName(h.target)
+	if err != nil {
+		return "", err
+	}
+	span := trace.Start("file.link")
+	err = link(h.fsys, h.target, name)
+	span.End(h.path)
+	if err != nil {
+		return "", err
+	}
+	st, err := os.Lstat(name)
+	if err != nil || !os.SameFile(st, h.info) {
+		h.fsys.Remove(name)
+		return "", fmt.Errorf("%s: %w: another program replaced it", h.path, ErrChanged)
+	}
+	return name, nil
+}
+
+// rollback handles a failed directory fsync after the rename: it puts the
+// original back from its link.
+func (p *Pending) rollback(backup string, syncErr error) error {
+	h := p.h
+	if backup == "" {
+		p.done()
+		return fmt.Errorf("%s: %w; the new content is in place but may not survive a crash (this filesystem keeps no link to the original)", h.path, syncErr)
+	}
+	if err := h.fsys.Rename(backup, h.target); err != nil {
+		h.fsys.Remove(backup)
+		p.done()
+		return fmt.Errorf("%s: %w; putting the original back failed too (%v): the file holds the new, verified content, which may not survive a crash", h.path, syncErr, err)
+	}
+	// Best effort: the directory could not be synced a moment ago.
+	SyncDir(h.fsys, filepath.Dir(h.target))
+	// The new content's file has no name left; closing it drops it.
+	p.tmp.Close()
+	p.tmp = nil
+	return fmt.Errorf("%s: %w; the original was put back unchanged", h.path, syncErr)
+}
+
+// done moves the handle to the new file: its lock (the temp file's flock,
+// now on the file at the target), its data and its information.
+func (p *Pending) done() {
+	h := p.h
+	old := h.lock
+	h.lock, p.tmp = p.tmp, nil
+	h.data = p.data
+	if st, err := os.Stat(h.target); err == nil {
+		h.info = st
+	}
+	if old != nil {
+		old.Close()
+	}
 }
 
 // Abort removes the temp file. It is safe to call more than once.
@@ -353,6 +745,8 @@ func SyncDir(fsys FS, dir string) error {
 	if fsys == nil {
 		fsys = OSFS{}
 	}
+	span := trace.Start("dir.fsync")
+	defer span.End(dir)
 	d, err := fsys.OpenDir(dir)
 	if err != nil {
 		return fmt.Errorf("open directory %s: %w", dir, err)
@@ -372,6 +766,8 @@ func SyncFS(path string) error {
 		return err
 	}
 	defer f.Close()
+	span := trace.Start("fs.sync")
+	defer span.End(path)
 	if err := unix.Syncfs(int(f.Fd())); err != nil {
 		return fmt.Errorf("syncfs %s: %w", path, err)
 	}
