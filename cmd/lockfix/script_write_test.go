@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -13,17 +12,9 @@ import (
 )
 
 // The custom commands of the write path's suites (set_*, feature_*,
-// write_*). Generic names (mkfifo, sleep) are only added when no other
-// file of the harness defines them.
+// write_*); sleep comes from script_watch_test.go.
 func init() {
-	for name, cmd := range map[string]func(ts *testscript.TestScript, neg bool, args []string){
-		"mkfifo": cmdMkfifo,
-		"sleep":  cmdSleep,
-	} {
-		if _, dup := scriptCmds[name]; !dup {
-			scriptCmds[name] = cmd
-		}
-	}
+	scriptCmds["mkfifo"] = cmdMkfifo
 	scriptCmds["filemode"] = cmdFilemode
 	scriptCmds["islink"] = cmdIslink
 	scriptCmds["holdlock"] = cmdHoldlock
@@ -39,18 +30,6 @@ func cmdMkfifo(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: mkfifo PATH")
 	}
 	ts.Check(syscall.Mkfifo(ts.MkAbs(args[0]), 0o644))
-}
-
-// cmdSleep pauses the script:
-//
-//	sleep DURATION
-func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: sleep DURATION")
-	}
-	d, err := time.ParseDuration(args[0])
-	ts.Check(err)
-	time.Sleep(d)
 }
 
 // cmdFilemode checks a file's permission bits (octal), or with ! that

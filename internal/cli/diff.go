@@ -88,7 +88,7 @@ func runDiff(c *ucli.Context) error {
 	default:
 		fmt.Fprint(Stdout, text)
 		fmt.Fprintf(Stdout, "\n%s changed; packages: %d added, %d removed, %d changed\n",
-			plural(len(ch.Config), "config field"), len(ch.Added), len(ch.Removed), len(ch.Changed))
+			countOf(len(ch.Config), "config field"), len(ch.Added), len(ch.Removed), len(ch.Changed))
 		for _, line := range ch.Summary() {
 			fmt.Fprintln(Stdout, line)
 		}
@@ -96,8 +96,8 @@ func runDiff(c *ucli.Context) error {
 	return exitCode(code)
 }
 
-// plural returns "1 thing" or "n things".
-func plural(n int, thing string) string {
+// countOf returns "1 thing" or "n things".
+func countOf(n int, thing string) string {
 	if n == 1 {
 		return "1 " + thing
 	}

@@ -90,8 +90,8 @@ Examples:
 	register(cmd)
 }
 
-// flagJSON is one flag in feature list --json.
-type flagJSON struct {
+// featureJSON is one flag in feature list --json.
+type featureJSON struct {
 	Name string `json:"name"`
 	Mask string `json:"mask"`
 	// Defined says whether the file's version defines the flag.
@@ -106,7 +106,7 @@ type featureListJSON struct {
 	Path     string        `json:"path"`
 	Version  int           `json:"version"`
 	Valid    bool          `json:"valid"`
-	Flags    []flagJSON    `json:"flags"`
+	Flags    []featureJSON `json:"flags"`
 	Problems []problemJSON `json:"problems"`
 }
 
@@ -124,9 +124,9 @@ func runFeatureList(c *ucli.Context) error {
 	}
 	s := ld.Schema
 	cfg := schema.DecodeConfig(ld.Bytes[schema.OffConfigVersion:])
-	var flags []flagJSON
+	var flags []featureJSON
 	for _, f := range schema.AllFlags {
-		flags = append(flags, flagJSON{Name: f.Name, Mask: fmt.Sprintf("0x%02x", uint32(f.Mask)),
+		flags = append(flags, featureJSON{Name: f.Name, Mask: fmt.Sprintf("0x%02x", uint32(f.Mask)),
 			Defined: s.Flags&f.Mask != 0, On: cfg.Flags&f.Mask != 0, Since: f.Since})
 	}
 	code := 0

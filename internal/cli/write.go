@@ -263,7 +263,7 @@ func refuseProblems(path string, problems []error, why string) error {
 		why = "it is not a valid lockfile, so it is not edited"
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s: %s (%s):", path, why, plural(len(problems), "problem"))
+	fmt.Fprintf(&sb, "%s: %s (%s):", path, why, countOf(len(problems), "problem"))
 	for i, p := range problems {
 		if i == maxShown {
 			fmt.Fprintf(&sb, "\n  ... and %d more (lockfix validate --json %s lists them all)", len(problems)-maxShown, path)
