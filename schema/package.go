@@ -89,6 +89,116 @@ func AppendBody(dst []byte, p *Package) []byte {
 	return dst
 }
 
+// ValidBody is the fast path of a strict check: it parses the four
+// strings that make up body and reports whether they fill it exactly and
+// break no rule of FORMAT.md section 5, returning the name and version for
+// the order check. It does not allocate. When it says false, ParseBody and
+// CheckRaw tell what is wrong.
+func ValidBody(body []byte) (name, version []byte, ok bool) {
+	var f [4][]byte
+	pos := 0
+	for i := range f {
+		if len(body)-pos < 2 {
+			return nil, nil, false
+		}
+		n := int(body[pos])<<8 | int(body[pos+1])
+		pos += 2
+		if n > fieldMax[i] || len(body)-pos < n {
+			return nil, nil, false
+		}
+		f[i] = body[pos : pos+n : pos+n]
+		pos += n
+	}
+	if pos != len(body) || !validName(f[0]) || checkSemver(f[1]) != "" ||
+		!validResolved(f[2]) || !validIntegrity(f[3]) {
+		return nil, nil, false
+	}
+	return f[0], f[1], true
+}
+
+// validName is checkName without the explanation.
+func validName(s []byte) bool {
+	if len(s) == 0 {
+		return false
+	}
+	if s[0] == '@' {
+		slash := bytes.IndexByte(s, '/')
+		return slash > 0 && validNamePart(s[1:slash]) && validNamePart(s[slash+1:])
+	}
+	return validNamePart(s)
+}
+
+func validNamePart(s []byte) bool {
+	if len(s) == 0 || s[0] == '.' || s[0] == '_' {
+		return false
+	}
+	ok := true
+	for _, c := range s {
+		ok = ok && nameChar[c]
+	}
+	return ok
+}
+
+// validIntegrity is checkIntegrity without the explanation: the lengths
+// of the four algorithms' strings are fixed, so the algorithm is found by
+// length and one comparison.
+func validIntegrity(s []byte) bool {
+	var data []byte
+	pad := 0
+	switch {
+	case len(s) == 0:
+		return true
+	case len(s) == 7+88 && string(s[:7]) == "sha512-":
+		data, pad = s[7:93], 2
+	case len(s) == 7+64 && string(s[:7]) == "sha384-":
+		data = s[7:]
+	case len(s) == 7+44 && string(s[:7]) == "sha256-":
+		data, pad = s[7:50], 1
+	case len(s) == 5+28 && string(s[:5]) == "sha1-":
+		data, pad = s[5:32], 1
+	default:
+		return false
+	}
+	for _, c := range s[len(s)-pad:] {
+		if c != '=' {
+			return false
+		}
+	}
+	return base64Chars(data) && (pad == 0 || b64Char[data[len(data)-1]]&(1<<(2*pad)-1) == 0)
+}
+
+// validResolved is checkResolved without the explanation, for the common
+// case of a plain-ASCII URL (anything else takes the slow path).
+func validResolved(s []byte) bool {
+	if len(s) == 0 {
+		return true
+	}
+	var rest []byte
+	switch {
+	case hasPrefixFold(s, "https://"):
+		rest = s[8:]
+	case hasPrefixFold(s, "http://"):
+		rest = s[7:]
+	default:
+		return false
+	}
+	if !plainASCII(s) {
+		return checkResolved(s) == ""
+	}
+	start := 0 // of the host, after any user info
+	end := len(rest)
+	for i, c := range rest {
+		if c == '/' || c == '?' || c == '#' {
+			end = i
+			break
+		}
+		if c == '@' {
+			start = i + 1
+		}
+	}
+	return end > start && rest[start] != ':'
+}
+
 // CheckRaw checks a parsed record against the rules of FORMAT.md section 5
 // and returns an InvalidPackage CorruptionError naming the field and the
 // rule, or nil. It does not allocate when the record is valid.
@@ -413,35 +523,14 @@ func checkIntegrity(s []byte) string {
 }
 
 // base64Chars reports whether every byte of s is in the standard base64
-// alphabet (A-Z a-z 0-9 + /), eight bytes at a time.
+// alphabet (A-Z a-z 0-9 + /). A table lookup per byte, OR-ed together,
+// measured faster here than eight-byte SWAR range tests.
 func base64Chars(s []byte) bool {
-	const (
-		lo = 0x0101010101010101
-		hi = 0x8080808080808080
-	)
-	// in sets the high bit of each byte of x (all below 0x80) that lies in
-	// [a, b]: adding 0x80-a carries a byte >= a into its high bit, adding
-	// 0x7f-b one > b; no carry crosses bytes.
-	in := func(x uint64, a, b uint64) uint64 {
-		return (x + (0x80-a)*lo) &^ (x + (0x7f-b)*lo) & hi
-	}
-	for len(s) >= 8 {
-		x := binary.LittleEndian.Uint64(s)
-		if x&hi != 0 {
-			return false
-		}
-		ok := in(x, 'A', 'Z') | in(x, 'a', 'z') | in(x, '0', '9') | in(x, '+', '+') | in(x, '/', '/')
-		if ok != hi {
-			return false
-		}
-		s = s[8:]
-	}
+	var bad byte
 	for _, c := range s {
-		if b64Char[c] == 0xff {
-			return false
-		}
+		bad |= b64Char[c]
 	}
-	return true
+	return bad&0x80 == 0
 }
 
 // ComparePackages orders records by name, then by version, comparing bytes.
