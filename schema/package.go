@@ -203,6 +203,10 @@ func validResolved(s []byte) bool {
 // and returns an InvalidPackage CorruptionError naming the field and the
 // rule, or nil. It does not allocate when the record is valid.
 func CheckRaw(r *RawPackage, record int) error {
+	if validName(r.Name) && len(r.Name) <= MaxName && len(r.Version) <= MaxVersion && checkSemver(r.Version) == "" &&
+		len(r.Resolved) <= MaxResolved && validResolved(r.Resolved) && validIntegrity(r.Integrity) {
+		return nil // the fast path; only a bad record needs the explanation
+	}
 	strs := [4][]byte{r.Name, r.Version, r.Resolved, r.Integrity}
 	for i, s := range strs {
 		if rule := checkField(i, s); rule != "" {
