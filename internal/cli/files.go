@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/lockfix/lockfix/internal/atomicfile"
 	"github.com/lockfix/lockfix/internal/trace"
+	"github.com/lockfix/lockfix/schema"
 )
 
 // DefaultName is the file name a directory walk looks for.
@@ -79,25 +81,36 @@ func isRegularLink(path string) bool {
 }
 
 // readFile reads a lockfile for a read-only command: regular files only,
-// at most atomicfile.MaxSize bytes, "-" for stdin.
+// at most atomicfile.MaxSize bytes, "-" for stdin. The read is traced
+// (atomicfile traces files itself).
 func readFile(path string) ([]byte, error) {
-	span := trace.Start("file.read")
-	var b []byte
-	var err error
-	if path == "-" {
-		b, err = io.ReadAll(io.LimitReader(Stdin, atomicfile.MaxSize+1))
-		if err == nil && len(b) > atomicfile.MaxSize {
-			err = fmt.Errorf("stdin: %w: the limit is %d bytes", atomicfile.ErrTooLarge, atomicfile.MaxSize)
+	if path != "-" {
+		h, err := atomicfile.Open(path, atomicfile.Options{ReadOnly: true})
+		if err != nil {
+			return nil, err
 		}
-	} else {
-		var h *atomicfile.Handle
-		h, err = atomicfile.Open(path, atomicfile.Options{ReadOnly: true})
-		if err == nil {
-			b = h.Data()
-		}
+		return h.Data(), nil
 	}
-	span.End(fmt.Sprintf("%s %dB", path, len(b)))
+	span := trace.Start("file.read")
+	b, err := io.ReadAll(io.LimitReader(Stdin, atomicfile.MaxSize+1))
+	if err == nil && len(b) > atomicfile.MaxSize {
+		err = fmt.Errorf("stdin: %w: the limit is %d bytes", atomicfile.ErrTooLarge, atomicfile.MaxSize)
+	}
+	span.End(fmt.Sprintf("stdin %dB", len(b)))
 	return b, err
+}
+
+// sniffHeader decodes the magic and configVersion of b and finds its
+// schema, traced as header.decode.
+func sniffHeader(b []byte) (*schema.Schema, error) {
+	start := time.Now()
+	s, err := schema.Sniff(b)
+	if err != nil {
+		trace.Line("header.decode", time.Since(start), "")
+		return nil, err
+	}
+	trace.Line("header.decode", time.Since(start), fmt.Sprintf("schema/v%d", s.Version))
+	return s, nil
 }
 
 // ioCode is the exit code for an error reading or writing a file: always

@@ -32,17 +32,14 @@ func load(path string) (*loaded, error) {
 // parse sniffs, checks and decodes bytes already read.
 func parse(path string, b []byte) *loaded {
 	ld := &loaded{Path: path, Bytes: b}
-	start := time.Now()
-	s, err := schema.Sniff(b)
+	s, err := sniffHeader(b)
 	if err != nil {
-		trace.Line("header.sniff", time.Since(start), "")
 		ld.Problems = []error{fmt.Errorf("%s: %w", path, err)}
 		return ld
 	}
 	ver := fmt.Sprintf("schema/v%d", s.Version)
-	trace.Line("header.sniff", time.Since(start), ver)
 	ld.Schema = s
-	start = time.Now()
+	start := time.Now()
 	errs := s.Check(b)
 	trace.Line("validate", time.Since(start), ver)
 	if len(errs) > 0 {

@@ -228,7 +228,6 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 	inPlace := !run.dryRun && run.output == ""
 	var h *atomicfile.Handle
 	var data []byte
-	span := trace.Start("file.read")
 	var err error
 	if inPlace {
 		h, err = atomicfile.Open(path, atomicfile.Options{Wait: run.wait})
@@ -239,7 +238,6 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 	} else {
 		data, err = readFile(path)
 	}
-	span.End(fmt.Sprintf("%s %dB", path, len(data)))
 	if err != nil {
 		res.Error = err.Error()
 		return res, ioCode(err)
@@ -296,7 +294,7 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 		}
 		res.Backup = name
 	}
-	span = trace.Start("file.replace")
+	span := trace.Start("file.replace")
 	err = h.Replace(out, verifyLockfile)
 	span.End(path)
 	if err != nil {

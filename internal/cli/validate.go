@@ -105,14 +105,14 @@ func validateFile(path string) (fileResult, int) {
 		r.Problems = append(r.Problems, problemJSON{Error: "IOError", Message: err.Error()})
 		return r, ioCode(err)
 	}
-	start := time.Now()
-	s, err := schema.Sniff(b)
+	s, err := sniffHeader(b)
 	if err != nil {
 		r.Problems = append(r.Problems, toProblem(fmt.Errorf("%s: %w", path, err)))
 		return r, ExitProblems
 	}
 	v := s.Version
 	r.Version = &v
+	start := time.Now()
 	errs := s.Check(b)
 	trace.Line("validate", time.Since(start), fmt.Sprintf("schema/v%d", v))
 	if len(errs) > 0 {

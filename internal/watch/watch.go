@@ -462,12 +462,12 @@ func decode(s *State, b []byte) {
 	start := time.Now()
 	sc, err := schema.Sniff(b)
 	if err != nil {
-		trace.Line("header.sniff", time.Since(start), "")
+		trace.Line("header.decode", time.Since(start), "")
 		s.Problems = []error{fmt.Errorf("%s: %w", s.Path, err)}
 		return
 	}
 	ver := fmt.Sprintf("schema/v%d", sc.Version)
-	trace.Line("header.sniff", time.Since(start), ver)
+	trace.Line("header.decode", time.Since(start), ver)
 	s.Version = sc.Version
 	start = time.Now()
 	errs := sc.Check(b)
