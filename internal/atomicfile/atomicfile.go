@@ -93,6 +93,11 @@ var (
 	ErrVerify = errors.New("new content failed verification")
 )
 
+// euid and egid are the process's effective user and group, read once:
+// each call of os.Geteuid and os.Getegid is a system call, and lockfix
+// never changes them.
+var euid, egid = os.Geteuid(), os.Getegid()
+
 // tempInfix marks lockfix's temp files: ".<base>.lockfix-<random>.tmp".
 const (
 	tempInfix  = ".lockfix-"
@@ -488,9 +493,9 @@ type Pending struct {
 }
 
 // Prepare verifies data and writes it to a new temp file next to the
-// target with the original's mode and ownership; the check runs while the
-// file is written, and when it fails the temp file is removed and the
-// error wraps ErrVerify. With sync, the temp file
+// target with the original's mode and ownership; with sync the check
+// runs while the file is written and fsynced, without it the check runs
+// first; when it fails no temp file remains and the error wraps ErrVerify. With sync, the temp file
 // is fsynced; without, the caller makes it durable some other way (a
 // filesystem sync) before Commit. The temp file stays locked until Commit
 // or Abort.
@@ -507,6 +512,19 @@ func (h *Handle) Prepare(data []byte, verify func([]byte) error, sync bool) (*Pe
 	// The check of the new bytes runs while they are written and
 	// fsynced: it is CPU work, the fsync waits on the disk, and only the
 	// rename has to wait for both.
+	// Without sync there is no fsync to overlap with (the write goes to
+	// the page cache in microseconds), so the check runs first, in the
+	// caller's goroutine: a batch's workers are the parallelism, and a
+	// goroutine per file would only add scheduling.
+	if !sync && verify != nil {
+		span := trace.Start("file.verify")
+		err := verify(data)
+		span.End(h.path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w: %w", h.path, ErrVerify, err)
+		}
+		verify = nil
+	}
 	verified := make(chan error, 1)
 	if verify != nil {
 		go func() {
@@ -540,7 +558,7 @@ func (h *Handle) writeTemp(data []byte, sync bool) (*Pending, error) {
 	// permission bits at once (less the umask, which the chmod below puts
 	// back): in the common case no chmod is needed.
 	perm := fs.FileMode(0o600)
-	if st, ok := h.info.Sys().(*syscall.Stat_t); ok && int(st.Uid) == os.Geteuid() && int(st.Gid) == os.Getegid() {
+	if st, ok := h.info.Sys().(*syscall.Stat_t); ok && int(st.Uid) == euid && int(st.Gid) == egid {
 		perm = h.info.Mode().Perm()
 	}
 	span := trace.Start("file.create")
