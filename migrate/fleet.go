@@ -421,8 +421,24 @@ func (r *runner) begin(path string) *job {
 // finishOne replaces one file with its own fsyncs.
 func (r *runner) finishOne(j *job) {
 	start := time.Now()
+	verify := j.verify
+	var err error
+	if r.o.Jobs >= runtime.GOMAXPROCS(0) {
+		// Replace would check the new bytes in a goroutine of its own
+		// while it writes and fsyncs them; with a worker per processor or
+		// more, the workers keep the processors busy and that goroutine
+		// only adds scheduling, so the check runs here, first.
+		span := trace.Start("migrate.verify")
+		if err = verify(j.conv.Data); err != nil {
+			err = fmt.Errorf("%s: %w: %w", j.res.Path, atomicfile.ErrVerify, err)
+		}
+		span.End(j.res.Path)
+		verify = nil
+	}
 	span := trace.Start("file.replace")
-	err := j.h.Replace(j.conv.Data, j.verify)
+	if err == nil {
+		err = j.h.Replace(j.conv.Data, verify)
+	}
 	span.End(j.res.Path)
 	j.work += time.Since(start)
 	if err != nil {

@@ -245,7 +245,9 @@ func open(path, target string, st os.FileInfo, opts Options, fsys FS, deadline t
 	var buf bytes.Buffer
 	buf.Grow(int(info.Size()) + bytes.MinRead)
 	_, err = buf.ReadFrom(io.LimitReader(f, MaxSize+1))
-	span.End(fmt.Sprintf("%s %dB", path, buf.Len()))
+	if trace.Enabled() {
+		span.End(fmt.Sprintf("%s %dB", path, buf.Len()))
+	}
 	if err == nil && buf.Len() > MaxSize {
 		err = fmt.Errorf("%s: %w: the limit is %d bytes", path, ErrTooLarge, MaxSize)
 	}
@@ -577,7 +579,9 @@ func (h *Handle) writeTemp(data []byte, sync bool) (*Pending, error) {
 	}
 	span = trace.Start("file.write")
 	_, err = f.Write(data)
-	span.End(fmt.Sprintf("%s %dB", h.path, len(data)))
+	if trace.Enabled() {
+		span.End(fmt.Sprintf("%s %dB", h.path, len(data)))
+	}
 	if err != nil {
 		return fail("write", err)
 	}
