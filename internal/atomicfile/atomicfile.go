@@ -324,7 +324,9 @@ func lockFile(f File, deadline time.Time) error {
 }
 
 // cleanStaleOf removes the temp files of target that no live process
-// uses. The caller holds the lock of locked, the file at target (nil when
+// uses. It runs on every writing Open, also of a directory this process
+// has cleaned before: another lockfix killed since then may have left a
+// temp file, which the next Open removes (TestCrash relies on it). The caller holds the lock of locked, the file at target (nil when
 // target is a new file and no lock is held). A temp file is
 // in use while its writer holds a flock on it: a new content's temp file
 // is locked from its creation, and the link to the original that Replace
@@ -437,6 +439,17 @@ func (h *Handle) checkUnchanged() error {
 	// The same size and time can hide a rewrite within the clock's
 	// granularity: compare the bytes, read through the locked descriptor
 	// (the same file, as SameFile says) when it can be read at an offset.
+	//
+	// Comparing the ctime as well (which no program can set back) does
+	// not make this read unnecessary. The kernel stamps a write with its
+	// coarse clock, which moves once per tick (1 to 10 ms): a file
+	// written within a tick of the stat taken at Open can be written again
+	// in the same tick, same size, and every timestamp stays equal. Only a
+	// ctime older than a tick at Open would rule that out, and a lockfile
+	// that lockfix itself has just written (a second edit, a benchmark) is
+	// exactly the recent case. A write through a shared mapping into a
+	// page already dirty updates no timestamp at all. The read is a pread(2)
+	// per 64 KiB of a file the page cache holds.
 	r, ok := h.lock.(io.ReaderAt)
 	if !ok {
 		f, err := os.Open(h.target)
