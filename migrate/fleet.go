@@ -44,18 +44,21 @@ const BatchThreshold = 64
 
 // DefaultBatchSize is how many files a batch holds open and locked at
 // once (two descriptors each: the lock and the temp file). Run takes less
-// when the limit of open files (RLIMIT_NOFILE) is too low for two batches.
+// when the limit of open files (RLIMIT_NOFILE) is too low for three
+// batches.
 const DefaultBatchSize = 256
 
 // batchSize is DefaultBatchSize, or less when the limit of open files is
-// low: two batches are open at once (one committing, one being
-// prepared), each file with two descriptors (its lock and its temp file).
+// low: three batches are open at once (one renamed and waiting for the
+// sync that makes its renames durable, one whose temp files that sync
+// makes durable, one being prepared), each file with two descriptors (its
+// lock and its temp file).
 func batchSize() int {
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<20 {
 		return DefaultBatchSize
 	}
-	return max(8, min(DefaultBatchSize, (int(lim.Cur)-64)/4))
+	return max(8, min(DefaultBatchSize, (int(lim.Cur)-64)/6))
 }
 
 // ParseSync parses "auto", "file" or "batch".
@@ -421,8 +424,24 @@ func (r *runner) begin(path string) *job {
 // finishOne replaces one file with its own fsyncs.
 func (r *runner) finishOne(j *job) {
 	start := time.Now()
+	verify := j.verify
+	var err error
+	if r.o.Jobs >= runtime.GOMAXPROCS(0) {
+		// Replace would check the new bytes in a goroutine of its own
+		// while it writes and fsyncs them; with a worker per processor or
+		// more, the workers keep the processors busy and that goroutine
+		// only adds scheduling, so the check runs here, first.
+		span := trace.Start("migrate.verify")
+		if err = verify(j.conv.Data); err != nil {
+			err = fmt.Errorf("%s: %w: %w", j.res.Path, atomicfile.ErrVerify, err)
+		}
+		span.End(j.res.Path)
+		verify = nil
+	}
 	span := trace.Start("file.replace")
-	err := j.h.Replace(j.conv.Data, j.verify)
+	if err == nil {
+		err = j.h.Replace(j.conv.Data, verify)
+	}
 	span.End(j.res.Path)
 	j.work += time.Since(start)
 	if err != nil {
@@ -448,11 +467,18 @@ func (r *runner) finish(j *job) {
 }
 
 // batches migrates files in batches of at most o.BatchSize: temp files
-// without fsync, one filesystem sync, the renames, one more sync. A batch's
-// syncs and renames run while the workers prepare the next batch, so at
-// most two batches are open at once.
+// without fsync, one filesystem sync, the renames, one more sync. The sync
+// after a batch's renames is the sync before the next batch's renames:
+// one syncfs(2) per filesystem makes the previous batch's renames and this
+// batch's temp files durable at once, so a fleet costs one filesystem sync
+// per batch, not two. Every file is still old or new after a crash at any
+// moment: a file is renamed only after a sync that covered its temp
+// file's data, and reported migrated only after a sync that covered its
+// rename. The syncs and renames run while the workers prepare the next
+// batch, so at most three batches are open at once.
 func (r *runner) batches(files []string) {
 	var committing sync.WaitGroup
+	var renamed []*job // set by the commit in flight, read after it ends
 	for lo := 0; lo < len(files) && !r.stopped(); lo += r.o.BatchSize {
 		chunk := files[lo:min(lo+r.o.BatchSize, len(files))]
 		var mu sync.Mutex
@@ -473,42 +499,61 @@ func (r *runner) batches(files []string) {
 			mu.Unlock()
 		})
 		committing.Wait()
+		prev := renamed
 		committing.Add(1)
 		go func() {
 			defer committing.Done()
-			r.commit(ready)
+			renamed = r.commit(prev, ready)
 		}()
 	}
 	committing.Wait()
+	// The last renames' sync. It runs even when the run is stopping:
+	// those files are renamed and their results not yet reported.
+	r.commit(renamed, nil)
 }
 
-// commit makes a batch's temp files durable, renames them and makes the
-// renames durable, one filesystem sync per filesystem before and after.
-func (r *runner) commit(ready []*job) {
-	if len(ready) == 0 {
-		return
+// commit syncs, once per filesystem, the renames of the previous batch
+// (renamed) and the temp files of this one (ready), reports the previous
+// batch's files, then renames this batch's files over their lockfiles,
+// each after its unchanged-underneath check, and returns those renamed:
+// their results wait for the next sync.
+func (r *runner) commit(renamed, ready []*job) []*job {
+	if len(renamed)+len(ready) == 0 {
+		return nil
 	}
 	fail := func(j *job, reason Reason, err error) {
 		j.res.Status, j.res.Reason, j.res.Err = StatusFailed, reason, err
 		r.finish(j)
 	}
-	// 1. The temp files' data, all at once.
+	// 1. The previous batch's renames and this batch's temp files' data,
+	// all at once.
+	prepared := make(map[*job]bool, len(ready))
+	for _, j := range ready {
+		prepared[j] = true
+	}
 	var ok []*job
-	for _, group := range byFilesystem(ready) {
-		if err := syncFS(group[0]); err != nil {
-			for _, j := range group {
+	for _, group := range byFilesystem(append(renamed[:len(renamed):len(renamed)], ready...)) {
+		err := syncFS(group[0])
+		for _, j := range group {
+			switch {
+			case !prepared[j] && err != nil:
+				fail(j, ReasonIO, fmt.Errorf("renamed, but the filesystem sync after the rename failed, so the new content may not survive a crash: %w", err))
+			case !prepared[j]:
+				j.res.Status = StatusMigrated
+				r.finish(j)
+			case err != nil:
 				j.pending.Abort()
 				fail(j, ReasonIO, fmt.Errorf("before the rename: %w", err))
+			default:
+				ok = append(ok, j)
 			}
-			continue
 		}
-		ok = append(ok, group...)
 	}
 	// 2. The renames, each after its unchanged-underneath check. They run
 	// even when the run is stopping: the temp files are durable, and the
 	// renames take microseconds.
 	var mu sync.Mutex
-	var renamed []*job
+	var out []*job
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(r.o.Jobs, len(ok)) {
@@ -531,24 +576,13 @@ func (r *runner) commit(ready []*job) {
 					continue
 				}
 				mu.Lock()
-				renamed = append(renamed, j)
+				out = append(out, j)
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	// 3. The renames, all at once.
-	for _, group := range byFilesystem(renamed) {
-		err := syncFS(group[0])
-		for _, j := range group {
-			if err != nil {
-				fail(j, ReasonIO, fmt.Errorf("renamed, but the filesystem sync after the rename failed, so the new content may not survive a crash: %w", err))
-				continue
-			}
-			j.res.Status = StatusMigrated
-			r.finish(j)
-		}
-	}
+	return out
 }
 
 // syncFS syncs the filesystem of a job's lockfile, traced.

@@ -93,6 +93,11 @@ var (
 	ErrVerify = errors.New("new content failed verification")
 )
 
+// euid and egid are the process's effective user and group, read once:
+// each call of os.Geteuid and os.Getegid is a system call, and lockfix
+// never changes them.
+var euid, egid = os.Geteuid(), os.Getegid()
+
 // tempInfix marks lockfix's temp files: ".<base>.lockfix-<random>.tmp".
 const (
 	tempInfix  = ".lockfix-"
@@ -240,7 +245,9 @@ func open(path, target string, st os.FileInfo, opts Options, fsys FS, deadline t
 	var buf bytes.Buffer
 	buf.Grow(int(info.Size()) + bytes.MinRead)
 	_, err = buf.ReadFrom(io.LimitReader(f, MaxSize+1))
-	span.End(fmt.Sprintf("%s %dB", path, buf.Len()))
+	if trace.Enabled() {
+		span.End(fmt.Sprintf("%s %dB", path, buf.Len()))
+	}
 	if err == nil && buf.Len() > MaxSize {
 		err = fmt.Errorf("%s: %w: the limit is %d bytes", path, ErrTooLarge, MaxSize)
 	}
@@ -317,7 +324,9 @@ func lockFile(f File, deadline time.Time) error {
 }
 
 // cleanStaleOf removes the temp files of target that no live process
-// uses. The caller holds the lock of locked, the file at target (nil when
+// uses. It runs on every writing Open, also of a directory this process
+// has cleaned before: another lockfix killed since then may have left a
+// temp file, which the next Open removes (TestCrash relies on it). The caller holds the lock of locked, the file at target (nil when
 // target is a new file and no lock is held). A temp file is
 // in use while its writer holds a flock on it: a new content's temp file
 // is locked from its creation, and the link to the original that Replace
@@ -430,6 +439,17 @@ func (h *Handle) checkUnchanged() error {
 	// The same size and time can hide a rewrite within the clock's
 	// granularity: compare the bytes, read through the locked descriptor
 	// (the same file, as SameFile says) when it can be read at an offset.
+	//
+	// Comparing the ctime as well (which no program can set back) does
+	// not make this read unnecessary. The kernel stamps a write with its
+	// coarse clock, which moves once per tick (1 to 10 ms): a file
+	// written within a tick of the stat taken at Open can be written again
+	// in the same tick, same size, and every timestamp stays equal. Only a
+	// ctime older than a tick at Open would rule that out, and a lockfile
+	// that lockfix itself has just written (a second edit, a benchmark) is
+	// exactly the recent case. A write through a shared mapping into a
+	// page already dirty updates no timestamp at all. The read is a pread(2)
+	// per 64 KiB of a file the page cache holds.
 	r, ok := h.lock.(io.ReaderAt)
 	if !ok {
 		f, err := os.Open(h.target)
@@ -488,9 +508,9 @@ type Pending struct {
 }
 
 // Prepare verifies data and writes it to a new temp file next to the
-// target with the original's mode and ownership; the check runs while the
-// file is written, and when it fails the temp file is removed and the
-// error wraps ErrVerify. With sync, the temp file
+// target with the original's mode and ownership; with sync the check
+// runs while the file is written and fsynced, without it the check runs
+// first; when it fails no temp file remains and the error wraps ErrVerify. With sync, the temp file
 // is fsynced; without, the caller makes it durable some other way (a
 // filesystem sync) before Commit. The temp file stays locked until Commit
 // or Abort.
@@ -507,6 +527,19 @@ func (h *Handle) Prepare(data []byte, verify func([]byte) error, sync bool) (*Pe
 	// The check of the new bytes runs while they are written and
 	// fsynced: it is CPU work, the fsync waits on the disk, and only the
 	// rename has to wait for both.
+	// Without sync there is no fsync to overlap with (the write goes to
+	// the page cache in microseconds), so the check runs first, in the
+	// caller's goroutine: a batch's workers are the parallelism, and a
+	// goroutine per file would only add scheduling.
+	if !sync && verify != nil {
+		span := trace.Start("file.verify")
+		err := verify(data)
+		span.End(h.path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w: %w", h.path, ErrVerify, err)
+		}
+		verify = nil
+	}
 	verified := make(chan error, 1)
 	if verify != nil {
 		go func() {
@@ -540,7 +573,7 @@ func (h *Handle) writeTemp(data []byte, sync bool) (*Pending, error) {
 	// permission bits at once (less the umask, which the chmod below puts
 	// back): in the common case no chmod is needed.
 	perm := fs.FileMode(0o600)
-	if st, ok := h.info.Sys().(*syscall.Stat_t); ok && int(st.Uid) == os.Geteuid() && int(st.Gid) == os.Getegid() {
+	if st, ok := h.info.Sys().(*syscall.Stat_t); ok && int(st.Uid) == euid && int(st.Gid) == egid {
 		perm = h.info.Mode().Perm()
 	}
 	span := trace.Start("file.create")
@@ -559,7 +592,9 @@ func (h *Handle) writeTemp(data []byte, sync bool) (*Pending, error) {
 	}
 	span = trace.Start("file.write")
 	_, err = f.Write(data)
-	span.End(fmt.Sprintf("%s %dB", h.path, len(data)))
+	if trace.Enabled() {
+		span.End(fmt.Sprintf("%s %dB", h.path, len(data)))
+	}
 	if err != nil {
 		return fail("write", err)
 	}
