@@ -14,17 +14,6 @@ import (
 	"github.com/lockfix/lockfix/schema"
 )
 
-// runMain runs lockfix with args and returns its exit code, stdout and
-// stderr.
-func runMain(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	oldOut, oldErr := Stdout, Stderr
-	Stdout, Stderr = &out, &errOut
-	defer func() { Stdout, Stderr = oldOut, oldErr }()
-	code := Main(append([]string{"lockfix"}, args...))
-	return code, out.String(), errOut.String()
-}
 
 // genFleet writes n lockfiles of versions 0, 1 and 2 in nested
 // directories, 3% of them damaged by one flipped byte the strict checks
@@ -72,7 +61,7 @@ func TestMigrateFleet(t *testing.T) {
 			if len(damaged) != n*3/100 {
 				t.Fatalf("%d damaged, want %d", len(damaged), n*3/100)
 			}
-			code, out, errOut := runMain(t, "migrate", "--json", "--to", "2", "--jobs", "6", "--sync", mode, dir)
+			code, out, errOut := run(t, "migrate", "--json", "--to", "2", "--jobs", "6", "--sync", mode, dir)
 			if code != ExitProblems {
 				t.Fatalf("exit %d, want 4\n%s", code, errOut)
 			}
@@ -101,11 +90,11 @@ func TestMigrateFleet(t *testing.T) {
 			checkFleet(t, paths, damaged, status, 2)
 
 			// And down to 1, then a rerun that finds nothing to do.
-			if code, _, errOut := runMain(t, "migrate", "--quiet", "--to", "1", "--jobs", "3", "--sync", mode, dir); code != ExitProblems {
+			if code, _, errOut := run(t, "migrate", "--quiet", "--to", "1", "--jobs", "3", "--sync", mode, dir); code != ExitProblems {
 				t.Fatalf("down: exit %d\n%s", code, errOut)
 			}
 			checkFleet(t, paths, damaged, nil, 1)
-			code, out, _ = runMain(t, "migrate", "--to", "1", "--sync", mode, dir)
+			code, out, _ = run(t, "migrate", "--to", "1", "--sync", mode, dir)
 			if want := fmt.Sprintf("0 migrated, %d skipped, %d refused", n-len(damaged), len(damaged)); code != ExitProblems || !strings.Contains(out, want) {
 				t.Errorf("rerun: exit %d, %q; want %q", code, lastLine(out), want)
 			}
@@ -162,7 +151,7 @@ func TestMigrateUsage(t *testing.T) {
 		{"migrate", "--to", "2", "--name", "[", dir},
 		{"migrate", "--to", "2", "--bogus", p},
 	} {
-		if code, _, errOut := runMain(t, args...); code != ExitUsage {
+		if code, _, errOut := run(t, args...); code != ExitUsage {
 			t.Errorf("%q: exit %d, want 16 (%s)", args, code, errOut)
 		}
 	}
