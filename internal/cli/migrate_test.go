@@ -14,7 +14,6 @@ import (
 	"github.com/lockfix/lockfix/schema"
 )
 
-
 // genFleet writes n lockfiles of versions 0, 1 and 2 in nested
 // directories, 3% of them damaged by one flipped byte the strict checks
 // see. It returns every path and the damaged files' bytes.
