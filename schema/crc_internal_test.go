@@ -87,3 +87,12 @@ func TestValidIntegrityAgrees(t *testing.T) {
 		}
 	}
 }
+
+func TestValidSemverAgrees(t *testing.T) {
+	for _, v := range []string{"", "1", "1.2", "1.2.3", "0.0.0", "01.2.3", "1.02.3", "1.2.03", "10.20.30", "1..3", "1.2.3.", ".1.2",
+		"1.2.3-rc.1", "1.2.3+b", "1.2.3-", "1.2.3x", "00.1.1", "1.0.0-01", "1.2.3.4"} {
+		if got, want := validSemver([]byte(v)), checkSemver([]byte(v)) == ""; got != want {
+			t.Errorf("validSemver(%q) = %v, checkSemver says %v", v, got, want)
+		}
+	}
+}

@@ -109,11 +109,32 @@ func ValidBody(body []byte) (name, version []byte, ok bool) {
 		f[i] = body[pos : pos+n : pos+n]
 		pos += n
 	}
-	if pos != len(body) || !validName(f[0]) || checkSemver(f[1]) != "" ||
+	if pos != len(body) || !validName(f[0]) || !validSemver(f[1]) ||
 		!validResolved(f[2]) || !validIntegrity(f[3]) {
 		return nil, nil, false
 	}
 	return f[0], f[1], true
+}
+
+// validSemver is checkSemver without the explanation: a plain
+// MAJOR.MINOR.PATCH is read in one tight loop; anything longer takes
+// checkSemver.
+func validSemver(s []byte) bool {
+	dots, digits := 0, 0
+	for i, c := range s {
+		switch {
+		case c-'0' < 10:
+			if digits == 1 && s[i-1] == '0' {
+				return false // a leading zero
+			}
+			digits++
+		case c == '.' && digits > 0 && dots < 2:
+			dots, digits = dots+1, 0
+		default:
+			return checkSemver(s) == ""
+		}
+	}
+	return dots == 2 && digits > 0
 }
 
 // validName is checkName without the explanation.
@@ -203,7 +224,7 @@ func validResolved(s []byte) bool {
 // and returns an InvalidPackage CorruptionError naming the field and the
 // rule, or nil. It does not allocate when the record is valid.
 func CheckRaw(r *RawPackage, record int) error {
-	if validName(r.Name) && len(r.Name) <= MaxName && len(r.Version) <= MaxVersion && checkSemver(r.Version) == "" &&
+	if validName(r.Name) && len(r.Name) <= MaxName && len(r.Version) <= MaxVersion && validSemver(r.Version) &&
 		len(r.Resolved) <= MaxResolved && validResolved(r.Resolved) && validIntegrity(r.Integrity) {
 		return nil // the fast path; only a bad record needs the explanation
 	}

@@ -63,6 +63,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -369,6 +370,9 @@ func cleanStaleOf(target string, locked os.FileInfo, fsys FS) {
 // grew since. (bytes.Buffer's growth zeroes the whole buffer first, a
 // fifth of the time of validating a large file.)
 func readAll(r io.Reader, size int64) ([]byte, error) {
+	if ra, ok := r.(io.ReaderAt); ok && size >= parallelReadMin && size <= MaxSize && runtime.GOMAXPROCS(0) > 1 {
+		return readParallel(ra, size)
+	}
 	data := make([]byte, 0, min(size, MaxSize)+512)
 	for {
 		n, err := r.Read(data[len(data):cap(data)])
@@ -384,6 +388,51 @@ func readAll(r io.Reader, size int64) ([]byte, error) {
 		}
 		if len(data) == cap(data) {
 			data = append(data, 0)[:len(data)]
+		}
+	}
+}
+
+// parallelReadMin is the size from which a file is read by several
+// goroutines: copying a large file out of the page cache (and faulting in
+// the fresh buffer) is work that scales with cores.
+const parallelReadMin = 8 << 20
+
+// readParallel reads the size bytes of a file in pieces at once, one per
+// processor (at most 4), then reads on from size in case the file grew.
+func readParallel(ra io.ReaderAt, size int64) ([]byte, error) {
+	data := make([]byte, size, size+512)
+	n := min(runtime.GOMAXPROCS(0), 4)
+	piece := (size + int64(n) - 1) / int64(n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		lo, hi := int64(i)*piece, min(int64(i+1)*piece, size)
+		wg.Go(func() {
+			got, err := ra.ReadAt(data[lo:hi], lo)
+			if err == io.EOF && int64(got) < hi-lo {
+				err = io.ErrUnexpectedEOF // the file shrank since the stat
+			} else if err == io.EOF {
+				err = nil
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	// Read on from size, in case the file grew since the stat.
+	for {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		m, err := ra.ReadAt(data[len(data):cap(data)], int64(len(data)))
+		data = data[:len(data)+m]
+		if err == io.EOF || m == 0 && err == nil {
+			return data, nil
+		}
+		if err != nil || len(data) > MaxSize {
+			return data, err
 		}
 	}
 }

@@ -188,23 +188,25 @@ func parse(b []byte, build bool) (*schema.Lockfile, []error) {
 			fmt.Sprintf("packagesSize is %d, the file holds %d bytes after the header", size, len(array))))
 	}
 	storedSum := binary.BigEndian.Uint64(b[OffPackagesChecksum:])
-	span := trace.Start("checksum")
-	sum := schema.CRC64(array)
-	span.End("schema/v2 packages CRC-64")
+	// The array's CRC-64 runs alongside the record checks of a large file.
+	var sum uint64
+	sumDone := make(chan struct{})
+	crc := func() {
+		span := trace.Start("checksum")
+		sum = schema.CRC64(array)
+		span.End("schema/v2 packages CRC-64")
+		close(sumDone)
+	}
+	if count >= parallelMin && runtime.GOMAXPROCS(0) > 1 {
+		go crc()
+	} else {
+		crc()
+	}
+	results := checkAll(b, count, build)
+	<-sumDone
 	if sum != storedSum {
 		errs = append(errs, schema.Corrupt(schema.ErrChecksumMismatch, OffPackagesChecksum, "packagesChecksum",
 			fmt.Sprintf("package array CRC-64 is 0x%016x, the array computes to 0x%016x", storedSum, sum)))
-	}
-	chunks := split(b, count)
-	results := make([]chunkResult, len(chunks))
-	if len(chunks) == 1 {
-		results[0] = checkRecords(b, chunks[0], count, build)
-	} else {
-		var wg sync.WaitGroup
-		for i := range chunks {
-			wg.Go(func() { results[i] = checkRecords(b, chunks[i], count, build) })
-		}
-		wg.Wait()
 	}
 	var pkgs []schema.Package
 	if build {
@@ -246,38 +248,43 @@ type chunkResult struct {
 // several goroutines.
 const parallelMin = 8192
 
-// split cuts the records into chunks for parallel checking. It hops from
-// frame to frame reading only markers and sizes; when a frame is damaged
-// or the machine has one CPU, everything is one chunk and the sequential
-// check reports the damage in order.
-func split(b []byte, count int) []chunk {
-	whole := []chunk{{first: 0, last: count, off: HeaderSize, prev: -1}}
+// checkAll checks the records, in chunks on up to GOMAXPROCS goroutines
+// for a large file. The first chunk starts at once; this goroutine hops
+// from frame to frame (reading only markers and sizes) to the start of
+// each further chunk and starts it there. A frame too damaged to hop over
+// ends the hopping: the chunk running there meets the damage and reports
+// it, as a sequential check would.
+func checkAll(b []byte, count int, build bool) []chunkResult {
 	n := min(runtime.GOMAXPROCS(0), 8)
 	if n < 2 || count < parallelMin {
-		return whole
+		return []chunkResult{checkRecords(b, chunk{first: 0, last: count, off: HeaderSize, prev: -1}, count, build)}
 	}
 	per := (count + n - 1) / n
-	chunks := make([]chunk, 0, n)
+	results := make([]chunkResult, n)
+	var wg sync.WaitGroup
+	start := func(k, off, prev int) {
+		c := chunk{first: k * per, last: min((k+1)*per, count), off: off, prev: prev}
+		wg.Go(func() { results[k] = checkRecords(b, c, count, build) })
+	}
+	start(0, HeaderSize, -1)
 	off, prev := HeaderSize, -1
-	for i := 0; i < count; i++ {
-		if i%per == 0 {
-			chunks = append(chunks, chunk{first: i, off: off, prev: prev})
-			if k := len(chunks); k > 1 {
-				chunks[k-2].last = i
-			}
+	for i, k := 0, 1; k < n && i < count; i++ {
+		if i == k*per {
+			start(k, off, prev)
+			k++
 		}
 		if len(b)-off < 6 || b[off] != 'P' || b[off+1] != 'K' {
-			return whole
+			break
 		}
-		n := binary.BigEndian.Uint32(b[off+2:])
-		if n < MinBody || n > MaxBody || uint64(len(b)-off) < uint64(FrameOverhead)+uint64(n) {
-			return whole
+		size := binary.BigEndian.Uint32(b[off+2:])
+		if size < MinBody || size > MaxBody || uint64(len(b)-off) < uint64(FrameOverhead)+uint64(size) {
+			break
 		}
 		prev = off
-		off += FrameOverhead + int(n)
+		off += FrameOverhead + int(size)
 	}
-	chunks[len(chunks)-1].last = count
-	return chunks
+	wg.Wait()
+	return results
 }
 
 // checkRecords checks the records of one chunk; the chunk holding the last
