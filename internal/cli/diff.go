@@ -98,8 +98,5 @@ func runDiff(c *ucli.Context) error {
 
 // countOf returns "1 thing" or "n things".
 func countOf(n int, thing string) string {
-	if n == 1 {
-		return "1 " + thing
-	}
-	return fmt.Sprintf("%d %ss", n, thing)
+	return fmt.Sprintf("%d %s%s", n, thing, plural(n))
 }

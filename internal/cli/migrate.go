@@ -318,11 +318,7 @@ func describe(r *migrate.Result, single, quiet bool) string {
 				ver = fmt.Sprintf("v%d ", r.From)
 			}
 			n := len(r.Problems)
-			plural := "s"
-			if n == 1 {
-				plural = ""
-			}
-			fmt.Fprintf(&b, "%s: refused: invalid %sfile (%d problem%s); repair it first with 'lockfix recover %s'\n", r.Path, ver, n, plural, r.Path)
+			fmt.Fprintf(&b, "%s: refused: invalid %sfile (%s); repair it first with 'lockfix recover %s'\n", r.Path, ver, countOf(n, "problem"), r.Path)
 			for i, p := range r.Problems {
 				if i == maxShown {
 					fmt.Fprintf(&b, "  ... and %d more (use --json for all)\n", n-maxShown)

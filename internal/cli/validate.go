@@ -74,7 +74,7 @@ func runValidate(c *ucli.Context) error {
 			if r.Version != nil {
 				ver = fmt.Sprintf("v%d, ", *r.Version)
 			}
-			fmt.Fprintf(Stdout, "%s: INVALID (%s%s)\n", path, ver, fmt.Sprintf("%d problem%s", len(r.Problems), plural(len(r.Problems))))
+			fmt.Fprintf(Stdout, "%s: INVALID (%s%s)\n", path, ver, countOf(len(r.Problems), "problem"))
 			for i, p := range r.Problems {
 				if i == maxShown {
 					fmt.Fprintf(Stdout, "  ... and %d more (use --json for all)\n", len(r.Problems)-maxShown)

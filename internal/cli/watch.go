@@ -227,12 +227,7 @@ func describeState(s *watch.State) string {
 	if s.Version >= 0 {
 		ver = fmt.Sprintf("v%d, ", s.Version)
 	}
-	n := len(s.Problems)
-	word := "problems"
-	if n == 1 {
-		word = "problem"
-	}
-	return fmt.Sprintf("INVALID (%s%d %s: %s)", ver, n, word, strings.Join(s.ProblemNames(), ", "))
+	return fmt.Sprintf("INVALID (%s%s: %s)", ver, countOf(len(s.Problems), "problem"), strings.Join(s.ProblemNames(), ", "))
 }
 
 // changeLines renders changes for people: config fields as
