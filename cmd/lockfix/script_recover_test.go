@@ -41,9 +41,7 @@ func cmdBitflip(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		b[bit/8] ^= 1 << uint(bit%8)
 	}
-	st, err := os.Stat(path)
-	ts.Check(err)
-	ts.Check(os.WriteFile(path, b, st.Mode().Perm()))
+	writeFixture(ts, path, b)
 }
 
 // cmdGarble writes pseudo-random bytes into a file, as a misdirected
@@ -78,9 +76,7 @@ func cmdGarble(ts *testscript.TestScript, neg bool, args []string) {
 	for i := off; i < off+n; i++ {
 		b[i] = byte(r.Uint32())
 	}
-	st, err := os.Stat(path)
-	ts.Check(err)
-	ts.Check(os.WriteFile(path, b, st.Mode().Perm()))
+	writeFixture(ts, path, b)
 }
 
 // cmdBackup checks the backups recover kept next to a file:

@@ -91,7 +91,7 @@ func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
 		if n > len(b) {
 			ts.Fatalf("corrupt: truncate to %d, the file is %d bytes", n, len(b))
 		}
-		ts.Check(os.WriteFile(path, b[:n], 0o644))
+		writeFixture(ts, path, b[:n])
 		return
 	}
 	off := num(args[1])
@@ -117,6 +117,12 @@ func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
 	default:
 		ts.Fatalf("usage: corrupt FILE OFFSET [XOR] | FILE OFFSET set BYTE | FILE OFFSET zero N")
 	}
+	writeFixture(ts, path, b)
+}
+
+// writeFixture writes the changed bytes of a fixture back, keeping its
+// mode.
+func writeFixture(ts *testscript.TestScript, path string, b []byte) {
 	st, err := os.Stat(path)
 	ts.Check(err)
 	ts.Check(os.WriteFile(path, b, st.Mode().Perm()))
