@@ -96,3 +96,36 @@ func TestValidSemverAgrees(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFastPathsAgree checks that each fast check of a package string (a
+// yes or no) agrees with the check that explains its answer, and the word
+// at a time base64 test with the table.
+func FuzzFastPathsAgree(f *testing.F) {
+	for _, s := range []string{"", "https://registry.example.org/a/-/a-1.0.0.tgz", "HTTPS://u:p@Host/x", "https\x1a//h/",
+		"http://a@b@c?x", "https://registry.example.org", "https://:80/", "https://exam ple.org/", "http://h\x7f/",
+		"https://abcdefgh@ijklmnop/q", "1.2.3-rc.1", "@scope/name", "JSONStream",
+		"sha512-DWa0nT1TYt5cnVkx9QxA+6uQ/Mh4maIiPkArWOAWFuEMJIqfBkMnk3rznjpsGdNZh6O0RYlay14yuI9gRkDm+w=="} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, s []byte) {
+		if got, want := validResolved(s), checkResolved(s) == ""; got != want {
+			t.Errorf("validResolved(%q) = %v, checkResolved says %v", s, got, want)
+		}
+		if got, want := validIntegrity(s), checkIntegrity(s) == ""; got != want {
+			t.Errorf("validIntegrity(%q) = %v, checkIntegrity says %v", s, got, want)
+		}
+		if got, want := validSemver(s), checkSemver(s) == ""; got != want {
+			t.Errorf("validSemver(%q) = %v, checkSemver says %v", s, got, want)
+		}
+		if got, want := validName(s), checkName(s) == ""; got != want {
+			t.Errorf("validName(%q) = %v, checkName says %v", s, got, want)
+		}
+		want := true
+		for _, c := range s {
+			want = want && b64Char[c] != 0xff
+		}
+		if got := base64Chars(s); got != want {
+			t.Errorf("base64Chars(%q) = %v, want %v", s, got, want)
+		}
+	})
+}

@@ -105,8 +105,10 @@ func (c Codec) parse(b []byte, build bool) (*schema.Lockfile, []error) {
 	}
 	count := int(binary.BigEndian.Uint32(b[OffPackageCount:]))
 	var pkgs []schema.Package
+	var file string // the packages' strings are substrings of it
 	if build {
 		pkgs = make([]schema.Package, 0, min(count, (len(b)-HeaderSize)/schema.MinPlainRecord))
+		file = string(b)
 	}
 	off := HeaderSize
 	var prev schema.RawPackage
@@ -131,7 +133,7 @@ func (c Codec) parse(b []byte, build bool) (*schema.Lockfile, []error) {
 			}
 		}
 		if build {
-			pkgs = append(pkgs, r.Package())
+			pkgs = append(pkgs, r.PackageIn(file))
 		}
 		prev = r
 		off += n
