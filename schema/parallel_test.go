@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/lockfix/lockfix/internal/lockgen"
@@ -28,7 +29,10 @@ func frameOffsets(b []byte) []int {
 func TestParallelCheckAgrees(t *testing.T) {
 	good := lockgen.Bytes(lockgen.Options{Version: 2, Packages: 20_000, Seed: 3})
 	offs := frameOffsets(good)
-	mid := offs[len(offs)/2]
+	// split is a boundary between two chunks of schema/v2's parallel
+	// check (4096 records each).
+	const split = 4096
+	mid := offs[split]
 	cases := map[string]func(b []byte) []byte{
 		"valid":                 func(b []byte) []byte { return b },
 		"bad marker in chunk 0": func(b []byte) []byte { b[offs[100]] = 'Q'; return b },
@@ -36,7 +40,13 @@ func TestParallelCheckAgrees(t *testing.T) {
 		"bad marker in chunk 1": func(b []byte) []byte { b[offs[15000]] = 'Q'; return b },
 		"record CRC in chunk 1": func(b []byte) []byte { b[offs[12000]+9] ^= 1; return b },
 		"bad name before split": func(b []byte) []byte {
-			b[offs[len(offs)/2-1]+8] = ' '
+			b[offs[split-1]+8] = ' '
+			return b
+		},
+		"problems in four chunks, in order": func(b []byte) []byte {
+			for _, i := range []int{100, 5000, 9000, 19000} {
+				b[offs[i]+9] ^= 1
+			}
 			return b
 		},
 		"torn":     func(b []byte) []byte { return b[:len(b)-30] },
@@ -44,8 +54,7 @@ func TestParallelCheckAgrees(t *testing.T) {
 		"unsorted at the split": func(b []byte) []byte {
 			l, _ := schema.Decode(b)
 			p := l.Packages
-			k := len(p) / 2
-			p[k-1], p[k] = p[k], p[k-1]
+			p[split-1], p[split] = p[split], p[split-1]
 			return encodeRaw(b, p, true)
 		},
 	}
@@ -61,6 +70,77 @@ func TestParallelCheckAgrees(t *testing.T) {
 			t.Errorf("%s: in parallel\n%s\none goroutine\n%s", name, many, one)
 		}
 		if name != "valid" && one == "[]" {
+			t.Errorf("%s: no problem found", name)
+		}
+	}
+}
+
+// arriving is a buffer filled in order by a goroutine, a step at a time,
+// as a file being read is: ready waits for the bytes a check asks for.
+type arriving struct {
+	buf  []byte
+	mu   sync.Mutex
+	cond *sync.Cond
+	in   int
+}
+
+func fill(src []byte, step int) *arriving {
+	a := &arriving{buf: make([]byte, len(src))}
+	a.cond = sync.NewCond(&a.mu)
+	go func() {
+		for off := 0; off < len(src); off += step {
+			end := min(off+step, len(src))
+			copy(a.buf[off:end], src[off:end])
+			a.mu.Lock()
+			a.in = end
+			a.cond.Broadcast()
+			a.mu.Unlock()
+			runtime.Gosched()
+		}
+	}()
+	return a
+}
+
+func (a *arriving) ready(n int) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for a.in < n {
+		a.cond.Wait()
+	}
+	return a.in
+}
+
+// TestCheckArrivingAgrees checks large v2 files, valid and damaged, while
+// they arrive a step at a time, and requires the problems of Check on the
+// whole bytes. A read of a byte before it arrived sees a zero (a wrong
+// answer here) and races with the copy (a report under -race).
+func TestCheckArrivingAgrees(t *testing.T) {
+	s, ok := schema.Lookup(2)
+	if !ok || s.CheckArriving == nil {
+		t.Fatal("version 2 has no CheckArriving")
+	}
+	good := lockgen.Bytes(lockgen.Options{Version: 2, Packages: 20_000, Seed: 5})
+	offs := frameOffsets(good)
+	cases := map[string]func(b []byte) []byte{
+		"valid":             func(b []byte) []byte { return b },
+		"record CRC early":  func(b []byte) []byte { b[offs[10]+9] ^= 1; return b },
+		"bad marker late":   func(b []byte) []byte { b[offs[17000]] = 'Q'; return b },
+		"array CRC":         func(b []byte) []byte { b[v2.OffPackagesChecksum] ^= 1; return b },
+		"bad size mid-file": func(b []byte) []byte { binary.BigEndian.PutUint32(b[offs[9000]+2:], 5000); return b },
+		"trailing":          func(b []byte) []byte { return append(b, "PK"...) },
+		"torn":              func(b []byte) []byte { return b[:len(b)-30] },
+	}
+	for name, damage := range cases {
+		b := damage(slices.Clone(good))
+		want := fmt.Sprint(schema.Check(b))
+		for _, step := range []int{1 << 10, 64 << 10} {
+			a := fill(b, step)
+			if got := fmt.Sprint(s.CheckArriving(a.buf, a.ready)); got != want {
+				t.Errorf("%s, arriving %d bytes at a time:\n%s\nwant\n%s", name, step, got, want)
+			}
+			a.ready(len(b)) // let the filler end before the next case
+		}
+		if name != "valid" && want == "[]" {
 			t.Errorf("%s: no problem found", name)
 		}
 	}

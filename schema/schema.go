@@ -93,6 +93,13 @@ type Schema struct {
 	// Check reports every problem of FORMAT.md section 6 in b, in file
 	// order; nil when b is valid.
 	Check func(b []byte) []error
+	// CheckArriving, when set, is Check for a b still being read in
+	// order: it calls ready(n) before it reads b[n-1], and ready returns
+	// how many bytes are in once there are n or more (or fewer when the
+	// read has ended early: the caller then throws the answer away and
+	// checks what was read). It lets the check of a large file run while
+	// the file is read. Optional.
+	CheckArriving func(b []byte, ready func(n int) int) []error
 	// Encode encodes l at this version. It fails when l cannot be
 	// represented (an invalid field, unsorted or duplicate packages, a
 	// flag the version does not define).

@@ -140,6 +140,10 @@ type Options struct {
 	FS FS
 	// ReadOnly takes no lock: the handle can only be read.
 	ReadOnly bool
+
+	// stream leaves the file unread and open (read-only): OpenStream
+	// reads it.
+	stream bool
 }
 
 // Handle is an open, locked lockfile.
@@ -241,6 +245,9 @@ func open(path, target string, st os.FileInfo, opts Options, fsys FS, deadline t
 		}
 		info = now // as of the lock: what the unchanged check compares
 		cleanStaleOf(target, info, fsys)
+	}
+	if opts.stream {
+		return &Handle{path: path, target: target, info: info, lock: f, fsys: fsys}, false, nil
 	}
 	span := trace.Start("file.read")
 	data, err := readAll(f, info.Size())
@@ -421,7 +428,12 @@ func readParallel(ra io.ReaderAt, size int64) ([]byte, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	// Read on from size, in case the file grew since the stat.
+	return readOn(ra, data)
+}
+
+// readOn reads from len(data) to the end, in case the file grew since
+// its stat, and stops past MaxSize. It appends to data.
+func readOn(ra io.ReaderAt, data []byte) ([]byte, error) {
 	for {
 		if len(data) == cap(data) {
 			data = append(data, 0)[:len(data)]

@@ -56,8 +56,12 @@ func init() {
 		Description: "104-byte header with CRC-64s of header and array, framed records with CRC-32C",
 		Decode:      Decode,
 		Check:       Check,
-		Encode:      Encode,
-		Fields:      Fields,
+		CheckArriving: func(b []byte, ready func(n int) int) []error {
+			_, errs := parse(b, false, ready)
+			return errs
+		},
+		Encode: Encode,
+		Fields: Fields,
 	}
 	up, down := schema.FlagsStep(Version, plain.Flags, Flags)
 	// Going down, the writer field disappears with the v2 header.
@@ -175,7 +179,13 @@ func ReadFrame(b []byte, off, record int) (Frame, error) {
 	return Frame{Off: off, Body: body, Stored: binary.BigEndian.Uint32(b[6+n:])}, nil
 }
 
-func parse(b []byte, build bool) (*schema.Lockfile, []error) {
+// parse checks b and, with build, collects its packages. When ready is
+// not nil, b is still being read: see schema.Schema.CheckArriving.
+func parse(b []byte, build bool, ready func(n int) int) (*schema.Lockfile, []error) {
+	if ready == nil {
+		ready = func(int) int { return len(b) }
+	}
+	ready(min(len(b), HeaderSize))
 	errs, whole := checkHeader(b)
 	if !whole {
 		return nil, errs
@@ -193,7 +203,12 @@ func parse(b []byte, build bool) (*schema.Lockfile, []error) {
 	sumDone := make(chan struct{})
 	crc := func() {
 		span := trace.Start("checksum")
-		sum = schema.CRC64(array)
+		// A step at a time, as the bytes arrive.
+		for lo := 0; lo < len(array); lo += crcStep {
+			hi := min(lo+crcStep, len(array))
+			ready(HeaderSize + hi)
+			sum = schema.CRC64Update(sum, array[lo:hi])
+		}
 		span.End("schema/v2 packages CRC-64")
 		close(sumDone)
 	}
@@ -202,7 +217,11 @@ func parse(b []byte, build bool) (*schema.Lockfile, []error) {
 	} else {
 		crc()
 	}
-	results := checkAll(b, count, build)
+	var file string // the packages' strings are substrings of it
+	if build {
+		file = string(b)
+	}
+	results := checkAll(b, file, count, build, ready)
 	<-sumDone
 	if sum != storedSum {
 		errs = append(errs, schema.Corrupt(schema.ErrChecksumMismatch, OffPackagesChecksum, "packagesChecksum",
@@ -248,32 +267,69 @@ type chunkResult struct {
 // several goroutines.
 const parallelMin = 8192
 
-// checkAll checks the records, in chunks on up to GOMAXPROCS goroutines
-// for a large file. The first chunk starts at once; this goroutine hops
-// from frame to frame (reading only markers and sizes) to the start of
-// each further chunk and starts it there. A frame too damaged to hop over
-// ends the hopping: the chunk running there meets the damage and reports
-// it, as a sequential check would.
-func checkAll(b []byte, count int, build bool) []chunkResult {
+// chunkRecords is the number of records in a chunk of a parallel check:
+// small enough that the workers end together (a chunk takes about a
+// millisecond), large enough that a chunk's setup does not count.
+const chunkRecords = 4096
+
+// crcStep is how many bytes of the array the CRC-64 takes at a time from
+// a file still being read.
+const crcStep = 1 << 20
+
+// checkAll checks the records, in chunks of chunkRecords on up to
+// GOMAXPROCS workers for a large file. This goroutine hops from frame to
+// frame (reading only markers and sizes) and hands out each chunk as soon
+// as it has found where the next one starts; the workers take them in
+// order, so they keep busy to the end even while another goroutine (the
+// array's CRC-64) shares the processors. A frame too damaged to hop over
+// ends the hopping: the chunk holding it runs to the last record, meets
+// the damage and reports it, as a sequential check would.
+//
+// When b is still being read, the hop waits for the bytes of each frame
+// it reads, and a chunk is handed out once the hop has passed its last
+// record, so its bytes are in; the last chunk, which also reads what
+// follows the last record, waits for the whole file.
+func checkAll(b []byte, file string, count int, build bool, ready func(n int) int) []chunkResult {
 	n := min(runtime.GOMAXPROCS(0), 8)
 	if n < 2 || count < parallelMin {
-		return []chunkResult{checkRecords(b, chunk{first: 0, last: count, off: HeaderSize, prev: -1}, count, build)}
+		ready(len(b))
+		return []chunkResult{checkRecords(b, file, chunk{first: 0, last: count, off: HeaderSize, prev: -1}, count, build)}
 	}
-	per := (count + n - 1) / n
-	results := make([]chunkResult, n)
+	results := make([]chunkResult, (count+chunkRecords-1)/chunkRecords)
+	type task struct {
+		k int
+		c chunk
+	}
+	tasks := make(chan task, len(results))
 	var wg sync.WaitGroup
-	start := func(k, off, prev int) {
-		c := chunk{first: k * per, last: min((k+1)*per, count), off: off, prev: prev}
-		wg.Go(func() { results[k] = checkRecords(b, c, count, build) })
+	for range n {
+		wg.Go(func() {
+			for t := range tasks {
+				results[t.k] = checkRecords(b, file, t.c, count, build)
+			}
+		})
 	}
-	start(0, HeaderSize, -1)
+	// cur is the chunk found but not yet handed out: its end is known
+	// once the hop reaches the next chunk's first record.
+	cur := chunk{first: 0, off: HeaderSize, prev: -1}
 	off, prev := HeaderSize, -1
-	for i, k := 0, 1; k < n && i < count; i++ {
-		if i == k*per {
-			start(k, off, prev)
-			k++
+	have := 0 // bytes known to be in
+	wait := func(n int) {
+		if n > have {
+			have = ready(n)
 		}
-		if len(b)-off < 6 || b[off] != 'P' || b[off+1] != 'K' {
+	}
+	for i := 0; i < count; i++ {
+		if i > 0 && i%chunkRecords == 0 {
+			cur.last = i
+			tasks <- task{k: cur.first / chunkRecords, c: cur}
+			cur = chunk{first: i, off: off, prev: prev}
+		}
+		if len(b)-off < 6 {
+			break
+		}
+		wait(off + 6)
+		if b[off] != 'P' || b[off+1] != 'K' {
 			break
 		}
 		size := binary.BigEndian.Uint32(b[off+2:])
@@ -282,14 +338,20 @@ func checkAll(b []byte, count int, build bool) []chunkResult {
 		}
 		prev = off
 		off += FrameOverhead + int(size)
+		wait(off)
 	}
+	cur.last = count
+	ready(len(b))
+	tasks <- task{k: cur.first / chunkRecords, c: cur}
+	close(tasks)
 	wg.Wait()
 	return results
 }
 
 // checkRecords checks the records of one chunk; the chunk holding the last
-// record also checks what follows it.
-func checkRecords(b []byte, c chunk, count int, build bool) chunkResult {
+// record also checks what follows it. When build is set, file is b as a
+// string, and the packages' strings are its substrings.
+func checkRecords(b []byte, file string, c chunk, count int, build bool) chunkResult {
 	var res chunkResult
 	if build {
 		res.pkgs = make([]schema.Package, 0, min(c.last-c.first, (len(b)-c.off)/(FrameOverhead+schema.MinPlainRecord)))
@@ -349,7 +411,7 @@ func checkRecords(b []byte, c chunk, count int, build bool) chunkResult {
 				}
 			}
 			if build {
-				res.pkgs = append(res.pkgs, r.Package())
+				res.pkgs = append(res.pkgs, r.PackageIn(file))
 			}
 		}
 		prevName, prevVersion = r.Name, r.Version
@@ -387,7 +449,7 @@ func trailing(b []byte, off, count int) error {
 
 // Decode decodes a version 2 file strictly.
 func Decode(b []byte) (*schema.Lockfile, error) {
-	l, errs := parse(b, true)
+	l, errs := parse(b, true, nil)
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}
@@ -396,7 +458,7 @@ func Decode(b []byte) (*schema.Lockfile, error) {
 
 // Check reports every problem of a version 2 file.
 func Check(b []byte) []error {
-	_, errs := parse(b, false)
+	_, errs := parse(b, false, nil)
 	return errs
 }
 
