@@ -1,0 +1,34 @@
+package migrate_test
+
+import (
+	"testing"
+
+	"github.com/lockfix/lockfix/internal/lockgen"
+	"github.com/lockfix/lockfix/migrate"
+	"github.com/lockfix/lockfix/schema"
+)
+
+// BenchmarkConvertVerify is the processor work of migrating one fleet
+// file, without the file system: the strict decode, the step, the encode
+// and the check of the new bytes. The file has 62 packages, the mean of
+// scripts/genfleet's fleets.
+//
+//	go test -run XXX -bench ConvertVerify -count 8 ./migrate/
+func BenchmarkConvertVerify(b *testing.B) {
+	for _, from := range []int{0, 1} {
+		in := lockgen.Bytes(lockgen.Options{Version: from, Packages: 62, Seed: 11})
+		b.Run("from=v"+string(rune('0'+from)), func(b *testing.B) {
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				c, err := migrate.Convert(in, 2, schema.StepOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := migrate.Verify(c.After)(c.Data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
