@@ -104,6 +104,14 @@ type Schema struct {
 	// represented (an invalid field, unsorted or duplicate packages, a
 	// flag the version does not define).
 	Encode func(l *Lockfile) ([]byte, error)
+	// EncodeTrusted, when set, is Encode for a lockfile whose packages
+	// came from a strict decode: it checks the config, not the packages'
+	// rules, order and uniqueness, which are a third of the work of
+	// converting a file. Its result must be checked before it is used
+	// (migrate decodes the new bytes strictly and compares them with the
+	// lockfile), so a package that is not valid after all is caught
+	// there. Optional.
+	EncodeTrusted func(l *Lockfile) ([]byte, error)
 	// Fields returns the header fields of b for dump --hex; b may be short
 	// or damaged.
 	Fields func(b []byte) []Field

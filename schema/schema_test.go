@@ -1,6 +1,7 @@
 package schema_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -391,6 +392,42 @@ func TestEncodeRefuses(t *testing.T) {
 		f(l2)
 		if _, err := schema.Encode(l2); err == nil {
 			t.Errorf("case %d: Encode accepted an invalid lockfile", i)
+		}
+	}
+}
+
+// TestEncodeTrusted requires the bytes of Encode from EncodeTrusted for
+// valid lockfiles at every version, and bytes that fail Check for a
+// lockfile whose packages are not valid after all (what migrate's
+// verification then refuses).
+func TestEncodeTrusted(t *testing.T) {
+	l := records(t, readVector(t, "v2"))
+	for _, v := range schema.Versions() {
+		s, _ := schema.Lookup(v)
+		if s.EncodeTrusted == nil {
+			continue
+		}
+		l2 := l.Clone()
+		l2.Config.Version = v
+		if v < 2 {
+			l2.Config.Flags &= schema.FlagDebug | schema.FlagDisableIsolatedLinker
+		}
+		want, err := s.Encode(l2)
+		if err != nil {
+			t.Fatalf("v%d: %v", v, err)
+		}
+		got, err := s.EncodeTrusted(l2)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("v%d: EncodeTrusted differs from Encode (%v)", v, err)
+		}
+		l2.Packages[0], l2.Packages[1] = l2.Packages[1], l2.Packages[0]
+		l2.Packages[0].Name = "Bad Name"
+		got, err = s.EncodeTrusted(l2)
+		if err != nil {
+			t.Fatalf("v%d: EncodeTrusted checked the packages: %v", v, err)
+		}
+		if errs := s.Check(got); len(errs) == 0 {
+			t.Errorf("v%d: invalid packages encoded trusted pass Check", v)
 		}
 	}
 }

@@ -60,8 +60,9 @@ func init() {
 			_, errs := parse(b, false, ready)
 			return errs
 		},
-		Encode: Encode,
-		Fields: Fields,
+		Encode:        Encode,
+		EncodeTrusted: func(l *schema.Lockfile) ([]byte, error) { return encode(l, true) },
+		Fields:        Fields,
 	}
 	up, down := schema.FlagsStep(Version, plain.Flags, Flags)
 	// Going down, the writer field disappears with the v2 header.
@@ -314,11 +315,6 @@ func checkAll(b []byte, file string, count int, build bool, ready func(n int) in
 	cur := chunk{first: 0, off: HeaderSize, prev: -1}
 	off, prev := HeaderSize, -1
 	have := 0 // bytes known to be in
-	wait := func(n int) {
-		if n > have {
-			have = ready(n)
-		}
-	}
 	for i := 0; i < count; i++ {
 		if i > 0 && i%chunkRecords == 0 {
 			cur.last = i
@@ -328,7 +324,9 @@ func checkAll(b []byte, file string, count int, build bool, ready func(n int) in
 		if len(b)-off < 6 {
 			break
 		}
-		wait(off + 6)
+		if off+6 > have {
+			have = ready(off + 6)
+		}
 		if b[off] != 'P' || b[off+1] != 'K' {
 			break
 		}
@@ -338,7 +336,9 @@ func checkAll(b []byte, file string, count int, build bool, ready func(n int) in
 		}
 		prev = off
 		off += FrameOverhead + int(size)
-		wait(off)
+		if off > have {
+			have = ready(off)
+		}
 	}
 	cur.last = count
 	ready(len(b))
@@ -464,12 +464,21 @@ func Check(b []byte) []error {
 
 // Encode encodes l at version 2. An empty Writer is written as
 // DefaultWriter.
-func Encode(l *schema.Lockfile) ([]byte, error) {
+func Encode(l *schema.Lockfile) ([]byte, error) { return encode(l, false) }
+
+// encode is Encode; trusted skips the check of the packages (see
+// schema.Schema.EncodeTrusted).
+func encode(l *schema.Lockfile, trusted bool) ([]byte, error) {
 	cfg := l.Config
 	cfg.Version = Version
-	probe := *l
-	probe.Config = cfg
-	errs := schema.CheckLockfile(&probe, Flags)
+	var errs []error
+	if trusted {
+		errs = schema.CheckConfig(cfg, Flags)
+	} else {
+		probe := *l
+		probe.Config = cfg
+		errs = schema.CheckLockfile(&probe, Flags)
+	}
 	writer := l.Writer
 	if writer == "" {
 		writer = DefaultWriter

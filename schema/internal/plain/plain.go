@@ -181,12 +181,24 @@ func (c Codec) Check(b []byte) []error {
 }
 
 // Encode encodes l at the codec's version.
-func (c Codec) Encode(l *schema.Lockfile) ([]byte, error) {
+func (c Codec) Encode(l *schema.Lockfile) ([]byte, error) { return c.encode(l, false) }
+
+// EncodeTrusted is Encode without the check of the packages (see
+// schema.Schema.EncodeTrusted).
+func (c Codec) EncodeTrusted(l *schema.Lockfile) ([]byte, error) { return c.encode(l, true) }
+
+func (c Codec) encode(l *schema.Lockfile, trusted bool) ([]byte, error) {
 	cfg := l.Config
 	cfg.Version = c.Version
-	probe := *l
-	probe.Config = cfg
-	if errs := schema.CheckLockfile(&probe, Flags); len(errs) > 0 {
+	var errs []error
+	if trusted {
+		errs = schema.CheckConfig(cfg, Flags)
+	} else {
+		probe := *l
+		probe.Config = cfg
+		errs = schema.CheckLockfile(&probe, Flags)
+	}
+	if len(errs) > 0 {
 		return nil, &schema.EncodeError{Version: c.Version, Problems: errs}
 	}
 	if uint64(len(l.Packages)) > 0xffffffff {
@@ -238,15 +250,16 @@ func (c Codec) Fields(b []byte) []schema.Field {
 // Schema returns the registrable schema of the codec.
 func (c Codec) Schema(bun, description string) *schema.Schema {
 	s := &schema.Schema{
-		Version:     c.Version,
-		Bun:         bun,
-		HeaderSize:  HeaderSize,
-		Flags:       Flags,
-		Description: description,
-		Decode:      c.Decode,
-		Check:       c.Check,
-		Encode:      c.Encode,
-		Fields:      c.Fields,
+		Version:       c.Version,
+		Bun:           bun,
+		HeaderSize:    HeaderSize,
+		Flags:         Flags,
+		Description:   description,
+		Decode:        c.Decode,
+		Check:         c.Check,
+		Encode:        c.Encode,
+		EncodeTrusted: c.EncodeTrusted,
+		Fields:        c.Fields,
 	}
 	return s
 }
