@@ -16,23 +16,42 @@ const StreamMin = 4 << 20
 // streamStep is how much a Stream reads at a time.
 const streamStep = 1 << 20
 
-// Stream is a file being read, in order, by a goroutine of its own, so
-// that its reader can work on the first bytes while the rest arrives (a
-// strict check of a large file runs while the file is read).
+// Stream is a file read in order as its reader asks for its bytes (Ready),
+// so that the reader can work on the first bytes before the rest is read:
+// a strict check of a large file runs while the file is read, the
+// goroutine that needs the next bytes reading them.
 type Stream struct {
 	path string
+	f    *rawFile     // nil once the read has ended
 	buf  []byte       // sized from the stat; read in order
 	in   atomic.Int64 // bytes of buf read so far
 
-	mu    sync.Mutex
-	cond  sync.Cond
-	ended bool
-	data  []byte // as read: buf, shorter or longer when the file changed
-	err   error
+	mu       sync.Mutex // held while reading
+	ended    bool
+	data     []byte // as read: buf, shorter or longer when the file changed
+	err      error
+	pooled   bool // buf came from buffers and goes back on Release
+	released bool
+}
+
+// buffers keeps the buffers of large streams for the next ones (*[]byte):
+// a fleet of large files is read without allocating and zeroing a buffer
+// per file, which the read then overwrites, and without collecting each
+// one after its file.
+var buffers sync.Pool
+
+// buffer returns a buffer of size bytes with room to read on (as
+// readAll's buffers have), from buffers when one there is large enough.
+func buffer(size int64) []byte {
+	if p, ok := buffers.Get().(*[]byte); ok && int64(cap(*p)) >= size+512 {
+		return (*p)[:size]
+	}
+	return make([]byte, size, size+512)
 }
 
 // OpenStream opens path read-only with Open's checks (a regular file, not
-// over MaxSize) and starts reading it.
+// over MaxSize). A file under StreamMin is read at once; a larger one as
+// Ready asks.
 func OpenStream(path string) (*Stream, error) {
 	h, err := Open(path, Options{ReadOnly: true, stream: true})
 	if err != nil {
@@ -41,7 +60,6 @@ func OpenStream(path string) (*Stream, error) {
 	f := h.lock.(*rawFile)
 	size := h.info.Size()
 	s := &Stream{path: path}
-	s.cond.L = &s.mu
 	if size < StreamMin {
 		span := trace.Start("file.read")
 		data, err := readAll(f, size)
@@ -51,64 +69,54 @@ func OpenStream(path string) (*Stream, error) {
 		}
 		s.buf = data
 		s.in.Store(int64(len(data)))
-		s.end(data, err)
+		s.ended, s.data, s.err = true, data, err
 		return s, nil
 	}
-	s.buf = make([]byte, size, size+512)
-	go s.read(f)
+	s.f = f
+	s.buf, s.pooled = buffer(size), true
 	return s, nil
 }
 
-// read reads the file into buf, a step at a time, then reads on in case
-// it grew.
-func (s *Stream) read(f *rawFile) {
-	defer f.Close()
-	span := trace.Start("file.read")
-	off := 0
-	var err error
-	for off < len(s.buf) {
-		n, e := f.ReadAt(s.buf[off:min(off+streamStep, len(s.buf))], int64(off))
-		off += n
-		s.in.Store(int64(off))
-		s.mu.Lock()
-		s.cond.Broadcast()
-		s.mu.Unlock()
-		if e == io.EOF {
-			break // the file shrank since the stat
+// step reads the next streamStep bytes, or reads on past the stat's size
+// and ends the read. The caller holds mu.
+func (s *Stream) step() {
+	off := int(s.in.Load())
+	if off == len(s.buf) {
+		data, err := readOn(s.f, s.buf)
+		if err == nil && len(data) > MaxSize {
+			err = fmt.Errorf("%s: %w: the limit is %d bytes", s.path, ErrTooLarge, MaxSize)
 		}
-		if e != nil {
-			err = e
-			break
-		}
+		s.end(data, err)
+		return
 	}
-	data := s.buf[:off]
-	if err == nil && off == len(s.buf) {
-		data, err = readOn(f, data)
+	n, err := s.f.ReadAt(s.buf[off:min(off+streamStep, len(s.buf))], int64(off))
+	s.in.Store(int64(off + n))
+	switch {
+	case err == io.EOF:
+		s.end(s.buf[:off+n], nil) // the file shrank since the stat
+	case err != nil:
+		s.end(s.buf[:off+n], err)
 	}
-	if err == nil && len(data) > MaxSize {
-		err = fmt.Errorf("%s: %w: the limit is %d bytes", s.path, ErrTooLarge, MaxSize)
-	}
-	if trace.Enabled() {
-		span.End(fmt.Sprintf("%s %dB in the background", s.path, len(data)))
-	}
-	s.end(data, err)
 }
 
-// end records the outcome of the read and wakes every waiter.
+// end ends the read. The caller holds mu.
 func (s *Stream) end(data []byte, err error) {
-	s.mu.Lock()
 	s.ended, s.data, s.err = true, data, err
-	s.cond.Broadcast()
-	s.mu.Unlock()
+	s.f.Close()
+	s.f = nil
+	if trace.Enabled() {
+		trace.Line("file.read", 0, fmt.Sprintf("%s %dB as asked", s.path, len(data)))
+	}
 }
 
 // Bytes returns the buffer being filled, sized from the file's stat. Only
 // its first Ready(n) bytes may be read.
 func (s *Stream) Bytes() []byte { return s.buf }
 
-// Ready waits until the first n bytes of Bytes are in, or the read has
+// Ready reads until the first n bytes of Bytes are in, or the read has
 // ended, and returns how many are in: at least n, unless the read ended
-// early (an error, or a file that shrank).
+// early (an error, or a file that shrank). Several goroutines may call
+// it; one reads while the others wait.
 func (s *Stream) Ready(n int) int {
 	if in := int(s.in.Load()); in >= n {
 		return in
@@ -116,19 +124,39 @@ func (s *Stream) Ready(n int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for !s.ended && int(s.in.Load()) < n {
-		s.cond.Wait()
+		s.step()
 	}
 	return int(s.in.Load())
 }
 
-// Wait waits for the end of the read and returns the bytes as read. They
-// are Bytes, unless the file changed size while it was read: then they
-// are what was read, shorter or longer.
+// Wait reads to the end and returns the bytes as read. They are Bytes,
+// unless the file changed size while it was read: then they are what was
+// read, shorter or longer.
 func (s *Stream) Wait() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for !s.ended {
-		s.cond.Wait()
+		s.step()
 	}
 	return s.data, s.err
+}
+
+// Release ends the use of the stream: it closes the file if the read has
+// not ended and keeps a large file's buffer for the next stream. Neither
+// Bytes nor what Wait returned may be used afterwards. It is safe to call
+// more than once.
+func (s *Stream) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ended {
+		s.f.Close()
+		s.f = nil
+		s.ended, s.err = true, fmt.Errorf("%s: stream released", s.path)
+	}
+	if s.pooled && !s.released {
+		buf := s.buf
+		buffers.Put(&buf)
+	}
+	s.released = true
+	s.buf, s.data = nil, nil
 }

@@ -101,47 +101,53 @@ func runValidate(c *ucli.Context) error {
 // validateFile checks one file and returns its result and exit code.
 func validateFile(path string) (fileResult, int) {
 	r := fileResult{Path: path, Problems: []problemJSON{}}
-	b, s, errs, err := checkFile(path)
+	code := ExitOK
+	err := checkFile(path, func(b []byte, s *schema.Schema, errs []error) {
+		if s == nil { // errs holds why the header names no known version
+			r.Problems = append(r.Problems, toProblem(fmt.Errorf("%s: %w", path, errs[0])))
+			code = ExitProblems
+			return
+		}
+		v := s.Version
+		r.Version = &v
+		if len(errs) > 0 {
+			for _, e := range errs {
+				r.Problems = append(r.Problems, toProblem(fmt.Errorf("%s: %w", path, e)))
+			}
+			code = ExitProblems
+			return
+		}
+		n := packageCount(b)
+		r.Packages = &n
+		r.Valid = true
+	})
 	if err != nil {
 		r.Problems = append(r.Problems, problemJSON{Error: "IOError", Message: err.Error()})
 		return r, ioCode(err)
 	}
-	if s == nil { // errs holds why the header names no known version
-		r.Problems = append(r.Problems, toProblem(fmt.Errorf("%s: %w", path, errs[0])))
-		return r, ExitProblems
-	}
-	v := s.Version
-	r.Version = &v
-	if len(errs) > 0 {
-		for _, e := range errs {
-			r.Problems = append(r.Problems, toProblem(fmt.Errorf("%s: %w", path, e)))
-		}
-		return r, ExitProblems
-	}
-	n := packageCount(b)
-	r.Packages = &n
-	r.Valid = true
-	return r, ExitOK
+	return r, code
 }
 
-// checkFile reads path ("-" for stdin) and checks it strictly. It returns
-// the bytes, their schema and every problem; the schema is nil when the
-// header names no known version, and the one problem says why. A large
-// file of a version that can be checked as it arrives
-// (schema.Schema.CheckArriving) is checked while it is read: the check
-// starts on the first records instead of after the last byte.
-func checkFile(path string) ([]byte, *schema.Schema, []error, error) {
+// checkFile reads path ("-" for stdin), checks it strictly and calls use
+// with the bytes, their schema and every problem; the schema is nil when
+// the header names no known version, and the one problem says why. The
+// bytes are only valid during the call. A large file of a version that
+// can be checked as it arrives (schema.Schema.CheckArriving) is checked
+// while it is read: the check starts on the first records instead of
+// after the last byte.
+func checkFile(path string, use func(b []byte, s *schema.Schema, errs []error)) error {
 	var b []byte
 	if path == "-" {
 		var err error
 		if b, err = readFile(path); err != nil {
-			return nil, nil, nil, err
+			return err
 		}
 	} else {
 		st, err := atomicfile.OpenStream(path)
 		if err != nil {
-			return nil, nil, nil, err
+			return err
 		}
+		defer st.Release()
 		buf := st.Bytes()
 		n := st.Ready(min(len(buf), 8))
 		if s, err := schema.Sniff(buf[:n]); err == nil && s.CheckArriving != nil && len(buf) >= atomicfile.StreamMin {
@@ -149,27 +155,30 @@ func checkFile(path string) ([]byte, *schema.Schema, []error, error) {
 			errs := s.CheckArriving(buf, st.Ready)
 			data, err := st.Wait()
 			if err != nil {
-				return nil, nil, nil, err
+				return err
 			}
 			if len(data) == len(buf) {
 				trace.Line("header.decode", 0, fmt.Sprintf("schema/v%d", s.Version))
 				trace.Line("validate", time.Since(start), fmt.Sprintf("schema/v%d, while reading", s.Version))
-				return data, s, errs, nil
+				use(data, s, errs)
+				return nil
 			}
 			// The file changed size while it was read: check what was read.
 		}
 		if b, err = st.Wait(); err != nil {
-			return nil, nil, nil, err
+			return err
 		}
 	}
 	s, err := sniffHeader(b)
 	if err != nil {
-		return b, nil, []error{err}, nil
+		use(b, nil, []error{err})
+		return nil
 	}
 	start := time.Now()
 	errs := s.Check(b)
 	trace.Line("validate", time.Since(start), fmt.Sprintf("schema/v%d", s.Version))
-	return b, s, errs, nil
+	use(b, s, errs)
+	return nil
 }
 
 // packageCount reads packageCount (offset 0x19 in every version) from a
