@@ -49,7 +49,11 @@ func TestParallelCheckAgrees(t *testing.T) {
 			}
 			return b
 		},
-		"torn":     func(b []byte) []byte { return b[:len(b)-30] },
+		"torn": func(b []byte) []byte { return b[:len(b)-30] },
+		"packageCount far too large": func(b []byte) []byte {
+			binary.BigEndian.PutUint32(b[v2.OffPackageCount:], 0xffffffff)
+			return b
+		},
 		"trailing": func(b []byte) []byte { return append(b, "PK"...) },
 		"unsorted at the split": func(b []byte) []byte {
 			l, _ := schema.Decode(b)

@@ -296,7 +296,10 @@ func checkAll(b []byte, file string, count int, build bool, ready func(n int) in
 		ready(len(b))
 		return []chunkResult{checkRecords(b, file, chunk{first: 0, last: count, off: HeaderSize, prev: -1}, count, build)}
 	}
-	results := make([]chunkResult, (count+chunkRecords-1)/chunkRecords)
+	// count is the header's word: the chunks are bounded by the records
+	// that b can hold (each frame takes at least 18 bytes).
+	fit := (len(b) - HeaderSize) / (FrameOverhead + MinBody)
+	results := make([]chunkResult, min(count, fit)/chunkRecords+1)
 	type task struct {
 		k int
 		c chunk
