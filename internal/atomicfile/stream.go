@@ -9,8 +9,8 @@ import (
 	"github.com/lockfix/lockfix/internal/trace"
 )
 
-// StreamMin is the size from which OpenStream reads a file in the
-// background; a smaller file is read before OpenStream returns.
+// StreamMin is the size from which OpenStream reads a file as its reader
+// asks; a smaller file is read before OpenStream returns.
 const StreamMin = 4 << 20
 
 // streamStep is how much a Stream reads at a time.
