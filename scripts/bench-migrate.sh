@@ -30,19 +30,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 files=${FILES:-10000}
 jobs_list=${JOBS:-8}
 rounds=${ROUNDS:-3}
-work=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/bench-migrate.XXXXXX")}
-mkdir -p "$work/bin"
-cleanup() {
-	if [ "${KEEP:-0}" != 1 ]; then
-		rm -rf "$work"
-	fi
-}
-trap cleanup EXIT
-
-echo "building lockfix, migrate-floor and genfleet"
-(cd "$root" && go build -o "$work/bin/lockfix" ./cmd/lockfix &&
-	go build -o "$work/bin/migrate-floor" ./scripts/migrate-floor &&
-	go build -o "$work/bin/genfleet" ./scripts/genfleet)
+name=bench-migrate
+# shellcheck source=scripts/bench-common.sh
+. "$root/scripts/bench-common.sh"
+build lockfix ./cmd/lockfix migrate-floor ./scripts/migrate-floor genfleet ./scripts/genfleet
 
 fleet="$work/fleet"
 
@@ -52,9 +43,6 @@ regen() {
 	"$work/bin/genfleet" -n "$files" -seed "$1" "$fleet" >/dev/null
 	sync
 }
-
-# now prints the time in nanoseconds.
-now() { date +%s%N; }
 
 # rate runs a command over the fleet and prints its files per second.
 rate() {
@@ -77,8 +65,6 @@ check() {
 	fi
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
 echo "fleet: $files lockfiles under $work ($(df -PT "$work" | awk 'NR == 2 { print $2 " on " $1 }'))"
 echo "machine: $(nproc) processors, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-5s %-5s %10s %10s %10s %10s %10s\n' jobs round floor file batch file/floor batch/floor
@@ -95,8 +81,8 @@ for j in $jobs_list; do
 		regen "$r"
 		batch=$(rate "$work/bin/lockfix" migrate --to 2 --jobs "$j" --sync batch "$fleet")
 		check "--sync batch"
-		fr=$(awk -v a="$per_file" -v b="$floor" 'BEGIN { printf "%.2f", a / b }')
-		br=$(awk -v a="$batch" -v b="$floor" 'BEGIN { printf "%.2f", a / b }')
+		fr=$(ratio "$per_file" "$floor")
+		br=$(ratio "$batch" "$floor")
 		file_ratios="$file_ratios $fr"
 		batch_ratios="$batch_ratios $br"
 		printf '%-5s %-5s %10s %10s %10s %10s %10s\n' "$j" "$r" "$floor" "$per_file" "$batch" "$fr" "$br"

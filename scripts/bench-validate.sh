@@ -23,19 +23,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 packages=${PACKAGES:-100000}
 rounds=${ROUNDS:-21}
-work=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/bench-validate.XXXXXX")}
-mkdir -p "$work/bin"
-cleanup() {
-	if [ "${KEEP:-0}" != 1 ]; then
-		rm -rf "$work"
-	fi
-}
-trap cleanup EXIT
-
-echo "building lockfix, validate-floor and genfleet"
-(cd "$root" && go build -o "$work/bin/lockfix" ./cmd/lockfix &&
-	go build -o "$work/bin/validate-floor" ./scripts/validate-floor &&
-	go build -o "$work/bin/genfleet" ./scripts/genfleet)
+name=bench-validate
+# shellcheck source=scripts/bench-common.sh
+. "$root/scripts/bench-common.sh"
+build lockfix ./cmd/lockfix validate-floor ./scripts/validate-floor genfleet ./scripts/genfleet
 
 rm -rf "$work/file"
 "$work/bin/genfleet" -n 1 -version 2 -packages "$packages" -seed 7 "$work/file" >/dev/null
@@ -46,9 +37,6 @@ if ! "$work/bin/lockfix" validate --quiet "$file"; then
 	exit 1
 fi
 
-# now prints the time in nanoseconds.
-now() { date +%s%N; }
-
 # took runs a command and prints its wall time in microseconds.
 took() {
 	local start end
@@ -57,8 +45,6 @@ took() {
 	end=$(now)
 	echo $(((end - start) / 1000))
 }
-
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "file: $(wc -c <"$file") bytes, $packages packages, under $work"
 echo "machine: $(nproc) processors, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -69,11 +55,11 @@ ratios=""
 for r in $(seq 1 "$rounds"); do
 	f=$(took "$work/bin/validate-floor" "$file")
 	v=$(took "$work/bin/lockfix" validate "$file")
-	ratio=$(awk -v a="$v" -v b="$f" 'BEGIN { printf "%.2f", a / b }')
+	q=$(ratio "$v" "$f")
 	floors="$floors $f"
 	checks="$checks $v"
-	ratios="$ratios $ratio"
-	printf '%-6s %12s %12s %8s\n' "$r" "$f" "$v" "$ratio"
+	ratios="$ratios $q"
+	printf '%-6s %12s %12s %8s\n' "$r" "$f" "$v" "$q"
 done
 fm=$(echo "$floors" | tr ' ' '\n' | grep . | median)
 vm=$(echo "$checks" | tr ' ' '\n' | grep . | median)
