@@ -42,6 +42,21 @@ func CheckLockfile(l *Lockfile, defined Flags) []error {
 	return errs
 }
 
+// CheckEncode is the check an encoder at version makes before it writes
+// l: it returns l's config at that version and its problems, those of
+// CheckLockfile, or with trusted those of the config alone (see
+// Schema.EncodeTrusted).
+func CheckEncode(l *Lockfile, version int, defined Flags, trusted bool) (Config, []error) {
+	cfg := l.Config
+	cfg.Version = version
+	if trusted {
+		return cfg, CheckConfig(cfg, defined)
+	}
+	probe := *l
+	probe.Config = cfg
+	return cfg, CheckLockfile(&probe, defined)
+}
+
 // EncodeError is returned by encoders for a lockfile that cannot be
 // written; it carries every problem.
 type EncodeError struct {

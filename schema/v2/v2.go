@@ -472,16 +472,7 @@ func Encode(l *schema.Lockfile) ([]byte, error) { return encode(l, false) }
 // encode is Encode; trusted skips the check of the packages (see
 // schema.Schema.EncodeTrusted).
 func encode(l *schema.Lockfile, trusted bool) ([]byte, error) {
-	cfg := l.Config
-	cfg.Version = Version
-	var errs []error
-	if trusted {
-		errs = schema.CheckConfig(cfg, Flags)
-	} else {
-		probe := *l
-		probe.Config = cfg
-		errs = schema.CheckLockfile(&probe, Flags)
-	}
+	cfg, errs := schema.CheckEncode(l, Version, Flags, trusted)
 	writer := l.Writer
 	if writer == "" {
 		writer = DefaultWriter

@@ -188,16 +188,7 @@ func (c Codec) Encode(l *schema.Lockfile) ([]byte, error) { return c.encode(l, f
 func (c Codec) EncodeTrusted(l *schema.Lockfile) ([]byte, error) { return c.encode(l, true) }
 
 func (c Codec) encode(l *schema.Lockfile, trusted bool) ([]byte, error) {
-	cfg := l.Config
-	cfg.Version = c.Version
-	var errs []error
-	if trusted {
-		errs = schema.CheckConfig(cfg, Flags)
-	} else {
-		probe := *l
-		probe.Config = cfg
-		errs = schema.CheckLockfile(&probe, Flags)
-	}
+	cfg, errs := schema.CheckEncode(l, c.Version, Flags, trusted)
 	if len(errs) > 0 {
 		return nil, &schema.EncodeError{Version: c.Version, Problems: errs}
 	}
