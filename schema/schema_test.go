@@ -350,16 +350,22 @@ func duplicateFirst(b []byte, framed bool) []byte {
 	return encodeRaw(b, p, framed)
 }
 
+// atVersion returns a copy of l at config version v, less the flags v
+// does not define.
+func atVersion(l *schema.Lockfile, v int) *schema.Lockfile {
+	s, _ := schema.Lookup(v)
+	out := l.Clone()
+	out.Config.Version = v
+	out.Config.Flags &= s.Flags
+	return out
+}
+
 func TestRoundTrip(t *testing.T) {
 	for _, v := range []string{"v0", "v1", "v2"} {
 		b := readVector(t, v)
 		l := records(t, b)
 		for _, to := range schema.Versions() {
-			l2 := l.Clone()
-			l2.Config.Version = to
-			if to < 2 {
-				l2.Config.Flags &= schema.FlagDebug | schema.FlagDisableIsolatedLinker
-			}
+			l2 := atVersion(l, to)
 			enc, err := schema.Encode(l2)
 			if err != nil {
 				t.Fatalf("%s at v%d: %v", v, to, err)
@@ -407,11 +413,7 @@ func TestEncodeTrusted(t *testing.T) {
 		if s.EncodeTrusted == nil {
 			continue
 		}
-		l2 := l.Clone()
-		l2.Config.Version = v
-		if v < 2 {
-			l2.Config.Flags &= schema.FlagDebug | schema.FlagDisableIsolatedLinker
-		}
+		l2 := atVersion(l, v)
 		want, err := s.Encode(l2)
 		if err != nil {
 			t.Fatalf("v%d: %v", v, err)
