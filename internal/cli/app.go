@@ -129,7 +129,10 @@ func Main(args []string) int {
 		notFound = true
 		fmt.Fprintf(Stderr, "lockfix: no command %q (see 'lockfix --help')\n", name)
 	}
-	err := app.Run(args)
+	args, err := permuteArgs(app.Commands, args)
+	if err == nil {
+		err = app.Run(args)
+	}
 	trace.Disable()
 	if notFound {
 		return ExitUsage

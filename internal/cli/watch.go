@@ -68,11 +68,6 @@ const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 func watchPaths(args []string, glob string) ([]string, error) {
 	var out []string
 	for _, a := range args {
-		// urfave/cli stops parsing flags at the first path; a flag after
-		// it would be watched as a file, silently, forever.
-		if len(a) > 1 && a[0] == '-' {
-			return nil, usage("%q after the paths: flags come before them (e.g. lockfix serve --listen 127.0.0.1:9090 FILE); write ./%s for a file of that name", a, a)
-		}
 		files, err := expandPaths([]string{a}, glob)
 		if err != nil {
 			return nil, err
