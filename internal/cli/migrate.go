@@ -216,6 +216,7 @@ func runMigrate(c *ucli.Context) error {
 	sum := migrate.Run(ctx, files, migrate.Options{
 		To:          target.Version,
 		AllowLossy:  c.Bool("allow-lossy"),
+		Writer:      writerName,
 		DryRun:      dry,
 		FailFast:    c.Bool("fail-fast"),
 		Jobs:        jobs,

@@ -150,7 +150,7 @@ func checkFile(path string, use func(b []byte, s *schema.Schema, errs []error)) 
 		defer st.Release()
 		buf := st.Bytes()
 		n := st.Ready(min(len(buf), 8))
-		if s, err := schema.Sniff(buf[:n]); err == nil && s.CheckArriving != nil && len(buf) >= atomicfile.StreamMin {
+		if s, err := schema.Sniff(buf[:n]); err == nil && s.Framing != nil && len(buf) >= atomicfile.StreamMin {
 			start := time.Now()
 			errs := s.CheckArriving(buf, st.Ready)
 			data, err := st.Wait()

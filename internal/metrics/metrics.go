@@ -184,12 +184,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descInfo, prometheus.GaugeValue, 1, f.path,
 			fmt.Sprint(cfg.Version), fmt.Sprintf("0x%08x", cfg.RegistryHash), cfg.TerminalMode.String())
 		ch <- prometheus.MustNewConstMetric(descPackages, prometheus.GaugeValue, float64(len(s.Lockfile.Packages)), f.path)
-		var defined schema.Flags
 		if sc, ok := schema.Lookup(cfg.Version); ok {
-			defined = sc.Flags
-		}
-		for _, fl := range schema.AllFlags {
-			if defined&fl.Mask != 0 {
+			for _, fl := range sc.Defines {
 				ch <- prometheus.MustNewConstMetric(descFeature, prometheus.GaugeValue, bool01(cfg.Flags&fl.Mask != 0), f.path, fl.Name)
 			}
 		}
