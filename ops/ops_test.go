@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
 	"gopkg.in/yaml.v3"
 
 	"github.com/lockfix/lockfix/internal/cli"
@@ -423,5 +425,73 @@ func TestKubernetesDaemonSet(t *testing.T) {
 	}
 	if srv.SecurityContext.RunAsNonRoot == nil || !*srv.SecurityContext.RunAsNonRoot {
 		t.Error("serve must run as non-root")
+	}
+}
+
+// TestDockerignore applies the repository's .dockerignore the way docker
+// does (moby's own pattern matcher) to the files of the checkout: the
+// build context keeps every file 'go build ./cmd/lockfix' reads and
+// leaves out .git, the tests and their fixtures.
+func TestDockerignore(t *testing.T) {
+	root := ".."
+	f, err := os.Open(filepath.Join(root, ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	patterns, err := ignorefile.ReadAll(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		t.Fatalf(".dockerignore: %v", err)
+	}
+	sent := func(path string) bool {
+		ignored, err := pm.MatchesOrParentMatches(path)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return !ignored
+	}
+	// What the build reads: go.mod, go.sum, and the Go and embedded
+	// files of every package of this module that ./cmd/lockfix imports.
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.Dir}}{{range .GoFiles}} {{.}}{{end}}{{range .EmbedFiles}} {{.}}{{end}}{{end}}", "./cmd/lockfix")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	needed := []string{"go.mod", "go.sum"}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(l)
+		if len(fields) == 0 {
+			continue
+		}
+		rel, err := filepath.Rel(abs, fields[0])
+		if err != nil || strings.HasPrefix(rel, "..") {
+			continue // a dependency from the module cache
+		}
+		for _, name := range fields[1:] {
+			needed = append(needed, filepath.ToSlash(filepath.Join(rel, name)))
+		}
+	}
+	if len(needed) < 20 {
+		t.Fatalf("go list found only %d files: %q", len(needed), needed)
+	}
+	for _, p := range needed {
+		if !sent(p) {
+			t.Errorf("the build needs %s, which .dockerignore leaves out", p)
+		}
+	}
+	for _, p := range []string{".git", ".git/HEAD", ".git/objects/pack/x.pack", "ops/ops_test.go",
+		"schema/v2/v2_test.go", "testdata/script/validate.txtar", "schema/testdata/fuzz/FuzzDecode/0", "docs/operations.md", ".ci/run"} {
+		if sent(p) {
+			t.Errorf("%s is sent to the docker daemon", p)
+		}
 	}
 }
