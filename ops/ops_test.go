@@ -65,6 +65,7 @@ func TestRulesCoverage(t *testing.T) {
 	var rules struct {
 		Groups []struct {
 			Rules []struct {
+				Record      string            `yaml:"record"`
 				Alert       string            `yaml:"alert"`
 				Expr        string            `yaml:"expr"`
 				Labels      map[string]string `yaml:"labels"`
@@ -95,6 +96,12 @@ func TestRulesCoverage(t *testing.T) {
 	var alerts []string
 	for _, g := range rules.Groups {
 		for _, r := range g.Rules {
+			if r.Record != "" {
+				if !strings.Contains(r.Expr, "lockfix_") {
+					t.Errorf("%s: expression %q uses no lockfix metric", r.Record, r.Expr)
+				}
+				continue
+			}
 			alerts = append(alerts, r.Alert)
 			if s := r.Labels["severity"]; s != "critical" && s != "warning" && s != "info" {
 				t.Errorf("%s: severity %q", r.Alert, s)
@@ -110,7 +117,8 @@ func TestRulesCoverage(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"ExcessiveConfigReads", "ConfigDrift", "TerminalModeLeak", "ConfigVersionDrift", "RegistryHashChanged", "ConfigReadLatency"} {
+	for _, want := range []string{"ExcessiveConfigReads", "ConfigDrift", "TerminalModeLeak", "ConfigVersionDrift", "RegistryHashChanged", "ConfigReadLatency",
+		"LockfileInvalid", "ReferenceMismatch", "MigrationFailed", "MigrateReportMissing"} {
 		if !slices.Contains(alerts, want) {
 			t.Errorf("alert %s is missing", want)
 		}
