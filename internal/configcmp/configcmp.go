@@ -36,9 +36,9 @@ var Fields = []Field{
 
 // Difference is one field whose value differs.
 type Difference struct {
-	Field string `json:"field"`
-	Got   string `json:"got"`  // the file's value
-	Want  string `json:"want"` // the reference's value
+	Field     string `json:"field"`
+	Value     string `json:"value"`     // the file's value
+	Reference string `json:"reference"` // the reference's value
 }
 
 // Diff returns the fields of got that differ from want, in the order of

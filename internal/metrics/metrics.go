@@ -253,7 +253,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			diff := configcmp.Diff(cfg, *ref)
 			ch <- prometheus.MustNewConstMetric(descMatches, prometheus.GaugeValue, bool01(len(diff) == 0), f.path)
 			for _, d := range diff {
-				ch <- prometheus.MustNewConstMetric(descDifference, prometheus.GaugeValue, 1, f.path, d.Field, d.Got, d.Want)
+				ch <- prometheus.MustNewConstMetric(descDifference, prometheus.GaugeValue, 1, f.path, d.Field, d.Value, d.Reference)
 			}
 		}
 		ch <- prometheus.MustNewConstMetric(descPackages, prometheus.GaugeValue, float64(len(s.Lockfile.Packages)), f.path)
