@@ -311,17 +311,18 @@ func TestInitStepRollback(t *testing.T) {
 func startServe(t *testing.T, c corev1.Container, n node, cms map[string]*corev1.ConfigMap) string {
 	t.Helper()
 	args, env := containerCommand(t, c, n, cms)
-	return startLockfix(t, env, args...)
+	return startLockfix(t, "", env, args...)
 }
 
 var metricsURL = regexp.MustCompile(`metrics on (http://[^ ]+)/metrics`)
 
-// startLockfix starts 'lockfix ARGS' (a serve), stops it with SIGTERM
-// when the test ends, and returns the base URL it prints.
-func startLockfix(t *testing.T, env []string, args ...string) string {
+// startLockfix starts 'lockfix ARGS' (a serve) in directory dir (""
+// for this one) with environment env (nil for this process's), stops it
+// with SIGTERM when the test ends, and returns the base URL it prints.
+func startLockfix(t *testing.T, dir string, env []string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(lockfixBin(t), args...)
-	cmd.Env = env
+	cmd.Dir, cmd.Env = dir, env
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	var log safeBuffer
