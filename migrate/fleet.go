@@ -539,6 +539,7 @@ func (r *runner) commit(renamed, ready []*job) []*job {
 			case !prepared[j] && err != nil:
 				fail(j, ReasonIO, fmt.Errorf("renamed, but the filesystem sync after the rename failed, so the new content may not survive a crash: %w", err))
 			case !prepared[j]:
+				j.pending.Forget()
 				j.res.Status = StatusMigrated
 				r.finish(j)
 			case err != nil:

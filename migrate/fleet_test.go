@@ -241,6 +241,15 @@ func (f *faultFS) Rename(oldpath, newpath string) error {
 	return f.OSFS.Rename(oldpath, newpath)
 }
 
+// Exchange (the rename of the write path where the filesystem can
+// exchange) fails like Rename onto failRename.
+func (f *faultFS) Exchange(a, b string) error {
+	if b == f.failRename {
+		return &os.LinkError{Op: "exchange", Old: a, New: b, Err: errors.New("injected I/O error")}
+	}
+	return f.OSFS.Exchange(a, b)
+}
+
 func TestRunFaults(t *testing.T) {
 	for _, mode := range []migrate.SyncMode{migrate.SyncFile, migrate.SyncBatch} {
 		t.Run(string(mode), func(t *testing.T) {
