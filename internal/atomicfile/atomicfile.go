@@ -1000,7 +1000,7 @@ func (p *Pending) putBack(old string, cause error) error {
 		if errors.Is(cause, ErrChanged) {
 			return fmt.Errorf("%w; lockfix's new content is in place and the other program's change is lost (this filesystem keeps no second name of the original)", cause)
 		}
-		return fmt.Errorf("%s: %w; the new content is in place but may not survive a crash (this filesystem keeps no link to the original)", h.path, cause)
+		return fmt.Errorf("%s: %w; %w (this filesystem keeps no link to the original)", h.path, cause, ErrNotDurable)
 	}
 	var err error
 	exchanged := false
@@ -1014,7 +1014,7 @@ func (p *Pending) putBack(old string, cause error) error {
 	if err != nil {
 		h.fsys.Remove(old)
 		p.done()
-		return fmt.Errorf("%s: %w; putting the original back failed too (%v): the file holds the new, verified content, which may not survive a crash", h.path, cause, err)
+		return fmt.Errorf("%s: %w; putting the original back failed too (%v): the file holds the new, verified content: %w", h.path, cause, err, ErrNotDurable)
 	}
 	if exchanged {
 		h.fsys.Remove(old) // the new content's name now
