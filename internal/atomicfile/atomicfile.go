@@ -806,6 +806,21 @@ func keepOwnerAndMode(f File, orig os.FileInfo) (string, error) {
 	return "", nil
 }
 
+// Sync fsyncs the temp file: a batch syncs its temp files together, then
+// commits them.
+func (p *Pending) Sync() error {
+	if p.tmp == nil {
+		return fmt.Errorf("%s: temp file already committed or aborted", p.h.path)
+	}
+	span := trace.Start("file.fsync")
+	err := p.tmp.Sync()
+	span.End(p.h.path)
+	if err != nil {
+		return fmt.Errorf("%s: fsync temp file %s: %w", p.h.path, filepath.Base(p.name), err)
+	}
+	return nil
+}
+
 // Name returns the temp file's path.
 func (p *Pending) Name() string { return p.name }
 
