@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -240,6 +241,9 @@ func validResolved(s []byte) bool {
 		if c == '@' {
 			start = i + 1
 		}
+	}
+	if end > start && rest[start] == '[' {
+		return checkResolved(s) == "" // an IP literal: rare, checked in full
 	}
 	return end > start && rest[start] != ':'
 }
@@ -507,7 +511,37 @@ func checkResolved(s []byte) string {
 	if len(host) == 0 || host[0] == ':' {
 		return fmt.Sprintf("resolved URL %q has no host", truncate(s))
 	}
+	if host[0] == '[' && !validIPLiteral(host) {
+		return fmt.Sprintf("resolved URL %q has an invalid IP literal; want [IPv6] with an optional :port", truncate(s))
+	}
 	return ""
+}
+
+// validIPLiteral reports whether host, which starts with '[', is an IPv6
+// address in brackets (RFC 3986 section 3.2.2, without a zone or an
+// IPvFuture), followed by nothing or by ':' and a decimal port.
+func validIPLiteral(host []byte) bool {
+	end := bytes.IndexByte(host, ']')
+	if end < 0 {
+		return false
+	}
+	addr, err := netip.ParseAddr(string(host[1:end]))
+	if err != nil || !addr.Is6() || addr.Zone() != "" {
+		return false
+	}
+	port := host[end+1:]
+	if len(port) == 0 {
+		return true
+	}
+	if port[0] != ':' || len(port) > 6 {
+		return false
+	}
+	for _, c := range port[1:] {
+		if c-'0' >= 10 {
+			return false
+		}
+	}
+	return true
 }
 
 // plainASCII reports whether every byte of s is printable ASCII other than
