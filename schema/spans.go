@@ -6,9 +6,11 @@ import (
 )
 
 // Span is where one record lies in a file: the offset of its first byte
-// and the bytes it takes, framing included.
+// and the bytes it takes, framing included, and its four length-prefixed
+// strings (aliasing the file; see ParseBody).
 type Span struct {
 	Offset, Length int
+	Body           []byte
 }
 
 // RecordSpans returns where each of the first count records of the
@@ -28,35 +30,39 @@ func RecordSpans(b []byte, start, count int) ([]Span, error) {
 	spans := make([]Span, 0, min(count, (len(b)-start)/MinPlainRecord+1))
 	pos := start
 	for i := 0; i < count; i++ {
-		n, err := recordSize(b[pos:])
+		n, frame, err := recordSize(b[pos:])
 		if err != nil {
 			return spans, CorruptRecord(ErrTruncated, pos, i, "record", err.Error())
 		}
-		spans = append(spans, Span{pos, n})
+		body := b[pos : pos+n : pos+n]
+		if frame {
+			body = body[6 : n-4]
+		}
+		spans = append(spans, Span{pos, n, body})
 		pos += n
 	}
 	return spans, nil
 }
 
 // recordSize returns the size of the framed or plain record at the start
-// of b.
-func recordSize(b []byte) (int, error) {
+// of b, and whether it is framed.
+func recordSize(b []byte) (int, bool, error) {
 	if len(b) >= 6 && b[0] == 'P' && b[1] == 'K' {
 		n := 10 + int(binary.BigEndian.Uint32(b[2:]))
 		if n < 10 || n > len(b) {
-			return 0, fmt.Errorf("the framed record needs %d bytes, %d remain", n, len(b))
+			return 0, true, fmt.Errorf("the framed record needs %d bytes, %d remain", n, len(b))
 		}
-		return n, nil
+		return n, true, nil
 	}
 	pos := 0
 	for i := 0; i < 4; i++ {
 		if len(b)-pos < 2 {
-			return 0, fmt.Errorf("the file ends inside the length of %s", FieldNames[i])
+			return 0, false, fmt.Errorf("the file ends inside the length of %s", FieldNames[i])
 		}
 		pos += 2 + int(binary.BigEndian.Uint16(b[pos:]))
 		if pos > len(b) {
-			return 0, fmt.Errorf("%s passes the end of the file", FieldNames[i])
+			return 0, false, fmt.Errorf("%s passes the end of the file", FieldNames[i])
 		}
 	}
-	return pos, nil
+	return pos, false, nil
 }

@@ -35,6 +35,9 @@ func TestRecordSpans(t *testing.T) {
 			if v == 2 {
 				body = body[6 : len(body)-4]
 			}
+			if string(body) != string(sp.Body) {
+				t.Fatalf("v%d record %d: Body is not the record's strings", v, i)
+			}
 			r, n, err := schema.ParseBody(body, 0, i)
 			if err != nil || n != len(body) || r.Package() != l.Packages[i] {
 				t.Fatalf("v%d record %d: %+v (%d of %d bytes, %v), want %+v", v, i, r.Package(), n, len(body), err, l.Packages[i])
@@ -59,7 +62,7 @@ func FuzzRecordSpans(f *testing.F) {
 		for _, start := range []int{0, 0x40, 0x68, len(b)} {
 			spans, _ := schema.RecordSpans(b, start, 1<<20)
 			for _, sp := range spans {
-				if sp.Offset < start || sp.Length <= 0 || sp.Offset+sp.Length > len(b) {
+				if sp.Offset < start || sp.Length <= 0 || sp.Offset+sp.Length > len(b) || len(sp.Body) > sp.Length {
 					t.Fatalf("span %+v outside %d bytes", sp, len(b))
 				}
 			}
