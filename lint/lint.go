@@ -1,0 +1,340 @@
+// Package lint checks a decoded lockfile against a supply-chain policy:
+// which hosts and schemes its packages may resolve from, which integrity
+// algorithms they must carry, that a resolved URL in the registry layout
+// names the record's own package and version, the header's registry,
+// feature flags and config version, and a list of denied package
+// versions. It has the checks of lockfile-lint (https, allowed hosts and
+// schemes, integrity) and those it lacks for private registries.
+//
+// A Policy is what a user writes (a YAML file, command-line flags);
+// Compile turns it into a Checker, refusing what cannot be checked (an
+// unknown flag, a bad range, a host alias that is not defined). Lint
+// returns the findings as values, each locating its record in the file;
+// it never prints. lockfix ships no public registry's host name: the
+// aliases lockfile-lint has built in are defined by the policy.
+package lint
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/lockfix/lockfix/schema"
+)
+
+// Rule ids, one per check.
+const (
+	RuleHTTPS              = "https"
+	RuleAllowedHost        = "allowed-host"
+	RuleAllowedScheme      = "allowed-scheme"
+	RuleIntegrityMissing   = "integrity-missing"
+	RuleIntegrityAlgorithm = "integrity-algorithm"
+	RuleNameMatchesURL     = "name-matches-url"
+	RuleVersionMatchesURL  = "version-matches-url"
+	RuleRegistry           = "registry"
+	RuleRequiredFlag       = "required-flag"
+	RuleForbiddenFlag      = "forbidden-flag"
+	RuleMinVersion         = "min-version"
+	RuleDeniedPackage      = "denied-package"
+	// RuleInvalidLockfile is not a policy check: it reports a file that
+	// fails the strict check of the format, which is never clean.
+	RuleInvalidLockfile = "invalid-lockfile"
+)
+
+// RuleInfo describes a check for people and for SARIF: its id, the flag
+// that turns it on, a one-line summary and a longer help text.
+type RuleInfo struct {
+	ID      string
+	Flag    string
+	Summary string
+	Help    string
+}
+
+// Rules lists every check, in the order findings of one record come.
+var Rules = []RuleInfo{
+	{RuleInvalidLockfile, "(always)", "The lockfile fails the strict check of the format.",
+		"The file breaks a rule of the bun.lockb format (a checksum, a field out of range, a damaged record), so its packages cannot be trusted or checked. Run 'lockfix validate' for every problem and 'lockfix recover' to repair it."},
+	{RuleRegistry, "--registry URL", "The header's default registry is not the one the policy names.",
+		"The registryHash in the header is the FNV-1a hash of the default registry URL. A file whose hash is not the hash of the policy's registry installs from another registry by default. Set it with 'lockfix set FILE registry URL'."},
+	{RuleRequiredFlag, "--require-flag FLAG", "A feature flag the policy requires is not set.",
+		"The policy requires a feature flag (for example FROZEN_LOCKFILE in production) that the file's header does not set. Enable it with 'lockfix feature enable FILE FLAG'; a flag the file's config version cannot hold needs 'lockfix migrate' first."},
+	{RuleForbiddenFlag, "--forbid-flag FLAG", "A feature flag the policy forbids is set.",
+		"The policy forbids a feature flag (for example DEBUG) that the file's header sets. Disable it with 'lockfix feature disable FILE FLAG'."},
+	{RuleMinVersion, "--min-version N", "The file's config version is below the policy's minimum.",
+		"Older config versions have weaker integrity protection (version 0 has no checksum, version 2 checksums every record). Upgrade with 'lockfix migrate --to N'."},
+	{RuleHTTPS, "--require-https", "A package's resolved URL is not https.",
+		"A package downloaded over plain http can be replaced in transit. Resolve it from an https registry."},
+	{RuleAllowedHost, "--allowed-host HOST", "A package resolves from a host the policy does not allow.",
+		"Every resolved URL must name one of the allowed hosts (host names, host:port, or aliases defined with --host-alias or host-aliases in the policy). A package from another host may come from an untrusted registry."},
+	{RuleAllowedScheme, "--allowed-scheme SCHEME", "A package's resolved URL uses a scheme the policy does not allow.",
+		"Every resolved URL must use one of the allowed schemes (https, http)."},
+	{RuleIntegrityMissing, "--require-integrity", "A package has no integrity string.",
+		"Without an integrity string the package manager cannot tell a tampered tarball from the one that was locked."},
+	{RuleIntegrityAlgorithm, "--integrity ALG", "A package's integrity string uses an algorithm the policy does not allow.",
+		"An integrity string of a weak algorithm (sha1) does not protect the download. Relock the package so that it carries a sha512 integrity."},
+	{RuleNameMatchesURL, "on unless --no-match-names", "A resolved URL in the registry layout names another package.",
+		"A resolved URL of the form <registry><name>/-/<name>-<version>.tgz must name the record's own package, or a trusted registry can serve one package under another's name. URLs in another layout (git tarballs) are not checked."},
+	{RuleVersionMatchesURL, "on unless --no-match-versions", "A resolved URL in the registry layout names another version.",
+		"A resolved URL of the form <registry><name>/-/<name>-<version>.tgz must name the record's own version, or the tarball installed is not the version the lockfile says."},
+	{RuleDeniedPackage, "--deny NAME@RANGE", "A package version the policy denies is locked.",
+		"The policy denies this package at these versions (a known-bad release, a compromised package). Ranges are npm semver ranges and include pre-releases."},
+}
+
+// Info returns the description of a rule id.
+func Info(id string) (RuleInfo, bool) {
+	for _, r := range Rules {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return RuleInfo{}, false
+}
+
+// Finding is one policy violation. Record is the package record's index,
+// or schema.NoRecord for a header field; Offset and Length locate the
+// record (or the header field) in the file.
+type Finding struct {
+	Rule     string `json:"rule"`
+	Package  string `json:"package,omitempty"` // name@version
+	Record   int    `json:"record"`
+	Offset   int    `json:"offset"`
+	Length   int    `json:"length"`
+	Field    string `json:"field"`
+	Value    string `json:"value"`
+	Expected string `json:"expected"`
+	Message  string `json:"message"`
+}
+
+// Lint checks l against c and returns every finding: the header's first,
+// then each record's in order. spans locates the records in the file
+// (schema.RecordSpans); with fewer spans than packages, the offsets of
+// the records without one are 0. Lint copies every string it keeps, so
+// the findings outlive the file's bytes.
+func Lint(l *schema.Lockfile, spans []schema.Span, c *Checker) []Finding {
+	var out []Finding
+	out = c.header(l, out)
+	if !c.perPackage {
+		return out
+	}
+	for i := range l.Packages {
+		var sp schema.Span
+		if i < len(spans) {
+			sp = spans[i]
+		}
+		out = c.record(&l.Packages[i], i, sp, out)
+	}
+	return out
+}
+
+// header runs the checks of the header fields.
+func (c *Checker) header(l *schema.Lockfile, out []Finding) []Finding {
+	if f, ok := c.checkRegistry(l); ok {
+		out = append(out, f)
+	}
+	out = c.checkRequiredFlags(l.Config, out)
+	out = c.checkForbiddenFlags(l.Config, out)
+	if f, ok := c.checkMinVersion(l.Config); ok {
+		out = append(out, f)
+	}
+	return out
+}
+
+// record runs the checks of one package record.
+func (c *Checker) record(p *schema.Package, i int, sp schema.Span, out []Finding) []Finding {
+	u := splitURL(p.Resolved)
+	n := len(out)
+	for _, check := range c.recordChecks {
+		if f, ok := check(c, p, &u); ok {
+			out = append(out, f)
+		}
+	}
+	if len(out) > n {
+		at := p.Name + "@" + p.Version // a copy: p's strings may alias the file
+		for k := n; k < len(out); k++ {
+			out[k].Package, out[k].Record, out[k].Offset, out[k].Length = at, i, sp.Offset, sp.Length
+		}
+	}
+	return out
+}
+
+// recordCheck is one per-record rule: it reports a finding, with the
+// package's location left for record to fill in.
+type recordCheck func(c *Checker, p *schema.Package, u *resolvedURL) (Finding, bool)
+
+func headerFinding(rule, field string, off, size int, value, expected, msg string) Finding {
+	return Finding{Rule: rule, Record: schema.NoRecord, Offset: off, Length: size, Field: field, Value: value, Expected: expected, Message: msg}
+}
+
+func packageFinding(rule, field, value, expected, msg string) Finding {
+	return Finding{Rule: rule, Field: field, Value: strings.Clone(value), Expected: expected, Message: msg}
+}
+
+// checkRegistry is the registry rule: the header's registry hash is the
+// hash of the policy's registry URL.
+func (c *Checker) checkRegistry(l *schema.Lockfile) (Finding, bool) {
+	if c.registry == "" || l.Config.RegistryHash == c.registryHash {
+		return Finding{}, false
+	}
+	got := fmt.Sprintf("0x%08x", l.Config.RegistryHash)
+	if u := schema.RegistryFor(l.Packages, l.Config.RegistryHash); u != "" {
+		got += " (" + u + ")"
+	}
+	want := fmt.Sprintf("0x%08x (%s)", c.registryHash, c.registry)
+	return headerFinding(RuleRegistry, "registryHash", schema.OffRegistryHash, 4, got, want,
+		fmt.Sprintf("the default registry is %s, the policy wants %s", got, want)), true
+}
+
+// checkRequiredFlags is the required-flag rule: one finding per required
+// flag the header does not set.
+func (c *Checker) checkRequiredFlags(cfg schema.Config, out []Finding) []Finding {
+	for _, f := range c.require {
+		if cfg.Flags&f.Mask != 0 {
+			continue
+		}
+		msg := fmt.Sprintf("feature flag %s is not set", f.Name)
+		if cfg.Version < f.Since {
+			msg += fmt.Sprintf(" (config version %d cannot hold it: migrate to version %d or later first)", cfg.Version, f.Since)
+		}
+		out = append(out, headerFinding(RuleRequiredFlag, "featureFlags", schema.OffFeatureFlags, 4,
+			cfg.Flags.String(), f.Name+" set", msg))
+	}
+	return out
+}
+
+// checkForbiddenFlags is the forbidden-flag rule: one finding per
+// forbidden flag the header sets.
+func (c *Checker) checkForbiddenFlags(cfg schema.Config, out []Finding) []Finding {
+	for _, f := range c.forbid {
+		if cfg.Flags&f.Mask == 0 {
+			continue
+		}
+		out = append(out, headerFinding(RuleForbiddenFlag, "featureFlags", schema.OffFeatureFlags, 4,
+			cfg.Flags.String(), f.Name+" not set", fmt.Sprintf("feature flag %s is set", f.Name)))
+	}
+	return out
+}
+
+// checkMinVersion is the min-version rule.
+func (c *Checker) checkMinVersion(cfg schema.Config) (Finding, bool) {
+	if c.minVersion < 0 || cfg.Version >= c.minVersion {
+		return Finding{}, false
+	}
+	return headerFinding(RuleMinVersion, "configVersion", schema.OffConfigVersion, 1,
+		fmt.Sprint(cfg.Version), fmt.Sprintf("%d or later", c.minVersion),
+		fmt.Sprintf("config version %d is below the minimum %d", cfg.Version, c.minVersion)), true
+}
+
+// checkHTTPS is the https rule.
+func checkHTTPS(_ *Checker, p *schema.Package, u *resolvedURL) (Finding, bool) {
+	if !u.ok || u.scheme == "https" {
+		return Finding{}, false
+	}
+	return packageFinding(RuleHTTPS, "resolved", p.Resolved, "https",
+		fmt.Sprintf("resolved URL uses %s, not https", u.scheme)), true
+}
+
+// checkAllowedHost is the allowed-host rule.
+func checkAllowedHost(c *Checker, p *schema.Package, u *resolvedURL) (Finding, bool) {
+	if !u.ok || c.hosts[u.host] {
+		return Finding{}, false
+	}
+	if u.folded() && c.hosts[strings.ToLower(u.host)] {
+		return Finding{}, false
+	}
+	return packageFinding(RuleAllowedHost, "resolved", p.Resolved, "a host of "+c.hostList,
+		fmt.Sprintf("resolved URL is on host %s, not an allowed one", strings.ToLower(u.host))), true
+}
+
+// checkAllowedScheme is the allowed-scheme rule.
+func checkAllowedScheme(c *Checker, p *schema.Package, u *resolvedURL) (Finding, bool) {
+	if !u.ok || c.schemes[u.scheme] {
+		return Finding{}, false
+	}
+	return packageFinding(RuleAllowedScheme, "resolved", p.Resolved, "a scheme of "+c.schemeList,
+		fmt.Sprintf("resolved URL uses the scheme %s, not an allowed one", u.scheme)), true
+}
+
+// checkIntegrityMissing is the integrity-missing rule.
+func checkIntegrityMissing(_ *Checker, p *schema.Package, _ *resolvedURL) (Finding, bool) {
+	if p.Integrity != "" {
+		return Finding{}, false
+	}
+	return packageFinding(RuleIntegrityMissing, "integrity", "", "an integrity string", "the package has no integrity string"), true
+}
+
+// checkIntegrityAlgorithm is the integrity-algorithm rule. A package
+// without integrity is integrity-missing's to report.
+func checkIntegrityAlgorithm(c *Checker, p *schema.Package, _ *resolvedURL) (Finding, bool) {
+	if p.Integrity == "" {
+		return Finding{}, false
+	}
+	alg := p.Integrity
+	if i := strings.IndexByte(alg, '-'); i >= 0 {
+		alg = alg[:i]
+	}
+	for _, a := range c.algorithms {
+		if alg == a {
+			return Finding{}, false
+		}
+	}
+	return packageFinding(RuleIntegrityAlgorithm, "integrity", p.Integrity, c.algorithmList,
+		fmt.Sprintf("integrity uses %s, not %s", alg, c.algorithmList)), true
+}
+
+// checkNameMatchesURL is the name-matches-url rule.
+func checkNameMatchesURL(_ *Checker, p *schema.Package, u *resolvedURL) (Finding, bool) {
+	l, ok := u.layout()
+	if !ok || l.nameMatches(p.Name) {
+		return Finding{}, false
+	}
+	msg := fmt.Sprintf("resolved URL names the package %s, the record is %s", l.urlName(), p.Name)
+	if l.urlName() == p.Name {
+		msg = fmt.Sprintf("resolved URL's tarball %s is not one of %s", l.file, p.Name)
+	}
+	return packageFinding(RuleNameMatchesURL, "resolved", p.Resolved, l.want(u, p.Resolved, p.Name, p.Version), msg), true
+}
+
+// checkVersionMatchesURL is the version-matches-url rule. A URL naming
+// another package is name-matches-url's to report.
+func checkVersionMatchesURL(_ *Checker, p *schema.Package, u *resolvedURL) (Finding, bool) {
+	l, ok := u.layout()
+	if !ok || !l.nameMatches(p.Name) {
+		return Finding{}, false
+	}
+	v := l.version(p.Name)
+	if v == p.Version {
+		return Finding{}, false
+	}
+	return packageFinding(RuleVersionMatchesURL, "resolved", p.Resolved, l.want(u, p.Resolved, p.Name, p.Version),
+		fmt.Sprintf("resolved URL names version %s, the record is %s", v, p.Version)), true
+}
+
+// checkDenied is the denied-package rule.
+func checkDenied(c *Checker, p *schema.Package, _ *resolvedURL) (Finding, bool) {
+	rules, ok := c.deny[p.Name]
+	if !ok {
+		return Finding{}, false
+	}
+	v, err := semver.StrictNewVersion(p.Version)
+	if err != nil {
+		return Finding{}, false // the format's check has refused it already
+	}
+	for _, d := range rules {
+		if d.all || d.constraint.Check(v) {
+			return packageFinding(RuleDeniedPackage, "version", p.Version, "not "+d.spec,
+				fmt.Sprintf("%s@%s is denied by %s", p.Name, p.Version, d.spec)), true
+		}
+	}
+	return Finding{}, false
+}
+
+// baseName is a package name without its @scope/ part.
+func baseName(name string) string {
+	if name != "" && name[0] == '@' {
+		if i := strings.IndexByte(name, '/'); i >= 0 {
+			return name[i+1:]
+		}
+	}
+	return name
+}
