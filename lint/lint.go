@@ -45,7 +45,9 @@ const (
 // RuleInfo describes a check for people and for SARIF: its id, the flag
 // that turns it on, a one-line summary and a longer help text.
 type RuleInfo struct {
-	ID      string
+	ID string
+	// Name is the rule's name for SARIF, in PascalCase.
+	Name    string
 	Flag    string
 	Summary string
 	Help    string
@@ -53,31 +55,31 @@ type RuleInfo struct {
 
 // Rules lists every check, in the order findings of one record come.
 var Rules = []RuleInfo{
-	{RuleInvalidLockfile, "(always)", "The lockfile fails the strict check of the format.",
+	{RuleInvalidLockfile, "InvalidLockfile", "(always)", "The lockfile fails the strict check of the format.",
 		"The file breaks a rule of the bun.lockb format (a checksum, a field out of range, a damaged record), so its packages cannot be trusted or checked. Run 'lockfix validate' for every problem and 'lockfix recover' to repair it."},
-	{RuleRegistry, "--registry URL", "The header's default registry is not the one the policy names.",
+	{RuleRegistry, "DefaultRegistry", "--registry URL", "The header's default registry is not the one the policy names.",
 		"The registryHash in the header is the FNV-1a hash of the default registry URL. A file whose hash is not the hash of the policy's registry installs from another registry by default. Set it with 'lockfix set FILE registry URL'."},
-	{RuleRequiredFlag, "--require-flag FLAG", "A feature flag the policy requires is not set.",
+	{RuleRequiredFlag, "RequiredFeatureFlag", "--require-flag FLAG", "A feature flag the policy requires is not set.",
 		"The policy requires a feature flag (for example FROZEN_LOCKFILE in production) that the file's header does not set. Enable it with 'lockfix feature enable FILE FLAG'; a flag the file's config version cannot hold needs 'lockfix migrate' first."},
-	{RuleForbiddenFlag, "--forbid-flag FLAG", "A feature flag the policy forbids is set.",
+	{RuleForbiddenFlag, "ForbiddenFeatureFlag", "--forbid-flag FLAG", "A feature flag the policy forbids is set.",
 		"The policy forbids a feature flag (for example DEBUG) that the file's header sets. Disable it with 'lockfix feature disable FILE FLAG'."},
-	{RuleMinVersion, "--min-version N", "The file's config version is below the policy's minimum.",
+	{RuleMinVersion, "MinimumConfigVersion", "--min-version N", "The file's config version is below the policy's minimum.",
 		"Older config versions have weaker integrity protection (version 0 has no checksum, version 2 checksums every record). Upgrade with 'lockfix migrate --to N'."},
-	{RuleHTTPS, "--require-https", "A package's resolved URL is not https.",
+	{RuleHTTPS, "ResolvedOverHttps", "--require-https", "A package's resolved URL is not https.",
 		"A package downloaded over plain http can be replaced in transit. Resolve it from an https registry."},
-	{RuleAllowedHost, "--allowed-host HOST", "A package resolves from a host the policy does not allow.",
+	{RuleAllowedHost, "AllowedHost", "--allowed-host HOST", "A package resolves from a host the policy does not allow.",
 		"Every resolved URL must name one of the allowed hosts (host names, host:port, or aliases defined with --host-alias or host-aliases in the policy). A package from another host may come from an untrusted registry."},
-	{RuleAllowedScheme, "--allowed-scheme SCHEME", "A package's resolved URL uses a scheme the policy does not allow.",
+	{RuleAllowedScheme, "AllowedScheme", "--allowed-scheme SCHEME", "A package's resolved URL uses a scheme the policy does not allow.",
 		"Every resolved URL must use one of the allowed schemes (https, http)."},
-	{RuleIntegrityMissing, "--require-integrity", "A package has no integrity string.",
+	{RuleIntegrityMissing, "IntegrityMissing", "--require-integrity", "A package has no integrity string.",
 		"Without an integrity string the package manager cannot tell a tampered tarball from the one that was locked."},
-	{RuleIntegrityAlgorithm, "--integrity ALG", "A package's integrity string uses an algorithm the policy does not allow.",
+	{RuleIntegrityAlgorithm, "IntegrityAlgorithm", "--integrity ALG", "A package's integrity string uses an algorithm the policy does not allow.",
 		"An integrity string of a weak algorithm (sha1) does not protect the download. Relock the package so that it carries a sha512 integrity."},
-	{RuleNameMatchesURL, "on unless --no-match-names", "A resolved URL in the registry layout names another package.",
+	{RuleNameMatchesURL, "NameMatchesUrl", "on unless --no-match-names", "A resolved URL in the registry layout names another package.",
 		"A resolved URL of the form <registry><name>/-/<name>-<version>.tgz must name the record's own package, or a trusted registry can serve one package under another's name. URLs in another layout (git tarballs) are not checked."},
-	{RuleVersionMatchesURL, "on unless --no-match-versions", "A resolved URL in the registry layout names another version.",
+	{RuleVersionMatchesURL, "VersionMatchesUrl", "on unless --no-match-versions", "A resolved URL in the registry layout names another version.",
 		"A resolved URL of the form <registry><name>/-/<name>-<version>.tgz must name the record's own version, or the tarball installed is not the version the lockfile says."},
-	{RuleDeniedPackage, "--deny NAME@RANGE", "A package version the policy denies is locked.",
+	{RuleDeniedPackage, "DeniedPackage", "--deny NAME@RANGE", "A package version the policy denies is locked.",
 		"The policy denies this package at these versions (a known-bad release, a compromised package). Ranges are npm semver ranges and include pre-releases."},
 }
 
@@ -337,4 +339,54 @@ func baseName(name string) string {
 		}
 	}
 	return name
+}
+
+// Decode builds the lockfile of b, a file that passed the strict check
+// of its version (schema.Schema.Check), whose header is headerSize bytes
+// and holds count records, and says where each record lies. It trusts the
+// check: it reads the records' strings and nothing more, which takes a
+// fraction of a strict decode's time. The packages' strings are copies.
+func Decode(b []byte, headerSize, count int) (*schema.Lockfile, []schema.Span, error) {
+	if len(b) < schema.PrefixSize {
+		return nil, nil, schema.Corrupt(schema.ErrTruncated, len(b), "header", "the file is too short for a header")
+	}
+	spans, err := schema.RecordSpans(b, headerSize, count)
+	if err != nil {
+		return nil, nil, err
+	}
+	file := string(b) // one copy; the packages' strings are its substrings
+	pkgs := make([]schema.Package, len(spans))
+	for i, sp := range spans {
+		base := sp.Offset
+		if len(sp.Body) != sp.Length {
+			base += 6 // a framed record: the marker and bodySize come first
+		}
+		r, _, err := schema.ParseBody(sp.Body, base, i)
+		if err != nil {
+			return nil, nil, err
+		}
+		pkgs[i] = r.PackageIn(file)
+	}
+	l := &schema.Lockfile{Config: schema.DecodeConfig(b[schema.OffConfigVersion:]), Packages: pkgs}
+	return l, spans, nil
+}
+
+// Invalid returns the findings of a file that fails the strict check: one
+// invalid-lockfile finding per problem, at the problem's offset. A
+// lockfile that is not valid is never clean.
+func Invalid(problems []error) []Finding {
+	out := make([]Finding, 0, len(problems))
+	for _, p := range problems {
+		f := Finding{Rule: RuleInvalidLockfile, Record: schema.NoRecord, Field: "file", Value: schema.ErrorName(p),
+			Expected: "a valid lockfile (lockfix validate)", Message: p.Error()}
+		var ce *schema.CorruptionError
+		if schema.AsCorruption(p, &ce) {
+			f.Offset, f.Record = int(ce.Offset), ce.Record
+			if ce.Field != "" {
+				f.Field = ce.Field
+			}
+		}
+		out = append(out, f)
+	}
+	return out
 }
