@@ -283,17 +283,17 @@ func printLint(w io.Writer, r lint.FileResult, quiet bool) {
 	switch {
 	case n == 0:
 		if !quiet {
-			fmt.Fprintf(w, "%s: OK (%s%d packages)\n", r.Path, ver, r.Packages)
+			fmt.Fprintf(w, "%s: OK (%s%s)\n", r.Path, ver, lintCount(r.Packages, "package"))
 		}
 		return
 	case r.Findings[0].Rule == lint.RuleInvalidLockfile:
-		fmt.Fprintf(w, "%s: INVALID (%s%d problem%s): not linted\n", r.Path, ver, n, plurals(n))
+		fmt.Fprintf(w, "%s: INVALID (%s%s): not linted\n", r.Path, ver, lintCount(n, "problem"))
 		for _, f := range r.Findings {
 			fmt.Fprintf(w, "  %s\n", f.Message)
 		}
 		return
 	}
-	fmt.Fprintf(w, "%s: %d finding%s (%s%d packages)\n", r.Path, n, plurals(n), ver, r.Packages)
+	fmt.Fprintf(w, "%s: %s (%s%s)\n", r.Path, lintCount(n, "finding"), ver, lintCount(r.Packages, "package"))
 	for _, f := range r.Findings {
 		if f.Record == schema.NoRecord {
 			fmt.Fprintf(w, "  header %s at 0x%x: %s: %s\n", f.Field, f.Offset, f.Rule, f.Message)
@@ -304,9 +304,10 @@ func printLint(w io.Writer, r lint.FileResult, quiet bool) {
 	}
 }
 
-func plurals(n int) string {
+// lintCount is "1 thing" or "n things".
+func lintCount(n int, thing string) string {
 	if n == 1 {
-		return ""
+		return "1 " + thing
 	}
-	return "s"
+	return fmt.Sprintf("%d %ss", n, thing)
 }
