@@ -36,8 +36,7 @@ func lockfile(pkgs ...schema.Package) *schema.Lockfile {
 	}
 }
 
-func yes() *bool { b := true; return &b }
-func no() *bool  { b := false; return &b }
+func no() *bool { b := false; return &b }
 
 // off is a policy with the default URL checks switched off, so that a
 // test sees only the rule it is about.
@@ -156,12 +155,12 @@ func TestHeaderRules(t *testing.T) {
 	l.Config.Flags = schema.FlagDebug
 	_, l.Config.RegistryHash, _ = schema.RegistryHash("https://mirror.example.net/")
 	mv := 2
-	c, err := lint.Compile(lint.Policy{Registry: "HTTPS://Registry.Example.org:443", RequireFlags: []string{"frozen_lockfile,debug"},
+	_, err := lint.Compile(lint.Policy{Registry: "HTTPS://Registry.Example.org:443", RequireFlags: []string{"frozen_lockfile,debug"},
 		ForbidFlags: []string{"offline", "Debug"}, MinVersion: &mv})
 	if err == nil {
 		t.Fatalf("DEBUG both required and forbidden: compiled")
 	}
-	c, err = lint.Compile(lint.Policy{Registry: "HTTPS://Registry.Example.org:443", RequireFlags: []string{"frozen_lockfile,debug"},
+	c, err := lint.Compile(lint.Policy{Registry: "HTTPS://Registry.Example.org:443", RequireFlags: []string{"frozen_lockfile,debug"},
 		ForbidFlags: []string{"offline", "DISABLE_ISOLATED_LINKER"}, MinVersion: &mv})
 	if err != nil {
 		t.Fatal(err)
