@@ -16,7 +16,10 @@ package lint
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
+	"unsafe"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -112,19 +115,42 @@ type Finding struct {
 // then each record's in order. spans locates the records in the file
 // (schema.RecordSpans); with fewer spans than packages, the offsets of
 // the records without one are 0. Lint copies every string it keeps, so
-// the findings outlive the file's bytes.
+// the findings outlive the file's bytes (see Decode).
 func Lint(l *schema.Lockfile, spans []schema.Span, c *Checker) []Finding {
 	var out []Finding
 	out = c.header(l, out)
 	if !c.perPackage {
 		return out
 	}
-	for i := range l.Packages {
+	// A large file's records are checked in chunks on several
+	// goroutines, as the strict check does; the findings keep the
+	// records' order.
+	n := len(l.Packages)
+	chunks := make([][]Finding, (n+chunkRecords-1)/chunkRecords)
+	parallel(n, func(k, first, last int) {
+		chunks[k] = c.records(l.Packages, spans, first, last, nil)
+	})
+	for _, fs := range chunks {
+		out = append(out, fs...)
+	}
+	return out
+}
+
+// parallelMin is the package count from which Lint checks records on
+// several goroutines, in chunks of chunkRecords.
+const (
+	parallelMin  = 8192
+	chunkRecords = 4096
+)
+
+// records checks records first..last-1.
+func (c *Checker) records(pkgs []schema.Package, spans []schema.Span, first, last int, out []Finding) []Finding {
+	for i := first; i < last; i++ {
 		var sp schema.Span
 		if i < len(spans) {
 			sp = spans[i]
 		}
-		out = c.record(&l.Packages[i], i, sp, out)
+		out = c.record(&pkgs[i], i, sp, out)
 	}
 	return out
 }
@@ -144,11 +170,14 @@ func (c *Checker) header(l *schema.Lockfile, out []Finding) []Finding {
 
 // record runs the checks of one package record.
 func (c *Checker) record(p *schema.Package, i int, sp schema.Span, out []Finding) []Finding {
-	u := splitURL(p.Resolved)
+	var u resolvedURL
+	if c.needsURL {
+		u = splitURL(p.Resolved)
+	}
 	n := len(out)
 	for _, check := range c.recordChecks {
-		if f, ok := check(c, p, &u); ok {
-			out = append(out, f)
+		if f := check(c, p, &u); f != nil {
+			out = append(out, *f)
 		}
 	}
 	if len(out) > n {
@@ -160,16 +189,16 @@ func (c *Checker) record(p *schema.Package, i int, sp schema.Span, out []Finding
 	return out
 }
 
-// recordCheck is one per-record rule: it reports a finding, with the
-// package's location left for record to fill in.
-type recordCheck func(c *Checker, p *schema.Package, u *resolvedURL) (Finding, bool)
+// recordCheck is one per-record rule: it returns a finding, with the
+// package's location left for record to fill in, or nil.
+type recordCheck func(c *Checker, p *schema.Package, u *resolvedURL) *Finding
 
 func headerFinding(rule, field string, off, size int, value, expected, msg string) Finding {
 	return Finding{Rule: rule, Record: schema.NoRecord, Offset: off, Length: size, Field: field, Value: value, Expected: expected, Message: msg}
 }
 
-func packageFinding(rule, field, value, expected, msg string) Finding {
-	return Finding{Rule: rule, Field: field, Value: strings.Clone(value), Expected: expected, Message: msg}
+func packageFinding(rule, field, value, expected, msg string) *Finding {
+	return &Finding{Rule: rule, Field: field, Value: strings.Clone(value), Expected: expected, Message: msg}
 }
 
 // checkRegistry is the registry rule: the header's registry hash is the
@@ -228,48 +257,59 @@ func (c *Checker) checkMinVersion(cfg schema.Config) (Finding, bool) {
 }
 
 // checkHTTPS is the https rule.
-func checkHTTPS(_ *Checker, p *schema.Package, u *resolvedURL) (Finding, bool) {
+func checkHTTPS(_ *Checker, p *schema.Package, u *resolvedURL) *Finding {
 	if !u.ok || u.scheme == "https" {
-		return Finding{}, false
+		return nil
 	}
 	return packageFinding(RuleHTTPS, "resolved", p.Resolved, "https",
-		fmt.Sprintf("resolved URL uses %s, not https", u.scheme)), true
+		fmt.Sprintf("resolved URL uses %s, not https", u.scheme))
 }
 
 // checkAllowedHost is the allowed-host rule.
-func checkAllowedHost(c *Checker, p *schema.Package, u *resolvedURL) (Finding, bool) {
-	if !u.ok || c.hosts[u.host] {
-		return Finding{}, false
-	}
-	if u.folded() && c.hosts[strings.ToLower(u.host)] {
-		return Finding{}, false
+func checkAllowedHost(c *Checker, p *schema.Package, u *resolvedURL) *Finding {
+	if !u.ok || c.allowedHost(u.host) || u.folded() && c.allowedHost(strings.ToLower(u.host)) {
+		return nil
 	}
 	return packageFinding(RuleAllowedHost, "resolved", p.Resolved, "a host of "+c.hostList,
-		fmt.Sprintf("resolved URL is on host %s, not an allowed one", strings.ToLower(u.host))), true
+		fmt.Sprintf("resolved URL is on host %s, not an allowed one", strings.ToLower(u.host)))
+}
+
+// allowedHost reports whether host is on the list: a few compares for
+// the short lists policies have, a map for long ones.
+func (c *Checker) allowedHost(host string) bool {
+	if len(c.hostSlice) > 0 {
+		for _, h := range c.hostSlice {
+			if h == host {
+				return true
+			}
+		}
+		return false
+	}
+	return c.hosts[host]
 }
 
 // checkAllowedScheme is the allowed-scheme rule.
-func checkAllowedScheme(c *Checker, p *schema.Package, u *resolvedURL) (Finding, bool) {
+func checkAllowedScheme(c *Checker, p *schema.Package, u *resolvedURL) *Finding {
 	if !u.ok || c.schemes[u.scheme] {
-		return Finding{}, false
+		return nil
 	}
 	return packageFinding(RuleAllowedScheme, "resolved", p.Resolved, "a scheme of "+c.schemeList,
-		fmt.Sprintf("resolved URL uses the scheme %s, not an allowed one", u.scheme)), true
+		fmt.Sprintf("resolved URL uses the scheme %s, not an allowed one", u.scheme))
 }
 
 // checkIntegrityMissing is the integrity-missing rule.
-func checkIntegrityMissing(_ *Checker, p *schema.Package, _ *resolvedURL) (Finding, bool) {
+func checkIntegrityMissing(_ *Checker, p *schema.Package, _ *resolvedURL) *Finding {
 	if p.Integrity != "" {
-		return Finding{}, false
+		return nil
 	}
-	return packageFinding(RuleIntegrityMissing, "integrity", "", "an integrity string", "the package has no integrity string"), true
+	return packageFinding(RuleIntegrityMissing, "integrity", "", "an integrity string", "the package has no integrity string")
 }
 
 // checkIntegrityAlgorithm is the integrity-algorithm rule. A package
 // without integrity is integrity-missing's to report.
-func checkIntegrityAlgorithm(c *Checker, p *schema.Package, _ *resolvedURL) (Finding, bool) {
+func checkIntegrityAlgorithm(c *Checker, p *schema.Package, _ *resolvedURL) *Finding {
 	if p.Integrity == "" {
-		return Finding{}, false
+		return nil
 	}
 	alg := p.Integrity
 	if i := strings.IndexByte(alg, '-'); i >= 0 {
@@ -277,58 +317,64 @@ func checkIntegrityAlgorithm(c *Checker, p *schema.Package, _ *resolvedURL) (Fin
 	}
 	for _, a := range c.algorithms {
 		if alg == a {
-			return Finding{}, false
+			return nil
 		}
 	}
 	return packageFinding(RuleIntegrityAlgorithm, "integrity", p.Integrity, c.algorithmList,
-		fmt.Sprintf("integrity uses %s, not %s", alg, c.algorithmList)), true
+		fmt.Sprintf("integrity uses %s, not %s", alg, c.algorithmList))
 }
 
 // checkNameMatchesURL is the name-matches-url rule.
-func checkNameMatchesURL(_ *Checker, p *schema.Package, u *resolvedURL) (Finding, bool) {
+func checkNameMatchesURL(_ *Checker, p *schema.Package, u *resolvedURL) *Finding {
+	if u.names(p.Name, p.Version) {
+		return nil // the common case, told without taking the path apart
+	}
 	l, ok := u.layout()
 	if !ok || l.nameMatches(p.Name) {
-		return Finding{}, false
+		return nil
 	}
 	msg := fmt.Sprintf("resolved URL names the package %s, the record is %s", l.urlName(), p.Name)
 	if l.urlName() == p.Name {
 		msg = fmt.Sprintf("resolved URL's tarball %s is not one of %s", l.file, p.Name)
 	}
-	return packageFinding(RuleNameMatchesURL, "resolved", p.Resolved, l.want(u, p.Resolved, p.Name, p.Version), msg), true
+	return packageFinding(RuleNameMatchesURL, "resolved", p.Resolved, l.want(u, p.Resolved, p.Name, p.Version), msg)
 }
 
 // checkVersionMatchesURL is the version-matches-url rule. A URL naming
 // another package is name-matches-url's to report.
-func checkVersionMatchesURL(_ *Checker, p *schema.Package, u *resolvedURL) (Finding, bool) {
+func checkVersionMatchesURL(_ *Checker, p *schema.Package, u *resolvedURL) *Finding {
+	if u.names(p.Name, p.Version) {
+		return nil
+	}
 	l, ok := u.layout()
 	if !ok || !l.nameMatches(p.Name) {
-		return Finding{}, false
+		return nil
 	}
 	v := l.version(p.Name)
 	if v == p.Version {
-		return Finding{}, false
+		return nil
 	}
 	return packageFinding(RuleVersionMatchesURL, "resolved", p.Resolved, l.want(u, p.Resolved, p.Name, p.Version),
-		fmt.Sprintf("resolved URL names version %s, the record is %s", v, p.Version)), true
+		fmt.Sprintf("resolved URL names version %s, the record is %s", v, p.Version))
 }
 
 // checkDenied is the denied-package rule.
-func checkDenied(c *Checker, p *schema.Package, _ *resolvedURL) (Finding, bool) {
+func checkDenied(c *Checker, p *schema.Package, _ *resolvedURL) *Finding {
 	rules, ok := c.deny[p.Name]
 	if !ok {
-		return Finding{}, false
+		return nil
 	}
 	v, err := semver.StrictNewVersion(p.Version)
 	if err != nil {
-		return Finding{}, false // the format's check has refused it already
+		return nil // the format's check has refused it already
 	}
 	for _, d := range rules {
 		if d.all || d.constraint.Check(v) {
 			return packageFinding(RuleDeniedPackage, "version", p.Version, "not "+d.spec,
-				fmt.Sprintf("%s@%s is denied by %s", p.Name, p.Version, d.spec)), true
+				fmt.Sprintf("%s@%s is denied by %s", p.Name, p.Version, d.spec))
 		}
 	}
-	return Finding{}, false
+	return nil
 }
 
 // baseName is a package name without its @scope/ part.
@@ -345,7 +391,9 @@ func baseName(name string) string {
 // of its version (schema.Schema.Check), whose header is headerSize bytes
 // and holds count records, and says where each record lies. It trusts the
 // check: it reads the records' strings and nothing more, which takes a
-// fraction of a strict decode's time. The packages' strings are copies.
+// fraction of a strict decode's time. The packages' strings alias b (no
+// copy of the file is made): the lockfile is valid only as long as b is
+// and unchanged. Lint copies every string it keeps.
 func Decode(b []byte, headerSize, count int) (*schema.Lockfile, []schema.Span, error) {
 	if len(b) < schema.PrefixSize {
 		return nil, nil, schema.Corrupt(schema.ErrTruncated, len(b), "header", "the file is too short for a header")
@@ -354,21 +402,69 @@ func Decode(b []byte, headerSize, count int) (*schema.Lockfile, []schema.Span, e
 	if err != nil {
 		return nil, nil, err
 	}
-	file := string(b) // one copy; the packages' strings are its substrings
+	file := unsafe.String(unsafe.SliceData(b), len(b))
 	pkgs := make([]schema.Package, len(spans))
-	for i, sp := range spans {
-		base := sp.Offset
-		if len(sp.Body) != sp.Length {
-			base += 6 // a framed record: the marker and bodySize come first
+	errs := make([]error, (len(spans)+chunkRecords-1)/chunkRecords)
+	parallel(len(spans), func(k, first, last int) {
+		for i := first; i < last; i++ {
+			sp := &spans[i]
+			base := sp.Offset
+			if len(sp.Body) != sp.Length {
+				base += 6 // a framed record: the marker and bodySize come first
+			}
+			var f [4]string
+			body, pos := sp.Body, 0
+			for j := range f {
+				if len(body)-pos < 2 {
+					errs[k] = schema.CorruptRecord(schema.ErrTruncated, base+pos, i, schema.FieldNames[j], "the record ends inside a length")
+					return
+				}
+				n := int(body[pos])<<8 | int(body[pos+1])
+				if len(body)-pos-2 < n {
+					errs[k] = schema.CorruptRecord(schema.ErrTruncated, base+pos, i, schema.FieldNames[j], "a string passes the end of the record")
+					return
+				}
+				at := base + pos + 2
+				f[j], pos = file[at:at+n], pos+2+n
+			}
+			pkgs[i] = schema.Package{Name: f[0], Version: f[1], Resolved: f[2], Integrity: f[3]}
 		}
-		r, _, err := schema.ParseBody(sp.Body, base, i)
+	})
+	for _, err := range errs {
 		if err != nil {
 			return nil, nil, err
 		}
-		pkgs[i] = r.PackageIn(file)
 	}
 	l := &schema.Lockfile{Config: schema.DecodeConfig(b[schema.OffConfigVersion:]), Packages: pkgs}
 	return l, spans, nil
+}
+
+// parallel calls f for each chunk of chunkRecords of n records, with the
+// chunk's index and its records first..last-1: on up to GOMAXPROCS
+// goroutines (at most 8) when n is parallelMin or more, else in this one.
+func parallel(n int, f func(k, first, last int)) {
+	chunks := (n + chunkRecords - 1) / chunkRecords
+	workers := min(runtime.GOMAXPROCS(0), 8, chunks)
+	if n < parallelMin || workers < 2 {
+		for k := 0; k < chunks; k++ {
+			f(k, k*chunkRecords, min(n, (k+1)*chunkRecords))
+		}
+		return
+	}
+	next := make(chan int, chunks)
+	for k := range chunks {
+		next <- k
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for k := range next {
+				f(k, k*chunkRecords, min(n, (k+1)*chunkRecords))
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // Invalid returns the findings of a file that fails the strict check: one

@@ -89,6 +89,7 @@ type Checker struct {
 	policy Policy
 
 	hosts         map[string]bool
+	hostSlice     []string // the hosts, when there are few
 	hostList      string
 	schemes       map[string]bool
 	schemeList    string
@@ -103,6 +104,7 @@ type Checker struct {
 
 	recordChecks []recordCheck
 	perPackage   bool
+	needsURL     bool // a record check reads the resolved URL
 }
 
 // Compile checks p and returns its Checker. Every problem is an error
@@ -129,6 +131,9 @@ func Compile(p Policy) (*Checker, error) {
 			c.hosts[host] = true
 		}
 		c.hostList = strings.Join(list, ", ")
+		if len(list) <= 8 {
+			c.hostSlice = list
+		}
 		c.recordChecks = append(c.recordChecks, checkAllowedHost)
 	}
 	if len(p.AllowedSchemes) > 0 {
@@ -218,11 +223,24 @@ func Compile(p Policy) (*Checker, error) {
 		}
 		c.deny[name] = append(c.deny[name], d)
 	}
+	// Every record check so far but the integrity ones reads the URL.
+	urlChecks := len(c.recordChecks)
+	if p.RequireIntegrity || len(p.Integrity) > 0 {
+		urlChecks -= boolInt(p.RequireIntegrity) + boolInt(len(p.Integrity) > 0)
+	}
+	c.needsURL = urlChecks > 0
 	if len(c.deny) > 0 {
 		c.recordChecks = append(c.recordChecks, checkDenied)
 	}
 	c.perPackage = len(c.recordChecks) > 0
 	return c, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Policy returns the policy c was compiled from.

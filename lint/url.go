@@ -14,22 +14,28 @@ type resolvedURL struct {
 	host   string // host[:port] as written, without user info or a default port
 	path   string // up to a query or fragment
 	pathAt int    // where path starts in the URL
+	named  int8   // names' answer: 0 not asked yet, 1 yes, -1 no
 }
 
 // splitURL takes a resolved URL apart.
 func splitURL(s string) resolvedURL {
-	i := strings.Index(s, "://")
-	if i <= 0 {
-		return resolvedURL{}
-	}
-	u := resolvedURL{ok: true, scheme: s[:i]}
-	if u.scheme != "https" && u.scheme != "http" {
-		u.scheme = strings.ToLower(u.scheme)
+	var u resolvedURL
+	var i int
+	switch {
+	case len(s) > 8 && s[:8] == "https://":
+		u, i = resolvedURL{ok: true, scheme: "https"}, 5
+	case len(s) > 7 && s[:7] == "http://":
+		u, i = resolvedURL{ok: true, scheme: "http"}, 4
+	default:
+		if i = strings.Index(s, "://"); i <= 0 {
+			return resolvedURL{}
+		}
+		u = resolvedURL{ok: true, scheme: strings.ToLower(s[:i])}
 	}
 	rest := s[i+3:]
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
+	end := 0
+	for end < len(rest) && rest[end] != '/' && rest[end] != '?' && rest[end] != '#' {
+		end++
 	}
 	u.host, u.path, u.pathAt = rest[:end], rest[end:], i+3+end
 	if at := strings.LastIndexByte(u.host, '@'); at >= 0 {
@@ -41,10 +47,56 @@ func splitURL(s string) resolvedURL {
 	case u.scheme == "http" && strings.HasSuffix(u.host, ":80"):
 		u.host = u.host[:len(u.host)-3]
 	}
-	if q := strings.IndexAny(u.path, "?#"); q >= 0 {
+	if q := strings.IndexByte(u.path, '?'); q >= 0 {
+		u.path = u.path[:q]
+	}
+	if q := strings.IndexByte(u.path, '#'); q >= 0 {
 		u.path = u.path[:q]
 	}
 	return u
+}
+
+// names reports whether the path ends in the registry layout of exactly
+// name@version: "/<name>/-/<basename>-<version>.tgz". It is the fast path
+// of the URL checks, comparing from the end without allocating.
+func (u *resolvedURL) names(name, version string) bool {
+	if u.named == 0 {
+		u.named = -1
+		if u.layoutOf(name, version) {
+			u.named = 1
+		}
+	}
+	return u.named > 0
+}
+
+func (u *resolvedURL) layoutOf(name, version string) bool {
+	// The path ends in "/" name "/-/" base "-" version ".tgz".
+	p, base := u.path, baseName(name)
+	n := 1 + len(name) + 3 + len(base) + 1 + len(version) + 4
+	if len(p) < n {
+		return false
+	}
+	at := len(p) - n
+	tail := p[at:]
+	if tail[0] != '/' || tail[1:1+len(name)] != name {
+		return false
+	}
+	tail = tail[1+len(name):]
+	if tail[:3] != "/-/" || tail[3:3+len(base)] != base || tail[3+len(base)] != '-' {
+		return false
+	}
+	tail = tail[4+len(base):]
+	if tail[:len(version)] != version || tail[len(version):] != ".tgz" {
+		return false
+	}
+	// An unscoped name must not sit under a scope: /@evil/util/-/...
+	if len(name) > 0 && name[0] != '@' {
+		dir := p[:at]
+		if strings.HasPrefix(dir[strings.LastIndexByte(dir, '/')+1:], "@") {
+			return false
+		}
+	}
+	return true
 }
 
 // folded reports whether the host has upper-case letters (hosts compare

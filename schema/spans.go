@@ -27,7 +27,7 @@ func RecordSpans(b []byte, start, count int) ([]Span, error) {
 	if start < 0 || start > len(b) {
 		return nil, Corrupt(ErrTruncated, len(b), "packages", fmt.Sprintf("the package array starts at %d, the file is %d bytes", start, len(b)))
 	}
-	spans := make([]Span, 0, min(count, (len(b)-start)/MinPlainRecord+1))
+	spans := make([]Span, 0, max(0, min(count, (len(b)-start)/MinPlainRecord+1)))
 	pos := start
 	for i := 0; i < count; i++ {
 		n, frame, err := recordSize(b[pos:])
