@@ -63,3 +63,31 @@ func FuzzDecode(f *testing.F) {
 		checkDecode(t, b)
 	})
 }
+
+// TestLintBytesAgrees wants LintBytes to find what Lint of Decode finds,
+// on a large file with findings of every record rule and the header.
+func TestLintBytesAgrees(t *testing.T) {
+	mv := 3
+	c, err := lint.Compile(lint.Policy{RequireHTTPS: true, AllowedHosts: []string{"registry.example.org"},
+		RequireIntegrity: true, Integrity: []string{"sha512"}, Registry: "https://mirror.example.net/",
+		ForbidFlags: []string{"DEBUG"}, MinVersion: &mv, Deny: []string{"left-pad0@*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := 0; v <= 2; v++ {
+		b := lockgen.Bytes(lockgen.Options{Version: v, Packages: 30_000, Seed: 9})
+		s, _ := schema.Sniff(b)
+		l, spans, err := lint.Decode(b, s.HeaderSize, 30_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := lint.Lint(l, spans, c)
+		got, n, err := lint.LintBytes(b, s.HeaderSize, 30_000, c)
+		if err != nil || n != 30_000 {
+			t.Fatalf("v%d: %d packages, %v", v, n, err)
+		}
+		if len(want) < 1000 || !slices.Equal(got, want) {
+			t.Fatalf("v%d: LintBytes found %d, Lint %d (they differ)", v, len(got), len(want))
+		}
+	}
+}

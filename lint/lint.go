@@ -406,28 +406,8 @@ func Decode(b []byte, headerSize, count int) (*schema.Lockfile, []schema.Span, e
 	pkgs := make([]schema.Package, len(spans))
 	errs := make([]error, (len(spans)+chunkRecords-1)/chunkRecords)
 	parallel(len(spans), func(k, first, last int) {
-		for i := first; i < last; i++ {
-			sp := &spans[i]
-			base := sp.Offset
-			if len(sp.Body) != sp.Length {
-				base += 6 // a framed record: the marker and bodySize come first
-			}
-			var f [4]string
-			body, pos := sp.Body, 0
-			for j := range f {
-				if len(body)-pos < 2 {
-					errs[k] = schema.CorruptRecord(schema.ErrTruncated, base+pos, i, schema.FieldNames[j], "the record ends inside a length")
-					return
-				}
-				n := int(body[pos])<<8 | int(body[pos+1])
-				if len(body)-pos-2 < n {
-					errs[k] = schema.CorruptRecord(schema.ErrTruncated, base+pos, i, schema.FieldNames[j], "a string passes the end of the record")
-					return
-				}
-				at := base + pos + 2
-				f[j], pos = file[at:at+n], pos+2+n
-			}
-			pkgs[i] = schema.Package{Name: f[0], Version: f[1], Resolved: f[2], Integrity: f[3]}
+		for i := first; i < last && errs[k] == nil; i++ {
+			pkgs[i], errs[k] = readRecord(file, &spans[i], i)
 		}
 	})
 	for _, err := range errs {
@@ -437,6 +417,75 @@ func Decode(b []byte, headerSize, count int) (*schema.Lockfile, []schema.Span, e
 	}
 	l := &schema.Lockfile{Config: schema.DecodeConfig(b[schema.OffConfigVersion:]), Packages: pkgs}
 	return l, spans, nil
+}
+
+// readRecord reads the four strings of the record at sp as substrings
+// of file.
+func readRecord(file string, sp *schema.Span, i int) (schema.Package, error) {
+	base := sp.Offset
+	if len(sp.Body) != sp.Length {
+		base += 6 // a framed record: the marker and bodySize come first
+	}
+	var f [4]string
+	body, pos := sp.Body, 0
+	for j := range f {
+		if len(body)-pos < 2 {
+			return schema.Package{}, schema.CorruptRecord(schema.ErrTruncated, base+pos, i, schema.FieldNames[j], "the record ends inside a length")
+		}
+		n := int(body[pos])<<8 | int(body[pos+1])
+		if len(body)-pos-2 < n {
+			return schema.Package{}, schema.CorruptRecord(schema.ErrTruncated, base+pos, i, schema.FieldNames[j], "a string passes the end of the record")
+		}
+		at := base + pos + 2
+		f[j], pos = file[at:at+n], pos+2+n
+	}
+	return schema.Package{Name: f[0], Version: f[1], Resolved: f[2], Integrity: f[3]}, nil
+}
+
+// LintBytes is Lint of Decode of b in one pass: each record is read and
+// checked in place, without building the list of packages, for a file
+// that passed the strict check (see Decode). It returns the findings and
+// the number of packages.
+func LintBytes(b []byte, headerSize, count int, c *Checker) ([]Finding, int, error) {
+	if len(b) < schema.PrefixSize {
+		return nil, 0, schema.Corrupt(schema.ErrTruncated, len(b), "header", "the file is too short for a header")
+	}
+	spans, err := schema.RecordSpans(b, headerSize, count)
+	if err != nil {
+		return nil, 0, err
+	}
+	l := &schema.Lockfile{Config: schema.DecodeConfig(b[schema.OffConfigVersion:])}
+	if c.registry != "" && l.Config.RegistryHash != c.registryHash {
+		// The registry's finding names the registry the packages give
+		// the header's hash: only then are they all needed.
+		if l, spans, err = Decode(b, headerSize, count); err != nil {
+			return nil, 0, err
+		}
+	}
+	out := c.header(l, nil)
+	if !c.perPackage {
+		return out, len(spans), nil
+	}
+	file := unsafe.String(unsafe.SliceData(b), len(b))
+	chunks := make([][]Finding, (len(spans)+chunkRecords-1)/chunkRecords)
+	errs := make([]error, len(chunks))
+	parallel(len(spans), func(k, first, last int) {
+		for i := first; i < last; i++ {
+			p, err := readRecord(file, &spans[i], i)
+			if err != nil {
+				errs[k] = err
+				return
+			}
+			chunks[k] = c.record(&p, i, spans[i], chunks[k])
+		}
+	})
+	for k, fs := range chunks {
+		if errs[k] != nil {
+			return nil, 0, errs[k]
+		}
+		out = append(out, fs...)
+	}
+	return out, len(spans), nil
 }
 
 // parallel calls f for each chunk of chunkRecords of n records, with the

@@ -247,7 +247,7 @@ func runLint(c *ucli.Context) error {
 }
 
 // lintFile reads and checks one file the way validate does (the same
-// strict check, while the file is read), then lints what it decodes.
+// strict check, while the file is read), then lints its records in place.
 // The error is for reading only.
 func lintFile(path string, checker *lint.Checker) (lint.FileResult, error) {
 	r := lint.FileResult{Path: path, Version: -1}
@@ -262,13 +262,12 @@ func lintFile(path string, checker *lint.Checker) (lint.FileResult, error) {
 			r.Findings = lint.Invalid(errs)
 			return
 		}
-		l, spans, err := lint.Decode(b, s.HeaderSize, packageCount(b))
+		findings, n, err := lint.LintBytes(b, s.HeaderSize, packageCount(b), checker)
 		if err != nil { // the check passed, so this is a bug
 			r.Findings = lint.Invalid([]error{err})
 			return
 		}
-		r.Packages = len(l.Packages)
-		r.Findings = lint.Lint(l, spans, checker)
+		r.Packages, r.Findings = n, findings
 	})
 	return r, err
 }
