@@ -30,10 +30,10 @@ func init() {
 		Subcommands: []*ucli.Command{{
 			Name:  "setup",
 			Usage: "add lockfix's diff and merge drivers to .gitattributes and the git config",
-			Flags: []ucli.Flag{
+			Flags: append([]ucli.Flag{
 				&ucli.BoolFlag{Name: "global", Usage: "write the drivers to your own git config (~/.gitconfig), for every clone"},
 				&ucli.StringSliceFlag{Name: "name", Usage: "another lockfile name `GLOB` to add to .gitattributes besides *.lockb (repeatable)"},
-			},
+			}, globalFlags(true)...),
 			Description: `setup makes git show and merge lockfiles by their decoded content. In a
 repository it adds to .gitattributes at the top of the work tree
 
