@@ -3,12 +3,15 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/lockfix/lockfix/internal/atomicfile"
 	"github.com/lockfix/lockfix/internal/merge"
+	"github.com/lockfix/lockfix/migrate"
 	"github.com/lockfix/lockfix/schema"
 )
 
@@ -68,26 +71,25 @@ func runMergeDriver(c *ucli.Context) error {
 		name = c.Args().Get(3)
 	}
 	out := mergeJSON{Path: name, Conflicts: []merge.Conflict{}}
-	var sides [3]*schema.Lockfile
-	for i, p := range []string{base, ours, theirs} {
-		role := [3]string{"base", "ours", "theirs"}[i]
-		b, err := readFile(p)
-		if err != nil {
-			return exit(ExitOperational, "merge-driver: %s: %s (%s)", name, namePath(p, err), role)
-		}
-		if i == 0 && len(b) == 0 {
-			continue // no common ancestor
-		}
-		ld := parse(role, b)
-		if ld.Lockfile == nil {
-			for _, e := range ld.Problems {
-				out.Problems = append(out.Problems, e.Error())
-			}
+	// OURS is opened (and locked) first: it is read once, and replaced
+	// through the same handle.
+	h, err := atomicfile.Open(ours, atomicfile.Options{})
+	if err != nil {
+		return exit(ExitOperational, "merge-driver: %s: %s (ours)", name, namePath(ours, err))
+	}
+	defer h.Close()
+	var data [3][]byte
+	for i, p := range []string{base, "", theirs} {
+		if i == 1 {
+			data[i] = h.Data()
 			continue
 		}
-		sides[i] = ld.Lockfile
+		if data[i], err = readFile(p); err != nil {
+			return exit(ExitOperational, "merge-driver: %s: %s (%s)", name, namePath(p, err), [3]string{"base", "ours", "theirs"}[i])
+		}
 	}
-	if len(out.Problems) > 0 {
+	sides, problems := decodeSides(data)
+	if out.Problems = problems; len(problems) > 0 {
 		return reportMerge(c, &out, "a side is not a valid lockfile, so it is not merged; repair it with 'lockfix recover' and merge again")
 	}
 	res, err := merge.Merge(sides[0], sides[1], sides[2])
@@ -99,17 +101,24 @@ func runMergeDriver(c *ucli.Context) error {
 	if !res.Clean() {
 		return reportMerge(c, &out, "")
 	}
-	b, err := schema.Encode(res.Lockfile)
+	target, ok := schema.Lookup(res.Version)
+	if !ok {
+		out.Problems = []string{fmt.Sprintf("version %d is not registered", res.Version)}
+		return reportMerge(c, &out, "nothing was written")
+	}
+	// Every package comes from a strict decode, so the packages' rules
+	// need no second check here: the new bytes are decoded strictly and
+	// compared with the merged content before the rename (migrate.Verify).
+	encode := target.Encode
+	if target.EncodeTrusted != nil {
+		encode = target.EncodeTrusted
+	}
+	b, err := encode(res.Lockfile)
 	if err != nil {
 		out.Problems = []string{"the merged content cannot be written: " + err.Error()}
 		return reportMerge(c, &out, "nothing was written")
 	}
-	h, err := atomicfile.Open(ours, atomicfile.Options{})
-	if err != nil {
-		return exit(ExitOperational, "merge-driver: %s", namePath(ours, err))
-	}
-	defer h.Close()
-	if err := h.Replace(b, verifyContent(res.Lockfile)); err != nil {
+	if err := h.Replace(b, migrate.Verify(res.Lockfile)); err != nil {
 		if errors.Is(err, atomicfile.ErrVerify) {
 			out.Problems = []string{err.Error()}
 			return reportMerge(c, &out, "the merged lockfile does not verify; nothing was written")
@@ -129,6 +138,51 @@ func runMergeDriver(c *ucli.Context) error {
 			name, res.Version, countOf(len(res.Lockfile.Packages), "package"), res.FromOurs, res.FromTheirs, migrated)
 	}
 	return nil
+}
+
+// decodeSides decodes base, ours and theirs strictly, at the same time
+// (they are independent). An empty base is nil: no common ancestor. It
+// returns every problem of the sides that are not valid, each named by
+// its side.
+func decodeSides(data [3][]byte) ([3]*schema.Lockfile, []string) {
+	var sides [3]*schema.Lockfile
+	var probs [3][]string
+	var wg sync.WaitGroup
+	for i := range data {
+		if i == 0 && len(data[i]) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			role := [3]string{"base", "ours", "theirs"}[i]
+			l, errs := decodeStrict(data[i])
+			for _, e := range errs {
+				probs[i] = append(probs[i], role+": "+e.Error())
+			}
+			sides[i] = l
+		}()
+	}
+	wg.Wait()
+	return sides, slices.Concat(probs[:]...)
+}
+
+// decodeStrict decodes b strictly; for an invalid file it returns every
+// problem the strict check finds instead. A strict decode fails on any
+// problem the check finds, so a valid file is read once.
+func decodeStrict(b []byte) (*schema.Lockfile, []error) {
+	s, err := schema.Sniff(b)
+	if err != nil {
+		return nil, []error{err}
+	}
+	l, err := s.Decode(b)
+	if err == nil {
+		return l, nil
+	}
+	if errs := s.Check(b); len(errs) > 0 {
+		return nil, errs
+	}
+	return nil, []error{err}
 }
 
 // reportMerge prints a merge that did not happen (conflicts or invalid

@@ -70,22 +70,13 @@ func runTextconv(c *ucli.Context) error {
 // survived in file order) and returns the problems by name. The lockfile
 // is nil when nothing could be read.
 func textconvContent(b []byte) (*schema.Lockfile, []string) {
-	var problems []string
-	s, err := schema.Sniff(b)
-	if err == nil {
-		errs := s.Check(b)
-		if len(errs) == 0 {
-			l, err := s.Decode(b)
-			if err == nil {
-				return l, nil
-			}
-			errs = []error{err}
-		}
-		for _, e := range errs {
-			problems = append(problems, e.Error())
-		}
-	} else {
-		problems = []string{err.Error()}
+	l, errs := decodeStrict(b)
+	if errs == nil {
+		return l, nil
+	}
+	problems := make([]string, len(errs))
+	for i, e := range errs {
+		problems[i] = e.Error()
 	}
 	rep := recovery.Recover(b, recovery.Options{Mode: recovery.Yes})
 	if rep.Version < 0 {
