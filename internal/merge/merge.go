@@ -238,7 +238,8 @@ func mergePackages(b, o, t []schema.Package, noBase bool, res *Result) []schema.
 }
 
 // conflictOf describes a package name's conflict: the versions of each
-// side, or the whole records when the versions are the same.
+// side, or the whole records when the versions alone would show two
+// sides the same (an integrity or URL changed).
 func conflictOf(name string, b, o, t []schema.Package, noBase bool) Conflict {
 	versions := func(ps []schema.Package) string {
 		if len(ps) == 0 {
@@ -251,7 +252,7 @@ func conflictOf(name string, b, o, t []schema.Package, noBase bool) Conflict {
 		return strings.Join(vs, ", ")
 	}
 	c := Conflict{Kind: "package", Name: name, Base: versions(b), Ours: versions(o), Theirs: versions(t)}
-	if c.Ours == c.Theirs {
+	if c.Ours == c.Theirs || c.Base == c.Ours || c.Base == c.Theirs {
 		records := func(ps []schema.Package) string {
 			if len(ps) == 0 {
 				return Absent
