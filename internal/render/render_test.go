@@ -63,3 +63,36 @@ func TestUnifiedHunks(t *testing.T) {
 		t.Errorf("hunks:\n%s\nwant:\n%s", d, want)
 	}
 }
+
+func TestUnifiedText(t *testing.T) {
+	a := "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13\n14\n15\n16\n17\n18\n19\n20\n"
+	b := strings.Replace(strings.Replace(a, "2\n", "two\n", 1), "18\n", "eighteen\n", 1)
+	d := UnifiedText("a", "b", a, b)
+	if !strings.Contains(d, "@@ -1,5 +1,5 @@\n 1\n-2\n+two\n 3\n") || !strings.Contains(d, "@@ -15,6 +15,6 @@\n") {
+		t.Errorf("hunks:\n%s", d)
+	}
+	if d != goDiffUnified("a", "b", a, b) {
+		t.Errorf("UnifiedText differs from go-diff's:\n%s", d)
+	}
+	if UnifiedText("a", "b", a, a) != "" {
+		t.Error("equal texts differ")
+	}
+}
+
+// TestUnifiedTextLong checks texts longer than go-diff is used for: the
+// common first and last lines are context, the rest changed.
+func TestUnifiedTextLong(t *testing.T) {
+	var sa, sb strings.Builder
+	for i := 0; i < maxGoDiffLines; i++ {
+		fmt.Fprintf(&sa, "%d\n", i)
+		if i == 10 {
+			sb.WriteString("ten\n")
+			continue
+		}
+		fmt.Fprintf(&sb, "%d\n", i)
+	}
+	d := UnifiedText("a", "b", sa.String(), sb.String())
+	if d != "--- a\n+++ b\n@@ -8,7 +8,7 @@\n 7\n 8\n 9\n-10\n+ten\n 11\n 12\n 13\n" {
+		t.Errorf("long diff:\n%.500s", d)
+	}
+}

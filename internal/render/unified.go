@@ -22,8 +22,8 @@ func (d *Diff) Unified(nameA, nameB string) string {
 	return sb.String()
 }
 
-// lineOf returns line k (0-based) of the text of a lockfile with header h
-// and packages pkgs, appended to buf.
+// lineOf appends line k (0-based) of the text of a lockfile with header h
+// and packages pkgs to buf.
 func lineOf(buf []byte, h *[headerLines]string, pkgs []schema.Package, k int) []byte {
 	if k < headerLines {
 		return append(buf, h[k]...)
@@ -35,17 +35,25 @@ func lineOf(buf []byte, h *[headerLines]string, pkgs []schema.Package, k int) []
 // building the text in memory; it writes nothing when A and B are equal.
 // Lines are those of Text. It returns the first write error.
 func (d *Diff) WriteUnified(w io.Writer, nameA, nameB string) error {
-	bl := d.script
 	if d.Equal() {
 		return nil
 	}
+	lineA := func(buf []byte, k int) []byte { return lineOf(buf, &d.hA, d.A.Packages, k) }
+	lineB := func(buf []byte, k int) []byte { return lineOf(buf, &d.hB, d.B.Packages, k) }
+	return writeHunks(w, nameA, nameB, d.script, lineA, lineB)
+}
+
+// writeHunks writes the unified diff of an edit script whose lines lineA
+// and lineB append (0-based) to a buffer: the ---/+++ lines, then each
+// hunk with context lines of context, hunks joined when at most
+// 2*context equal lines lie between them.
+func writeHunks(w io.Writer, nameA, nameB string, bl []block, lineA, lineB func(buf []byte, k int) []byte) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	bw.WriteString("--- " + nameA + "\n+++ " + nameB + "\n")
 	var buf []byte
-	put := func(prefix byte, h *[headerLines]string, pkgs []schema.Package, from, n int) {
+	put := func(prefix byte, line func([]byte, int) []byte, from, n int) {
 		for k := from; k < from+n; k++ {
-			buf = append(buf[:0], prefix)
-			buf = lineOf(buf, h, pkgs, k)
+			buf = line(append(buf[:0], prefix), k)
 			buf = append(buf, '\n')
 			bw.Write(buf)
 		}
@@ -83,18 +91,67 @@ func (d *Diff) WriteUnified(w io.Writer, nameA, nameB string) error {
 			if x == k {
 				from, eq = pa+bl[x].eq-lead, lead
 			}
-			put(' ', &d.hA, d.A.Packages, from, eq)
+			put(' ', lineA, from, eq)
 			pa += bl[x].eq
 			pb += bl[x].eq
-			put('-', &d.hA, d.A.Packages, pa, bl[x].del)
-			put('+', &d.hB, d.B.Packages, pb, bl[x].ins)
+			put('-', lineA, pa, bl[x].del)
+			put('+', lineB, pb, bl[x].ins)
 			pa += bl[x].del
 			pb += bl[x].ins
 		}
-		put(' ', &d.hA, d.A.Packages, pa, trail)
+		put(' ', lineA, pa, trail)
 		k = last + 1
 	}
 	return bw.Flush()
+}
+
+// UnifiedText is a unified diff of any two texts, or "" when they are
+// equal. Texts of at most maxGoDiffLines lines are matched line by line
+// (go-diff); longer ones are compared by their common first and last
+// lines only, the rest shown as changed, which is a correct diff but not
+// always the shortest.
+func UnifiedText(nameA, nameB, a, b string) string {
+	if a == b {
+		return ""
+	}
+	la, lb := splitLines(a), splitLines(b)
+	var bl []block
+	if len(la)+len(lb) <= maxGoDiffLines {
+		bl = matchLines(a, b)
+	} else {
+		pre := 0
+		for pre < len(la) && pre < len(lb) && la[pre] == lb[pre] {
+			pre++
+		}
+		suf := 0
+		for suf < len(la)-pre && suf < len(lb)-pre && la[len(la)-1-suf] == lb[len(lb)-1-suf] {
+			suf++
+		}
+		var s script
+		s.equal(pre)
+		s.delete(len(la) - pre - suf)
+		s.insert(len(lb) - pre - suf)
+		s.equal(suf)
+		bl = s.done()
+	}
+	var sb strings.Builder
+	line := func(ls []string) func([]byte, int) []byte {
+		return func(buf []byte, k int) []byte { return append(buf, ls[k]...) }
+	}
+	_ = writeHunks(&sb, nameA, nameB, bl, line(la), line(lb))
+	return sb.String()
+}
+
+// splitLines splits a text into its lines, without their newlines.
+func splitLines(s string) []string {
+	ls := strings.SplitAfter(s, "\n")
+	if ls[len(ls)-1] == "" {
+		ls = ls[:len(ls)-1]
+	}
+	for i := range ls {
+		ls[i] = strings.TrimSuffix(ls[i], "\n")
+	}
+	return ls
 }
 
 // matchLines returns the edit script of two texts matched line by line by
