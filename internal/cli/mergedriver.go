@@ -109,11 +109,7 @@ func runMergeDriver(c *ucli.Context) error {
 	// Every package comes from a strict decode, so the packages' rules
 	// need no second check here: the new bytes are decoded strictly and
 	// compared with the merged content before the rename (migrate.Verify).
-	encode := target.Encode
-	if target.EncodeTrusted != nil {
-		encode = target.EncodeTrusted
-	}
-	b, err := encode(res.Lockfile)
+	b, err := target.EncodeTrusted(res.Lockfile, schema.EncodeOptions{Writer: writerName})
 	if err != nil {
 		out.Problems = []string{"the merged content cannot be written: " + err.Error()}
 		return reportMerge(c, &out, "nothing was written")
