@@ -27,6 +27,9 @@ func init() { v2.DefaultWriter = "lockfix " + Version }
 
 // register adds a command to the app. Command files call it from init.
 func register(c *ucli.Command) {
+	if _, walks := lookupFlag(c, "name"); walks {
+		c.Flags = append(c.Flags, followOutsideFlag)
+	}
 	c.Flags = append(c.Flags, globalFlags(true)...)
 	commands = append(commands, c)
 }
@@ -112,6 +115,11 @@ when a run over many files meets several outcomes):
 			if global(c, "trace") {
 				trace.Enable(Stderr)
 			}
+			if c.Bool("follow-outside") {
+				walkState.Lock()
+				walkState.followOutside = true
+				walkState.Unlock()
+			}
 			if before != nil {
 				return before(c)
 			}
@@ -123,6 +131,7 @@ when a run over many files meets several outcomes):
 
 // Main runs lockfix with args (os.Args) and returns the exit code.
 func Main(args []string) int {
+	resetWalk()
 	app := NewApp()
 	notFound := false
 	app.CommandNotFound = func(c *ucli.Context, name string) {

@@ -213,7 +213,19 @@ func runMigrate(c *ucli.Context) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	sum := migrate.Run(ctx, files, migrate.Options{
+	// What the walk found wrong fails here, as a file that cannot be
+	// read fails in Run; the rest is migrated.
+	var walked []string
+	var walkFailed int
+	for _, f := range files {
+		if e := walkProblem(f); e != nil {
+			walkFailed++
+			onResult(&migrate.Result{Path: f, From: -1, To: target.Version, Status: migrate.StatusFailed, Reason: migrate.ReasonIO, Err: e})
+			continue
+		}
+		walked = append(walked, f)
+	}
+	sum := migrate.Run(ctx, walked, migrate.Options{
 		To:          target.Version,
 		AllowLossy:  c.Bool("allow-lossy"),
 		DryRun:      dry,
@@ -226,6 +238,14 @@ func runMigrate(c *ucli.Context) error {
 	})
 	if bar != nil {
 		bar.Finish()
+	}
+	if walkFailed > 0 {
+		sum.Files += walkFailed
+		sum.Failed += walkFailed
+		if sum.Reasons == nil {
+			sum.Reasons = map[migrate.Reason]int{}
+		}
+		sum.Reasons[migrate.ReasonIO] += walkFailed
 	}
 	code := sum.ExitCode()
 	if report != nil {

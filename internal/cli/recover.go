@@ -230,7 +230,7 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 	var data []byte
 	var err error
 	if inPlace {
-		h, err = atomicfile.Open(path, atomicfile.Options{Wait: run.wait})
+		h, err = openFile(path, atomicfile.Options{Wait: run.wait})
 		if err == nil {
 			defer h.Close()
 			data = h.Data()

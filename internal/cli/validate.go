@@ -143,7 +143,7 @@ func checkFile(path string, use func(b []byte, s *schema.Schema, errs []error)) 
 			return err
 		}
 	} else {
-		st, err := atomicfile.OpenStream(path)
+		st, err := openStream(path)
 		if err != nil {
 			return err
 		}
