@@ -15,7 +15,7 @@ func init() {
 		Name:      "feature",
 		Usage:     "list, enable or disable the feature flags of a lockfile",
 		ArgsUsage: "list|enable|disable FILE [FLAG...]",
-		Description: `feature shows and changes the feature flags (FORMAT.md section 3) by name;
+		Description: `feature shows and changes the feature flags (docs/format.md section 3) by name;
 names are matched case-insensitively. Each config version defines its own
 flags: FROZEN_LOCKFILE, VERIFY_INTEGRITY and OFFLINE need version 2.
 Enabling a flag that the file's version cannot hold is refused (exit 4)
@@ -42,7 +42,7 @@ listed when the header can be read), 8 when it cannot be read.
 Examples:
    lockfix feature list bun.lockb
    lockfix feature list --json bun.lockb`,
-				Flags:  globalFlags(true),
+				Flags:  globalFlags(),
 				Action: runFeatureList,
 			},
 			{
@@ -56,7 +56,7 @@ Examples:
 Examples:
    lockfix feature enable bun.lockb DEBUG
    lockfix feature enable --wait 10s bun.lockb offline verify_integrity`,
-				Flags:  append(writeFlags(), globalFlags(true)...),
+				Flags:  append(writeFlags(), globalFlags()...),
 				Action: func(c *ucli.Context) error { return runFeatureSet(c, true) },
 			},
 			{
@@ -70,7 +70,7 @@ Examples:
 Examples:
    lockfix feature disable bun.lockb DEBUG
    lockfix feature disable --dry-run bun.lockb disable_isolated_linker`,
-				Flags:  append(writeFlags(), globalFlags(true)...),
+				Flags:  append(writeFlags(), globalFlags()...),
 				Action: func(c *ucli.Context) error { return runFeatureSet(c, false) },
 			},
 		},
@@ -78,7 +78,7 @@ Examples:
 			if c.NArg() == 0 {
 				return usage("feature: want a subcommand: list, enable or disable (see 'lockfix feature --help')")
 			}
-			return usage("feature: no subcommand %q: want list, enable or disable (see 'lockfix feature --help')", c.Args().First())
+			return usage("feature: no subcommand %q: want list, enable or disable%s (see 'lockfix feature --help')", c.Args().First(), suggestCommand(c.Command.Subcommands, c.Args().First()))
 		},
 	}
 	for _, sub := range cmd.Subcommands {
@@ -117,7 +117,7 @@ func runFeatureList(c *ucli.Context) error {
 	path := c.Args().First()
 	ld, err := load(path)
 	if err != nil {
-		return exit(ExitOperational, "%s", namePath(path, err))
+		return exitPath(ExitOperational, path, err)
 	}
 	if ld.Schema == nil || len(ld.Bytes) < schema.PrefixSize {
 		return refuseProblems(path, ld.Problems, "its header cannot be read")

@@ -28,7 +28,7 @@ func init() {
   packages    how many records the file holds (and what the header says)
   checksums   header CRC-64, package array CRC-64 and record CRC-32Cs,
               each OK or BAD
-  problems    every problem of FORMAT.md section 6, with offset and rule
+  problems    every problem of docs/format.md section 6, with offset and rule
 
 It works on damaged files too: whatever can be read is shown. When the magic
 is damaged, the header is read at the layout its configVersion byte names;

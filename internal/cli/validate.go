@@ -16,7 +16,7 @@ func init() {
 		Name:      "validate",
 		Usage:     "check lockfiles strictly against the format",
 		ArgsUsage: "FILE|DIR...",
-		Description: `validate checks every rule of the format (FORMAT.md section 6) and prints
+		Description: `validate checks every rule of the format (docs/format.md section 6) and prints
 each problem by its error name, offset, record and rule. A directory is
 walked for files named bun.lockb (--name to change).
 

@@ -68,7 +68,7 @@ func rewrite(c *ucli.Context, path string, change edit) error {
 	}
 	h, err := atomicfile.Open(path, atomicfile.Options{Wait: wait, ReadOnly: dry})
 	if err != nil {
-		return exit(ExitOperational, "%s", namePath(path, err))
+		return exitPath(ExitOperational, path, err)
 	}
 	defer h.Close()
 	old, version, problems, err := decodeForEdit(path, h.Data())
@@ -272,7 +272,11 @@ func refuseProblems(path string, problems []error, why string) error {
 		fmt.Fprintf(&sb, "\n  %v", p)
 	}
 	fmt.Fprintf(&sb, "\nrepair it first: lockfix recover %s", path)
-	return exit(ExitProblems, "%s", sb.String())
+	e := &exitError{code: ExitProblems, msg: sb.String(), path: path}
+	if len(problems) > 0 {
+		e.cause = problems[0]
+	}
+	return e
 }
 
 // refuseInvalid reports edited content l that cannot be encoded: the
