@@ -206,16 +206,16 @@ func runFeatureSet(c *ucli.Context, on bool) error {
 		}
 		infos = append(infos, fi)
 	}
-	return rewrite(c, path, func(l *schema.Lockfile) (*schema.Lockfile, error) {
-		s, ok := schema.Lookup(l.Config.Version)
+	return rewrite(c, path, func(cfg *schema.Config) error {
+		s, ok := schema.Lookup(cfg.Version)
 		if !ok {
-			return nil, errors.New("unregistered version")
+			return errors.New("unregistered version")
 		}
 		var refused []string
 		for _, fi := range infos {
 			if on && s.Flags&fi.Mask == 0 {
-				v := holdingVersion(l.Config.Version, fi.Name)
-				msg := fmt.Sprintf("%s cannot be stored in a config version %d file", fi.Name, l.Config.Version)
+				v := holdingVersion(cfg.Version, fi.Name)
+				msg := fmt.Sprintf("%s cannot be stored in a config version %d file", fi.Name, cfg.Version)
 				if v >= 0 {
 					msg += fmt.Sprintf(": config version %d defines it (migrate first: lockfix migrate --to %d %s)", v, v, path)
 				}
@@ -223,14 +223,14 @@ func runFeatureSet(c *ucli.Context, on bool) error {
 				continue
 			}
 			if on {
-				l.Config.Flags |= fi.Mask
+				cfg.Flags |= fi.Mask
 			} else {
-				l.Config.Flags &^= fi.Mask
+				cfg.Flags &^= fi.Mask
 			}
 		}
 		if len(refused) > 0 {
-			return nil, exit(ExitProblems, "%s: %s; the file is unchanged", path, strings.Join(refused, "; "))
+			return exit(ExitProblems, "%s: %s; the file is unchanged", path, strings.Join(refused, "; "))
 		}
-		return l, nil
+		return nil
 	})
 }

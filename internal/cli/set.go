@@ -111,9 +111,9 @@ func runSet(c *ucli.Context) error {
 	if err != nil {
 		return usage("set %s: %v", key.name, err)
 	}
-	return rewrite(c, path, func(l *schema.Lockfile) (*schema.Lockfile, error) {
-		apply(&l.Config)
-		return l, nil
+	return rewrite(c, path, func(cfg *schema.Config) error {
+		apply(cfg)
+		return nil
 	})
 }
 
