@@ -143,13 +143,17 @@ the manual page: 'lockfix man'.`,
 // included.
 func Main(args []string) int {
 	resetWalk()
+	asJSON := jsonRequested(args)
+	saved, savedErr := Stdout, Stderr
 	out := &countingWriter{w: Stdout}
-	saved := Stdout
-	Stdout = out
-	defer func() { Stdout = saved }()
+	if !asJSON {
+		out.w = controlEscaper{Stdout}
+	}
+	Stdout, Stderr = out, controlEscaper{Stderr}
+	defer func() { Stdout, Stderr = saved, savedErr }()
 	code, err := runApp(args)
 	trace.Disable()
-	if code != ExitOK && out.n == 0 && jsonRequested(args) {
+	if code != ExitOK && out.n == 0 && asJSON {
 		cmd, positional := commandLine(args)
 		if err == nil {
 			err = fmt.Errorf("exit %d (see stderr)", code)

@@ -140,7 +140,7 @@ func runFeatureList(c *ucli.Context) error {
 		}
 		return exitCode(code)
 	}
-	fmt.Fprintf(Stdout, "%s: config version %d, flags %s\n", path, s.Version, cfg.Flags)
+	fmt.Fprintf(Stdout, "%s: config version %d, flags %s\n", displayPath(path), s.Version, cfg.Flags)
 	for _, f := range flags {
 		state := "off"
 		switch {

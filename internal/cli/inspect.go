@@ -426,9 +426,9 @@ func runInspect(c *ucli.Context) error {
 // printInspect writes the human summary of x.
 func printInspect(w io.Writer, x *examination, quiet bool) {
 	if x.Valid() {
-		fmt.Fprintf(w, "%s: valid\n", x.Path)
+		fmt.Fprintf(w, "%s: valid\n", displayPath(x.Path))
 	} else {
-		fmt.Fprintf(w, "%s: INVALID, %d problem%s\n", x.Path, len(x.Problems), plural(len(x.Problems)))
+		fmt.Fprintf(w, "%s: INVALID, %d problem%s\n", displayPath(x.Path), len(x.Problems), plural(len(x.Problems)))
 	}
 	if !quiet {
 		printSummary(w, x)

@@ -266,12 +266,12 @@ func runMigrate(c *ucli.Context) error {
 // newBar returns a progress bar on stderr when stderr is a terminal, or
 // nil.
 func newBar(n int, quiet bool) *progressbar.ProgressBar {
-	f, ok := Stderr.(*os.File)
+	f, ok := rawWriter(Stderr).(*os.File)
 	if quiet || n < 2 || !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
 	return progressbar.NewOptions(n,
-		progressbar.OptionSetWriter(Stderr),
+		progressbar.OptionSetWriter(f),
 		progressbar.OptionSetDescription("migrating"),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
@@ -308,6 +308,7 @@ func toRecord(r *migrate.Result, diff bool) migrateRecord {
 // (shown for a single file only); with --quiet, only problems.
 func describe(r *migrate.Result, single, quiet bool) string {
 	var b strings.Builder
+	path := displayPath(r.Path)
 	switch r.Status {
 	case migrate.StatusMigrated, migrate.StatusWouldMigrate:
 		if quiet {
@@ -317,7 +318,7 @@ func describe(r *migrate.Result, single, quiet bool) string {
 		if r.Status == migrate.StatusWouldMigrate {
 			verb = "would migrate"
 		}
-		fmt.Fprintf(&b, "%s: %s v%d -> v%d", r.Path, verb, r.From, r.To)
+		fmt.Fprintf(&b, "%s: %s v%d -> v%d", path, verb, r.From, r.To)
 		if len(r.Dropped) > 0 {
 			dropWord := "dropped"
 			if r.Status == migrate.StatusWouldMigrate {
@@ -330,7 +331,7 @@ func describe(r *migrate.Result, single, quiet bool) string {
 		if quiet || !single {
 			return ""
 		}
-		fmt.Fprintf(&b, "%s: already at v%d, nothing to do\n", r.Path, r.To)
+		fmt.Fprintf(&b, "%s: already at v%d, nothing to do\n", path, r.To)
 	case migrate.StatusRefused:
 		if r.Reason == migrate.ReasonInvalid {
 			ver := ""
@@ -338,7 +339,7 @@ func describe(r *migrate.Result, single, quiet bool) string {
 				ver = fmt.Sprintf("v%d ", r.From)
 			}
 			n := len(r.Problems)
-			fmt.Fprintf(&b, "%s: refused: invalid %sfile (%s); repair it first with 'lockfix recover %s'\n", r.Path, ver, countOf(n, "problem"), r.Path)
+			fmt.Fprintf(&b, "%s: refused: invalid %sfile (%s); repair it first with 'lockfix recover %s'\n", path, ver, countOf(n, "problem"), shellQuote(r.Path))
 			for i, p := range r.Problems {
 				if i == maxShown {
 					fmt.Fprintf(&b, "  ... and %d more (use --json for all)\n", n-maxShown)
@@ -348,9 +349,9 @@ func describe(r *migrate.Result, single, quiet bool) string {
 			}
 			break
 		}
-		fmt.Fprintf(&b, "%s: refused: %s\n", r.Path, r.Message())
+		fmt.Fprintf(&b, "%s: refused: %s\n", path, r.Message())
 	case migrate.StatusFailed:
-		fmt.Fprintf(&b, "%s: failed: %s\n", r.Path, r.Message())
+		fmt.Fprintf(&b, "%s: failed: %s\n", path, r.Message())
 	}
 	return b.String()
 }

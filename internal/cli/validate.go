@@ -69,13 +69,13 @@ func runValidate(c *ucli.Context) error {
 		}
 		switch {
 		case r.Valid && !quiet:
-			fmt.Fprintf(Stdout, "%s: OK (v%d, %d packages)\n", path, *r.Version, *r.Packages)
+			fmt.Fprintf(Stdout, "%s: OK (v%d, %d packages)\n", displayPath(path), *r.Version, *r.Packages)
 		case !r.Valid:
 			ver := ""
 			if r.Version != nil {
 				ver = fmt.Sprintf("v%d, ", *r.Version)
 			}
-			fmt.Fprintf(Stdout, "%s: INVALID (%s%s)\n", path, ver, countOf(len(r.Problems), "problem"))
+			fmt.Fprintf(Stdout, "%s: INVALID (%s%s)\n", displayPath(path), ver, countOf(len(r.Problems), "problem"))
 			for i, p := range r.Problems {
 				if i == maxShown {
 					fmt.Fprintf(Stdout, "  ... and %d more (use --json for all)\n", len(r.Problems)-maxShown)

@@ -240,9 +240,9 @@ func reportRewrite(c *ucli.Context, res *rewriteResult, status string) error {
 		fmt.Fprint(Stdout, res.Diff)
 	}
 	for _, line := range res.Changes.Summary() {
-		fmt.Fprintf(Stdout, "%s: %s\n", res.Path, line)
+		fmt.Fprintf(Stdout, "%s: %s\n", displayPath(res.Path), line)
 	}
-	fmt.Fprintf(Stdout, "%s: %s\n", res.Path, status)
+	fmt.Fprintf(Stdout, "%s: %s\n", displayPath(res.Path), status)
 	return nil
 }
 
