@@ -9,9 +9,9 @@ import (
 
 // escapeControls returns s with every character that a terminal may take
 // for a command written as a Go escape: the C0 controls but newline and
-// tab (ESC is \x1b, CR is \r), DEL, the C1 controls (U+0080 to U+009F)
-// and bytes that are not UTF-8 (a terminal in 8-bit mode reads 0x9b as
-// CSI). A string without them is returned as it is. Human output goes
+// tab (ESC is \x1b, CR is \r), DEL and the C1 controls (U+0080 to
+// U+009F, as \u007f and \u009b) and bytes that are not UTF-8 (a terminal
+// in 8-bit mode reads 0x9b as CSI). A string without them is returned as it is. Human output goes
 // through it (controlEscaper); JSON output keeps names exact, as JSON
 // strings escape control characters themselves.
 func escapeControls(s string) string { return escape(s, "\n\t") }
@@ -47,9 +47,12 @@ func escape(s, keep string) string {
 			b.WriteString(`\t`)
 		case r == '\r':
 			b.WriteString(`\r`)
-		case r < 0x20 || r == 0x7f:
+		case r < 0x20:
 			fmt.Fprintf(&b, `\x%02x`, r)
-		case r >= 0x80 && r <= 0x9f:
+		case r == 0x7f || r >= 0x80 && r <= 0x9f:
+			// The \u form, as Go and JSON both read it: encoding/json
+			// writes DEL and the C1 controls raw, and JSON text that
+			// export prints through controlEscaper must stay valid.
 			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
 			b.WriteString(s[i : i+n])
