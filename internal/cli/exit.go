@@ -183,3 +183,48 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// jsonRequested reports whether --json is among the flags of args (before
+// a "--").
+func jsonRequested(args []string) bool {
+	for _, a := range args[min(1, len(args)):] {
+		switch a {
+		case "--":
+			return false
+		case "--json", "-json", "--json=true", "-json=true":
+			return true
+		}
+	}
+	return false
+}
+
+// commandLine returns the command that args name ("feature enable"), and
+// their positional arguments.
+func commandLine(args []string) (string, []string) {
+	cmds := commands
+	var cmd *ucli.Command
+	var names, positional []string
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			positional = append(positional, args[i+1:]...)
+			break
+		}
+		if strings.HasPrefix(a, "-") && a != "-" {
+			name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			if cmd != nil {
+				if f, ok := lookupFlag(cmd, name); ok && takesValue(f) && !hasValue {
+					i++
+				}
+			}
+			continue
+		}
+		if c := findCommand(cmds, a); c != nil && len(positional) == 0 {
+			names = append(names, c.Name)
+			cmd, cmds = c, c.Subcommands
+			continue
+		}
+		positional = append(positional, a)
+	}
+	return strings.Join(names, " "), positional
+}
