@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/lockfix/lockfix/internal/atomicfile"
-	"github.com/lockfix/lockfix/internal/lockgen"
 	"github.com/lockfix/lockfix/schema"
 	_ "github.com/lockfix/lockfix/schema/all"
 	v2 "github.com/lockfix/lockfix/schema/v2"
@@ -75,22 +74,19 @@ type field struct {
 
 func (f field) String() string { return fmt.Sprintf("0x%02X %d %s", f.off, f.size, f.name) }
 
-// TestFormatLayouts checks every header table against the fields the
-// registered schemas report for a valid file (the fields dump --hex shows),
-// and that every registered version has its table.
+// TestFormatLayouts checks every header table against the header table of
+// each registered schema (the fields dump --hex shows), and that every
+// registered version has its table.
 func TestFormatLayouts(t *testing.T) {
 	tabs, _ := tables(t)
 	covered := map[int]bool{}
-	good := func(v int) []byte {
-		return lockgen.Bytes(lockgen.Options{Version: v, Packages: 3, Seed: 1})
-	}
 	var prefix []field
 	for _, r := range tabs["layout: prefix"] {
 		prefix = append(prefix, field{num(t, r[0]), num(t, r[1]), r[2]})
 	}
 	var want []field
-	for _, f := range schema.PrefixFields(good(1), 0) {
-		want = append(want, field{int(f.Offset), f.Size, f.Name})
+	for _, f := range schema.Prefix() {
+		want = append(want, field{f.Offset, f.Size, f.Name})
 	}
 	if !slices.Equal(prefix, want) {
 		t.Errorf("section 1 lists %v, the schema %v", prefix, want)
@@ -124,9 +120,9 @@ func TestFormatLayouts(t *testing.T) {
 				}
 			}
 			var got []field
-			for _, f := range s.Fields(good(v)) {
+			for _, f := range s.Header {
 				if f.Offset >= schema.PrefixSize {
-					got = append(got, field{int(f.Offset), f.Size, f.Name})
+					got = append(got, field{f.Offset, f.Size, f.Name})
 				}
 			}
 			slices.SortFunc(got, func(a, b field) int { return a.off - b.off })
@@ -170,15 +166,16 @@ func TestFormatLayouts(t *testing.T) {
 	}
 }
 
-// TestFormatFlags checks the flags table against schema.AllFlags and each
-// version's defined flags.
+// TestFormatFlags checks the flags table against the flags the registered
+// versions define.
 func TestFormatFlags(t *testing.T) {
 	tabs, _ := tables(t)
 	rows := tabs["flags"]
-	if len(rows) != len(schema.AllFlags) {
-		t.Fatalf("format.md lists %d flags, the schema %d", len(rows), len(schema.AllFlags))
+	known := schema.KnownFlags()
+	if len(rows) != len(known) {
+		t.Fatalf("format.md lists %d flags, the schema %d", len(rows), len(known))
 	}
-	for i, f := range schema.AllFlags {
+	for i, f := range known {
 		r := rows[i]
 		if num(t, r[0]) != i || num(t, r[1]) != int(f.Mask) || r[2] != f.Name || num(t, r[3]) != f.Since {
 			t.Errorf("flag row %v, the schema has bit %d mask 0x%02x %s since %d", r, i, uint32(f.Mask), f.Name, f.Since)
@@ -232,12 +229,18 @@ func TestFormatRecords(t *testing.T) {
 		}
 	}
 	frame := tabs["frame"]
-	if len(frame) != 4 || frame[0][1] != "marker" || !strings.Contains(frame[0][2], "`"+v2.Marker+"`") ||
-		num(t, frame[0][0])+num(t, frame[1][0])+num(t, frame[3][0]) != v2.FrameOverhead {
-		t.Errorf("the frame table %v does not match marker %q and %d bytes of framing", frame, v2.Marker, v2.FrameOverhead)
+	fr := v2.Framing
+	if len(frame) != 4 || frame[0][1] != "marker" || !strings.Contains(frame[0][2], "`"+fr.Marker+"`") ||
+		num(t, frame[0][0])+num(t, frame[1][0])+num(t, frame[3][0]) != fr.Overhead() {
+		t.Errorf("the frame table %v does not match marker %q and %d bytes of framing", frame, fr.Marker, fr.Overhead())
 	}
-	if len(frame) > 1 && !strings.Contains(frame[1][2], fmt.Sprintf("%d to %d", v2.MinBody, v2.MaxBody)) {
-		t.Errorf("bodySize: %q, the schema allows %d to %d", frame[1][2], v2.MinBody, v2.MaxBody)
+	if len(frame) > 1 && !strings.Contains(frame[1][2], fmt.Sprintf("%d to %d", fr.MinBody, fr.MaxBody)) {
+		t.Errorf("bodySize: %q, the schema allows %d to %d", frame[1][2], fr.MinBody, fr.MaxBody)
+	}
+	for _, v := range schema.Versions() {
+		if s, _ := schema.Lookup(v); (s.Framing != nil) != (v == 2) {
+			t.Errorf("version %d: framed %v, but format.md frames version 2 only", v, s.Framing != nil)
+		}
 	}
 	if !strings.Contains(text, strconv.Itoa(atomicfile.MaxSize)+" bytes") {
 		t.Errorf("format.md does not give the size limit, %d bytes", atomicfile.MaxSize)

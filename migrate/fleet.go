@@ -153,6 +153,9 @@ type Options struct {
 	To int
 	// AllowLossy lets a downgrade drop what the target cannot hold.
 	AllowLossy bool
+	// Writer names the program migrating, for versions that record their
+	// writer ("lockfix 0.1.0").
+	Writer string
 	// DryRun runs the whole pipeline and stops short of writing.
 	DryRun bool
 	// FailFast stops at the first refused or failed file.
@@ -248,7 +251,7 @@ func Run(ctx context.Context, files []string, o Options) Summary {
 			o.Sync = SyncBatch
 		}
 	}
-	r := &runner{o: o, step: schema.StepOptions{AllowLossy: o.AllowLossy}, ctx: ctx}
+	r := &runner{o: o, step: schema.StepOptions{AllowLossy: o.AllowLossy, Writer: o.Writer}, ctx: ctx}
 	r.sum = Summary{Files: len(files), Sync: o.Sync, Jobs: max(1, min(o.Jobs, len(files))), Reasons: map[Reason]int{}}
 	// A file whose lock is taken is put off to the next pass: it is either
 	// another path to a file this run is migrating (a symbolic link), or

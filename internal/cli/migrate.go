@@ -39,6 +39,9 @@ refused and left byte for byte as it was: repair it with 'lockfix recover'.
 that release writes) or a bun constraint (bun@">=1.3.5, <1.4"), which must
 fall within the releases of exactly one config version:
 %s
+Without --to, the target is read from the LOCKFIX_TARGET environment
+variable, in the same forms (a DaemonSet sets it from a ConfigMap).
+
 Directories are walked for files named bun.lockb (--name to change);
 symbolic links to directories are not followed. Files already at the
 target are skipped and counted, so running migrate again is how an
@@ -81,7 +84,9 @@ For a single file it also prints the diff of the content.
 Exit 0 when every file is at the target, 4 when any file was refused, 8
 when any failed (I/O, a lock, a change underneath) or the run was
 interrupted; the codes add up. 16 for a usage error, such as a --to that
-names no single version.
+names no single version. --exit-zero exits 0 whatever happened to the
+files (usage errors still exit 16): for an init container that must not
+keep its pod from starting; the --report file says what happened.
 
 Examples:
    lockfix migrate --to 2 bun.lockb
@@ -89,6 +94,7 @@ Examples:
    lockfix migrate --to 'bun@">=1.3.5, <1.4"' services/
    lockfix migrate --to 2 --jobs 16 --report migrate.jsonl /srv/fleet
    lockfix migrate --to 1 --allow-lossy bun.lockb
+   LOCKFIX_TARGET=2 lockfix migrate --exit-zero --report /run/lockfix/migrate.jsonl /srv/app
    lockfix migrate --json --to v2 /srv/fleet | jq -r 'select(.status=="refused") | .path'`,
 			strings.TrimRight(migrate.RangesText(), "\n"), migrate.DefaultJobs(), migrate.DefaultBatchSize, migrate.BatchThreshold),
 		Flags: []ucli.Flag{
@@ -100,11 +106,16 @@ Examples:
 			&ucli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "do everything but the rename; say what would happen"},
 			&ucli.BoolFlag{Name: "allow-lossy", Usage: "let a downgrade drop the flags the target cannot hold"},
 			&ucli.StringFlag{Name: "sync", Value: string(migrate.SyncAuto), Usage: fmt.Sprintf("`MODE`: file (fsync each), batch (syncfs per batch) or auto (batch above %d files)", migrate.BatchThreshold)},
+			&ucli.BoolFlag{Name: "exit-zero", Usage: "exit 0 whatever happened to the files (an init container that must not hold its pod back); --report keeps what did"},
 			&ucli.DurationFlag{Name: "wait", Usage: "how long to wait for a file locked by another lockfix (`DURATION`, e.g. 5s)"},
 		},
 		Action: runMigrate,
 	})
 }
+
+// TargetEnv names the environment variable migrate reads its target from
+// when --to is absent (a DaemonSet sets it from the fleet's ConfigMap).
+const TargetEnv = "LOCKFIX_TARGET"
 
 // migrateRecord is one file's object in --json and --report.
 type migrateRecord struct {
@@ -124,12 +135,16 @@ func runMigrate(c *ucli.Context) error {
 	if c.NArg() == 0 {
 		return usage("migrate: no FILE or DIR given (usage: lockfix migrate --to N FILE|DIR...)")
 	}
+	to, toName := c.String("to"), "--to"
 	if !c.IsSet("to") {
-		return usage("migrate: --to is required: a config version (2, v2), a bun release (bun@1.4.2) or a bun constraint (bun@\">=1.3.5, <1.4\")")
+		to, toName = os.Getenv(TargetEnv), TargetEnv
 	}
-	target, err := migrate.ParseTarget(c.String("to"))
+	if to == "" {
+		return usage("migrate: --to is required (or %s): a config version (2, v2), a bun release (bun@1.4.2) or a bun constraint (bun@\">=1.3.5, <1.4\")", TargetEnv)
+	}
+	target, err := migrate.ParseTarget(to)
 	if err != nil {
-		return usage("migrate: --to %s", strings.TrimPrefix(err.Error(), migrate.ErrBadTarget.Error()+" "))
+		return usage("migrate: %s %s", toName, strings.TrimPrefix(err.Error(), migrate.ErrBadTarget.Error()+" "))
 	}
 	mode, err := migrate.ParseSync(c.String("sync"))
 	if err != nil {
@@ -228,6 +243,7 @@ func runMigrate(c *ucli.Context) error {
 	sum := migrate.Run(ctx, walked, migrate.Options{
 		To:          target.Version,
 		AllowLossy:  c.Bool("allow-lossy"),
+		Writer:      writerName,
 		DryRun:      dry,
 		FailFast:    c.Bool("fail-fast"),
 		Jobs:        jobs,
@@ -248,6 +264,9 @@ func runMigrate(c *ucli.Context) error {
 		sum.Reasons[migrate.ReasonIO] += walkFailed
 	}
 	code := sum.ExitCode()
+	if c.Bool("exit-zero") {
+		code = ExitOK // what happened is in the report and on stderr
+	}
 	if report != nil {
 		if err := report.Flush(); err != nil && reportErr == nil {
 			reportErr = err

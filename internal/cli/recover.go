@@ -128,6 +128,7 @@ func runRecover(c *ucli.Context) error {
 		wait:   c.Duration("wait"),
 		asJSON: global(c, "json"),
 		quiet:  global(c, "quiet"),
+		opts:   recovery.Options{Writer: writerName},
 	}
 	if c.Bool("yes") {
 		run.opts.Mode = recovery.Yes

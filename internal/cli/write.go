@@ -147,10 +147,9 @@ func (e headerEdit) contains(i int) bool {
 // strict check (or whose only problems are the config fields cfg
 // replaces), with its config block set to cfg: the header is rebuilt and
 // the package records are copied byte for byte. Rebuilding the header
-// writes cfg, names lockfix in the field called "writer" (v2), and
-// recomputes every header checksum: a field of 8 bytes that holds, in b,
-// the CRC-64 of the header with itself taken as zero. The fields come from
-// the schema (Fields), so a version registered from outside works too.
+// writes cfg, names lockfix in the writer field (the versions that have
+// one) and recomputes the header checksums; the fields come from the
+// schema's header table, so a version registered from outside works too.
 // It returns the new bytes and where the header changed.
 func editHeader(s *schema.Schema, b []byte, cfg schema.Config) ([]byte, headerEdit) {
 	hs := s.HeaderSize
@@ -158,33 +157,30 @@ func editHeader(s *schema.Schema, b []byte, cfg schema.Config) ([]byte, headerEd
 	copy(out, b)
 	schema.PutConfig(out[schema.OffConfigVersion:], cfg)
 	edited := headerEdit{{schema.OffConfigVersion, schema.PrefixSize}}
-	var sums []int
-	for _, f := range s.Fields(b[:hs]) {
-		start, end := int(f.Offset), int(f.Offset)+f.Size
-		if start < schema.PrefixSize || end > hs {
-			continue
-		}
-		switch {
-		case f.Name == "writer":
-			clear(out[start:end])
-			copy(out[start:end], "lockfix "+Version)
-			edited = append(edited, [2]int{start, end})
-		case f.Size == 8 && binary.BigEndian.Uint64(b[start:]) == schema.HeaderCRC(b[:hs], start):
-			sums = append(sums, start)
-			edited = append(edited, [2]int{start, end})
+	for i := range s.Header {
+		f := &s.Header[i]
+		if f.Kind == schema.KindWriter {
+			v := out[f.Offset:f.End()]
+			clear(v)
+			copy(v, writerName)
+			edited = append(edited, [2]int{f.Offset, f.End()})
 		}
 	}
-	for _, off := range sums {
-		binary.BigEndian.PutUint64(out[off:], schema.HeaderCRC(out[:hs], off))
+	for i := range s.Header {
+		if f := &s.Header[i]; f.Kind == schema.KindHeaderChecksum {
+			schema.PutUint(out[f.Offset:f.End()], schema.HeaderCRC(out[:hs], f.Offset))
+			edited = append(edited, [2]int{f.Offset, f.End()})
+		}
 	}
 	return out, edited
 }
 
 // verifyHeaderEdit returns the check of the bytes editHeader made from
-// old: the header passes every rule the schema's fields check (magic,
-// config, checksums, sizes, writer, padding), holds the config want, and
-// differs from old's only where the edit wrote; the package records are
-// old's, byte for byte, which the strict check of old has passed.
+// old: the header keeps every rule of its version (the strict header
+// check) and holds the config want, and differs from old's only where the
+// edit wrote; the package records are old's, byte for byte, which the
+// strict check of old has passed, and so are the fields that describe
+// them (count, array size and checksum).
 func verifyHeaderEdit(s *schema.Schema, old []byte, edited headerEdit, want schema.Config) func([]byte) error {
 	return func(b []byte) error {
 		hs := s.HeaderSize
@@ -199,13 +195,7 @@ func verifyHeaderEdit(s *schema.Schema, old []byte, edited headerEdit, want sche
 				return fmt.Errorf("the header changed at offset 0x%02x, outside the fields the edit writes", i)
 			}
 		}
-		var errs []error
-		for _, f := range s.Fields(b) {
-			if f.Err != nil {
-				errs = append(errs, f.Err)
-			}
-		}
-		if len(errs) > 0 {
+		if errs, _ := s.CheckHeader(b); len(errs) > 0 {
 			return errors.Join(errs...)
 		}
 		if got := schema.DecodeConfig(b[schema.OffConfigVersion:]); got != want {
