@@ -422,12 +422,12 @@ func Decode(b []byte, headerSize, count int) (*schema.Lockfile, []schema.Span, e
 // readRecord reads the four strings of the record at sp as substrings
 // of file.
 func readRecord(file string, sp *schema.Span, i int) (schema.Package, error) {
-	base := sp.Offset
-	if len(sp.Body) != sp.Length {
-		base += 6 // a framed record: the marker and bodySize come first
+	base := sp.BodyOffset
+	if base < 0 || sp.BodyLength < 0 || base > len(file)-sp.BodyLength {
+		return schema.Package{}, schema.CorruptRecord(schema.ErrTruncated, sp.Offset, i, "record", "the record passes the end of the file")
 	}
 	var f [4]string
-	body, pos := sp.Body, 0
+	body, pos := file[base:base+sp.BodyLength], 0
 	for j := range f {
 		if len(body)-pos < 2 {
 			return schema.Package{}, schema.CorruptRecord(schema.ErrTruncated, base+pos, i, schema.FieldNames[j], "the record ends inside a length")

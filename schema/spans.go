@@ -6,11 +6,12 @@ import (
 )
 
 // Span is where one record lies in a file: the offset of its first byte
-// and the bytes it takes, framing included, and its four length-prefixed
-// strings (aliasing the file; see ParseBody).
+// and the bytes it takes, framing included, and where its four
+// length-prefixed strings (see ParseBody) lie. It holds no pointer, so a
+// large file's spans cost the garbage collector nothing.
 type Span struct {
-	Offset, Length int
-	Body           []byte
+	Offset, Length         int
+	BodyOffset, BodyLength int
 }
 
 // RecordSpans returns where each of the first count records of the
@@ -34,11 +35,11 @@ func RecordSpans(b []byte, start, count int) ([]Span, error) {
 		if err != nil {
 			return spans, CorruptRecord(ErrTruncated, pos, i, "record", err.Error())
 		}
-		body := b[pos : pos+n : pos+n]
+		sp := Span{pos, n, pos, n}
 		if frame {
-			body = body[6 : n-4]
+			sp.BodyOffset, sp.BodyLength = pos+6, n-10
 		}
-		spans = append(spans, Span{pos, n, body})
+		spans = append(spans, sp)
 		pos += n
 	}
 	return spans, nil

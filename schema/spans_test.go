@@ -35,7 +35,7 @@ func TestRecordSpans(t *testing.T) {
 			if v == 2 {
 				body = body[6 : len(body)-4]
 			}
-			if string(body) != string(sp.Body) {
+			if string(body) != string(b[sp.BodyOffset:sp.BodyOffset+sp.BodyLength]) {
 				t.Fatalf("v%d record %d: Body is not the record's strings", v, i)
 			}
 			r, n, err := schema.ParseBody(body, 0, i)
@@ -62,7 +62,7 @@ func FuzzRecordSpans(f *testing.F) {
 		for _, start := range []int{0, 0x40, 0x68, len(b)} {
 			spans, _ := schema.RecordSpans(b, start, 1<<20)
 			for _, sp := range spans {
-				if sp.Offset < start || sp.Length <= 0 || sp.Offset+sp.Length > len(b) || len(sp.Body) > sp.Length {
+				if sp.Offset < start || sp.Length <= 0 || sp.Offset+sp.Length > len(b) || sp.BodyLength > sp.Length || sp.BodyOffset < sp.Offset {
 					t.Fatalf("span %+v outside %d bytes", sp, len(b))
 				}
 			}
