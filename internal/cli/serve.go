@@ -13,6 +13,8 @@ import (
 
 	"github.com/lockfix/lockfix/internal/metrics"
 	"github.com/lockfix/lockfix/internal/watch"
+	"github.com/lockfix/lockfix/lint"
+	"github.com/lockfix/lockfix/schema"
 )
 
 // DefaultListen is where serve listens unless told otherwise: loopback.
@@ -40,6 +42,7 @@ Metrics, one series per path:
    lockfix_config_last_change_timestamp_seconds{path}
    lockfix_config_read_duration_seconds            histogram
    lockfix_build_info{version,goversion}           1
+   lockfix_policy_violations{path,rule}            with --policy: lint findings per rule
 
 Each change is logged on stderr (not with --quiet). Ctrl-C or SIGTERM
 stops it with exit 0; exit 8 when it cannot listen or watch.
@@ -52,6 +55,7 @@ Examples:
 			&ucli.StringFlag{Name: "listen", Value: DefaultListen, Usage: "`ADDR` to listen on (host:port; port 0 picks a free one)"},
 			&ucli.DurationFlag{Name: "debounce", Value: watch.DefaultDebounce, Usage: "read a file once it has been quiet for `DURATION`"},
 			&ucli.StringFlag{Name: "name", Value: DefaultName, Usage: "file name `GLOB` to look for in directories"},
+			&ucli.StringFlag{Name: "policy", Usage: "export the findings of 'lockfix lint' under the YAML policy `FILE`"},
 		},
 		Action: runServe,
 	})
@@ -75,11 +79,17 @@ func runServe(c *ucli.Context) error {
 	ctx, stop := signalContext(c.Context)
 	defer stop()
 	quiet := global(c, "quiet")
-	srv, err := metrics.New(files, metrics.Options{
+	opts := metrics.Options{
 		Debounce: c.Duration("debounce"),
 		Version:  Version,
 		OnError:  func(err error) { fmt.Fprintf(Stderr, "lockfix: %v\n", err) },
-	})
+	}
+	if c.String("policy") != "" {
+		if opts.Policy, opts.PolicyRules, err = servePolicy(c); err != nil {
+			return err
+		}
+	}
+	srv, err := metrics.New(files, opts)
 	if err != nil {
 		return exit(ExitOperational, "%v", err)
 	}
@@ -127,6 +137,25 @@ func runServe(c *ucli.Context) error {
 		return exit(ExitOperational, "serve: %v", runErr)
 	}
 	return nil
+}
+
+// servePolicy compiles --policy for serve's policy metrics.
+func servePolicy(c *ucli.Context) (func(*schema.Lockfile) map[string]int, []string, error) {
+	p, err := lintPolicy(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	checker, err := lint.Compile(p)
+	if err != nil {
+		return nil, nil, usage("serve: --policy: %v", err)
+	}
+	return func(l *schema.Lockfile) map[string]int {
+		n := map[string]int{}
+		for _, f := range lint.Lint(l, nil, checker) {
+			n[f.Rule]++
+		}
+		return n
+	}, checker.Rules(), nil
 }
 
 // maxLogged is how many changes one log line lists.

@@ -21,6 +21,7 @@
 //	lockfix_config_last_change_timestamp_seconds{path}                    when its content last changed (files that exist)
 //	lockfix_config_read_duration_seconds                                  histogram of read+check+decode time
 //	lockfix_build_info{version,goversion}                                 1
+//	lockfix_policy_violations{path,rule}                                  findings per policy rule (valid files; with Options.Policy)
 package metrics
 
 import (
@@ -55,14 +56,17 @@ type fileStats struct {
 	reads      uint64
 	errors     uint64
 	lastChange time.Time
+	violations map[string]int // findings per policy rule, for a valid state
 }
 
 // Store records every read of the watched files. It is safe for
 // concurrent use.
 type Store struct {
-	mu    sync.RWMutex
-	order []string
-	files map[string]*fileStats
+	// policy, when set, counts a valid lockfile's policy findings by rule.
+	policy func(*schema.Lockfile) map[string]int
+	mu     sync.RWMutex
+	order  []string
+	files  map[string]*fileStats
 	// gen counts changes of anything a scrape shows.
 	gen  atomic.Uint64
 	hist prometheus.Histogram
@@ -98,6 +102,10 @@ func (st *Store) Observe(s *watch.State) {
 		f.lastChange = s.Time
 	}
 	f.state = s
+	f.violations = nil
+	if st.policy != nil && s.Valid() {
+		f.violations = st.policy(s.Lockfile)
+	}
 	f.reads++
 	if s.ReadError() {
 		f.errors++
@@ -147,6 +155,9 @@ var (
 	descLastChange = prometheus.NewDesc("lockfix_config_last_change_timestamp_seconds",
 		"Unix time the watched lockfile's content last changed: its modification time at start, then when a change was seen.",
 		[]string{"path"}, nil)
+	descViolations = prometheus.NewDesc("lockfix_policy_violations",
+		"Findings of 'lockfix lint' in a valid watched lockfile under serve's --policy, by rule; 0 for each rule the policy checks that finds nothing.",
+		[]string{"path", "rule"}, nil)
 	descBuild = prometheus.NewDesc("lockfix_build_info",
 		"The lockfix build that serves these metrics; always 1.",
 		[]string{"version", "goversion"}, nil)
@@ -156,10 +167,11 @@ var (
 type collector struct {
 	store   *Store
 	version string
+	rules   []string // the policy's rules, each a series per valid file
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descInfo, descValid, descFeature, descPackages, descReads, descReadErrors, descLastChange, descBuild} {
+	for _, d := range []*prometheus.Desc{descInfo, descValid, descFeature, descPackages, descReads, descReadErrors, descLastChange, descBuild, descViolations} {
 		ch <- d
 	}
 	c.store.hist.Describe(ch)
@@ -193,6 +205,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(descFeature, prometheus.GaugeValue, bool01(cfg.Flags&fl.Mask != 0), f.path, fl.Name)
 			}
 		}
+		for _, r := range c.rules {
+			ch <- prometheus.MustNewConstMetric(descViolations, prometheus.GaugeValue, float64(f.violations[r]), f.path, r)
+		}
 	}
 }
 
@@ -211,6 +226,11 @@ type Options struct {
 	Version string
 	// OnError receives errors that do not stop watching.
 	OnError func(error)
+	// Policy, when set, counts the policy findings of a valid lockfile by
+	// rule, at each read; PolicyRules are the rules it checks, each
+	// exported as lockfix_policy_violations{path,rule}.
+	Policy      func(*schema.Lockfile) map[string]int
+	PolicyRules []string
 }
 
 // Server watches lockfiles and serves their metrics.
@@ -226,12 +246,13 @@ type Server struct {
 // Call Run to keep the state current.
 func New(paths []string, opts Options) (*Server, error) {
 	store := NewStore()
+	store.policy = opts.Policy
 	w, err := watch.New(paths, watch.Options{Debounce: opts.Debounce, OnRead: store.Observe, OnError: opts.OnError})
 	if err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	if err := reg.Register(&collector{store: store, version: opts.Version}); err != nil {
+	if err := reg.Register(&collector{store: store, version: opts.Version, rules: opts.PolicyRules}); err != nil {
 		w.Close()
 		return nil, err
 	}
