@@ -28,14 +28,14 @@ func BenchmarkLint100k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	l, spans, err := lint.Decode(buf, s.HeaderSize, 100_000)
+	l, spans, err := lint.Decode(buf, s, 100_000)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Run("op=decode", func(b *testing.B) {
 		b.SetBytes(int64(len(buf)))
 		for b.Loop() {
-			if _, _, err := lint.Decode(buf, s.HeaderSize, 100_000); err != nil {
+			if _, _, err := lint.Decode(buf, s, 100_000); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -20,7 +20,7 @@ func checkDecode(t *testing.T, b []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, spans, err := lint.Decode(b, s.HeaderSize, len(want.Packages))
+	got, spans, err := lint.Decode(b, s, len(want.Packages))
 	if err != nil {
 		t.Fatalf("v%d: %v", s.Version, err)
 	}
@@ -57,8 +57,9 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b, -3)
 	}
 	f.Fuzz(func(t *testing.T, b []byte, count int) {
-		for _, hs := range []int{0x40, 0x68} {
-			lint.Decode(b, hs, count%100000)
+		for _, v := range schema.Versions() {
+			s, _ := schema.Lookup(v)
+			lint.Decode(b, s, count%100000)
 		}
 		checkDecode(t, b)
 	})
@@ -77,12 +78,12 @@ func TestLintBytesAgrees(t *testing.T) {
 	for v := 0; v <= 2; v++ {
 		b := lockgen.Bytes(lockgen.Options{Version: v, Packages: 30_000, Seed: 9})
 		s, _ := schema.Sniff(b)
-		l, spans, err := lint.Decode(b, s.HeaderSize, 30_000)
+		l, spans, err := lint.Decode(b, s, 30_000)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := lint.Lint(l, spans, c)
-		got, n, err := lint.LintBytes(b, s.HeaderSize, 30_000, c)
+		got, n, err := lint.LintBytes(b, s, 30_000, c)
 		if err != nil || n != 30_000 {
 			t.Fatalf("v%d: %d packages, %v", v, n, err)
 		}

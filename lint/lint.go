@@ -394,11 +394,11 @@ func baseName(name string) string {
 // fraction of a strict decode's time. The packages' strings alias b (no
 // copy of the file is made): the lockfile is valid only as long as b is
 // and unchanged. Lint copies every string it keeps.
-func Decode(b []byte, headerSize, count int) (*schema.Lockfile, []schema.Span, error) {
+func Decode(b []byte, s *schema.Schema, count int) (*schema.Lockfile, []schema.Span, error) {
 	if len(b) < schema.PrefixSize {
 		return nil, nil, schema.Corrupt(schema.ErrTruncated, len(b), "header", "the file is too short for a header")
 	}
-	spans, err := schema.RecordSpans(b, headerSize, count)
+	spans, err := s.RecordSpans(b, count)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -423,11 +423,8 @@ func Decode(b []byte, headerSize, count int) (*schema.Lockfile, []schema.Span, e
 // of file.
 func readRecord(file string, sp *schema.Span, i int) (schema.Package, error) {
 	base := sp.BodyOffset
-	if base < 0 || sp.BodyLength < 0 || base > len(file)-sp.BodyLength {
-		return schema.Package{}, schema.CorruptRecord(schema.ErrTruncated, sp.Offset, i, "record", "the record passes the end of the file")
-	}
 	var f [4]string
-	body, pos := file[base:base+sp.BodyLength], 0
+	body, pos := sp.Body, 0
 	for j := range f {
 		if len(body)-pos < 2 {
 			return schema.Package{}, schema.CorruptRecord(schema.ErrTruncated, base+pos, i, schema.FieldNames[j], "the record ends inside a length")
@@ -446,11 +443,11 @@ func readRecord(file string, sp *schema.Span, i int) (schema.Package, error) {
 // checked in place, without building the list of packages, for a file
 // that passed the strict check (see Decode). It returns the findings and
 // the number of packages.
-func LintBytes(b []byte, headerSize, count int, c *Checker) ([]Finding, int, error) {
+func LintBytes(b []byte, s *schema.Schema, count int, c *Checker) ([]Finding, int, error) {
 	if len(b) < schema.PrefixSize {
 		return nil, 0, schema.Corrupt(schema.ErrTruncated, len(b), "header", "the file is too short for a header")
 	}
-	spans, err := schema.RecordSpans(b, headerSize, count)
+	spans, err := s.RecordSpans(b, count)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -458,7 +455,7 @@ func LintBytes(b []byte, headerSize, count int, c *Checker) ([]Finding, int, err
 	if c.registry != "" && l.Config.RegistryHash != c.registryHash {
 		// The registry's finding names the registry the packages give
 		// the header's hash: only then are they all needed.
-		if l, spans, err = Decode(b, headerSize, count); err != nil {
+		if l, spans, err = Decode(b, s, count); err != nil {
 			return nil, 0, err
 		}
 	}

@@ -5,65 +5,67 @@ import (
 	"fmt"
 )
 
-// Span is where one record lies in a file: the offset of its first byte
-// and the bytes it takes, framing included, and where its four
-// length-prefixed strings (see ParseBody) lie. It holds no pointer, so a
-// large file's spans cost the garbage collector nothing.
+// Span is where one record lies in a file: the offset of its first byte,
+// the bytes it takes (framing included), the offset of its four
+// length-prefixed strings and the strings themselves (aliasing the file;
+// see ParseBody).
 type Span struct {
-	Offset, Length         int
-	BodyOffset, BodyLength int
+	Offset, Length int
+	BodyOffset     int
+	Body           []byte
 }
 
 // RecordSpans returns where each of the first count records of the
-// package array starting at file offset start of b lies, for reports
-// that point into the file (the decoded model has no offsets). It walks
-// the lengths only and checks nothing else; run it on a file that passed
-// the strict check. Both record layouts are read: a framed record
-// (FORMAT.md section 5.2) starts with the marker "PK", a plain one
-// (section 5.1) with the high byte of its name's length, which is 0 as a
-// name has at most 214 bytes, so the first byte tells them apart. It
-// returns a Truncated CorruptionError when a record passes the end of b,
-// and never allocates more than b can hold.
-func RecordSpans(b []byte, start, count int) ([]Span, error) {
-	if start < 0 || start > len(b) {
+// package array of b, a file of version s, lies, for reports that point
+// into the file (the decoded model has no offsets). It walks the lengths
+// (and, for framed records, the frames) only and checks nothing else: run
+// it on a file that passed the strict check. It returns a Truncated
+// CorruptionError when a record passes the end of b, and never allocates
+// more than b can hold.
+func (s *Schema) RecordSpans(b []byte, count int) ([]Span, error) {
+	start := s.HeaderSize
+	if start > len(b) {
 		return nil, Corrupt(ErrTruncated, len(b), "packages", fmt.Sprintf("the package array starts at %d, the file is %d bytes", start, len(b)))
 	}
-	spans := make([]Span, 0, max(0, min(count, (len(b)-start)/MinPlainRecord+1)))
+	head, tail := 0, 0
+	if s.Framing != nil {
+		head, tail = len(s.Framing.Marker)+4, 4
+	}
+	spans := make([]Span, 0, max(0, min(count, (len(b)-start)/(MinPlainRecord+head+tail)+1)))
 	pos := start
 	for i := 0; i < count; i++ {
-		n, frame, err := recordSize(b[pos:])
+		n, err := s.recordSize(b[pos:], head, tail)
 		if err != nil {
 			return spans, CorruptRecord(ErrTruncated, pos, i, "record", err.Error())
 		}
-		sp := Span{pos, n, pos, n}
-		if frame {
-			sp.BodyOffset, sp.BodyLength = pos+6, n-10
-		}
-		spans = append(spans, sp)
+		spans = append(spans, Span{Offset: pos, Length: n, BodyOffset: pos + head, Body: b[pos+head : pos+n-tail : pos+n-tail]})
 		pos += n
 	}
 	return spans, nil
 }
 
-// recordSize returns the size of the framed or plain record at the start
-// of b, and whether it is framed.
-func recordSize(b []byte) (int, bool, error) {
-	if len(b) >= 6 && b[0] == 'P' && b[1] == 'K' {
-		n := 10 + int(binary.BigEndian.Uint32(b[2:]))
-		if n < 10 || n > len(b) {
-			return 0, true, fmt.Errorf("the framed record needs %d bytes, %d remain", n, len(b))
+// recordSize returns the size of the record at the start of b: a frame of
+// head bytes before its body and tail after it, or four plain strings.
+func (s *Schema) recordSize(b []byte, head, tail int) (int, error) {
+	if s.Framing != nil {
+		if len(b) < head {
+			return 0, fmt.Errorf("the file ends inside the record's frame")
 		}
-		return n, true, nil
+		n := head + tail + int(binary.BigEndian.Uint32(b[head-4:]))
+		if n < head+tail || n > len(b) {
+			return 0, fmt.Errorf("the framed record needs %d bytes, %d remain", n, len(b))
+		}
+		return n, nil
 	}
 	pos := 0
 	for i := 0; i < 4; i++ {
 		if len(b)-pos < 2 {
-			return 0, false, fmt.Errorf("the file ends inside the length of %s", FieldNames[i])
+			return 0, fmt.Errorf("the file ends inside the length of %s", FieldNames[i])
 		}
 		pos += 2 + int(binary.BigEndian.Uint16(b[pos:]))
 		if pos > len(b) {
-			return 0, false, fmt.Errorf("%s passes the end of the file", FieldNames[i])
+			return 0, fmt.Errorf("%s passes the end of the file", FieldNames[i])
 		}
 	}
-	return pos, false, nil
+	return pos, nil
 }

@@ -22,7 +22,7 @@ func TestRecordSpans(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		spans, err := schema.RecordSpans(b, s.HeaderSize, len(l.Packages))
+		spans, err := s.RecordSpans(b, len(l.Packages))
 		if err != nil {
 			t.Fatalf("v%d: %v", v, err)
 		}
@@ -32,10 +32,13 @@ func TestRecordSpans(t *testing.T) {
 				t.Fatalf("v%d record %d at %d, want %d", v, i, sp.Offset, pos)
 			}
 			body := b[sp.Offset : sp.Offset+sp.Length]
-			if v == 2 {
-				body = body[6 : len(body)-4]
+			if s.Framing != nil {
+				body = body[s.Framing.Overhead()-4 : len(body)-4]
 			}
-			if string(body) != string(b[sp.BodyOffset:sp.BodyOffset+sp.BodyLength]) {
+			if string(b[sp.BodyOffset:sp.BodyOffset+len(sp.Body)]) != string(sp.Body) {
+				t.Fatalf("v%d record %d: body offset %d", v, i, sp.BodyOffset)
+			}
+			if string(body) != string(sp.Body) {
 				t.Fatalf("v%d record %d: Body is not the record's strings", v, i)
 			}
 			r, n, err := schema.ParseBody(body, 0, i)
@@ -48,7 +51,7 @@ func TestRecordSpans(t *testing.T) {
 			t.Fatalf("v%d: spans end at %d, the file at %d", v, pos, len(b))
 		}
 		// A cut file is reported at the record it cuts.
-		if _, err := schema.RecordSpans(b[:len(b)-3], s.HeaderSize, len(l.Packages)); schema.ErrorName(err) != "Truncated" {
+		if _, err := s.RecordSpans(b[:len(b)-3], len(l.Packages)); schema.ErrorName(err) != "Truncated" {
 			t.Fatalf("v%d cut: %v, want Truncated", v, err)
 		}
 	}
@@ -59,10 +62,11 @@ func TestRecordSpans(t *testing.T) {
 func FuzzRecordSpans(f *testing.F) {
 	seedCorpus(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, start := range []int{0, 0x40, 0x68, len(b)} {
-			spans, _ := schema.RecordSpans(b, start, 1<<20)
+		for _, v := range schema.Versions() {
+			s, _ := schema.Lookup(v)
+			spans, _ := s.RecordSpans(b, 1<<20)
 			for _, sp := range spans {
-				if sp.Offset < start || sp.Length <= 0 || sp.Offset+sp.Length > len(b) || sp.BodyLength > sp.Length || sp.BodyOffset < sp.Offset {
+				if sp.Offset < s.HeaderSize || sp.Length <= 0 || sp.Offset+sp.Length > len(b) || len(sp.Body) > sp.Length {
 					t.Fatalf("span %+v outside %d bytes", sp, len(b))
 				}
 			}

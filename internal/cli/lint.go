@@ -262,7 +262,7 @@ func lintFile(path string, checker *lint.Checker) (lint.FileResult, error) {
 			r.Findings = lint.Invalid(errs)
 			return
 		}
-		findings, n, err := lint.LintBytes(b, s.HeaderSize, packageCount(b), checker)
+		findings, n, err := lint.LintBytes(b, s, packageCount(s, b), checker)
 		if err != nil { // the check passed, so this is a bug
 			r.Findings = lint.Invalid([]error{err})
 			return

@@ -39,6 +39,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/lockfix/lockfix/internal/atomicfile"
+	"github.com/lockfix/lockfix/internal/lockload"
 	"github.com/lockfix/lockfix/internal/render"
 	"github.com/lockfix/lockfix/internal/trace"
 	"github.com/lockfix/lockfix/schema"
@@ -459,33 +460,11 @@ func (w *Watcher) read(f *file) *State {
 
 // decode sniffs, checks and decodes b into s, tracing each step.
 func decode(s *State, b []byte) {
-	start := time.Now()
-	sc, err := schema.Sniff(b)
-	if err != nil {
-		trace.Line("header.decode", time.Since(start), "")
-		s.Problems = []error{fmt.Errorf("%s: %w", s.Path, err)}
-		return
+	p := lockload.Parse(s.Path, b)
+	if p.Schema != nil {
+		s.Version = p.Schema.Version
 	}
-	ver := fmt.Sprintf("schema/v%d", sc.Version)
-	trace.Line("header.decode", time.Since(start), ver)
-	s.Version = sc.Version
-	start = time.Now()
-	errs := sc.Check(b)
-	trace.Line("validate", time.Since(start), ver)
-	if len(errs) > 0 {
-		for _, e := range errs {
-			s.Problems = append(s.Problems, fmt.Errorf("%s: %w", s.Path, e))
-		}
-		return
-	}
-	start = time.Now()
-	l, err := sc.Decode(b)
-	trace.Line("decode", time.Since(start), ver)
-	if err != nil {
-		s.Problems = []error{fmt.Errorf("%s: %w", s.Path, err)}
-		return
-	}
-	s.Lockfile = l
+	s.Problems, s.Lockfile = p.Problems, p.Lockfile
 }
 
 // reindex rebuilds the name and directory indexes from every file's last
