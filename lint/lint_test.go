@@ -288,3 +288,14 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckerRules lists the rules a policy turns on.
+func TestCheckerRules(t *testing.T) {
+	c, err := lint.Compile(lint.Policy{RequireHTTPS: true, ForbidFlags: []string{"DEBUG"}, MatchVersions: no()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Rules(), []string{"forbidden-flag", "https", "name-matches-url"}; !slices.Equal(got, want) {
+		t.Errorf("Rules() = %q, want %q", got, want)
+	}
+}
