@@ -4,11 +4,7 @@ package ops
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,11 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
 	"gopkg.in/yaml.v3"
-
-	"github.com/lockfix/lockfix/internal/cli"
-	"github.com/lockfix/lockfix/schema"
-	_ "github.com/lockfix/lockfix/schema/all"
 )
 
 // needTool returns the path of a program from Debian's prometheus
@@ -63,6 +57,7 @@ func TestRulesCoverage(t *testing.T) {
 	var rules struct {
 		Groups []struct {
 			Rules []struct {
+				Record      string            `yaml:"record"`
 				Alert       string            `yaml:"alert"`
 				Expr        string            `yaml:"expr"`
 				Labels      map[string]string `yaml:"labels"`
@@ -93,6 +88,12 @@ func TestRulesCoverage(t *testing.T) {
 	var alerts []string
 	for _, g := range rules.Groups {
 		for _, r := range g.Rules {
+			if r.Record != "" {
+				if !strings.Contains(r.Expr, "lockfix_") {
+					t.Errorf("%s: expression %q uses no lockfix metric", r.Record, r.Expr)
+				}
+				continue
+			}
 			alerts = append(alerts, r.Alert)
 			if s := r.Labels["severity"]; s != "critical" && s != "warning" && s != "info" {
 				t.Errorf("%s: severity %q", r.Alert, s)
@@ -108,7 +109,8 @@ func TestRulesCoverage(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"ExcessiveConfigReads", "ConfigDrift", "TerminalModeLeak", "ConfigVersionDrift", "RegistryHashChanged", "ConfigReadLatency"} {
+	for _, want := range []string{"ExcessiveConfigReads", "ConfigDrift", "TerminalModeLeak", "ConfigVersionDrift", "RegistryHashChanged", "ConfigReadLatency",
+		"LockfileInvalid", "ReferenceMismatch", "MigrationFailed", "MigrateReportMissing"} {
 		if !slices.Contains(alerts, want) {
 			t.Errorf("alert %s is missing", want)
 		}
@@ -221,207 +223,70 @@ func TestDockerfile(t *testing.T) {
 	}
 }
 
-// manifest is the part of a Kubernetes object the tests look at.
-type manifest struct {
-	APIVersion string `yaml:"apiVersion"`
-	Kind       string `yaml:"kind"`
-	Metadata   struct {
-		Name      string `yaml:"name"`
-		Namespace string `yaml:"namespace"`
-	} `yaml:"metadata"`
-	BinaryData map[string]string `yaml:"binaryData"`
-	Spec       struct {
-		Template struct {
-			Metadata struct {
-				Annotations map[string]string `yaml:"annotations"`
-			} `yaml:"metadata"`
-			Spec struct {
-				InitContainers []container `yaml:"initContainers"`
-				Containers     []container `yaml:"containers"`
-				Volumes        []struct {
-					Name      string `yaml:"name"`
-					ConfigMap *struct {
-						Name string `yaml:"name"`
-					} `yaml:"configMap"`
-					HostPath *struct {
-						Path string `yaml:"path"`
-					} `yaml:"hostPath"`
-				} `yaml:"volumes"`
-			} `yaml:"spec"`
-		} `yaml:"template"`
-	} `yaml:"spec"`
-}
-
-type container struct {
-	Name    string   `yaml:"name"`
-	Image   string   `yaml:"image"`
-	Command []string `yaml:"command"`
-	Args    []string `yaml:"args"`
-	Ports   []struct {
-		Name          string `yaml:"name"`
-		ContainerPort int    `yaml:"containerPort"`
-	} `yaml:"ports"`
-	ReadinessProbe *probe `yaml:"readinessProbe"`
-	LivenessProbe  *probe `yaml:"livenessProbe"`
-	VolumeMounts   []struct {
-		Name      string `yaml:"name"`
-		MountPath string `yaml:"mountPath"`
-		SubPath   string `yaml:"subPath"`
-	} `yaml:"volumeMounts"`
-	SecurityContext struct {
-		RunAsNonRoot *bool `yaml:"runAsNonRoot"`
-	} `yaml:"securityContext"`
-}
-
-type probe struct {
-	HTTPGet *struct {
-		Path string `yaml:"path"`
-		Port any    `yaml:"port"`
-	} `yaml:"httpGet"`
-}
-
-// manifests decodes every YAML document of every file in kubernetes/.
-func manifests(t *testing.T) map[string]manifest {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join("kubernetes", "*.y*ml"))
-	if len(files) == 0 {
-		t.Fatal("no manifests in kubernetes/")
-	}
-	out := map[string]manifest{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		for i := 0; ; i++ {
-			var m manifest
-			err := dec.Decode(&m)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%s document %d: %v", f, i, err)
-			}
-			if m.APIVersion == "" || m.Kind == "" || m.Metadata.Name == "" {
-				t.Errorf("%s document %d: apiVersion, kind and metadata.name are required", f, i)
-			}
-			out[m.Kind+"/"+m.Metadata.Name] = m
-		}
-	}
-	return out
-}
-
-func TestKubernetesConfigMapLockfile(t *testing.T) {
-	cm, ok := manifests(t)["ConfigMap/lockfix-reference"]
-	if !ok {
-		t.Fatal("no ConfigMap lockfix-reference")
-	}
-	raw, ok := cm.BinaryData["bun.lockb"]
-	if !ok {
-		t.Fatal("the ConfigMap has no binaryData bun.lockb")
-	}
-	b, err := base64.StdEncoding.DecodeString(raw)
+// TestDockerignore applies the repository's .dockerignore the way docker
+// does (moby's own pattern matcher) to the files of the checkout: the
+// build context keeps every file 'go build ./cmd/lockfix' reads and
+// leaves out .git, the tests and their fixtures.
+func TestDockerignore(t *testing.T) {
+	root := ".."
+	f, err := os.Open(filepath.Join(root, ".dockerignore"))
 	if err != nil {
-		t.Fatalf("binaryData bun.lockb is not base64: %v", err)
-	}
-	if errs := schema.Check(b); len(errs) > 0 {
-		t.Fatalf("the ConfigMap's lockfile is invalid: %v", errs)
-	}
-	// And the command users run agrees.
-	path := filepath.Join(t.TempDir(), "bun.lockb")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	cli.Stdout, cli.Stderr = &out, &out
-	defer func() { cli.Stdout, cli.Stderr = os.Stdout, os.Stderr }()
-	if code := cli.Main([]string{"lockfix", "validate", path}); code != 0 {
-		t.Fatalf("lockfix validate: exit %d\n%s", code, out.String())
+	patterns, err := ignorefile.ReadAll(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-func TestKubernetesDaemonSet(t *testing.T) {
-	ms := manifests(t)
-	ds, ok := ms["DaemonSet/lockfix"]
-	if !ok {
-		t.Fatal("no DaemonSet lockfix")
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		t.Fatalf(".dockerignore: %v", err)
 	}
-	pod := ds.Spec.Template.Spec
-	hostPaths, configMaps := map[string]string{}, map[string]string{}
-	for _, v := range pod.Volumes {
-		if v.HostPath != nil {
-			hostPaths[v.Name] = v.HostPath.Path
+	sent := func(path string) bool {
+		ignored, err := pm.MatchesOrParentMatches(path)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
 		}
-		if v.ConfigMap != nil {
-			configMaps[v.Name] = v.ConfigMap.Name
-			if _, ok := ms["ConfigMap/"+v.ConfigMap.Name]; !ok {
-				t.Errorf("volume %s names ConfigMap %s, which no manifest defines", v.Name, v.ConfigMap.Name)
-			}
+		return !ignored
+	}
+	// What the build reads: go.mod, go.sum, and the Go and embedded
+	// files of every package of this module that ./cmd/lockfix imports.
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.Dir}}{{range .GoFiles}} {{.}}{{end}}{{range .EmbedFiles}} {{.}}{{end}}{{end}}", "./cmd/lockfix")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	needed := []string{"go.mod", "go.sum"}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(l)
+		if len(fields) == 0 {
+			continue
 		}
-	}
-	mountOf := func(c container, volumes map[string]string) string {
-		for _, m := range c.VolumeMounts {
-			if m.SubPath != "" {
-				t.Errorf("container %s mounts %s with subPath, which never sees updates", c.Name, m.Name)
-			}
-			if _, ok := volumes[m.Name]; ok {
-				return m.MountPath
-			}
+		rel, err := filepath.Rel(abs, fields[0])
+		if err != nil || strings.HasPrefix(rel, "..") {
+			continue // a dependency from the module cache
 		}
-		return ""
-	}
-
-	if len(pod.InitContainers) != 1 {
-		t.Fatalf("want one init container, got %d", len(pod.InitContainers))
-	}
-	mig := pod.InitContainers[0]
-	hostMount := mountOf(mig, hostPaths)
-	if len(mig.Command) > 0 || len(mig.Args) < 4 || mig.Args[0] != "migrate" || !slices.Contains(mig.Args, "--to") ||
-		mig.Args[slices.Index(mig.Args, "--to")+1] != "2" || hostMount == "" || !slices.Contains(mig.Args, hostMount) {
-		t.Errorf("init container: args %q should be migrate --to 2 over the hostPath mount %q", mig.Args, hostMount)
-	}
-
-	if len(pod.Containers) != 1 {
-		t.Fatalf("want one container, got %d", len(pod.Containers))
-	}
-	srv := pod.Containers[0]
-	if srv.Image != mig.Image {
-		t.Errorf("images differ: %s and %s", mig.Image, srv.Image)
-	}
-	if len(srv.Args) == 0 || srv.Args[0] != "serve" {
-		t.Fatalf("container %s: args %q, want serve", srv.Name, srv.Args)
-	}
-	cmMount := mountOf(srv, configMaps)
-	if cmMount == "" || mountOf(srv, hostPaths) != hostMount {
-		t.Errorf("serve must mount the ConfigMap (at %q) and the hostPath at %q", cmMount, hostMount)
-	}
-	watchesRef := false
-	for _, a := range srv.Args {
-		if a == cmMount+"/bun.lockb" {
-			watchesRef = true
+		for _, name := range fields[1:] {
+			needed = append(needed, filepath.ToSlash(filepath.Join(rel, name)))
 		}
 	}
-	if !watchesRef || !slices.Contains(srv.Args, hostMount) {
-		t.Errorf("serve args %q should name %s/bun.lockb and %s", srv.Args, cmMount, hostMount)
+	if len(needed) < 20 {
+		t.Fatalf("go list found only %d files: %q", len(needed), needed)
 	}
-	listen := ""
-	if i := slices.Index(srv.Args, "--listen"); i >= 0 && i+1 < len(srv.Args) {
-		listen = srv.Args[i+1]
-	}
-	_, port, _ := strings.Cut(listen, ":")
-	if len(srv.Ports) != 1 || port == "" || port != ds.Spec.Template.Metadata.Annotations["prometheus.io/port"] {
-		t.Errorf("--listen %q, ports %v and the prometheus.io/port annotation must agree", listen, srv.Ports)
-	}
-	if ds.Spec.Template.Metadata.Annotations["prometheus.io/scrape"] != "true" {
-		t.Error(`the pod template lacks the prometheus.io/scrape: "true" annotation`)
-	}
-	for name, p := range map[string]*probe{"readiness": srv.ReadinessProbe, "liveness": srv.LivenessProbe} {
-		if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" {
-			t.Errorf("%s probe must GET /healthz", name)
+	for _, p := range needed {
+		if !sent(p) {
+			t.Errorf("the build needs %s, which .dockerignore leaves out", p)
 		}
 	}
-	if srv.SecurityContext.RunAsNonRoot == nil || !*srv.SecurityContext.RunAsNonRoot {
-		t.Error("serve must run as non-root")
+	for _, p := range []string{".git", ".git/HEAD", ".git/objects/pack/x.pack", "ops/ops_test.go",
+		"schema/v2/v2_test.go", "testdata/script/validate.txtar", "schema/testdata/fuzz/FuzzDecode/0", "docs/operations.md", ".ci/run"} {
+		if sent(p) {
+			t.Errorf("%s is sent to the docker daemon", p)
+		}
 	}
 }

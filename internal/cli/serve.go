@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -31,7 +32,8 @@ directory is walked for files named bun.lockb at start, --name to change)
 and listens on loopback unless --listen says otherwise.
 
 Metrics, one series per path:
-   lockfix_config_info{path,config_version,registry_hash,terminal_mode} 1
+   lockfix_config_info{path,config_fingerprint,config_version,registry_hash,
+       feature_flags,terminal_mode,terminal_rows,terminal_cols} 1
    lockfix_config_valid{path}                      1 valid, 0 missing or invalid
    lockfix_feature_enabled{path,flag}              1 or 0 per flag of the version
    lockfix_packages{path}                          package count
@@ -41,17 +43,34 @@ Metrics, one series per path:
    lockfix_config_read_duration_seconds            histogram
    lockfix_build_info{version,goversion}           1
 
+config_fingerprint is the 13 config bytes in hex; the other labels are
+their fields, so a rule can compare any of them across instances.
+
+--reference FILE compares every other valid file's 13 config bytes with
+FILE's (FILE is watched too, and its updates are followed):
+   lockfix_config_matches_reference{path}          1 equal, 0 different
+   lockfix_config_reference_difference{path,field,value,reference} 1 per field
+
+--migrate-report FILE exports the outcome of a 'lockfix migrate --report
+FILE' run (an init container's), reread when it changes:
+   lockfix_migrate_last_status{path,status,reason} 1 per file
+   lockfix_migrate_report_ok                       1 read whole, 0 missing or torn
+   lockfix_migrate_report_timestamp_seconds
+
 Each change is logged on stderr (not with --quiet). Ctrl-C or SIGTERM
 stops it with exit 0; exit 8 when it cannot listen or watch.
 
 Examples:
    lockfix serve bun.lockb
    lockfix serve --listen 0.0.0.0:9090 /etc/lockfix/bun.lockb /srv/app
+   lockfix serve --reference /etc/lockfix/bun.lockb --migrate-report /run/lockfix/migrate.jsonl /srv/app
    curl -s 127.0.0.1:9090/metrics | grep lockfix_config_info`,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "listen", Value: DefaultListen, Usage: "`ADDR` to listen on (host:port; port 0 picks a free one)"},
 			&ucli.DurationFlag{Name: "debounce", Value: watch.DefaultDebounce, Usage: "read a file once it has been quiet for `DURATION`"},
 			&ucli.StringFlag{Name: "name", Value: DefaultName, Usage: "file name `GLOB` to look for in directories"},
+			&ucli.StringFlag{Name: "reference", Usage: "compare every lockfile's config with the one of `FILE` (watched too)"},
+			&ucli.StringFlag{Name: "migrate-report", Usage: "export the outcome of 'lockfix migrate --report `FILE`'"},
 		},
 		Action: runServe,
 	})
@@ -72,6 +91,16 @@ func runServe(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
+	ref := c.String("reference")
+	if ref != "" {
+		// The reference is named as the user gave it: a directory walk
+		// may have found it under another spelling, so compare cleaned.
+		for _, f := range files {
+			if filepath.Clean(f) == filepath.Clean(ref) {
+				ref = f
+			}
+		}
+	}
 	ctx, stop := signalContext(c.Context)
 	defer stop()
 	quiet := global(c, "quiet")
@@ -79,6 +108,9 @@ func runServe(c *ucli.Context) error {
 		Debounce: c.Duration("debounce"),
 		Version:  Version,
 		OnError:  func(err error) { fmt.Fprintf(Stderr, "lockfix: %v\n", err) },
+
+		Reference:     ref,
+		MigrateReport: c.String("migrate-report"),
 	})
 	if err != nil {
 		return exit(ExitOperational, "%v", err)

@@ -62,7 +62,7 @@ func TestServe(t *testing.T) {
 	}
 	base := "http://" + m[1]
 	code, body := httpGet(t, base+"/metrics")
-	if code != 200 || !strings.Contains(body, `lockfix_config_info{config_version="1",path="`+a+`",registry_hash="0x52e06bbe",terminal_mode="cooked"} 1`) {
+	if code != 200 || !strings.Contains(body, `lockfix_config_info{config_fingerprint="0152e06bbe00000001011850`+`00",config_version="1",feature_flags="DEBUG",path="`+a+`",registry_hash="0x52e06bbe",terminal_cols="80",terminal_mode="cooked",terminal_rows="24"} 1`) {
 		t.Fatalf("GET /metrics: %d\n%s", code, body)
 	}
 	if code, h := httpGet(t, base+"/healthz"); code != 200 || !strings.HasPrefix(h, "ok") {
@@ -76,7 +76,7 @@ func TestServe(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		_, body = httpGet(t, base+"/metrics")
-		if strings.Contains(body, `config_version="2",path="`+a+`"`) {
+		if strings.Contains(body, `config_version="2",feature_flags="DEBUG",path="`+a+`"`) {
 			break
 		}
 		if time.Now().After(deadline) {

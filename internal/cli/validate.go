@@ -7,6 +7,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/lockfix/lockfix/internal/atomicfile"
+	"github.com/lockfix/lockfix/internal/configcmp"
 	"github.com/lockfix/lockfix/internal/trace"
 	"github.com/lockfix/lockfix/schema"
 )
@@ -20,15 +21,25 @@ func init() {
 each problem by its error name, offset, record and rule. A directory is
 walked for files named bun.lockb (--name to change).
 
-Exit 0 when every file is valid, 4 when any is invalid, 8 when any
-cannot be read (codes add up).
+--reference REF also compares the 13 config bytes of every valid file
+with REF's and reports each file that differs, field by field (version,
+registry, flags, terminal.mode, terminal.rows, terminal.cols, reserved):
+the fleet's "who differs from the reference, and how". Such a file counts
+as a problem (exit 4). REF must be a valid lockfile.
+
+Exit 0 when every file is valid (and, with --reference, agrees with REF),
+4 when any is invalid or differs, 8 when any cannot be read (codes add
+up).
 
 Examples:
    lockfix validate bun.lockb
    lockfix validate --quiet /srv/fleet
-   lockfix validate --json bun.lockb | jq '.files[].problems'`,
+   lockfix validate --json bun.lockb | jq '.files[].problems'
+   lockfix validate --reference /etc/lockfix/bun.lockb /srv/app
+   lockfix validate --json --reference ref.lockb /srv/fleet | jq '.files[] | select(.differences) | .path'`,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "name", Value: DefaultName, Usage: "file name `GLOB` to look for in directories"},
+			&ucli.StringFlag{Name: "reference", Usage: "also report each file whose config differs from `REF`'s, field by field"},
 		},
 		Action: runValidate,
 	})
@@ -41,6 +52,11 @@ type fileResult struct {
 	Version  *int          `json:"version,omitempty"`
 	Packages *int          `json:"packages,omitempty"`
 	Problems []problemJSON `json:"problems"`
+	// Differences are the config fields that differ from --reference's
+	// (valid files, with --reference only).
+	Differences []configcmp.Difference `json:"differences,omitempty"`
+
+	config schema.Config // of a valid file
 }
 
 func runValidate(c *ucli.Context) error {
@@ -52,11 +68,33 @@ func runValidate(c *ucli.Context) error {
 		return err
 	}
 	asJSON, quiet := global(c, "json"), global(c, "quiet")
+	refPath := c.String("reference")
+	var ref *schema.Config
+	if refPath != "" {
+		r, refCode := validateFile(refPath)
+		if !r.Valid {
+			msg := "is not a valid lockfile"
+			if len(r.Problems) > 0 {
+				msg += ": " + r.Problems[0].Message
+			}
+			if refCode == ExitOK { // read, sniffed, and not valid
+				refCode = ExitProblems
+			}
+			return exit(refCode, "validate: --reference %s %s", refPath, msg)
+		}
+		ref = &r.config
+	}
 	code := 0
 	var results []fileResult
-	valid, invalid := 0, 0
+	valid, invalid, differ := 0, 0, 0
 	for _, path := range files {
 		r, fileCode := validateFile(path)
+		if r.Valid && ref != nil {
+			if r.Differences = configcmp.Diff(r.config, *ref); r.Differences != nil {
+				fileCode |= ExitProblems
+				differ++
+			}
+		}
 		code |= fileCode
 		if r.Valid {
 			valid++
@@ -68,6 +106,11 @@ func runValidate(c *ucli.Context) error {
 			continue
 		}
 		switch {
+		case r.Differences != nil:
+			fmt.Fprintf(Stdout, "%s: DIFFERS from %s (v%d, %s differ)\n", path, refPath, *r.Version, countOf(len(r.Differences), "field"))
+			for _, d := range r.Differences {
+				fmt.Fprintf(Stdout, "  %s: %s, reference %s\n", d.Field, d.Value, d.Reference)
+			}
 		case r.Valid && !quiet:
 			fmt.Fprintf(Stdout, "%s: OK (v%d, %d packages)\n", path, *r.Version, *r.Packages)
 		case !r.Valid:
@@ -89,11 +132,21 @@ func runValidate(c *ucli.Context) error {
 		if results == nil {
 			results = []fileResult{}
 		}
-		if err := printJSON(map[string]any{"files": results, "valid": valid, "invalid": invalid}); err != nil {
+		out := map[string]any{"files": results, "valid": valid, "invalid": invalid}
+		if ref != nil {
+			out["reference"], out["differ"] = refPath, differ
+		}
+		if err := printJSON(out); err != nil {
 			return err
 		}
 	} else if len(files) > 1 && !quiet {
-		fmt.Fprintf(Stdout, "%d files: %d valid, %d invalid\n", len(files), valid, invalid)
+		fmt.Fprintf(Stdout, "%d files: %d valid, %d invalid", len(files), valid, invalid)
+		if ref != nil {
+			fmt.Fprintf(Stdout, ", %d differ from %s", differ, refPath)
+		}
+		fmt.Fprintln(Stdout)
+	} else if ref != nil && differ == 0 && !quiet {
+		fmt.Fprintf(Stdout, "the config agrees with %s\n", refPath)
 	}
 	return exitCode(code)
 }
@@ -117,9 +170,10 @@ func validateFile(path string) (fileResult, int) {
 			code = ExitProblems
 			return
 		}
-		n := packageCount(b)
+		n := packageCount(s, b)
 		r.Packages = &n
 		r.Valid = true
+		r.config = schema.DecodeConfig(b[schema.OffConfigVersion:])
 	})
 	if err != nil {
 		r.Problems = append(r.Problems, problemJSON{Error: "IOError", Message: err.Error()})
@@ -181,8 +235,8 @@ func checkFile(path string, use func(b []byte, s *schema.Schema, errs []error)) 
 	return nil
 }
 
-// packageCount reads packageCount (offset 0x19 in every version) from a
-// valid file.
-func packageCount(b []byte) int {
-	return int(schema.Uint(b[0x19:0x1d]))
+// packageCount reads the package count field of s from a valid file b.
+func packageCount(s *schema.Schema, b []byte) int {
+	f := s.FieldOf(schema.KindCount)
+	return int(schema.Uint(b[f.Offset:f.End()]))
 }

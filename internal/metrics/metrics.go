@@ -12,7 +12,8 @@
 //
 // The metrics, one series per watched path:
 //
-//	lockfix_config_info{path,config_version,registry_hash,terminal_mode} 1   (valid files)
+//	lockfix_config_info{path,config_fingerprint,config_version,registry_hash,
+//	    feature_flags,terminal_mode,terminal_rows,terminal_cols} 1        (valid files)
 //	lockfix_config_valid{path}                                            1 or 0
 //	lockfix_feature_enabled{path,flag}                                    1 or 0, for each flag the version defines (valid files)
 //	lockfix_packages{path}                                                package count (valid files)
@@ -21,6 +22,21 @@
 //	lockfix_config_last_change_timestamp_seconds{path}                    when its content last changed (files that exist)
 //	lockfix_config_read_duration_seconds                                  histogram of read+check+decode time
 //	lockfix_build_info{version,goversion}                                 1
+//
+// With Options.Reference (a lockfile every watched file should agree with):
+//
+//	lockfix_config_matches_reference{path}                                1 or 0 (valid files, valid reference)
+//	lockfix_config_reference_difference{path,field,value,reference}       1 for each field that differs
+//
+// With Options.MigrateReport (the --report file of 'lockfix migrate'):
+//
+//	lockfix_migrate_last_status{path,status,reason}                      1, one per file of the report
+//	lockfix_migrate_report_ok                                             1 when the report was read whole, else 0
+//	lockfix_migrate_report_timestamp_seconds                              its modification time (when it exists)
+//
+// config_fingerprint is the 13 config bytes in hex, so two series with
+// the same fingerprint have the same config; the other labels are its
+// fields (internal/configcmp), so a rule can say which differ.
 package metrics
 
 import (
@@ -29,6 +45,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -37,6 +54,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/lockfix/lockfix/internal/configcmp"
 	"github.com/lockfix/lockfix/internal/watch"
 	"github.com/lockfix/lockfix/schema"
 )
@@ -127,8 +145,23 @@ func (st *Store) snapshot() []snapshot {
 
 var (
 	descInfo = prometheus.NewDesc("lockfix_config_info",
-		"The config of a valid watched lockfile, in labels; always 1.",
-		[]string{"path", "config_version", "registry_hash", "terminal_mode"}, nil)
+		"The config of a valid watched lockfile, in labels: its 13 bytes in hex and each field; always 1.",
+		infoLabels(), nil)
+	descMatches = prometheus.NewDesc("lockfix_config_matches_reference",
+		"1 when the valid watched lockfile's 13 config bytes equal the reference lockfile's, else 0.",
+		[]string{"path"}, nil)
+	descDifference = prometheus.NewDesc("lockfix_config_reference_difference",
+		"A config field of the watched lockfile that differs from the reference's, with both values; always 1.",
+		[]string{"path", "field", "value", "reference"}, nil)
+	descMigrateStatus = prometheus.NewDesc("lockfix_migrate_last_status",
+		"The outcome of the last 'lockfix migrate' run for a file, from its --report; always 1.",
+		[]string{"path", "status", "reason"}, nil)
+	descMigrateOK = prometheus.NewDesc("lockfix_migrate_report_ok",
+		"1 when the migrate report exists and every line of it was read, else 0.",
+		nil, nil)
+	descMigrateTime = prometheus.NewDesc("lockfix_migrate_report_timestamp_seconds",
+		"Unix time the migrate report was last modified.",
+		nil, nil)
 	descValid = prometheus.NewDesc("lockfix_config_valid",
 		"1 when the watched lockfile exists and passes every check of the format, else 0.",
 		[]string{"path"}, nil)
@@ -152,14 +185,40 @@ var (
 		[]string{"version", "goversion"}, nil)
 )
 
+// infoLabels are the labels of lockfix_config_info: the path, the
+// fingerprint and one per exported config field.
+func infoLabels() []string {
+	labels := []string{"path", "config_fingerprint"}
+	for _, f := range configcmp.Fields {
+		if f.Label != "" {
+			labels = append(labels, f.Label)
+		}
+	}
+	return labels
+}
+
+// infoValues are the values of infoLabels for path and cfg.
+func infoValues(path string, cfg schema.Config) []string {
+	values := []string{path, configcmp.Fingerprint(cfg)}
+	for _, f := range configcmp.Fields {
+		if f.Label != "" {
+			values = append(values, f.Value(cfg))
+		}
+	}
+	return values
+}
+
 // collector turns the store into metrics at each gather.
 type collector struct {
-	store   *Store
-	version string
+	store     *Store
+	version   string
+	reference string         // the reference lockfile's path, or ""
+	report    *migrateReport // nil without a migrate report
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descInfo, descValid, descFeature, descPackages, descReads, descReadErrors, descLastChange, descBuild} {
+	for _, d := range []*prometheus.Desc{descInfo, descValid, descFeature, descPackages, descReads, descReadErrors, descLastChange, descBuild,
+		descMatches, descDifference, descMigrateStatus, descMigrateOK, descMigrateTime} {
 		ch <- d
 	}
 	c.store.hist.Describe(ch)
@@ -168,7 +227,15 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, c.version, runtime.Version())
 	c.store.hist.Collect(ch)
-	for _, f := range c.store.snapshot() {
+	c.collectReport(ch)
+	files := c.store.snapshot()
+	var ref *schema.Config
+	for _, f := range files {
+		if c.reference != "" && f.path == c.reference && f.state.Valid() {
+			ref = &f.state.Lockfile.Config
+		}
+	}
+	for _, f := range files {
 		s := f.state
 		ch <- prometheus.MustNewConstMetric(descReads, prometheus.CounterValue, float64(f.reads), f.path)
 		ch <- prometheus.MustNewConstMetric(descReadErrors, prometheus.CounterValue, float64(f.errors), f.path)
@@ -181,13 +248,42 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		cfg := s.Lockfile.Config
-		ch <- prometheus.MustNewConstMetric(descInfo, prometheus.GaugeValue, 1, f.path,
-			fmt.Sprint(cfg.Version), fmt.Sprintf("0x%08x", cfg.RegistryHash), cfg.TerminalMode.String())
+		ch <- prometheus.MustNewConstMetric(descInfo, prometheus.GaugeValue, 1, infoValues(f.path, cfg)...)
+		if ref != nil && f.path != c.reference {
+			diff := configcmp.Diff(cfg, *ref)
+			ch <- prometheus.MustNewConstMetric(descMatches, prometheus.GaugeValue, bool01(len(diff) == 0), f.path)
+			for _, d := range diff {
+				ch <- prometheus.MustNewConstMetric(descDifference, prometheus.GaugeValue, 1, f.path, d.Field, d.Value, d.Reference)
+			}
+		}
 		ch <- prometheus.MustNewConstMetric(descPackages, prometheus.GaugeValue, float64(len(s.Lockfile.Packages)), f.path)
 		if sc, ok := schema.Lookup(cfg.Version); ok {
 			for _, fl := range sc.Defines {
 				ch <- prometheus.MustNewConstMetric(descFeature, prometheus.GaugeValue, bool01(cfg.Flags&fl.Mask != 0), f.path, fl.Name)
 			}
+		}
+	}
+}
+
+// collectReport exports the migrate report's lines.
+func (c *collector) collectReport(ch chan<- prometheus.Metric) {
+	if c.report == nil {
+		return
+	}
+	ok, mod, lines := c.report.snapshot()
+	ch <- prometheus.MustNewConstMetric(descMigrateOK, prometheus.GaugeValue, bool01(ok))
+	if !mod.IsZero() {
+		ch <- prometheus.MustNewConstMetric(descMigrateTime, prometheus.GaugeValue, float64(mod.UnixNano())/1e9)
+	}
+	// A report names each file once; a path given twice on migrate's
+	// command line is shown with its last outcome.
+	last := map[string]int{}
+	for i, l := range lines {
+		last[l.Path] = i
+	}
+	for i, l := range lines {
+		if last[l.Path] == i {
+			ch <- prometheus.MustNewConstMetric(descMigrateStatus, prometheus.GaugeValue, 1, l.Path, l.Status, l.Reason)
 		}
 	}
 }
@@ -207,6 +303,12 @@ type Options struct {
 	Version string
 	// OnError receives errors that do not stop watching.
 	OnError func(error)
+	// Reference is a lockfile every other watched file is compared
+	// with (lockfix_config_matches_reference); it is watched too.
+	Reference string
+	// MigrateReport is the --report file of a 'lockfix migrate' run,
+	// reread when it changes (lockfix_migrate_last_status).
+	MigrateReport string
 }
 
 // Server watches lockfiles and serves their metrics.
@@ -215,6 +317,7 @@ type Server struct {
 	store    *Store
 	registry *prometheus.Registry
 	metrics  *cachedHandler
+	report   *migrateReport
 	running  atomic.Bool
 }
 
@@ -222,20 +325,37 @@ type Server struct {
 // Call Run to keep the state current.
 func New(paths []string, opts Options) (*Server, error) {
 	store := NewStore()
+	if opts.Reference != "" && !slices.Contains(paths, opts.Reference) {
+		paths = append(slices.Clip(paths), opts.Reference)
+	}
+	var report *migrateReport
+	if opts.MigrateReport != "" {
+		report = &migrateReport{path: opts.MigrateReport}
+		report.refresh()
+	}
 	w, err := watch.New(paths, watch.Options{Debounce: opts.Debounce, OnRead: store.Observe, OnError: opts.OnError})
 	if err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	if err := reg.Register(&collector{store: store, version: opts.Version}); err != nil {
+	if err := reg.Register(&collector{store: store, version: opts.Version, reference: opts.Reference, report: report}); err != nil {
 		w.Close()
 		return nil, err
 	}
-	s := &Server{watcher: w, store: store, registry: reg}
-	s.metrics = newCachedHandler(store.Generation, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+	s := &Server{watcher: w, store: store, registry: reg, report: report}
+	s.metrics = newCachedHandler(s.generation, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorHandling: promhttp.HTTPErrorOnError,
 	}))
 	return s, nil
+}
+
+// generation is the store's generation, first moved on when the migrate
+// report changed on disk since the last scrape.
+func (s *Server) generation() uint64 {
+	if s.report != nil && s.report.refresh() {
+		s.store.gen.Add(1)
+	}
+	return s.store.Generation()
 }
 
 // Registry returns the server's private registry.

@@ -16,8 +16,15 @@
 // than --tolerance. The U test cannot reach p < 0.05 with fewer than 4
 // runs a side, so use -count 10.
 //
+// A benchmark of the base that the head no longer has is a failure too
+// (verdict "GONE"): a deleted or renamed benchmark would otherwise hide a
+// regression. One removed on purpose is named with --removed, as the table
+// shows it, with or without the -GOMAXPROCS suffix
+// (--removed schema.DecodeOld,migrate.Fleet/files=10); it is then "removed".
+//
 // It prints a table (benchmark, metric, old, new, delta, p, verdict) and
-// exits 0 when nothing regressed, 1 when something did, 2 on bad input.
+// exits 0 when nothing regressed, 1 when something did or vanished, 2 on
+// bad input.
 package main
 
 import (
@@ -27,6 +34,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -84,6 +92,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	alpha := fs.Float64("alpha", 0.05, "significance level of the Mann-Whitney U test")
 	confidence := fs.Float64("confidence", 0.95, "confidence level of the medians' intervals")
 	metric := fs.String("metric", "sec/op", "comma-separated metrics to gate on (sec/op, B/op, allocs/op, B/s, ...), or \"all\"")
+	removed := fs.String("removed", "", "comma-separated `NAMES` of benchmarks deleted on purpose (schema.DecodeOld): their absence from NEW is no failure")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: benchgate [flags] OLD NEW\n\n"+
 			"Compares two 'go test -bench' outputs (-count 10 or more) and exits 1 when a\n"+
@@ -126,18 +135,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	rows := compare(old, cur, cfg)
 	shortenNames(rows)
+	unused := markRemoved(rows, splitList(*removed))
 	printTable(stdout, rows, cfg)
-	regressions := 0
+	for _, n := range unused {
+		fmt.Fprintf(stdout, "note: --removed %s: no benchmark of OLD by that name is missing from NEW\n", n)
+	}
+	regressions, gone := 0, 0
 	for _, r := range rows {
 		if r.regression {
 			regressions++
+		}
+		if r.verdict == verdictGone {
+			gone++
 		}
 	}
 	switch {
 	case len(rows) == 0:
 		fmt.Fprintln(stdout, "no benchmark metric in both files: nothing to gate")
-	case regressions > 0:
-		fmt.Fprintf(stdout, "FAIL: %d regression(s): slower with p < %g and by more than %s\n", regressions, cfg.alpha, fmtPct(cfg.tolerance))
+	case regressions > 0 || gone > 0:
+		if regressions > 0 {
+			fmt.Fprintf(stdout, "FAIL: %d regression(s): slower with p < %g and by more than %s\n", regressions, cfg.alpha, fmtPct(cfg.tolerance))
+		}
+		if gone > 0 {
+			fmt.Fprintf(stdout, "FAIL: %d benchmark metric(s) of OLD missing from NEW; if deleted on purpose, name them with --removed\n", gone)
+		}
 		return exitRegression
 	default:
 		fmt.Fprintf(stdout, "ok: no benchmark is slower with p < %g by more than %s\n", cfg.alpha, fmtPct(cfg.tolerance))
@@ -259,7 +280,7 @@ func compare(old, cur *results, cfg config) []row {
 			case sa == nil:
 				r.verdict = "new"
 			case sb == nil:
-				r.verdict = "gone"
+				r.verdict = verdictGone
 			default:
 				verdict(&r, sa, sb, cfg)
 			}
@@ -267,6 +288,51 @@ func compare(old, cur *results, cfg config) []row {
 		}
 	}
 	return rows
+}
+
+// The verdicts of a benchmark that only one side has.
+const (
+	verdictGone    = "GONE"    // in OLD, not in NEW, not listed as removed: a failure
+	verdictRemoved = "removed" // in OLD, not in NEW, listed with --removed
+)
+
+// procsSuffix is the -GOMAXPROCS suffix 'go test' adds to a name.
+var procsSuffix = regexp.MustCompile(`-[0-9]+$`)
+
+// markRemoved turns the GONE rows whose shortened name, with or without
+// its -GOMAXPROCS suffix, is in names into removed rows. It returns the
+// names that matched no GONE row.
+func markRemoved(rows []row, names []string) []string {
+	used := map[string]bool{}
+	for i, r := range rows {
+		if r.verdict != verdictGone {
+			continue
+		}
+		for _, n := range names {
+			if n == r.name || n == procsSuffix.ReplaceAllString(r.name, "") {
+				rows[i].verdict = verdictRemoved
+				used[n] = true
+			}
+		}
+	}
+	var unused []string
+	for _, n := range names {
+		if !used[n] {
+			unused = append(unused, n)
+		}
+	}
+	return unused
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // verdict fills the p-value, the delta and the verdict of a row.

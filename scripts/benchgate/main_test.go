@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -160,12 +161,59 @@ func TestThroughputDirection(t *testing.T) {
 	}
 }
 
-func TestNewAndGoneBenchmarks(t *testing.T) {
-	old := output(t, bench{name: "Old", ns: noisy(1000, 0.01, 10, 1)})
-	cur := output(t, bench{name: "New", ns: noisy(5000, 0.01, 10, 2)})
+func TestNewBenchmarkPasses(t *testing.T) {
+	old := output(t, bench{name: "Decode", ns: noisy(1000, 0.01, 10, 1)})
+	cur := output(t, bench{name: "Decode", ns: noisy(1000, 0.01, 10, 3)}, bench{name: "New", ns: noisy(5000, 0.01, 10, 2)})
 	code, out := gate(t, old, cur)
-	if code != exitOK || !strings.Contains(line(out, "schema.Old-2", "sec/op"), "gone") || !strings.Contains(line(out, "schema.New-2", "sec/op"), "new") {
+	if code != exitOK || !strings.Contains(line(out, "schema.New-2", "sec/op"), "new") {
 		t.Fatalf("exit %d\n%s", code, out)
+	}
+}
+
+func TestVanishedBenchmarkFails(t *testing.T) {
+	// Check disappears from the head (deleted, renamed or no longer
+	// built): that hides whatever it measured, so the gate fails.
+	old := output(t, bench{name: "Decode", ns: noisy(1000, 0.01, 10, 1)}, bench{name: "Check", ns: noisy(500, 0.01, 10, 2)})
+	cur := output(t, bench{name: "Decode", ns: noisy(1000, 0.01, 10, 3)})
+	code, out := gate(t, old, cur)
+	if code != exitRegression || !strings.Contains(line(out, "schema.Check-2", "sec/op"), "GONE") ||
+		!strings.Contains(out, "FAIL: 1 benchmark metric(s) of OLD missing from NEW") || strings.Contains(out, "regression(s)") {
+		t.Fatalf("exit %d, want %d with Check GONE\n%s", code, exitRegression, out)
+	}
+	// Renamed is the same as vanished: the new name is new, the old one GONE.
+	renamed := output(t, bench{name: "Decode", ns: noisy(1000, 0.01, 10, 3)}, bench{name: "CheckAll", ns: noisy(500, 0.01, 10, 4)})
+	if code, out := gate(t, old, renamed); code != exitRegression || !strings.Contains(line(out, "schema.CheckAll-2", "sec/op"), "new") {
+		t.Fatalf("renamed: exit %d\n%s", code, out)
+	}
+	// An empty head (its benchmarks failed to build) loses everything.
+	if code, out := gate(t, old, ""); code != exitRegression || !strings.Contains(out, "FAIL: 2 benchmark metric(s)") {
+		t.Fatalf("empty head: exit %d\n%s", code, out)
+	}
+}
+
+func TestRemovedBenchmarkPasses(t *testing.T) {
+	old := output(t, bench{name: "Decode", ns: noisy(1000, 0.01, 10, 1)}, bench{name: "Check", ns: noisy(500, 0.01, 10, 2)})
+	cur := output(t, bench{name: "Decode", ns: noisy(1000, 0.01, 10, 3)})
+	for _, name := range []string{"schema.Check", "schema.Check-2", " schema.Check ,other.Gone"} {
+		code, out := gate(t, old, cur, "--removed", name)
+		if code != exitOK || !strings.Contains(line(out, "schema.Check-2", "sec/op"), "removed") {
+			t.Fatalf("--removed %q: exit %d\n%s", name, code, out)
+		}
+		if strings.Contains(name, "other.Gone") && !strings.Contains(out, "note: --removed other.Gone: no benchmark") {
+			t.Errorf("--removed %q: no note about the name that matched nothing\n%s", name, out)
+		}
+	}
+	// Another benchmark's name does not excuse it, nor does a bare name
+	// without its package, nor a prefix.
+	for _, name := range []string{"schema.Decode", "Check", "schema.Che"} {
+		if code, out := gate(t, old, cur, "--removed", name); code != exitRegression {
+			t.Fatalf("--removed %q: exit %d, want %d\n%s", name, code, exitRegression, out)
+		}
+	}
+	// Removed does not hide a regression elsewhere.
+	slow := output(t, bench{name: "Decode", ns: noisy(1500, 0.01, 10, 3)})
+	if code, out := gate(t, old, slow, "--removed", "schema.Check"); code != exitRegression || !strings.Contains(out, "FAIL: 1 regression") {
+		t.Fatalf("regression with a removal: exit %d\n%s", code, out)
 	}
 }
 
@@ -196,11 +244,22 @@ func TestWorkflow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	type run struct {
+		Shell string `yaml:"shell"`
+	}
 	var wf struct {
+		Defaults struct {
+			Run run `yaml:"run"`
+		} `yaml:"defaults"`
 		Jobs map[string]struct {
+			Defaults struct {
+				Run run `yaml:"run"`
+			} `yaml:"defaults"`
 			Env   map[string]string `yaml:"env"`
 			Steps []struct {
-				Run string `yaml:"run"`
+				Name  string `yaml:"name"`
+				Shell string `yaml:"shell"`
+				Run   string `yaml:"run"`
 			} `yaml:"steps"`
 		} `yaml:"jobs"`
 	}
@@ -214,6 +273,17 @@ func TestWorkflow(t *testing.T) {
 		var runs []string
 		for _, s := range job.Steps {
 			runs = append(runs, s.Run)
+			// GitHub runs a step as 'bash -e {0}' unless the shell is
+			// named: then 'bash --noprofile --norc -eo pipefail {0}'.
+			// Either way a piped step must fail when any command of its
+			// pipe does, not only the last.
+			shell := cmp.Or(s.Shell, job.Defaults.Run.Shell, wf.Defaults.Run.Shell)
+			if strings.Contains(s.Run, "|") && shell != "bash" && !strings.Contains(s.Run, "set -o pipefail") {
+				t.Errorf("step %q pipes without pipefail (shell %q): a failing command before the pipe would pass", s.Name, shell)
+			}
+			if strings.Contains(s.Run, "PIPESTATUS") {
+				t.Errorf("step %q reads PIPESTATUS: use pipefail", s.Name)
+			}
 		}
 		all := strings.Join(runs, "\n")
 		for _, want := range []string{"git worktree add", "base.txt", "head.txt", "go run ./scripts/benchgate"} {
@@ -223,6 +293,9 @@ func TestWorkflow(t *testing.T) {
 		}
 		if flags := job.Env["BENCH_FLAGS"]; !strings.Contains(flags, "-count=10") || !strings.Contains(flags, "-bench=") {
 			t.Errorf("BENCH_FLAGS %q, want -bench and -count=10", flags)
+		}
+		if !strings.Contains(all, "--removed") {
+			t.Error("the gate step passes no --removed list, so no benchmark can be deleted on purpose")
 		}
 		if strings.Count(all, "go test $BENCH_FLAGS") != 2 {
 			t.Error("base and head must be benchmarked with the same flags")
