@@ -38,6 +38,9 @@ func (e *InvalidError) Error() string {
 	} else if n > 1 {
 		msg += fmt.Sprintf(" (and %d more problems)", n)
 	}
+	if errors.Is(e, schema.ErrUnsupportedVersion) {
+		return msg + "; use a lockfix that knows its version"
+	}
 	return msg + "; repair it first with 'lockfix recover'"
 }
 
