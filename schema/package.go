@@ -477,7 +477,7 @@ func ipLiteral(host []byte) bool {
 	if len(port) == 0 {
 		return true
 	}
-	if port[0] != ':' {
+	if port[0] != ':' || len(port) > 6 {
 		return false
 	}
 	for _, c := range port[1:] {

@@ -101,6 +101,21 @@ func TestJSONFailure(t *testing.T) {
 		"man": {
 			{[]string{"man", "--json", "extra"}, 16, "UsageError", ""},
 		},
+		"git": {
+			{[]string{"--json", "git", "nosuch"}, 16, "UsageError", ""},
+		},
+		"git setup": {
+			{[]string{"git", "setup", "--json", "extra"}, 16, "UsageError", ""},
+		},
+		"lint": {
+			{[]string{"lint", "--json", "--nope", missing}, 16, "UsageError", ""},
+		},
+		"merge-driver": {
+			{[]string{"merge-driver", "--json"}, 16, "UsageError", ""},
+		},
+		"textconv": {
+			{[]string{"textconv", "--json"}, 16, "UsageError", ""},
+		},
 		"": {
 			{[]string{"--json", "valdate", missing}, 16, "UsageError", ""},
 			{[]string{"--json", "--nope"}, 16, "UsageError", ""},

@@ -8,11 +8,13 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/lockfix/lockfix/internal/trace"
+	"github.com/lockfix/lockfix/schema"
 )
 
 // Version is lockfix's version.
@@ -64,6 +66,19 @@ var (
 	Stdin  io.Reader = os.Stdin
 )
 
+// versionsText returns the registered config versions for people:
+// "0, 1 and 2".
+func versionsText() string {
+	var parts []string
+	for _, v := range schema.Versions() {
+		parts = append(parts, strconv.Itoa(v))
+	}
+	if len(parts) < 2 {
+		return strings.Join(parts, "")
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+}
+
 // NewApp returns the lockfix application.
 func NewApp() *ucli.App {
 	// Each app gets its own copies of the commands, so that wrapping their
@@ -77,7 +92,7 @@ func NewApp() *ucli.App {
 		Name:    "lockfix",
 		Usage:   "inspect, validate, repair and migrate bun.lockb lockfiles",
 		Version: Version,
-		Description: `lockfix reads the binary bun.lockb lockfile (config versions 0, 1 and 2),
+		Description: `lockfix reads the binary bun.lockb lockfile (config versions ` + versionsText() + `),
 checks it to the byte, repairs it after corruption, migrates it between
 versions, and watches and exports it for monitoring.
 

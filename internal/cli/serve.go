@@ -14,6 +14,8 @@ import (
 
 	"github.com/lockfix/lockfix/internal/metrics"
 	"github.com/lockfix/lockfix/internal/watch"
+	"github.com/lockfix/lockfix/lint"
+	"github.com/lockfix/lockfix/schema"
 )
 
 // DefaultListen is where serve listens unless told otherwise: loopback.
@@ -42,6 +44,7 @@ Metrics, one series per path:
    lockfix_config_last_change_timestamp_seconds{path}
    lockfix_config_read_duration_seconds            histogram
    lockfix_build_info{version,goversion}           1
+   lockfix_policy_violations{path,rule}            with --policy: lint findings per rule
 
 config_fingerprint is the 13 config bytes in hex; the other labels are
 their fields, so a rule can compare any of them across instances.
@@ -71,6 +74,7 @@ Examples:
 			&ucli.StringFlag{Name: "name", Value: DefaultName, Usage: "file name `GLOB` to look for in directories"},
 			&ucli.StringFlag{Name: "reference", Usage: "compare every lockfile's config with the one of `FILE` (watched too)"},
 			&ucli.StringFlag{Name: "migrate-report", Usage: "export the outcome of 'lockfix migrate --report `FILE`'"},
+			&ucli.StringFlag{Name: "policy", Usage: "export the findings of 'lockfix lint' under the YAML policy `FILE`"},
 		},
 		Action: runServe,
 	})
@@ -104,14 +108,19 @@ func runServe(c *ucli.Context) error {
 	ctx, stop := signalContext(c.Context)
 	defer stop()
 	quiet := global(c, "quiet")
-	srv, err := metrics.New(files, metrics.Options{
-		Debounce: c.Duration("debounce"),
-		Version:  Version,
-		OnError:  func(err error) { fmt.Fprintf(Stderr, "lockfix: %v\n", err) },
-
+	opts := metrics.Options{
+		Debounce:      c.Duration("debounce"),
+		Version:       Version,
+		OnError:       func(err error) { fmt.Fprintf(Stderr, "lockfix: %v\n", err) },
 		Reference:     ref,
 		MigrateReport: c.String("migrate-report"),
-	})
+	}
+	if c.String("policy") != "" {
+		if opts.Policy, opts.PolicyRules, err = servePolicy(c); err != nil {
+			return err
+		}
+	}
+	srv, err := metrics.New(files, opts)
 	if err != nil {
 		return exit(ExitOperational, "%v", err)
 	}
@@ -159,6 +168,25 @@ func runServe(c *ucli.Context) error {
 		return exit(ExitOperational, "serve: %v", runErr)
 	}
 	return nil
+}
+
+// servePolicy compiles --policy for serve's policy metrics.
+func servePolicy(c *ucli.Context) (func(*schema.Lockfile) map[string]int, []string, error) {
+	p, err := lintPolicy(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	checker, err := lint.Compile(p)
+	if err != nil {
+		return nil, nil, usage("serve: --policy: %v", err)
+	}
+	return func(l *schema.Lockfile) map[string]int {
+		n := map[string]int{}
+		for _, f := range lint.Lint(l, nil, checker) {
+			n[f.Rule]++
+		}
+		return n
+	}, checker.Rules(), nil
 }
 
 // maxLogged is how many changes one log line lists.

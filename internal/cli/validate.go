@@ -170,10 +170,10 @@ func validateFile(path string) (fileResult, int) {
 			code = ExitProblems
 			return
 		}
-		n := packageCount(b)
+		n := packageCount(s, b)
 		r.Packages = &n
 		r.Valid = true
-		r.config = schema.DecodeConfig(b[4:17])
+		r.config = schema.DecodeConfig(b[schema.OffConfigVersion:])
 	})
 	if err != nil {
 		r.Problems = append(r.Problems, problemJSON{Error: "IOError", Message: err.Error()})
@@ -235,8 +235,8 @@ func checkFile(path string, use func(b []byte, s *schema.Schema, errs []error)) 
 	return nil
 }
 
-// packageCount reads packageCount (offset 0x19 in every version) from a
-// valid file.
-func packageCount(b []byte) int {
-	return int(schema.Uint(b[0x19:0x1d]))
+// packageCount reads the package count field of s from a valid file b.
+func packageCount(s *schema.Schema, b []byte) int {
+	f := s.FieldOf(schema.KindCount)
+	return int(schema.Uint(b[f.Offset:f.End()]))
 }

@@ -22,6 +22,7 @@
 //	lockfix_config_last_change_timestamp_seconds{path}                    when its content last changed (files that exist)
 //	lockfix_config_read_duration_seconds                                  histogram of read+check+decode time
 //	lockfix_build_info{version,goversion}                                 1
+//	lockfix_policy_violations{path,rule}                                  findings per policy rule (valid files; with Options.Policy)
 //
 // With Options.Reference (a lockfile every watched file should agree with):
 //
@@ -73,14 +74,17 @@ type fileStats struct {
 	reads      uint64
 	errors     uint64
 	lastChange time.Time
+	violations map[string]int // findings per policy rule, for a valid state
 }
 
 // Store records every read of the watched files. It is safe for
 // concurrent use.
 type Store struct {
-	mu    sync.RWMutex
-	order []string
-	files map[string]*fileStats
+	// policy, when set, counts a valid lockfile's policy findings by rule.
+	policy func(*schema.Lockfile) map[string]int
+	mu     sync.RWMutex
+	order  []string
+	files  map[string]*fileStats
 	// gen counts changes of anything a scrape shows.
 	gen  atomic.Uint64
 	hist prometheus.Histogram
@@ -116,6 +120,10 @@ func (st *Store) Observe(s *watch.State) {
 		f.lastChange = s.Time
 	}
 	f.state = s
+	f.violations = nil
+	if st.policy != nil && s.Valid() {
+		f.violations = st.policy(s.Lockfile)
+	}
 	f.reads++
 	if s.ReadError() {
 		f.errors++
@@ -180,6 +188,9 @@ var (
 	descLastChange = prometheus.NewDesc("lockfix_config_last_change_timestamp_seconds",
 		"Unix time the watched lockfile's content last changed: its modification time at start, then when a change was seen.",
 		[]string{"path"}, nil)
+	descViolations = prometheus.NewDesc("lockfix_policy_violations",
+		"Findings of 'lockfix lint' in a valid watched lockfile under serve's --policy, by rule; 0 for each rule the policy checks that finds nothing.",
+		[]string{"path", "rule"}, nil)
 	descBuild = prometheus.NewDesc("lockfix_build_info",
 		"The lockfix build that serves these metrics; always 1.",
 		[]string{"version", "goversion"}, nil)
@@ -214,11 +225,12 @@ type collector struct {
 	version   string
 	reference string         // the reference lockfile's path, or ""
 	report    *migrateReport // nil without a migrate report
+	rules     []string       // the policy's rules, each a series per valid file
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descValid, descFeature, descPackages, descReads, descReadErrors, descLastChange, descBuild,
-		descMatches, descDifference, descMigrateStatus, descMigrateOK, descMigrateTime} {
+		descMatches, descDifference, descMigrateStatus, descMigrateOK, descMigrateTime, descViolations} {
 		ch <- d
 	}
 	c.store.hist.Describe(ch)
@@ -261,6 +273,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			for _, fl := range sc.Defines {
 				ch <- prometheus.MustNewConstMetric(descFeature, prometheus.GaugeValue, bool01(cfg.Flags&fl.Mask != 0), f.path, fl.Name)
 			}
+		}
+		for _, r := range c.rules {
+			ch <- prometheus.MustNewConstMetric(descViolations, prometheus.GaugeValue, float64(f.violations[r]), f.path, r)
 		}
 	}
 }
@@ -309,6 +324,11 @@ type Options struct {
 	// MigrateReport is the --report file of a 'lockfix migrate' run,
 	// reread when it changes (lockfix_migrate_last_status).
 	MigrateReport string
+	// Policy, when set, counts the policy findings of a valid lockfile by
+	// rule, at each read; PolicyRules are the rules it checks, each
+	// exported as lockfix_policy_violations{path,rule}.
+	Policy      func(*schema.Lockfile) map[string]int
+	PolicyRules []string
 }
 
 // Server watches lockfiles and serves their metrics.
@@ -325,6 +345,7 @@ type Server struct {
 // Call Run to keep the state current.
 func New(paths []string, opts Options) (*Server, error) {
 	store := NewStore()
+	store.policy = opts.Policy
 	if opts.Reference != "" && !slices.Contains(paths, opts.Reference) {
 		paths = append(slices.Clip(paths), opts.Reference)
 	}
@@ -338,7 +359,7 @@ func New(paths []string, opts Options) (*Server, error) {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	if err := reg.Register(&collector{store: store, version: opts.Version, reference: opts.Reference, report: report}); err != nil {
+	if err := reg.Register(&collector{store: store, version: opts.Version, reference: opts.Reference, report: report, rules: opts.PolicyRules}); err != nil {
 		w.Close()
 		return nil, err
 	}
