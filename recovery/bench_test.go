@@ -35,6 +35,16 @@ func benchKinds(orig []byte) []damaged {
 			return c
 		}),
 	}
+	if version > 0 {
+		// Unknown-position bursts with the stored checksum intact.
+		ks = append(ks, m("burst-config-6", func(c []byte) []byte {
+			copy(c[schema.OffRegistryHash+2:], "\x5a\xc3\x11\x90\x7e\x01")
+			return c
+		}), m("burst-count-tail-8", func(c []byte) []byte {
+			copy(c[offPackageCount+2:], "\x13\x37\xbe\xef\x42\x24\x99\x01")
+			return c
+		}))
+	}
 	if version == 2 {
 		ks = append(ks, m("record-bit", func(c []byte) []byte { c[mid+20] ^= 0x10; return c }))
 	}

@@ -38,6 +38,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
 	"time"
 
@@ -520,6 +521,29 @@ func build(b []byte, s *schema.Schema, arr *array, opts Options) *outcome {
 			}
 			hd.verified, hd.crcHolds = true, true
 			break
+		}
+		if off := crcOffset(s); !hd.verified && !schema.AllZero(hd.h[off:off+8]) {
+			// Damage at an unknown position: the burst search.
+			h, reps := hd.h, []Repair(nil)
+			if arr.intact {
+				h = bytes.Clone(hd.h)
+				reps = derived(h, s, b, arr)
+			}
+			if br, ok := searchBurst(s, h, arr.intact, regs); ok {
+				var pos []int
+				for i := range h {
+					for d := h[i] ^ br.h[i]; d != 0; d &= d - 1 {
+						pos = append(pos, i*8+bits.TrailingZeros8(d))
+					}
+				}
+				hd.repairs = append(hd.repairs, reps...)
+				old := h
+				hd.h = br.h
+				if len(pos) > 0 {
+					hd.describeFlips(old, pos, br.how)
+				}
+				hd.verified, hd.crcHolds = true, true
+			}
 		}
 		if !hd.verified && syndrome(hd.h, crcOffset(s)) == 0 {
 			hd.crcHolds = true
