@@ -60,12 +60,13 @@ const (
 // Options tune Recover.
 type Options struct {
 	Mode Mode
-	// Reference is a healthy peer's content: the source of fields that
-	// cannot be derived (terminal settings, flags, registry, writer), and
-	// of the version when the layout cannot tell v0 from v1.
-	Reference *schema.Lockfile
-	// ReferenceName names the reference in reports.
-	ReferenceName string
+	// Peers are other lockfiles of the same fleet (NewPeer), healthy or
+	// damaged: their header fields are hypotheses the stored CRC-64 can
+	// confirm, the source of fields that cannot be derived (with Yes,
+	// the value most of them agree on) and of the version when the
+	// layout cannot tell it; those whose packages overlap are copies to
+	// take lost records from.
+	Peers []*Peer
 	// Registry is a registry URL for registryHash when the packages do
 	// not give it.
 	Registry string
@@ -89,7 +90,7 @@ func newReport() *Report {
 
 func recoverBytes(b []byte, opts Options) *Report {
 	r := newReport()
-	d, ok := detect(b, opts.Reference)
+	d, ok := detect(b, peerVersion(opts.Peers))
 	if !ok {
 		return unrecognised(r, b, d.from)
 	}
@@ -291,16 +292,12 @@ type detection struct {
 
 // detect recognises the version from the layout of the file (where the
 // records start, and how), then the header's bytes, then the reference.
-func detect(b []byte, ref *schema.Lockfile) (detection, bool) {
+func detect(b []byte, refS *schema.Schema) (detection, bool) {
 	if len(b) < schema.PrefixSize {
 		return detection{from: fmt.Sprintf("the file is %d bytes, too short for a lockfile's header", len(b))}, false
 	}
 	magicOK := string(b[:4]) == schema.Magic
 	vb := int(b[schema.OffConfigVersion])
-	var refS *schema.Schema
-	if ref != nil {
-		refS, _ = schema.Lookup(ref.Config.Version)
-	}
 	// The layouts whose first record is where they put it.
 	var framed, plain []*schema.Schema
 	for _, v := range schema.Versions() {
@@ -343,9 +340,9 @@ func detect(b []byte, ref *schema.Lockfile) (detection, bool) {
 		return layout(vs, "header")
 	}
 	if refS != nil {
-		d, ok := layout(refS, "the reference's layout (no record to tell it)")
+		d, ok := layout(refS, "the peers' layout (no record to tell it)")
 		if len(siblings(refS)) == 1 {
-			d.from = "the reference's version (no record to tell the layout)"
+			d.from = "the peers' version (no record to tell the layout)"
 		}
 		return d, ok
 	}
@@ -394,7 +391,7 @@ func pick(b []byte, s *schema.Schema, from string, ref *schema.Schema) (detectio
 	off := crcOffset(checked)
 	if len(b) < off+8 || schema.AllZero(b[off:off+8]) {
 		if inSib(ref) && (wipedHeader(b) || vb == checked.Version) {
-			return detection{s: ref, from: from + ", zero checksum field, the reference's version", fromRef: true}, true
+			return detection{s: ref, from: from + ", zero checksum field, the peers' version", fromRef: true}, true
 		}
 		if vb == unchecked.Version {
 			return detection{s: unchecked, from: from}, true
@@ -543,6 +540,26 @@ func build(b []byte, s *schema.Schema, arr *array, opts Options) *outcome {
 					hd.describeFlips(old, pos, br.how)
 				}
 				hd.verified, hd.crcHolds = true, true
+			}
+		}
+		if !hd.verified && len(opts.Peers) > 0 {
+			// The peers' values as hypotheses the stored CRC-64 confirms,
+			// in the header as stored and with the derived fields.
+			for _, derive := range []bool{false, true} {
+				h, reps := hd.h, []Repair(nil)
+				if derive {
+					if !arr.intact {
+						continue
+					}
+					h = bytes.Clone(hd.h)
+					reps = derived(h, s, b, arr)
+				}
+				if nh, creps, ok := confirmFromPeers(s, h, opts.Peers); ok {
+					hd.h = nh
+					hd.repairs = append(append(hd.repairs, reps...), creps...)
+					hd.verified, hd.crcHolds = true, true
+					break
+				}
 			}
 		}
 		if !hd.verified && syndrome(hd.h, crcOffset(s)) == 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -77,7 +78,7 @@ Examples:
 			&ucli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "also drop damaged packages and fill fields that cannot be derived"},
 			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the repair to `FILE`, leave the input untouched (one input only)"},
 			&ucli.BoolFlag{Name: "no-backup", Usage: "do not keep the original bytes in a backup file before replacing"},
-			&ucli.StringFlag{Name: "reference", Usage: "a healthy lockfile `FILE` to take underivable fields from"},
+			&ucli.StringSliceFlag{Name: "reference", Usage: "a peer lockfile `FILE`, or a DIR of them, from the same fleet (repeatable): hypotheses for damaged fields, copies of lost records"},
 			&ucli.StringFlag{Name: "registry", Usage: "registry `URL` for the registry hash when the packages do not tell it"},
 			&ucli.DurationFlag{Name: "wait", Usage: "wait up to `D` for another lockfix's lock (0: fail at once)"},
 			&ucli.StringFlag{Name: "name", Value: DefaultName, Usage: "file name `GLOB` to look for in directories"},
@@ -111,6 +112,54 @@ type recoverRun struct {
 	wait   time.Duration
 	asJSON bool
 	quiet  bool
+	peers  []peerFile
+}
+
+// peerFile is a peer lockfile given with --reference.
+type peerFile struct {
+	path string
+	info os.FileInfo
+	peer *recovery.Peer
+}
+
+// loadPeers reads every --reference FILE and every lockfile under a
+// --reference DIR, once.
+func loadPeers(refs []string, glob string) ([]peerFile, error) {
+	paths, err := expandPaths(refs, glob)
+	if err != nil {
+		return nil, err
+	}
+	var out []peerFile
+	for _, p := range paths {
+		data, err := readFile(p)
+		if err != nil {
+			return nil, exit(ExitOperational, "recover: --reference: %v", err)
+		}
+		info, _ := os.Stat(p)
+		peer := recovery.NewPeer(p, data)
+		if !peer.Lockfile() {
+			return nil, usage("recover: --reference %s is not a valid lockfile, nor a damaged one; give a peer from the fleet", p)
+		}
+		out = append(out, peerFile{path: p, info: info, peer: peer})
+	}
+	if len(out) == 0 {
+		return nil, usage("recover: --reference %v holds no lockfile", refs)
+	}
+	return out, nil
+}
+
+// peersFor returns the peers of the file at path: every peer but the
+// file itself.
+func (run *recoverRun) peersFor(path string) []*recovery.Peer {
+	st, _ := os.Stat(path)
+	var out []*recovery.Peer
+	for _, p := range run.peers {
+		if filepath.Clean(p.path) == filepath.Clean(path) || st != nil && p.info != nil && os.SameFile(st, p.info) {
+			continue
+		}
+		out = append(out, p.peer)
+	}
+	return out
 }
 
 func runRecover(c *ucli.Context) error {
@@ -142,15 +191,12 @@ func runRecover(c *ucli.Context) error {
 		}
 		run.opts.Registry = u
 	}
-	if ref := c.String("reference"); ref != "" {
-		ld, err := load(ref)
+	if refs := c.StringSlice("reference"); len(refs) > 0 {
+		peers, err := loadPeers(refs, c.String("name"))
 		if err != nil {
-			return exit(ExitOperational, "recover: --reference: %v", err)
+			return err
 		}
-		if ld.Lockfile == nil {
-			return usage("recover: --reference %s is not a valid lockfile (%v); give a healthy peer", ref, ld.Problems[0])
-		}
-		run.opts.Reference, run.opts.ReferenceName = ld.Lockfile, ref
+		run.peers = peers
 	}
 	code := 0
 	var results []recoverResult
@@ -243,7 +289,9 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 		res.Error = err.Error()
 		return res, ioCode(err)
 	}
-	rep := recovery.Recover(data, run.opts)
+	opts := run.opts
+	opts.Peers = run.peersFor(path)
+	rep := recovery.Recover(data, opts)
 	trace.Line("recover.analyze", rep.Duration, fmt.Sprintf("schema/v%d %s", rep.Version, rep.Status))
 	res.Report = rep
 	if run.asJSON && rep.Status != recovery.StatusClean && (run.dryRun || rep.Status != recovery.StatusRepaired) {
