@@ -40,6 +40,7 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/lockfix/lockfix/schema"
@@ -124,7 +125,45 @@ func recoverBytes(b []byte, opts Options) *Report {
 		r.Version, r.VersionFrom = s.Version, fmt.Sprintf("plain records at 0x%x, configVersion byte %d (its non-zero checksum field is damage)", s.HeaderSize, s.Version)
 		o = build(b, s, arr, opts)
 	}
+	var fills []fill
+	if len(opts.Peers) > 0 && o.reason == "" && (len(o.lost) > 0 || o.unnamed > 0 || len(arr.gaps) > 0) {
+		// The count of the header, trusted or not: a fill it does not
+		// vouch for needs the copies' majority anyway.
+		countField := int(binary.BigEndian.Uint32(o.hd.h[countOffset(s):]))
+		if farr, fs := fillFromCopies(b, s, arr, countField, opts.Peers); fs != nil {
+			o2 := build(b, s, farr, opts)
+			proven := o2.hd.crcHolds && arrayProven(s, o2.hd.h, o2.out, len(o2.recs))
+			sized := s.FieldOf(schema.KindArrayChecksum) != nil && o2.hd.crcHolds
+			complete := o2.reason == "" && len(o2.lost) == 0 && o2.unnamed == 0
+			if complete && (proven || !sized) {
+				arr, o, fills = farr, o2, fs
+				for _, f := range fills {
+					at := farr.recs[0].off
+					for _, r := range farr.recs {
+						if bytes.Equal(r.body, f.recs[0].body) {
+							at = r.off
+							break
+						}
+					}
+					rp := Repair{Kind: "copy", Offset: at, Detail: fmt.Sprintf("%s at offset 0x%x taken %s", f.describe(), at, f.source())}
+					if proven {
+						rp.Detail += "; the header's array size and CRC-64 prove the rebuilt array exact"
+					} else {
+						rp.NeedsYes = true
+						o.hd.guessed = append(o.hd.guessed, Guess{Field: fmt.Sprintf("records at 0x%x", at), Value: f.describe(),
+							Source: f.source() + ", unconfirmed: no checksum covers them"})
+					}
+					o.repairs = append(o.repairs, rp)
+				}
+			}
+		}
+	}
 	r.found = func() *schema.Lockfile { return found(b, s, arr, o) }
+	if len(opts.Peers) >= 2 && (o.reason != "" || len(o.lost) > 0 || o.unnamed > 0 || len(o.hd.guessed) > 0) {
+		if m, k, names, ok := byteMajority(b, arr.gaps, s, opts.Peers); ok && !bytes.Equal(m, b) && len(schema.Check(m)) == 0 {
+			return majorityReport(r, b, s, m, k, names, opts)
+		}
+	}
 	r.Damage = append(r.Damage, headerDamage(b, s)...)
 	r.Damage = append(r.Damage, arr.damage...)
 	r.Damage = append(r.Damage, o.damage...)
@@ -616,9 +655,9 @@ func (o *outcome) reconcile(b []byte, s *schema.Schema, arr *array) {
 	// sized: the (verified) header says where the array ends.
 	sizeField := s.FieldOf(schema.KindArraySize)
 	sized := sizeField != nil && trusted
-	arrayEnd := len(b)
+	arrayEnd := max(len(b), arr.end)
 	if sized {
-		if ps := schema.Uint(hd.h[sizeField.Offset:sizeField.End()]); ps <= uint64(len(b)-hs) {
+		if ps := schema.Uint(hd.h[sizeField.Offset:sizeField.End()]); ps <= uint64(arrayEnd-hs) {
 			arrayEnd = hs + int(ps)
 		}
 	}
@@ -850,4 +889,50 @@ func assemble(b []byte, s *schema.Schema, h []byte, recs []record) []byte {
 	}
 	s.Seal(out)
 	return out
+}
+
+// majorityReport reports the repair of b to m, the byte-wise majority of
+// k files (b and the peers names). It is proven when the layout's
+// checksums cover every byte (a header and an array CRC-64, which m
+// passes); otherwise it needs Mode Yes.
+func majorityReport(r *Report, b []byte, s *schema.Schema, m []byte, k int, names []string, opts Options) *Report {
+	r.Version, r.VersionFrom = s.Version, "the byte-wise majority of the copies"
+	for _, e := range schema.Check(b) {
+		r.Damage = append(r.Damage, damageOf(e, 0, -1))
+	}
+	proven := crcOffset(s) >= 0 && s.FieldOf(schema.KindArrayChecksum) != nil
+	src := fmt.Sprintf("the byte-wise majority of %d copies (this file, %s)", k, strings.Join(names, ", "))
+	for i := 0; i < max(len(b), len(m)); {
+		if i < len(b) && i < len(m) && b[i] == m[i] {
+			i++
+			continue
+		}
+		j := i
+		for j < max(len(b), len(m)) && !(j < len(b) && j < len(m) && b[j] == m[j]) {
+			j++
+		}
+		what := fmt.Sprintf("bytes 0x%x-0x%x taken from %s", i, j-1, src)
+		switch {
+		case i >= len(m):
+			what = fmt.Sprintf("bytes 0x%x-0x%x cut: %s ends at 0x%x", i, j-1, src, len(m))
+		case i >= len(b):
+			what = fmt.Sprintf("bytes 0x%x-0x%x (a torn tail) taken from %s", i, j-1, src)
+		}
+		if proven {
+			what += "; the header and array CRC-64 prove them"
+		}
+		r.Repairs = append(r.Repairs, Repair{Kind: "majority", Offset: i, Detail: what, NeedsYes: !proven})
+		i = j
+	}
+	l, _ := schema.Decode(m)
+	r.Kept, r.Expected = len(l.Packages), len(l.Packages)
+	if !proven {
+		r.Guessed = append(r.Guessed, Guess{Field: "bytes", Value: fmt.Sprintf("%d ranges", len(r.Repairs)), Source: src + ", unconfirmed: no checksum covers them"})
+		if opts.Mode != Yes {
+			r.Status, r.Needs, r.Plan = StatusRefused, "--yes", m
+			return r
+		}
+	}
+	r.Status, r.Output = StatusRepaired, m
+	return r
 }
