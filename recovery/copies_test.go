@@ -135,3 +135,22 @@ func TestConsensusOfDamagedCopies(t *testing.T) {
 		}
 	}
 }
+
+// An untrusted packageCount is bounded by what the bytes can hold: a
+// tiny v0 file whose count says 300 million loses no package it cannot
+// have held, and the damage lists the count.
+func TestUntrustedCountBounded(t *testing.T) {
+	c := original(0, 3)
+	c[offPackageCount], c[offPackageCount+1], c[offPackageCount+2], c[offPackageCount+3] = 0x11, 0xe1, 0xa3, 0x00
+	r := Recover(c, Options{Mode: Yes})
+	if r.LostCount() != 0 || r.Status != StatusRepaired {
+		t.Errorf("status %s, %d lost", r.Status, r.LostCount())
+	}
+	listed := false
+	for _, d := range r.Damage {
+		listed = listed || d.Error == schema.ErrPackageCountMismatch.Error()
+	}
+	if !listed {
+		t.Errorf("damage does not list the packageCount mismatch: %v", r.Damage)
+	}
+}

@@ -641,6 +641,11 @@ func explainWith(s *schema.Schema, h []byte, regs func() map[uint32]bool) ([]int
 	return explain(s, h, nil)
 }
 
+// maxPlausibleCount is the most packages an untrusted packageCount is
+// believed to declare when the file lost its tail: a count above both it
+// and what the bytes left can hold is damage.
+const maxPlausibleCount = 1 << 20
+
 // reconcile decides which records the repaired file keeps: it cuts
 // trailing data, lists the packages lost, sorts and drops exact
 // duplicates.
@@ -719,15 +724,38 @@ func (o *outcome) reconcile(b []byte, s *schema.Schema, arr *array) {
 			nameless++
 		}
 	}
+	found := len(recs) + named
+	// torn: the file may have lost a tail, so the bytes that are left do
+	// not bound the count.
+	torn := len(arr.gaps) == 0 || arr.gaps[len(arr.gaps)-1].torn
+	// The most records the array could have held: a count above it is
+	// damage, never a number of lost packages.
+	overhead := 0
+	if s.Framing != nil {
+		overhead = s.Framing.Overhead()
+	}
+	capacity := (arrayEnd - hs) / (schema.MinPlainRecord + overhead)
+	if sized {
+		capacity = int(min(uint64(capacity), schema.Uint(hd.h[sizeField.Offset:sizeField.End()])/uint64(schema.MinPlainRecord+overhead)))
+	}
 	switch {
 	case trusted:
-		o.unnamed = max(0, countField-len(recs)-named)
+		o.unnamed = max(0, countField-found)
+		if countField != found+nameless && countField > len(recs) {
+			o.damage = append(o.damage, Damage{Error: schema.ErrPackageCountMismatch.Error(), Offset: countOffset(s), Record: -1, Field: "packageCount",
+				Detail: fmt.Sprintf("packageCount says %d (the header CRC-64 vouches for it), %d records survive", countField, len(recs))})
+		}
 	default:
 		o.unnamed = nameless
-		if missing := countField - len(recs) - named - nameless; missing > 0 {
+		missing := countField - found - nameless
+		switch {
+		case missing > 0 && (countField <= capacity || torn && countField <= maxPlausibleCount):
 			o.unnamed += missing
 			o.damage = append(o.damage, Damage{Error: schema.ErrPackageCountMismatch.Error(), Offset: countOffset(s), Record: -1, Field: "packageCount",
-				Detail: fmt.Sprintf("packageCount says %d, %d records survive: a torn tail at a record boundary, or a damaged packageCount", countField, len(recs)+named+nameless)})
+				Detail: fmt.Sprintf("packageCount says %d, %d records survive: a torn tail at a record boundary, or a damaged packageCount", countField, found+nameless)})
+		case missing != 0:
+			o.damage = append(o.damage, Damage{Error: schema.ErrPackageCountMismatch.Error(), Offset: countOffset(s), Record: -1, Field: "packageCount",
+				Detail: fmt.Sprintf("packageCount says %d, %d records survive; the %d bytes of the array can hold at most %d records, so the count is damaged and not used", countField, found+nameless, arrayEnd-hs, capacity)})
 		}
 	}
 	if sized && o.unnamed > 0 && len(arr.gaps) == 0 {

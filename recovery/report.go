@@ -18,6 +18,9 @@ const (
 	StatusClean Status = "clean"
 	// StatusRepaired: Output holds the repaired file.
 	StatusRepaired Status = "repaired"
+	// StatusRepairable: a repair is ready but was not written (the
+	// caller sets it: a dry run, a write that failed).
+	StatusRepairable Status = "repairable"
 	// StatusRefused: the repair would lose packages or guess values, which
 	// needs Mode Yes; Plan holds what Yes would write.
 	StatusRefused Status = "refused"
@@ -160,7 +163,7 @@ func (r *Report) WriteText(w io.Writer, path string, dryRun bool) {
 		ver = fmt.Sprintf("v%d (%s)", r.Version, r.VersionFrom)
 	}
 	status := string(r.Status)
-	if dryRun && r.Status == StatusRepaired {
+	if dryRun && (r.Status == StatusRepaired || r.Status == StatusRepairable) {
 		status = "repairable (dry run: nothing written)"
 	}
 	fmt.Fprintf(w, "%s: %s, %s\n", path, ver, status)

@@ -61,7 +61,7 @@ The original bytes are kept in a backup next to the file before it is
 replaced (FILE.lockfix-backup-TIME-RANDOM; --no-backup to skip); the new
 file is verified, written atomically and only if nobody changed the file
 meanwhile. --output FILE writes the repair elsewhere and leaves the input
-alone. A second run over a repaired file finds nothing (exit 0).
+alone; it does not replace a FILE that exists unless --force. A second run over a repaired file finds nothing (exit 0).
 
 Exit: 0 nothing wrong, 1 all repaired, 4 problems remain (refused, dry
 run, unrepairable), 8 I/O; they add up across files.
@@ -77,6 +77,7 @@ Examples:
 			&ucli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "report and show the diff, write nothing"},
 			&ucli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "also drop damaged packages and fill fields that cannot be derived"},
 			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the repair to `FILE`, leave the input untouched (one input only)"},
+			&ucli.BoolFlag{Name: "force", Usage: "let --output replace a file that exists"},
 			&ucli.BoolFlag{Name: "no-backup", Usage: "do not keep the original bytes in a backup file before replacing"},
 			&ucli.StringSliceFlag{Name: "reference", Usage: "a peer lockfile `FILE`, or a DIR of them, from the same fleet (repeatable): hypotheses for damaged fields, copies of lost records"},
 			&ucli.StringFlag{Name: "registry", Usage: "registry `URL` for the registry hash when the packages do not tell it"},
@@ -108,6 +109,7 @@ type recoverRun struct {
 	opts   recovery.Options
 	dryRun bool
 	output string
+	force  bool
 	backup bool
 	wait   time.Duration
 	asJSON bool
@@ -173,6 +175,7 @@ func runRecover(c *ucli.Context) error {
 	run := &recoverRun{
 		dryRun: c.Bool("dry-run"),
 		output: c.String("output"),
+		force:  c.Bool("force"),
 		backup: !c.Bool("no-backup"),
 		wait:   c.Duration("wait"),
 		asJSON: global(c, "json"),
@@ -220,8 +223,12 @@ func runRecover(c *ucli.Context) error {
 			return err
 		}
 	} else if len(files) > 1 && !run.quiet {
-		fmt.Fprintf(Stdout, "%d files: %d clean, %d repaired, %d refused, %d unrepairable, %d errors\n", len(files),
-			counts["clean"], counts["repaired"], counts["refused"], counts["unrepairable"], counts["error"])
+		repairable := ""
+		if n := counts["repairable"]; n > 0 {
+			repairable = fmt.Sprintf(", %d repairable", n)
+		}
+		fmt.Fprintf(Stdout, "%d files: %d clean, %d repaired%s, %d refused, %d unrepairable, %d errors\n", len(files),
+			counts["clean"], counts["repaired"], repairable, counts["refused"], counts["unrepairable"], counts["error"])
 	}
 	return exitCode(code)
 }
@@ -311,6 +318,8 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 		return res, ExitProblems
 	}
 	out := rep.Output
+	// "repaired" only once the new bytes are written.
+	rep.Status = recovery.StatusRepairable
 	if run.dryRun {
 		res.Diff = diffOf(path, rep, out)
 		if err := verifyLockfile(out); err != nil {
@@ -327,12 +336,17 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 		if st, err := os.Stat(path); err == nil {
 			perm = st.Mode().Perm()
 		}
+		if _, err := os.Lstat(run.output); err == nil && !run.force {
+			res.Error = fmt.Sprintf("--output %s exists; nothing written (--force replaces it)", run.output)
+			return res, ExitProblems
+		}
 		_, err := writeOutput(run.output, out, perm, verifyLockfile, run.wait)
 		if err != nil {
 			res.Error = err.Error()
 			return res, ioCode(err)
 		}
 		res.Written = run.output
+		rep.Status = recovery.StatusRepaired
 		return res, ExitRepaired
 	}
 	if run.backup {
@@ -354,6 +368,7 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 		return res, ExitOperational
 	}
 	res.Written = path
+	rep.Status = recovery.StatusRepaired
 	return res, ExitRepaired
 }
 
