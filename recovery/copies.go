@@ -330,3 +330,37 @@ func byteMajority(b []byte, gaps []gap, s *schema.Schema, peers []*Peer) ([]byte
 	}
 	return out, len(srcs), names, true
 }
+
+// suspectsAsGaps returns arr with the records that reconcile dropped as
+// probably damaged (out of order in a plain array: NameMayBeDamaged)
+// turned into gaps, so that copies can fill them; arr itself when there
+// are none.
+func suspectsAsGaps(arr *array, lost []Lost) *array {
+	at := map[int]bool{}
+	for _, l := range lost {
+		if l.NameMayBeDamaged {
+			at[l.Offset] = true
+		}
+	}
+	if len(at) == 0 {
+		return arr
+	}
+	out := *arr
+	out.recs, out.gaps = nil, nil
+	gi := 0
+	for i, r := range arr.recs {
+		for gi < len(arr.gaps) && arr.gaps[gi].off < r.off {
+			out.gaps = append(out.gaps, arr.gaps[gi])
+			gi++
+		}
+		if at[r.off] {
+			out.gaps = append(out.gaps, gap{off: r.off, end: r.off + r.size, record: i,
+				names: []Lost{{Record: i, Offset: r.off, Name: string(r.name), Version: string(r.version), NameMayBeDamaged: true}}})
+			continue
+		}
+		out.recs = append(out.recs, r)
+	}
+	out.gaps = append(out.gaps, arr.gaps[gi:]...)
+	out.regs = nil
+	return &out
+}

@@ -130,7 +130,7 @@ func recoverBytes(b []byte, opts Options) *Report {
 		// The count of the header, trusted or not: a fill it does not
 		// vouch for needs the copies' majority anyway.
 		countField := int(binary.BigEndian.Uint32(o.hd.h[countOffset(s):]))
-		if farr, fs := fillFromCopies(b, s, arr, countField, opts.Peers); fs != nil {
+		if farr, fs := fillFromCopies(b, s, suspectsAsGaps(arr, o.lost), countField, opts.Peers); fs != nil {
 			o2 := build(b, s, farr, opts)
 			proven := o2.hd.crcHolds && arrayProven(s, o2.hd.h, o2.out, len(o2.recs))
 			sized := s.FieldOf(schema.KindArrayChecksum) != nil && o2.hd.crcHolds
