@@ -270,11 +270,17 @@ func searchBurst(s *schema.Schema, h []byte, derivedKnown bool, regs func() map[
 		if n > 1 {
 			return burstResult{}, false // two headers explain it: never guess
 		}
-		how := fmt.Sprintf("burst of bytes 0x%02x-0x%02x: %d unknown bits solved from the header CRC-64, the only valid header any window of up to %d bytes gives", a, last, k, maxBurst)
+		lo, hi := a, last
+		for j := range h {
+			if h[j] != work[j] {
+				lo, hi = min(lo, j), max(hi, j)
+			}
+		}
+		how := fmt.Sprintf("burst over bytes 0x%02x-0x%02x: %d unknown bits of bytes 0x%02x-0x%02x solved from the header CRC-64, the bits the format fixes put back, the only valid header any window of up to %d bytes gives", lo, hi, k, a, last, maxBurst)
 		if needReg {
 			how += "; its registryHash is a registry of the packages"
 		}
-		found = burstResult{h: bytes.Clone(work), from: a, to: last, unknowns: k, how: how}
+		found = burstResult{h: bytes.Clone(work), from: lo, to: hi, unknowns: k, how: how}
 	}
 	return found, n == 1
 }

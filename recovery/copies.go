@@ -242,7 +242,7 @@ func (f fill) source() string {
 	if len(names) > 4 {
 		names = append(names[:4:4], fmt.Sprintf("%d more", len(f.names)-4))
 	}
-	return fmt.Sprintf("from %d of %d copies (%s)", f.n, f.m, strings.Join(names, ", "))
+	return fmt.Sprintf("%d of %d copies (%s)", f.n, f.m, strings.Join(names, ", "))
 }
 
 // arrayProven reports whether the header h of layout s declares the

@@ -145,7 +145,7 @@ func recoverBytes(b []byte, opts Options) *Report {
 							break
 						}
 					}
-					rp := Repair{Kind: "copy", Offset: at, Detail: fmt.Sprintf("%s at offset 0x%x taken %s", f.describe(), at, f.source())}
+					rp := Repair{Kind: "copy", Offset: at, Detail: fmt.Sprintf("%s at offset 0x%x taken from %s", f.describe(), at, f.source())}
 					if proven {
 						rp.Detail += "; the header's array size and CRC-64 prove the rebuilt array exact"
 					} else {
