@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/lockfix/lockfix/internal/lockgen"
 	"github.com/lockfix/lockfix/schema"
 )
 
@@ -86,6 +87,53 @@ func BenchmarkRecover(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// BenchmarkRecoverPeers runs the kinds with peers, read once as the CLI
+// reads them once per run: one undamaged copy, and ten peers (nine other
+// lockfiles of the fleet with the same config, and the copy).
+func BenchmarkRecoverPeers(b *testing.B) {
+	for _, version := range []int{0, 1, 2} {
+		orig := original(version, 2000)
+		l, _ := schema.Decode(orig)
+		one := []*Peer{NewPeer("copy", orig)}
+		ten := []*Peer{NewPeer("copy", orig)}
+		for i := 0; i < 9; i++ {
+			other := lockgen.Lockfile(lockgen.Options{Version: version, Packages: 2000, Seed: uint64(100 + i)})
+			other.Config, other.Writer = l.Config, l.Writer
+			ob, err := schema.Encode(other)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ten = append(ten, NewPeer(fmt.Sprintf("node%d", i), ob))
+		}
+		b.Run(fmt.Sprintf("v%d/baseline-check-clean", version), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if errs := schema.Check(orig); len(errs) > 0 {
+					b.Fatal(errs[0])
+				}
+			}
+		})
+		for _, d := range benchKinds(orig) {
+			if len(schema.Check(d.b)) == 0 {
+				continue
+			}
+			for _, ps := range []struct {
+				name  string
+				peers []*Peer
+			}{{"1-copy", one}, {"10-peers", ten}} {
+				b.Run(fmt.Sprintf("v%d/%s/%s", version, d.kind, ps.name), func(b *testing.B) {
+					b.ReportAllocs()
+					for i := 0; i < b.N; i++ {
+						r := Recover(d.b, Options{Mode: Yes, Peers: ps.peers})
+						if r.Status != StatusRepaired {
+							b.Fatalf("%s", r.Status)
+						}
+					}
+				})
+			}
 		}
 	}
 }

@@ -264,14 +264,27 @@ func arrayProven(s *schema.Schema, h, out []byte, count int) bool {
 // own damaged stretches (the records its salvage could not read); every
 // byte must have a strict majority of the files that vote on it. The
 // length is the longest that two files reach.
-func byteMajority(b []byte, gaps []gap, s *schema.Schema, peers []*Peer) ([]byte, int, []string, bool) {
+func byteMajority(b []byte, recs []record, gaps []gap, s *schema.Schema, peers []*Peer) ([]byte, int, []string, bool) {
 	type src struct {
 		data []byte
 		gaps []gap
 	}
 	srcs := []src{{b, gaps}}
 	names := []string{}
+	// A copy holds, at the same offset, one of the first records that
+	// survive in b.
+	var anchor []byte
+	anchorAt := -1
+	for _, r := range recs {
+		if r.off+r.size <= len(b) && !r.rebuilt {
+			anchor, anchorAt = b[r.off:r.off+r.size], r.off
+			break
+		}
+	}
 	for _, p := range peers {
+		if anchorAt < 0 || len(p.data) < anchorAt+len(anchor) || !bytes.Equal(p.data[anchorAt:anchorAt+len(anchor)], anchor) {
+			continue
+		}
 		if p.s != nil && p.s.HeaderSize == s.HeaderSize && (p.s.Framing == nil) == (s.Framing == nil) {
 			srcs = append(srcs, src{p.data, p.arr.gaps})
 			names = append(names, p.Name)

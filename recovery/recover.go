@@ -160,7 +160,7 @@ func recoverBytes(b []byte, opts Options) *Report {
 	}
 	r.found = func() *schema.Lockfile { return found(b, s, arr, o) }
 	if len(opts.Peers) >= 2 && (o.reason != "" || len(o.lost) > 0 || o.unnamed > 0 || len(o.hd.guessed) > 0) {
-		if m, k, names, ok := byteMajority(b, arr.gaps, s, opts.Peers); ok && !bytes.Equal(m, b) && len(schema.Check(m)) == 0 {
+		if m, k, names, ok := byteMajority(b, arr.recs, arr.gaps, s, opts.Peers); ok && !bytes.Equal(m, b) && len(schema.Check(m)) == 0 {
 			return majorityReport(r, b, s, m, k, names, opts)
 		}
 	}

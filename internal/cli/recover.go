@@ -46,6 +46,15 @@ What is repaired, and how:
      records at 0x40: v0 or v1);
    - packageCount, packagesSize and the checksums are recomputed; the
      registry hash is derived from the most common registry of the packages;
+   - a burst of damage at an unknown position (up to 16 bytes) in a header
+     whose CRC-64 survived: every window is solved from the CRC-64 and the
+     only valid header any window gives is applied;
+   - with peers (--reference FILE|DIR, repeatable): their field values
+     are tried against the stored CRC-64, and a value it confirms is
+     applied; records lost in the file are taken from the copies among
+     them (proven in v2 by the header's array CRC-64; otherwise "from N
+     of M copies", with --yes); several damaged copies repair each other
+     (--reference DIR DIR), by a byte-wise majority of three or more;
    - v2 records with a single flipped bit are corrected from their CRC-32C;
      damaged records are skipped (resynchronising on the next good record)
      and a torn tail is cut: every package lost is named where its name
@@ -54,8 +63,8 @@ What is repaired, and how:
 What is guessed (only with --yes, each reported with its source): fields
 that neither the checksum nor the packages determine (terminal mode, rows,
 cols, flags, the registry when the packages do not tell it, the writer),
-taken from --reference FILE (a healthy lockfile from the same fleet), then
---registry URL, then the defaults (cooked, 24x80, no flags).
+taken from the peers (the value most of them give, named in the report),
+then --registry URL, then the defaults (cooked, 24x80, no flags).
 
 The original bytes are kept in a backup next to the file before it is
 replaced (FILE.lockfix-backup-TIME-RANDOM; --no-backup to skip); the new
@@ -70,6 +79,7 @@ Examples:
    lockfix recover --dry-run bun.lockb
    lockfix recover bun.lockb
    lockfix recover --yes --reference healthy/bun.lockb /srv/fleet
+   lockfix recover --reference gathered/ --name '*.lockb' gathered/
    lockfix recover --yes --registry https://registry.example.org/ bun.lockb
    lockfix recover --output repaired.lockb damaged.lockb
    lockfix recover --json --dry-run /srv/fleet | jq '.files[] | select(.status != "clean")'`,
