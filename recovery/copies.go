@@ -377,3 +377,24 @@ func suspectsAsGaps(arr *array, lost []Lost) *array {
 	out.regs = nil
 	return &out
 }
+
+// headerFromCopy returns the header of a copy whose own header holds and
+// declares exactly the array of b (its count, size and CRC-64): the
+// header b was written with, proven by the array checksum. Only layouts
+// with an array checksum have such a proof.
+func headerFromCopy(s *schema.Schema, b []byte, count int, peers []*Peer) ([]byte, Repair, bool) {
+	if s.FieldOf(schema.KindArrayChecksum) == nil {
+		return nil, Repair{}, false
+	}
+	for _, p := range headerPeers(peers) {
+		if p.s != s {
+			continue
+		}
+		h := p.data[:s.HeaderSize]
+		if arrayProven(s, h, b, count) {
+			return bytes.Clone(h), Repair{Kind: "copy", Offset: 0,
+				Detail: fmt.Sprintf("header taken from copy %s: its CRC-64 holds and its array size and CRC-64 are this file's array's", p.Name)}, true
+		}
+	}
+	return nil, Repair{}, false
+}

@@ -600,6 +600,13 @@ func build(b []byte, s *schema.Schema, arr *array, opts Options) *outcome {
 					break
 				}
 			}
+			if !hd.verified && arr.intact {
+				if nh, rep, ok := headerFromCopy(s, b, len(arr.recs), opts.Peers); ok {
+					hd.h = nh
+					hd.repairs = append(hd.repairs, rep)
+					hd.verified, hd.crcHolds = true, true
+				}
+			}
 		}
 		if !hd.verified && syndrome(hd.h, crcOffset(s)) == 0 {
 			hd.crcHolds = true

@@ -59,9 +59,12 @@ func (d Damage) String() string {
 // Repair is one change made (or planned).
 type Repair struct {
 	// Kind is one of: correct (a bit flipped back from a checksum),
-	// solve (bits solved from the header CRC-64), restore (a field with a
-	// fixed value), derive (a field computed from the packages), sort,
-	// dedupe, cut, resync, drop, fill.
+	// solve (bits solved from the header CRC-64, a burst among them),
+	// confirm (a peer's value the header CRC-64 confirms), copy (records
+	// or a header taken from copies), majority (bytes taken from the
+	// byte-wise majority of copies), restore (a field with a fixed
+	// value), derive (a field computed from the packages), sort, dedupe,
+	// cut, resync, drop, fill.
 	Kind   string `json:"kind"`
 	Offset int    `json:"offset"`
 	Detail string `json:"detail"`
