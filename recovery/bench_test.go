@@ -137,3 +137,20 @@ func BenchmarkRecoverPeers(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBurstSearch is the burst search alone over a v2 header whose
+// burst it finds (the plan built once, outside the loop).
+func BenchmarkBurstSearch(b *testing.B) {
+	orig := original(2, 50)
+	s, _ := schema.Lookup(2)
+	h := bytes.Clone(orig[:s.HeaderSize])
+	copy(h[schema.OffRegistryHash+2:], "\x5a\xc3\x11\x90\x7e\x01")
+	regs := func() map[uint32]bool { return map[uint32]bool{schema.DecodeConfig(orig[schema.OffConfigVersion:]).RegistryHash: true} }
+	if _, ok := searchBurst(s, h, true, regs); !ok {
+		b.Fatal("not found")
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		searchBurst(s, h, true, regs)
+	}
+}

@@ -119,3 +119,39 @@ func correctedFrame(b, body []byte) bool {
 	}
 	return false
 }
+
+// FuzzRecoverPeers: for any file and any two peers (damaged, healthy or
+// not lockfiles at all), NewPeer and Recover never panic, and whatever
+// is repaired validates and passes a second pass clean.
+func FuzzRecoverPeers(f *testing.F) {
+	for v := 0; v <= 2; v++ {
+		b := lockgen.Bytes(lockgen.Options{Version: v, Packages: 12, Seed: 3})
+		f.Add(b[:len(b)-30], b, b[:200])
+		c := bytes.Clone(b)
+		copy(c[len(c)/2:], "garbage in the middle of the array")
+		f.Add(c, b, c)
+		h := bytes.Clone(b)
+		clear(h[:0x40])
+		f.Add(h, c, b[:len(b)-9])
+	}
+	f.Add([]byte("BUN1"), []byte{}, []byte("PK"))
+	f.Fuzz(func(t *testing.T, b, p1, p2 []byte) {
+		peers := []*Peer{NewPeer("p1", p1), NewPeer("p2", p2)}
+		for _, mode := range []Mode{Default, Yes} {
+			r := Recover(b, Options{Mode: mode, Peers: peers})
+			out := r.Output
+			if r.Status == StatusRefused {
+				out = r.Plan
+			}
+			if out == nil {
+				continue
+			}
+			if errs := schema.Check(out); len(errs) > 0 {
+				t.Fatalf("%s output does not validate: %v", r.Status, errs[0])
+			}
+			if again := Recover(out, Options{}); again.Status != StatusClean {
+				t.Fatalf("second pass: %s", again.Status)
+			}
+		}
+	})
+}
