@@ -145,7 +145,9 @@ func BenchmarkBurstSearch(b *testing.B) {
 	s, _ := schema.Lookup(2)
 	h := bytes.Clone(orig[:s.HeaderSize])
 	copy(h[schema.OffRegistryHash+2:], "\x5a\xc3\x11\x90\x7e\x01")
-	regs := func() map[uint32]bool { return map[uint32]bool{schema.DecodeConfig(orig[schema.OffConfigVersion:]).RegistryHash: true} }
+	regs := func() map[uint32]bool {
+		return map[uint32]bool{schema.DecodeConfig(orig[schema.OffConfigVersion:]).RegistryHash: true}
+	}
 	if _, ok := searchBurst(s, h, true, regs); !ok {
 		b.Fatal("not found")
 	}
