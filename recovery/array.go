@@ -63,6 +63,9 @@ type array struct {
 	regs   []schema.RegistryCount // computed once, by registries
 	// s is the version whose records these are.
 	s *schema.Schema
+	// end is where the records end when records taken from copies run
+	// past the end of the file (0: the file's end).
+	end int
 }
 
 // frameHead returns the bytes before a framed record's body: the marker

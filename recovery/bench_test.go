@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/lockfix/lockfix/internal/lockgen"
 	"github.com/lockfix/lockfix/schema"
 )
 
@@ -34,6 +35,16 @@ func benchKinds(orig []byte) []damaged {
 			}
 			return c
 		}),
+	}
+	if version > 0 {
+		// Unknown-position bursts with the stored checksum intact.
+		ks = append(ks, m("burst-config-6", func(c []byte) []byte {
+			copy(c[schema.OffRegistryHash+2:], "\x5a\xc3\x11\x90\x7e\x01")
+			return c
+		}), m("burst-count-tail-8", func(c []byte) []byte {
+			copy(c[offPackageCount+2:], "\x13\x37\xbe\xef\x42\x24\x99\x01")
+			return c
+		}))
 	}
 	if version == 2 {
 		ks = append(ks, m("record-bit", func(c []byte) []byte { c[mid+20] ^= 0x10; return c }))
@@ -77,5 +88,71 @@ func BenchmarkRecover(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkRecoverPeers runs the kinds with peers, read once as the CLI
+// reads them once per run: one undamaged copy, and ten peers (nine other
+// lockfiles of the fleet with the same config, and the copy).
+func BenchmarkRecoverPeers(b *testing.B) {
+	for _, version := range []int{0, 1, 2} {
+		orig := original(version, 2000)
+		l, _ := schema.Decode(orig)
+		one := []*Peer{NewPeer("copy", orig)}
+		ten := []*Peer{NewPeer("copy", orig)}
+		for i := 0; i < 9; i++ {
+			other := lockgen.Lockfile(lockgen.Options{Version: version, Packages: 2000, Seed: uint64(100 + i)})
+			other.Config, other.Writer = l.Config, l.Writer
+			ob, err := schema.Encode(other)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ten = append(ten, NewPeer(fmt.Sprintf("node%d", i), ob))
+		}
+		b.Run(fmt.Sprintf("v%d/baseline-check-clean", version), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if errs := schema.Check(orig); len(errs) > 0 {
+					b.Fatal(errs[0])
+				}
+			}
+		})
+		for _, d := range benchKinds(orig) {
+			if len(schema.Check(d.b)) == 0 {
+				continue
+			}
+			for _, ps := range []struct {
+				name  string
+				peers []*Peer
+			}{{"1-copy", one}, {"10-peers", ten}} {
+				b.Run(fmt.Sprintf("v%d/%s/%s", version, d.kind, ps.name), func(b *testing.B) {
+					b.ReportAllocs()
+					for i := 0; i < b.N; i++ {
+						r := Recover(d.b, Options{Mode: Yes, Peers: ps.peers})
+						if r.Status != StatusRepaired {
+							b.Fatalf("%s", r.Status)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkBurstSearch is the burst search alone over a v2 header whose
+// burst it finds (the plan built once, outside the loop).
+func BenchmarkBurstSearch(b *testing.B) {
+	orig := original(2, 50)
+	s, _ := schema.Lookup(2)
+	h := bytes.Clone(orig[:s.HeaderSize])
+	copy(h[schema.OffRegistryHash+2:], "\x5a\xc3\x11\x90\x7e\x01")
+	regs := func() map[uint32]bool {
+		return map[uint32]bool{schema.DecodeConfig(orig[schema.OffConfigVersion:]).RegistryHash: true}
+	}
+	if _, ok := searchBurst(s, h, true, regs); !ok {
+		b.Fatal("not found")
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		searchBurst(s, h, true, regs)
 	}
 }

@@ -577,13 +577,9 @@ func TestNewerVersionLongerHeaderRefused(t *testing.T) {
 // peer as the reference, comes back as v1 with its checksum, not as v0.
 func TestWipedV1WithReference(t *testing.T) {
 	b := original(1, 20)
-	ref, err := schema.Decode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
 	wiped := bytes.Clone(b)
 	clear(wiped[:plainHeaderSize])
-	r := Recover(wiped, Options{Mode: Yes, Reference: ref, ReferenceName: "peer.lockb"})
+	r := Recover(wiped, Options{Mode: Yes, Peers: []*Peer{NewPeer("peer.lockb", b)}})
 	if r.Status != StatusRepaired || r.Version != 1 {
 		t.Fatalf("wiped v1 with a v1 reference: %s (v%d): %s", r.Status, r.Version, r.Reason)
 	}

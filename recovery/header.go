@@ -307,10 +307,11 @@ func (hd *header) rebuild(arr *array, opts Options) {
 	c := hd.cfg()
 	trusted := hd.crcHolds || crcOffset(hd.s) < 0
 	wiped := c.RegistryHash == 0 && c.Rows == 0 && c.Cols == 0
-	ref := opts.Reference
-	refName := "--reference"
-	if opts.ReferenceName != "" {
-		refName = "--reference " + opts.ReferenceName
+	peers := headerPeers(opts.Peers)
+	// fromPeers returns the value most peers give for the config field at
+	// off (size n).
+	fromPeers := func(off, n int) (vote, bool) {
+		return majority(peers, func(p *Peer) []byte { return p.data[off : off+n] })
 	}
 	unverified := "as found, unverified: the header CRC-64 did not account for the damage"
 	defined := hd.s.Flags
@@ -330,15 +331,21 @@ func (hd *header) rebuild(arr *array, opts Options) {
 	switch {
 	case c.RegistryHash != 0 && !wiped:
 		if !trusted && regOf(c.RegistryHash) == "" {
+			if v, ok := fromPeers(schema.OffRegistryHash, 4); ok {
+				c.RegistryHash = binary.BigEndian.Uint32(v.value)
+				hd.guess("registryHash", fmt.Sprintf("0x%08x", c.RegistryHash), v.source())
+				break
+			}
 			hd.guess("registryHash", fmt.Sprintf("0x%08x", c.RegistryHash), unverified)
 		}
 	case len(regs) == 1 || len(regs) > 1 && regs[0].Count > regs[1].Count:
 		c.RegistryHash = regs[0].Hash
 		hd.repairs = append(hd.repairs, Repair{Kind: "derive", Offset: schema.OffRegistryHash,
 			Detail: fmt.Sprintf("registryHash set to 0x%08x, the hash of %s, the registry of %d of the %d packages", regs[0].Hash, regs[0].URL, regs[0].Count, len(arr.recs))})
-	case ref != nil:
-		c.RegistryHash = ref.Config.RegistryHash
-		hd.guess("registryHash", fmt.Sprintf("0x%08x", c.RegistryHash), refName)
+	case len(peers) > 0:
+		v, _ := fromPeers(schema.OffRegistryHash, 4)
+		c.RegistryHash = binary.BigEndian.Uint32(v.value)
+		hd.guess("registryHash", fmt.Sprintf("0x%08x", c.RegistryHash), v.source())
 	case opts.Registry != "":
 		norm, h, err := schema.RegistryHash(opts.Registry)
 		if err != nil {
@@ -358,34 +365,38 @@ func (hd *header) rebuild(arr *array, opts Options) {
 
 	type field struct {
 		name    string
+		off     int
+		size    int
 		bad     bool
 		show    func() string
-		fromRef func()
+		set     func(v []byte)
 		def     func()
 		defDesc string
 	}
 	fields := []field{
-		{"featureFlags", c.Flags&^defined != 0 || wiped && c.Flags == 0,
+		{"featureFlags", schema.OffFeatureFlags, 4, c.Flags&^defined != 0 || wiped && c.Flags == 0,
 			func() string { return c.Flags.String() },
-			func() { c.Flags = ref.Config.Flags & defined }, func() { c.Flags = 0 }, "default (no flags)"},
-		{"terminalMode", !c.TerminalMode.Valid() || wiped && c.TerminalMode == 0,
+			func(v []byte) { c.Flags = schema.Flags(binary.BigEndian.Uint32(v)) & defined }, func() { c.Flags = 0 }, "default (no flags)"},
+		{"terminalMode", schema.OffTerminalMode, 1, !c.TerminalMode.Valid() || wiped && c.TerminalMode == 0,
 			func() string { return c.TerminalMode.String() },
-			func() { c.TerminalMode = ref.Config.TerminalMode }, func() { c.TerminalMode = schema.ModeCooked }, "default (cooked)"},
-		{"rows", c.Rows == 0,
+			func(v []byte) { c.TerminalMode = schema.TerminalMode(v[0]) }, func() { c.TerminalMode = schema.ModeCooked }, "default (cooked)"},
+		{"rows", schema.OffRows, 1, c.Rows == 0,
 			func() string { return fmt.Sprint(c.Rows) },
-			func() { c.Rows = ref.Config.Rows }, func() { c.Rows = schema.DefaultRows }, "default (24)"},
-		{"cols", c.Cols == 0,
+			func(v []byte) { c.Rows = v[0] }, func() { c.Rows = schema.DefaultRows }, "default (24)"},
+		{"cols", schema.OffCols, 1, c.Cols == 0,
 			func() string { return fmt.Sprint(c.Cols) },
-			func() { c.Cols = ref.Config.Cols }, func() { c.Cols = schema.DefaultCols }, "default (80)"},
+			func(v []byte) { c.Cols = v[0] }, func() { c.Cols = schema.DefaultCols }, "default (80)"},
 	}
 	for _, f := range fields {
+		v, haveVote := fromPeers(f.off, f.size)
 		switch {
+		case (f.bad || !trusted) && haveVote:
+			// A damaged or unproven field: the value most peers give.
+			f.set(v.value)
+			hd.guess(f.name, f.show(), v.source())
 		case !f.bad && !trusted:
 			hd.guess(f.name, f.show(), unverified)
 		case !f.bad:
-		case ref != nil:
-			f.fromRef()
-			hd.guess(f.name, f.show(), refName)
 		default:
 			f.def()
 			hd.guess(f.name, f.show(), f.defDesc)
@@ -403,13 +414,18 @@ func (hd *header) rebuild(arr *array, opts Options) {
 				name = schema.DefaultWriter
 			}
 			src := "default (this program)"
-			if ref != nil && ref.Writer != "" {
-				name, src = ref.Writer, refName
+			if v, ok := majority(peers, func(p *Peer) []byte { return p.writer(hd.s) }); ok && !schema.AllZero(v.value) {
+				name, src = schema.WriterString(v.value), v.source()
 			}
 			clear(w)
 			copy(w, name)
 			hd.guess("writer", fmt.Sprintf("%q", name), src)
 		case !trusted:
+			if v, ok := majority(peers, func(p *Peer) []byte { return p.writer(hd.s) }); ok && !schema.AllZero(v.value) {
+				copy(w, v.value)
+				hd.guess("writer", fmt.Sprintf("%q", schema.WriterString(v.value)), v.source())
+				break
+			}
 			hd.guess("writer", fmt.Sprintf("%q", strings.TrimRight(string(w), "\x00")), unverified)
 		}
 	}

@@ -38,7 +38,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/lockfix/lockfix/schema"
@@ -59,12 +61,13 @@ const (
 // Options tune Recover.
 type Options struct {
 	Mode Mode
-	// Reference is a healthy peer's content: the source of fields that
-	// cannot be derived (terminal settings, flags, registry, writer), and
-	// of the version when the layout cannot tell v0 from v1.
-	Reference *schema.Lockfile
-	// ReferenceName names the reference in reports.
-	ReferenceName string
+	// Peers are other lockfiles of the same fleet (NewPeer), healthy or
+	// damaged: their header fields are hypotheses the stored CRC-64 can
+	// confirm, the source of fields that cannot be derived (with Yes,
+	// the value most of them agree on) and of the version when the
+	// layout cannot tell it; those whose packages overlap are copies to
+	// take lost records from.
+	Peers []*Peer
 	// Registry is a registry URL for registryHash when the packages do
 	// not give it.
 	Registry string
@@ -88,7 +91,7 @@ func newReport() *Report {
 
 func recoverBytes(b []byte, opts Options) *Report {
 	r := newReport()
-	d, ok := detect(b, opts.Reference)
+	d, ok := detect(b, peerVersion(opts.Peers))
 	if !ok {
 		return unrecognised(r, b, d.from)
 	}
@@ -122,7 +125,45 @@ func recoverBytes(b []byte, opts Options) *Report {
 		r.Version, r.VersionFrom = s.Version, fmt.Sprintf("plain records at 0x%x, configVersion byte %d (its non-zero checksum field is damage)", s.HeaderSize, s.Version)
 		o = build(b, s, arr, opts)
 	}
+	var fills []fill
+	if len(opts.Peers) > 0 && o.reason == "" && (len(o.lost) > 0 || o.unnamed > 0 || len(arr.gaps) > 0) {
+		// The count of the header, trusted or not: a fill it does not
+		// vouch for needs the copies' majority anyway.
+		countField := int(binary.BigEndian.Uint32(o.hd.h[countOffset(s):]))
+		if farr, fs := fillFromCopies(b, s, suspectsAsGaps(arr, o.lost), countField, opts.Peers); fs != nil {
+			o2 := build(b, s, farr, opts)
+			proven := o2.hd.crcHolds && arrayProven(s, o2.hd.h, o2.out, len(o2.recs))
+			sized := s.FieldOf(schema.KindArrayChecksum) != nil && o2.hd.crcHolds
+			complete := o2.reason == "" && len(o2.lost) == 0 && o2.unnamed == 0
+			if complete && (proven || !sized) {
+				arr, o, fills = farr, o2, fs
+				for _, f := range fills {
+					at := farr.recs[0].off
+					for _, r := range farr.recs {
+						if bytes.Equal(r.body, f.recs[0].body) {
+							at = r.off
+							break
+						}
+					}
+					rp := Repair{Kind: "copy", Offset: at, Detail: fmt.Sprintf("%s at offset 0x%x taken from %s", f.describe(), at, f.source())}
+					if proven {
+						rp.Detail += "; the header's array size and CRC-64 prove the rebuilt array exact"
+					} else {
+						rp.NeedsYes = true
+						o.hd.guessed = append(o.hd.guessed, Guess{Field: fmt.Sprintf("records at 0x%x", at), Value: f.describe(),
+							Source: f.source() + ", unconfirmed: no checksum covers them"})
+					}
+					o.repairs = append(o.repairs, rp)
+				}
+			}
+		}
+	}
 	r.found = func() *schema.Lockfile { return found(b, s, arr, o) }
+	if len(opts.Peers) >= 2 && (o.reason != "" || len(o.lost) > 0 || o.unnamed > 0 || len(o.hd.guessed) > 0) {
+		if m, k, names, ok := byteMajority(b, arr.recs, arr.gaps, s, opts.Peers); ok && !bytes.Equal(m, b) && len(schema.Check(m)) == 0 {
+			return majorityReport(r, b, s, m, k, names, opts)
+		}
+	}
 	r.Damage = append(r.Damage, headerDamage(b, s)...)
 	r.Damage = append(r.Damage, arr.damage...)
 	r.Damage = append(r.Damage, o.damage...)
@@ -313,16 +354,12 @@ type detection struct {
 
 // detect recognises the version from the layout of the file (where the
 // records start, and how), then the header's bytes, then the reference.
-func detect(b []byte, ref *schema.Lockfile) (detection, bool) {
+func detect(b []byte, refS *schema.Schema) (detection, bool) {
 	if len(b) < schema.PrefixSize {
 		return detection{from: fmt.Sprintf("the file is %d bytes, too short for a lockfile's header", len(b))}, false
 	}
 	magicOK := string(b[:4]) == schema.Magic
 	vb := int(b[schema.OffConfigVersion])
-	var refS *schema.Schema
-	if ref != nil {
-		refS, _ = schema.Lookup(ref.Config.Version)
-	}
 	// The layouts whose first record is where they put it.
 	var framed, plain []*schema.Schema
 	for _, v := range schema.Versions() {
@@ -365,9 +402,9 @@ func detect(b []byte, ref *schema.Lockfile) (detection, bool) {
 		return layout(vs, "header")
 	}
 	if refS != nil {
-		d, ok := layout(refS, "the reference's layout (no record to tell it)")
+		d, ok := layout(refS, "the peers' layout (no record to tell it)")
 		if len(siblings(refS)) == 1 {
-			d.from = "the reference's version (no record to tell the layout)"
+			d.from = "the peers' version (no record to tell the layout)"
 		}
 		return d, ok
 	}
@@ -416,7 +453,7 @@ func pick(b []byte, s *schema.Schema, from string, ref *schema.Schema) (detectio
 	off := crcOffset(checked)
 	if len(b) < off+8 || schema.AllZero(b[off:off+8]) {
 		if inSib(ref) && (wipedHeader(b) || vb == checked.Version) {
-			return detection{s: ref, from: from + ", zero checksum field, the reference's version", fromRef: true}, true
+			return detection{s: ref, from: from + ", zero checksum field, the peers' version", fromRef: true}, true
 		}
 		if vb == unchecked.Version {
 			return detection{s: unchecked, from: from}, true
@@ -544,6 +581,56 @@ func build(b []byte, s *schema.Schema, arr *array, opts Options) *outcome {
 			hd.verified, hd.crcHolds = true, true
 			break
 		}
+		if off := crcOffset(s); !hd.verified && !schema.AllZero(hd.h[off:off+8]) {
+			// Damage at an unknown position: the burst search.
+			h, reps := hd.h, []Repair(nil)
+			if arr.intact {
+				h = bytes.Clone(hd.h)
+				reps = derived(h, s, b, arr)
+			}
+			if br, ok := searchBurst(s, h, arr.intact, regs); ok {
+				var pos []int
+				for i := range h {
+					for d := h[i] ^ br.h[i]; d != 0; d &= d - 1 {
+						pos = append(pos, i*8+bits.TrailingZeros8(d))
+					}
+				}
+				hd.repairs = append(hd.repairs, reps...)
+				old := h
+				hd.h = br.h
+				if len(pos) > 0 {
+					hd.describeFlips(old, pos, br.how)
+				}
+				hd.verified, hd.crcHolds = true, true
+			}
+		}
+		if !hd.verified && len(opts.Peers) > 0 {
+			// The peers' values as hypotheses the stored CRC-64 confirms,
+			// in the header as stored and with the derived fields.
+			for _, derive := range []bool{false, true} {
+				h, reps := hd.h, []Repair(nil)
+				if derive {
+					if !arr.intact {
+						continue
+					}
+					h = bytes.Clone(hd.h)
+					reps = derived(h, s, b, arr)
+				}
+				if nh, creps, ok := confirmFromPeers(s, h, opts.Peers); ok {
+					hd.h = nh
+					hd.repairs = append(append(hd.repairs, reps...), creps...)
+					hd.verified, hd.crcHolds = true, true
+					break
+				}
+			}
+			if !hd.verified && arr.intact {
+				if nh, rep, ok := headerFromCopy(s, b, len(arr.recs), opts.Peers); ok {
+					hd.h = nh
+					hd.repairs = append(hd.repairs, rep)
+					hd.verified, hd.crcHolds = true, true
+				}
+			}
+		}
 		if !hd.verified && syndrome(hd.h, crcOffset(s)) == 0 {
 			hd.crcHolds = true
 		}
@@ -584,6 +671,11 @@ func explainWith(s *schema.Schema, h []byte, regs func() map[uint32]bool) ([]int
 	return explain(s, h, nil)
 }
 
+// maxPlausibleCount is the most packages an untrusted packageCount is
+// believed to declare when the file lost its tail: a count above both it
+// and what the bytes left can hold is damage.
+const maxPlausibleCount = 1 << 20
+
 // reconcile decides which records the repaired file keeps: it cuts
 // trailing data, lists the packages lost, sorts and drops exact
 // duplicates.
@@ -598,9 +690,9 @@ func (o *outcome) reconcile(b []byte, s *schema.Schema, arr *array) {
 	// sized: the (verified) header says where the array ends.
 	sizeField := s.FieldOf(schema.KindArraySize)
 	sized := sizeField != nil && trusted
-	arrayEnd := len(b)
+	arrayEnd := max(len(b), arr.end)
 	if sized {
-		if ps := schema.Uint(hd.h[sizeField.Offset:sizeField.End()]); ps <= uint64(len(b)-hs) {
+		if ps := schema.Uint(hd.h[sizeField.Offset:sizeField.End()]); ps <= uint64(arrayEnd-hs) {
 			arrayEnd = hs + int(ps)
 		}
 	}
@@ -662,15 +754,38 @@ func (o *outcome) reconcile(b []byte, s *schema.Schema, arr *array) {
 			nameless++
 		}
 	}
+	found := len(recs) + named
+	// torn: the file may have lost a tail, so the bytes that are left do
+	// not bound the count.
+	torn := len(arr.gaps) == 0 || arr.gaps[len(arr.gaps)-1].torn
+	// The most records the array could have held: a count above it is
+	// damage, never a number of lost packages.
+	overhead := 0
+	if s.Framing != nil {
+		overhead = s.Framing.Overhead()
+	}
+	capacity := (arrayEnd - hs) / (schema.MinPlainRecord + overhead)
+	if sized {
+		capacity = int(min(uint64(capacity), schema.Uint(hd.h[sizeField.Offset:sizeField.End()])/uint64(schema.MinPlainRecord+overhead)))
+	}
 	switch {
 	case trusted:
-		o.unnamed = max(0, countField-len(recs)-named)
+		o.unnamed = max(0, countField-found)
+		if countField != found+nameless && countField > len(recs) {
+			o.damage = append(o.damage, Damage{Error: schema.ErrPackageCountMismatch.Error(), Offset: countOffset(s), Record: -1, Field: "packageCount",
+				Detail: fmt.Sprintf("packageCount says %d (the header CRC-64 vouches for it), %d records survive", countField, len(recs))})
+		}
 	default:
 		o.unnamed = nameless
-		if missing := countField - len(recs) - named - nameless; missing > 0 {
+		missing := countField - found - nameless
+		switch {
+		case missing > 0 && (countField <= capacity || torn && countField <= maxPlausibleCount):
 			o.unnamed += missing
 			o.damage = append(o.damage, Damage{Error: schema.ErrPackageCountMismatch.Error(), Offset: countOffset(s), Record: -1, Field: "packageCount",
-				Detail: fmt.Sprintf("packageCount says %d, %d records survive: a torn tail at a record boundary, or a damaged packageCount", countField, len(recs)+named+nameless)})
+				Detail: fmt.Sprintf("packageCount says %d, %d records survive: a torn tail at a record boundary, or a damaged packageCount", countField, found+nameless)})
+		case missing != 0:
+			o.damage = append(o.damage, Damage{Error: schema.ErrPackageCountMismatch.Error(), Offset: countOffset(s), Record: -1, Field: "packageCount",
+				Detail: fmt.Sprintf("packageCount says %d, %d records survive; the %d bytes of the array can hold at most %d records, so the count is damaged and not used", countField, found+nameless, arrayEnd-hs, capacity)})
 		}
 	}
 	if sized && o.unnamed > 0 && len(arr.gaps) == 0 {
@@ -832,4 +947,50 @@ func assemble(b []byte, s *schema.Schema, h []byte, recs []record) []byte {
 	}
 	s.Seal(out)
 	return out
+}
+
+// majorityReport reports the repair of b to m, the byte-wise majority of
+// k files (b and the peers names). It is proven when the layout's
+// checksums cover every byte (a header and an array CRC-64, which m
+// passes); otherwise it needs Mode Yes.
+func majorityReport(r *Report, b []byte, s *schema.Schema, m []byte, k int, names []string, opts Options) *Report {
+	r.Version, r.VersionFrom = s.Version, "the byte-wise majority of the copies"
+	for _, e := range schema.Check(b) {
+		r.Damage = append(r.Damage, damageOf(e, 0, -1))
+	}
+	proven := crcOffset(s) >= 0 && s.FieldOf(schema.KindArrayChecksum) != nil
+	src := fmt.Sprintf("the byte-wise majority of %d copies (this file, %s)", k, strings.Join(names, ", "))
+	for i := 0; i < max(len(b), len(m)); {
+		if i < len(b) && i < len(m) && b[i] == m[i] {
+			i++
+			continue
+		}
+		j := i
+		for j < max(len(b), len(m)) && !(j < len(b) && j < len(m) && b[j] == m[j]) {
+			j++
+		}
+		what := fmt.Sprintf("bytes 0x%x-0x%x taken from %s", i, j-1, src)
+		switch {
+		case i >= len(m):
+			what = fmt.Sprintf("bytes 0x%x-0x%x cut: %s ends at 0x%x", i, j-1, src, len(m))
+		case i >= len(b):
+			what = fmt.Sprintf("bytes 0x%x-0x%x (a torn tail) taken from %s", i, j-1, src)
+		}
+		if proven {
+			what += "; the header and array CRC-64 prove them"
+		}
+		r.Repairs = append(r.Repairs, Repair{Kind: "majority", Offset: i, Detail: what, NeedsYes: !proven})
+		i = j
+	}
+	l, _ := schema.Decode(m)
+	r.Kept, r.Expected = len(l.Packages), len(l.Packages)
+	if !proven {
+		r.Guessed = append(r.Guessed, Guess{Field: "bytes", Value: fmt.Sprintf("%d ranges", len(r.Repairs)), Source: src + ", unconfirmed: no checksum covers them"})
+		if opts.Mode != Yes {
+			r.Status, r.Needs, r.Plan = StatusRefused, "--yes", m
+			return r
+		}
+	}
+	r.Status, r.Output = StatusRepaired, m
+	return r
 }

@@ -18,6 +18,9 @@ const (
 	StatusClean Status = "clean"
 	// StatusRepaired: Output holds the repaired file.
 	StatusRepaired Status = "repaired"
+	// StatusRepairable: a repair is ready but was not written (the
+	// caller sets it: a dry run, a write that failed).
+	StatusRepairable Status = "repairable"
 	// StatusRefused: the repair would lose packages or guess values, which
 	// needs Mode Yes; Plan holds what Yes would write.
 	StatusRefused Status = "refused"
@@ -56,9 +59,12 @@ func (d Damage) String() string {
 // Repair is one change made (or planned).
 type Repair struct {
 	// Kind is one of: correct (a bit flipped back from a checksum),
-	// solve (bits solved from the header CRC-64), restore (a field with a
-	// fixed value), derive (a field computed from the packages), sort,
-	// dedupe, cut, resync, drop, fill.
+	// solve (bits solved from the header CRC-64, a burst among them),
+	// confirm (a peer's value the header CRC-64 confirms), copy (records
+	// or a header taken from copies), majority (bytes taken from the
+	// byte-wise majority of copies), restore (a field with a fixed
+	// value), derive (a field computed from the packages), sort, dedupe,
+	// cut, resync, drop, fill.
 	Kind   string `json:"kind"`
 	Offset int    `json:"offset"`
 	Detail string `json:"detail"`
@@ -160,7 +166,7 @@ func (r *Report) WriteText(w io.Writer, path string, dryRun bool) {
 		ver = fmt.Sprintf("v%d (%s)", r.Version, r.VersionFrom)
 	}
 	status := string(r.Status)
-	if dryRun && r.Status == StatusRepaired {
+	if dryRun && (r.Status == StatusRepaired || r.Status == StatusRepairable) {
 		status = "repairable (dry run: nothing written)"
 	}
 	fmt.Fprintf(w, "%s: %s, %s\n", path, ver, status)

@@ -15,8 +15,9 @@
 #
 # Options:
 #   -y             also run --yes on files the default mode refused
-#   -r REFERENCE   a healthy lockfile of the fleet: source of fields that
-#                  cannot be derived (passed as --reference)
+#   -r REFERENCE   a peer lockfile of the fleet, or a directory of them
+#                  (repeatable; passed as --reference): hypotheses for
+#                  damaged fields, copies of lost records
 #   -g URL         registry URL when the packages do not tell it (--registry)
 #   -d WORKDIR     where the run directory goes (default: current directory)
 #

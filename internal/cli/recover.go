@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
@@ -44,6 +45,15 @@ What is repaired, and how:
      records at 0x40: v0 or v1);
    - packageCount, packagesSize and the checksums are recomputed; the
      registry hash is derived from the most common registry of the packages;
+   - a burst of damage at an unknown position (up to 16 bytes) in a header
+     whose CRC-64 survived: every window is solved from the CRC-64 and the
+     only valid header any window gives is applied;
+   - with peers (--reference FILE|DIR, repeatable): their field values
+     are tried against the stored CRC-64, and a value it confirms is
+     applied; records lost in the file are taken from the copies among
+     them (proven in v2 by the header's array CRC-64; otherwise "from N
+     of M copies", with --yes); several damaged copies repair each other
+     (--reference DIR DIR), by a byte-wise majority of three or more;
    - v2 records with a single flipped bit are corrected from their CRC-32C;
      damaged records are skipped (resynchronising on the next good record)
      and a torn tail is cut: every package lost is named where its name
@@ -52,14 +62,14 @@ What is repaired, and how:
 What is guessed (only with --yes, each reported with its source): fields
 that neither the checksum nor the packages determine (terminal mode, rows,
 cols, flags, the registry when the packages do not tell it, the writer),
-taken from --reference FILE (a healthy lockfile from the same fleet), then
---registry URL, then the defaults (cooked, 24x80, no flags).
+taken from the peers (the value most of them give, named in the report),
+then --registry URL, then the defaults (cooked, 24x80, no flags).
 
 The original bytes are kept in a backup next to the file before it is
 replaced (FILE.lockfix-backup-TIME-RANDOM; --no-backup to skip); the new
 file is verified, written atomically and only if nobody changed the file
 meanwhile. --output FILE writes the repair elsewhere and leaves the input
-alone. A second run over a repaired file finds nothing (exit 0).
+alone; it does not replace a FILE that exists unless --force. A second run over a repaired file finds nothing (exit 0).
 
 Exit: 0 nothing wrong, 1 all repaired, 4 problems remain (refused, dry
 run, unrepairable), 8 I/O; they add up across files.
@@ -68,6 +78,7 @@ Examples:
    lockfix recover --dry-run bun.lockb
    lockfix recover bun.lockb
    lockfix recover --yes --reference healthy/bun.lockb /srv/fleet
+   lockfix recover --reference gathered/ --name '*.lockb' gathered/
    lockfix recover --yes --registry https://registry.example.org/ bun.lockb
    lockfix recover --output repaired.lockb damaged.lockb
    lockfix recover --json --dry-run /srv/fleet | jq '.files[] | select(.status != "clean")'`,
@@ -75,8 +86,9 @@ Examples:
 			&ucli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "report and show the diff, write nothing"},
 			&ucli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "also drop damaged packages and fill fields that cannot be derived"},
 			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the repair to `FILE`, leave the input untouched (one input only)"},
+			&ucli.BoolFlag{Name: "force", Usage: "let --output replace a file that exists"},
 			&ucli.BoolFlag{Name: "no-backup", Usage: "do not keep the original bytes in a backup file before replacing"},
-			&ucli.StringFlag{Name: "reference", Usage: "a healthy lockfile `FILE` to take underivable fields from"},
+			&ucli.StringSliceFlag{Name: "reference", Usage: "a peer lockfile `FILE`, or a DIR of them, from the same fleet (repeatable): hypotheses for damaged fields, copies of lost records"},
 			&ucli.StringFlag{Name: "registry", Usage: "registry `URL` for the registry hash when the packages do not tell it"},
 			&ucli.DurationFlag{Name: "wait", Usage: "wait up to `D` for another lockfix's lock (0: fail at once)"},
 			&ucli.StringFlag{Name: "name", Value: DefaultName, Usage: "file name `GLOB` to look for in directories"},
@@ -106,10 +118,59 @@ type recoverRun struct {
 	opts   recovery.Options
 	dryRun bool
 	output string
+	force  bool
 	backup bool
 	wait   time.Duration
 	asJSON bool
 	quiet  bool
+	peers  []peerFile
+}
+
+// peerFile is a peer lockfile given with --reference.
+type peerFile struct {
+	path string
+	info os.FileInfo
+	peer *recovery.Peer
+}
+
+// loadPeers reads every --reference FILE and every lockfile under a
+// --reference DIR, once.
+func loadPeers(refs []string, glob string) ([]peerFile, error) {
+	paths, err := expandPaths(refs, glob)
+	if err != nil {
+		return nil, err
+	}
+	var out []peerFile
+	for _, p := range paths {
+		data, err := readFile(p)
+		if err != nil {
+			return nil, exit(ExitOperational, "recover: --reference: %v", err)
+		}
+		info, _ := os.Stat(p)
+		peer := recovery.NewPeer(p, data)
+		if !peer.Lockfile() {
+			return nil, usage("recover: --reference %s is not a valid lockfile, nor a damaged one; give a peer from the fleet", p)
+		}
+		out = append(out, peerFile{path: p, info: info, peer: peer})
+	}
+	if len(out) == 0 {
+		return nil, usage("recover: --reference %v holds no lockfile", refs)
+	}
+	return out, nil
+}
+
+// peersFor returns the peers of the file at path: every peer but the
+// file itself.
+func (run *recoverRun) peersFor(path string) []*recovery.Peer {
+	st, _ := os.Stat(path)
+	var out []*recovery.Peer
+	for _, p := range run.peers {
+		if filepath.Clean(p.path) == filepath.Clean(path) || st != nil && p.info != nil && os.SameFile(st, p.info) {
+			continue
+		}
+		out = append(out, p.peer)
+	}
+	return out
 }
 
 func runRecover(c *ucli.Context) error {
@@ -123,6 +184,7 @@ func runRecover(c *ucli.Context) error {
 	run := &recoverRun{
 		dryRun: c.Bool("dry-run"),
 		output: c.String("output"),
+		force:  c.Bool("force"),
 		backup: !c.Bool("no-backup"),
 		wait:   c.Duration("wait"),
 		asJSON: global(c, "json"),
@@ -141,15 +203,12 @@ func runRecover(c *ucli.Context) error {
 		}
 		run.opts.Registry = u
 	}
-	if ref := c.String("reference"); ref != "" {
-		ld, err := load(ref)
+	if refs := c.StringSlice("reference"); len(refs) > 0 {
+		peers, err := loadPeers(refs, c.String("name"))
 		if err != nil {
-			return exit(ExitOperational, "recover: --reference: %v", err)
+			return err
 		}
-		if ld.Lockfile == nil {
-			return usage("recover: --reference %s is not a valid lockfile (%v); give a healthy peer", ref, ld.Problems[0])
-		}
-		run.opts.Reference, run.opts.ReferenceName = ld.Lockfile, ref
+		run.peers = peers
 	}
 	code := 0
 	var results []recoverResult
@@ -173,8 +232,12 @@ func runRecover(c *ucli.Context) error {
 			return err
 		}
 	} else if len(files) > 1 && !run.quiet {
-		fmt.Fprintf(Stdout, "%d files: %d clean, %d repaired, %d refused, %d unrepairable, %d errors\n", len(files),
-			counts["clean"], counts["repaired"], counts["refused"], counts["unrepairable"], counts["error"])
+		repairable := ""
+		if n := counts["repairable"]; n > 0 {
+			repairable = fmt.Sprintf(", %d repairable", n)
+		}
+		fmt.Fprintf(Stdout, "%d files: %d clean, %d repaired%s, %d refused, %d unrepairable, %d errors\n", len(files),
+			counts["clean"], counts["repaired"], repairable, counts["refused"], counts["unrepairable"], counts["error"])
 	}
 	return exitCode(code)
 }
@@ -242,7 +305,9 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 		res.Error = err.Error()
 		return res, ioCode(err)
 	}
-	rep := recovery.Recover(data, run.opts)
+	opts := run.opts
+	opts.Peers = run.peersFor(path)
+	rep := recovery.Recover(data, opts)
 	trace.Line("recover.analyze", rep.Duration, fmt.Sprintf("schema/v%d %s", rep.Version, rep.Status))
 	res.Report = rep
 	if run.asJSON && rep.Status != recovery.StatusClean && (run.dryRun || rep.Status != recovery.StatusRepaired) {
@@ -262,6 +327,8 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 		return res, ExitProblems
 	}
 	out := rep.Output
+	// "repaired" only once the new bytes are written.
+	rep.Status = recovery.StatusRepairable
 	if run.dryRun {
 		res.Diff = diffOf(path, rep, out)
 		if err := verifyLockfile(out); err != nil {
@@ -278,12 +345,17 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 		if st, err := os.Stat(path); err == nil {
 			perm = st.Mode().Perm()
 		}
+		if _, err := os.Lstat(run.output); err == nil && !run.force {
+			res.Error = fmt.Sprintf("--output %s exists; nothing written (--force replaces it)", run.output)
+			return res, ExitProblems
+		}
 		_, err := writeOutput(run.output, out, perm, verifyLockfile, run.wait)
 		if err != nil {
 			res.Error = err.Error()
 			return res, ioCode(err)
 		}
 		res.Written = run.output
+		rep.Status = recovery.StatusRepaired
 		return res, ExitRepaired
 	}
 	if run.backup {
@@ -311,6 +383,7 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 		return res, ExitOperational
 	}
 	res.Written = path
+	rep.Status = recovery.StatusRepaired
 	return res, ExitRepaired
 }
 

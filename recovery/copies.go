@@ -1,0 +1,400 @@
+package recovery
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/lockfix/lockfix/schema"
+)
+
+// Copies: a peer whose packages overlap the damaged file's is a copy of
+// it. A stretch of records the damaged file lost (a torn tail, garbage,
+// a record whose CRC-32C fails beyond correction) is taken from the
+// copies whose surviving context agrees: the records on both sides of the
+// gap are in the copy with the same bytes, the copy holds its records
+// between them whole, and they fill the gap's bytes exactly (or, for a
+// torn tail, bring the array to the count and size a trusted header
+// declares). A fill is proven when the header's array checksum holds
+// over the rebuilt array; otherwise it is the fill most copies agree on,
+// and needs Mode Yes.
+
+// fill is the records one gap takes from the copies.
+type fill struct {
+	gap   int      // index in arr.gaps; -1 for a torn tail at a boundary
+	recs  []record // the records, in order
+	n, m  int      // copies that agree, copies that offered a fill
+	names []string
+}
+
+// frameSize returns the bytes record r takes in layout s.
+func frameSize(s *schema.Schema, r *record) int {
+	if s.Framing != nil {
+		return len(r.body) + s.Framing.Overhead()
+	}
+	return len(r.body)
+}
+
+// between returns the records of copy c strictly between the records
+// with the bodies prev and next (nil: the array's start or end), when c
+// holds both with the same bytes and every record between them whole.
+func between(c *Peer, prev, next []byte) ([]record, bool) {
+	recs := c.arr.recs
+	find := func(body []byte) int {
+		key := record{}
+		raw, _, err := schema.ParseBody(body, 0, 0)
+		if err != nil {
+			return -1
+		}
+		key.name, key.version = raw.Name, raw.Version
+		i, ok := slices.BinarySearchFunc(recs, key, func(a, b record) int { return cmpRec(&a, &b) })
+		if !ok || !bytes.Equal(recs[i].body, body) {
+			return -1
+		}
+		return i
+	}
+	lo, hi := 0, len(recs)
+	if prev != nil {
+		i := find(prev)
+		if i < 0 {
+			return nil, false
+		}
+		lo = i + 1
+	} else if len(recs) == 0 || recs[0].off != c.s.HeaderSize {
+		return nil, false
+	}
+	if next != nil {
+		i := find(next)
+		if i < lo {
+			return nil, false
+		}
+		hi = i
+	} else if len(c.arr.gaps) > 0 && c.arr.gaps[len(c.arr.gaps)-1].off >= recs[len(recs)-1].off {
+		return nil, false // the copy's own tail is damaged
+	}
+	// The copy's records from lo-1 to hi must be contiguous: no gap of
+	// its own between them.
+	for i := max(lo, 1); i <= min(hi, len(recs)-1); i++ {
+		if recs[i-1].off+recs[i-1].size != recs[i].off {
+			return nil, false
+		}
+	}
+	return recs[lo:hi], true
+}
+
+// copies returns the peers that are copies: lockfiles with records.
+func copies(peers []*Peer) []*Peer {
+	var out []*Peer
+	for _, p := range peers {
+		if p.arr != nil && len(p.arr.recs) > 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// fillFromCopies returns arr with the gaps that the copies fill filled,
+// and the fills; countField is the count of a trusted header (-1: none).
+func fillFromCopies(b []byte, s *schema.Schema, arr *array, countField int, peers []*Peer) (*array, []fill) {
+	cs := copies(peers)
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	// The gaps, and a torn tail at a record boundary that a trusted count
+	// reveals.
+	type hole struct {
+		gap        int
+		at         int // index in arr.recs of the first record after it
+		size       int // bytes it must fill; -1 for a tail
+		prev, next []byte
+	}
+	var holes []hole
+	ri := 0
+	for gi, g := range arr.gaps {
+		for ri < len(arr.recs) && arr.recs[ri].off < g.off {
+			ri++
+		}
+		h := hole{gap: gi, at: ri, size: g.end - g.off}
+		if ri > 0 {
+			h.prev = arr.recs[ri-1].body
+		}
+		if ri < len(arr.recs) {
+			h.next = arr.recs[ri].body
+		} else {
+			h.size = -1
+		}
+		holes = append(holes, h)
+	}
+	if len(arr.gaps) == 0 && countField > len(arr.recs) && len(arr.recs) > 0 {
+		holes = append(holes, hole{gap: -1, at: len(arr.recs), size: -1, prev: arr.recs[len(arr.recs)-1].body})
+	}
+	var fills []fill
+	for _, h := range holes {
+		type offer struct {
+			recs  []record
+			names []string
+		}
+		var offers []offer
+		m := 0
+		for _, c := range cs {
+			got, ok := between(c, h.prev, h.next)
+			if !ok {
+				continue
+			}
+			size := 0
+			for i := range got {
+				size += frameSize(s, &got[i])
+			}
+			if h.size >= 0 && size != h.size || len(got) == 0 {
+				continue
+			}
+			m++
+			i := slices.IndexFunc(offers, func(o offer) bool { return sameRecords(o.recs, got) })
+			if i < 0 {
+				offers = append(offers, offer{recs: got})
+				i = len(offers) - 1
+			}
+			offers[i].names = append(offers[i].names, c.Name)
+		}
+		if m == 0 {
+			continue
+		}
+		best := 0
+		for i := range offers {
+			if len(offers[i].names) > len(offers[best].names) {
+				best = i
+			}
+		}
+		if 2*len(offers[best].names) <= m {
+			continue // no majority
+		}
+		fills = append(fills, fill{gap: h.gap, recs: offers[best].recs, n: len(offers[best].names), m: m, names: offers[best].names})
+	}
+	if len(fills) == 0 {
+		return nil, nil
+	}
+	// The array with the fills in place: the filled records take the
+	// offsets of the bytes they replace (a tail runs past the end).
+	out := &array{s: s, regs: nil}
+	filled := map[int]bool{}
+	for _, f := range fills {
+		filled[f.gap] = true
+	}
+	byGap := map[int]fill{}
+	for _, f := range fills {
+		byGap[f.gap] = f
+	}
+	ri = 0
+	place := func(f fill, at int) int {
+		for _, r := range f.recs {
+			r.off, r.size, r.rebuilt = at, frameSize(s, &r), true
+			out.recs = append(out.recs, r)
+			at += r.size
+		}
+		return at
+	}
+	end := len(b)
+	for gi, g := range arr.gaps {
+		for ri < len(arr.recs) && arr.recs[ri].off < g.off {
+			out.recs = append(out.recs, arr.recs[ri])
+			ri++
+		}
+		if f, ok := byGap[gi]; ok {
+			end = max(end, place(f, g.off))
+			continue
+		}
+		out.gaps = append(out.gaps, g)
+	}
+	out.recs = append(out.recs, arr.recs[ri:]...)
+	if f, ok := byGap[-1]; ok {
+		last := &arr.recs[len(arr.recs)-1]
+		end = max(end, place(f, last.off+last.size))
+	}
+	out.end = end
+	out.damage = arr.damage
+	out.repairs = slices.Clone(arr.repairs)
+	return out, fills
+}
+
+// sameRecords reports whether a and b hold the same records.
+func sameRecords(a, b []record) bool {
+	return slices.EqualFunc(a, b, func(x, y record) bool { return bytes.Equal(x.body, y.body) })
+}
+
+// describe returns the fill's records for a report.
+func (f fill) describe() string {
+	var ids []string
+	for i, r := range f.recs {
+		if i == 3 && len(f.recs) > 4 {
+			ids = append(ids, fmt.Sprintf("and %d more", len(f.recs)-3))
+			break
+		}
+		ids = append(ids, string(r.name)+"@"+string(r.version))
+	}
+	return fmt.Sprintf("%d records (%s)", len(f.recs), strings.Join(ids, ", "))
+}
+
+// copySource names where a fill came from.
+func (f fill) source() string {
+	names := f.names
+	if len(names) > 4 {
+		names = append(names[:4:4], fmt.Sprintf("%d more", len(f.names)-4))
+	}
+	return fmt.Sprintf("%d of %d copies (%s)", f.n, f.m, strings.Join(names, ", "))
+}
+
+// arrayProven reports whether the header h of layout s declares the
+// array of out (size and CRC-64) and its count: the rebuilt array is
+// then exactly the one the header was written with.
+func arrayProven(s *schema.Schema, h, out []byte, count int) bool {
+	sf, cf := s.FieldOf(schema.KindArraySize), s.FieldOf(schema.KindArrayChecksum)
+	if sf == nil || cf == nil {
+		return false
+	}
+	arr := out[s.HeaderSize:]
+	return schema.Uint(h[sf.Offset:sf.End()]) == uint64(len(arr)) && schema.Uint(h[cf.Offset:cf.End()]) == schema.CRC64(arr) &&
+		int(binary.BigEndian.Uint32(h[countOffset(s):])) == count
+}
+
+// byteMajority returns the byte-wise majority of b (whose damaged
+// stretches are gaps) and the peers of the same layout, when at least
+// three files take part. A file votes on the bytes it holds outside its
+// own damaged stretches (the records its salvage could not read); every
+// byte must have a strict majority of the files that vote on it. The
+// length is the longest that two files reach.
+func byteMajority(b []byte, recs []record, gaps []gap, s *schema.Schema, peers []*Peer) ([]byte, int, []string, bool) {
+	type src struct {
+		data []byte
+		gaps []gap
+	}
+	srcs := []src{{b, gaps}}
+	names := []string{}
+	// A copy holds, at the same offset, one of the first records that
+	// survive in b.
+	var anchor []byte
+	anchorAt := -1
+	for _, r := range recs {
+		if r.off+r.size <= len(b) && !r.rebuilt {
+			anchor, anchorAt = b[r.off:r.off+r.size], r.off
+			break
+		}
+	}
+	for _, p := range peers {
+		if anchorAt < 0 || len(p.data) < anchorAt+len(anchor) || !bytes.Equal(p.data[anchorAt:anchorAt+len(anchor)], anchor) {
+			continue
+		}
+		if p.s != nil && p.s.HeaderSize == s.HeaderSize && (p.s.Framing == nil) == (s.Framing == nil) {
+			srcs = append(srcs, src{p.data, p.arr.gaps})
+			names = append(names, p.Name)
+		}
+	}
+	if len(srcs) < 3 {
+		return nil, 0, nil, false
+	}
+	lens := make([]int, len(srcs))
+	for i, x := range srcs {
+		lens[i] = len(x.data)
+	}
+	slices.Sort(lens)
+	n := lens[len(lens)-2]
+	out := make([]byte, n)
+	gi := make([]int, len(srcs)) // the next gap of each source
+	for i := 0; i < n; i++ {
+		var cand [4]byte
+		var cnt [4]int
+		k, voters := 0, 0
+		for si := range srcs {
+			x := &srcs[si]
+			if i >= len(x.data) {
+				continue
+			}
+			for gi[si] < len(x.gaps) && x.gaps[gi[si]].end <= i {
+				gi[si]++
+			}
+			if gi[si] < len(x.gaps) && x.gaps[gi[si]].off <= i {
+				continue // inside its own damage: it abstains
+			}
+			voters++
+			c := x.data[i]
+			j := 0
+			for j < k && cand[j] != c {
+				j++
+			}
+			if j == k {
+				if k == len(cand) {
+					continue
+				}
+				cand[k] = c
+				k++
+			}
+			cnt[j]++
+		}
+		decided := false
+		for j := 0; j < k; j++ {
+			if 2*cnt[j] > voters {
+				out[i], decided = cand[j], true
+			}
+		}
+		if !decided {
+			return nil, 0, nil, false
+		}
+	}
+	return out, len(srcs), names, true
+}
+
+// suspectsAsGaps returns arr with the records that reconcile dropped as
+// probably damaged (out of order in a plain array: NameMayBeDamaged)
+// turned into gaps, so that copies can fill them; arr itself when there
+// are none.
+func suspectsAsGaps(arr *array, lost []Lost) *array {
+	at := map[int]bool{}
+	for _, l := range lost {
+		if l.NameMayBeDamaged {
+			at[l.Offset] = true
+		}
+	}
+	if len(at) == 0 {
+		return arr
+	}
+	out := *arr
+	out.recs, out.gaps = nil, nil
+	gi := 0
+	for i, r := range arr.recs {
+		for gi < len(arr.gaps) && arr.gaps[gi].off < r.off {
+			out.gaps = append(out.gaps, arr.gaps[gi])
+			gi++
+		}
+		if at[r.off] {
+			out.gaps = append(out.gaps, gap{off: r.off, end: r.off + r.size, record: i,
+				names: []Lost{{Record: i, Offset: r.off, Name: string(r.name), Version: string(r.version), NameMayBeDamaged: true}}})
+			continue
+		}
+		out.recs = append(out.recs, r)
+	}
+	out.gaps = append(out.gaps, arr.gaps[gi:]...)
+	out.regs = nil
+	return &out
+}
+
+// headerFromCopy returns the header of a copy whose own header holds and
+// declares exactly the array of b (its count, size and CRC-64): the
+// header b was written with, proven by the array checksum. Only layouts
+// with an array checksum have such a proof.
+func headerFromCopy(s *schema.Schema, b []byte, count int, peers []*Peer) ([]byte, Repair, bool) {
+	if s.FieldOf(schema.KindArrayChecksum) == nil {
+		return nil, Repair{}, false
+	}
+	for _, p := range headerPeers(peers) {
+		if p.s != s {
+			continue
+		}
+		h := p.data[:s.HeaderSize]
+		if arrayProven(s, h, b, count) {
+			return bytes.Clone(h), Repair{Kind: "copy", Offset: 0,
+				Detail: fmt.Sprintf("header taken from copy %s: its CRC-64 holds and its array size and CRC-64 are this file's array's", p.Name)}, true
+		}
+	}
+	return nil, Repair{}, false
+}

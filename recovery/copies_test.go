@@ -1,0 +1,156 @@
+package recovery
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/lockfix/lockfix/schema"
+)
+
+// arrayDamage returns array damage of orig that loses records: torn
+// tails, garbage over records, a record hit twice.
+func arrayDamage(orig []byte) []damaged {
+	offs := recordOffsets(nil, orig)
+	var out []damaged
+	add := func(kind string, b []byte) { out = append(out, damaged{kind: kind, b: b}) }
+	for _, i := range []int{1, len(offs) / 3, len(offs) / 2, len(offs) - 1} {
+		off := offs[i]
+		add(fmt.Sprintf("torn tail at the boundary before record %d", i), bytes.Clone(orig[:off]))
+		add(fmt.Sprintf("torn tail inside record %d", i), bytes.Clone(orig[:off+5]))
+		add(fmt.Sprintf("garbage over records from %d", i), mutate(orig, func(c []byte) []byte {
+			for j := off + 3; j < min(off+90, len(c)); j++ {
+				c[j] = byte(j*31 + 7)
+			}
+			return c
+		}))
+		add(fmt.Sprintf("two bits of record %d", i), mutate(orig, func(c []byte) []byte {
+			c[off+8] ^= 0x21
+			return c
+		}))
+	}
+	return out
+}
+
+// Array damage with an undamaged copy is undone exactly: in the default
+// mode where the header's array checksum proves it (v2), with --yes
+// otherwise, the report saying from how many copies.
+func TestArrayFromCopy(t *testing.T) {
+	for _, version := range []int{0, 1, 2} {
+		orig := original(version, 120)
+		peers := []*Peer{NewPeer("node2.lockb", orig)}
+		for _, d := range arrayDamage(orig) {
+			if len(schema.Check(d.b)) == 0 {
+				// Undetectable without a checksum: the file is valid.
+				continue
+			}
+			def := Recover(d.b, Options{Peers: peers})
+			yes := Recover(d.b, Options{Mode: Yes, Peers: peers})
+			var buf bytes.Buffer
+			yes.WriteText(&buf, "f", false)
+			if def.Status == StatusRepaired && !bytes.Equal(def.Output, orig) {
+				t.Errorf("v%d %s: default mode repaired to something else:\n%s", version, d.kind, buf.String())
+			}
+			if version == 2 && (def.Status != StatusRepaired || !bytes.Equal(def.Output, orig)) {
+				var dbuf bytes.Buffer
+				def.WriteText(&dbuf, "f", false)
+				t.Errorf("v%d %s: default mode did not take the records from the copy:\n%s", version, d.kind, dbuf.String())
+			}
+			if yes.Status != StatusRepaired || !bytes.Equal(yes.Output, orig) {
+				t.Errorf("v%d %s: --yes did not restore the original:\n%s", version, d.kind, buf.String())
+			}
+		}
+	}
+}
+
+// copyModels are the damage models of the copies of one lockfile on
+// different nodes: each copy is hit by one.
+var copyModels = []string{"torn tail", "record garbage", "header garbage", "bit flips", "zeroed sector"}
+
+// damageCopy applies model to a copy of orig, at a place chosen by seed.
+func damageCopy(orig []byte, model string, seed int) []byte {
+	c := bytes.Clone(orig)
+	hs := headerSize(int(orig[schema.OffConfigVersion]))
+	span := len(orig) - hs
+	at := hs + (seed*7919)%(span-600)
+	switch model {
+	case "torn tail":
+		return c[:at+300]
+	case "record garbage":
+		for j := at; j < at+80; j++ {
+			c[j] = byte(j*131 + seed)
+		}
+	case "header garbage":
+		for j := 5 + seed%6; j < 0x18; j++ {
+			c[j] = byte(j*29 + seed)
+		}
+	case "bit flips":
+		for k := 0; k < 3; k++ {
+			p := at + k*97
+			c[p] ^= 1 << uint((seed+k)%8)
+		}
+	case "zeroed sector":
+		s := (at / 512) * 512
+		clear(c[s:min(s+512, len(c))])
+	}
+	return c
+}
+
+// Three differently damaged copies and no healthy one: each is repaired
+// exactly from the other two.
+func TestConsensusOfDamagedCopies(t *testing.T) {
+	for _, version := range []int{0, 1, 2} {
+		orig := original(version, 150)
+		total, exact := 0, 0
+		for seed := 0; seed < 20; seed++ {
+			var files [3][]byte
+			for i := range files {
+				files[i] = damageCopy(orig, copyModels[(seed+i)%len(copyModels)], seed*3+i)
+			}
+			for i := range files {
+				var peers []*Peer
+				for j := range files {
+					if j != i {
+						peers = append(peers, NewPeer(fmt.Sprintf("node%d", j), files[j]))
+					}
+				}
+				def := Recover(files[i], Options{Peers: peers})
+				if def.Status == StatusRepaired && !bytes.Equal(def.Output, orig) {
+					t.Errorf("v%d seed %d copy %d (%s): default mode repaired to something else", version, seed, i, copyModels[(seed+i)%len(copyModels)])
+				}
+				yes := Recover(files[i], Options{Mode: Yes, Peers: peers})
+				total++
+				if yes.Status == StatusRepaired && bytes.Equal(yes.Output, orig) || yes.Status == StatusClean && bytes.Equal(files[i], orig) {
+					exact++
+				} else if testing.Verbose() {
+					var buf bytes.Buffer
+					yes.WriteText(&buf, copyModels[(seed+i)%len(copyModels)], false)
+					t.Logf("v%d seed %d: %s", version, seed, buf.String())
+				}
+			}
+		}
+		t.Logf("v%d: %d of %d damaged copies exact", version, exact, total)
+		if 100*exact < 95*total {
+			t.Errorf("v%d: %d of %d damaged copies exact, want >= 95%%", version, exact, total)
+		}
+	}
+}
+
+// An untrusted packageCount is bounded by what the bytes can hold: a
+// tiny v0 file whose count says 300 million loses no package it cannot
+// have held, and the damage lists the count.
+func TestUntrustedCountBounded(t *testing.T) {
+	c := original(0, 3)
+	c[offPackageCount], c[offPackageCount+1], c[offPackageCount+2], c[offPackageCount+3] = 0x11, 0xe1, 0xa3, 0x00
+	r := Recover(c, Options{Mode: Yes})
+	if r.LostCount() != 0 || r.Status != StatusRepaired {
+		t.Errorf("status %s, %d lost", r.Status, r.LostCount())
+	}
+	listed := false
+	for _, d := range r.Damage {
+		listed = listed || d.Error == schema.ErrPackageCountMismatch.Error()
+	}
+	if !listed {
+		t.Errorf("damage does not list the packageCount mismatch: %v", r.Damage)
+	}
+}
