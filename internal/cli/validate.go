@@ -173,7 +173,7 @@ func validateFile(path string) (fileResult, int) {
 		n := packageCount(b)
 		r.Packages = &n
 		r.Valid = true
-		r.config = schema.DecodeConfig(b[4:17])
+		r.config = schema.DecodeConfig(b[schema.OffConfigVersion : schema.OffConfigVersion+schema.ConfigSize])
 	})
 	if err != nil {
 		r.Problems = append(r.Problems, problemJSON{Error: "IOError", Message: err.Error()})

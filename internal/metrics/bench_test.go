@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -57,7 +58,10 @@ func BenchmarkScrape(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.watcher.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx, nil)
+	<-s.Scanned()
 	for _, enc := range []string{"identity", "gzip"} {
 		req := httptest.NewRequest("GET", "/metrics", nil)
 		req.Header.Set("Accept-Encoding", enc)

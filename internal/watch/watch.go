@@ -90,14 +90,24 @@ type State struct {
 	Duration time.Duration
 	// Version is the configVersion when the header was recognised, else -1.
 	Version int
-	// Lockfile is the decoded content; nil unless the file is valid.
+	// Lockfile is the decoded content; nil unless the file is valid. With
+	// Options.Summary it holds the config only, no packages.
 	Lockfile *schema.Lockfile
+	// Packages is the package count of a valid file.
+	Packages int
 	// Problems are the format problems (FORMAT.md section 6) found in the
 	// file, or the error that kept it from being read (not a regular file,
 	// permission denied, too large). Empty when the file is valid or does
-	// not exist.
+	// not exist. With Options.Summary, only the first MaxSummaryProblems.
 	Problems []error
+	// ProblemCount is the number of problems found, kept or not.
+	ProblemCount int
 }
+
+// MaxSummaryProblems is how many problems a State keeps with
+// Options.Summary: enough to name the damage, bounded however damaged the
+// file.
+const MaxSummaryProblems = 8
 
 // Valid reports whether the file exists and decoded without a problem.
 func (s *State) Valid() bool { return s != nil && s.Lockfile != nil }
@@ -152,6 +162,19 @@ type Options struct {
 	// OnError, when set, receives errors that do not stop the watcher
 	// (a directory that can no longer be watched, an fsnotify error).
 	OnError func(err error)
+	// Summary keeps of each read only what a summary needs: the config,
+	// the package count and the first problems. A valid file is checked
+	// in full (as 'lockfix validate' does) but its packages are not
+	// decoded, so memory does not grow with the files' sizes; Changes
+	// then hold config changes only.
+	Summary bool
+	// Background leaves the first read of each file to Run, which makes
+	// it before watching for changes, in the order of the paths: New
+	// returns at once, and States holds nil for a file not read yet.
+	Background bool
+	// OnScanned, when set, is called by Run once every file has been read
+	// a first time (with Background; at the start of Run otherwise).
+	OnScanned func(n int, elapsed time.Duration)
 }
 
 // file is one watched path.
@@ -213,15 +236,18 @@ func New(paths []string, opts Options) (*Watcher, error) {
 		}
 		w.files = append(w.files, &file{path: p, abs: abs})
 	}
-	for _, f := range w.files {
-		f.state = w.read(f)
-		if f.state.Valid() {
-			f.lastValid = f.state
+	if !opts.Background {
+		w.scan()
+	} else {
+		// Watch each path's own directory now, so that New fails at
+		// once for one that cannot be watched; Run resolves the links.
+		for _, f := range w.files {
+			f.dirs = []string{filepath.Dir(f.abs)}
 		}
+		w.mu.Lock()
+		w.reindex()
+		w.mu.Unlock()
 	}
-	w.mu.Lock()
-	w.reindex()
-	w.mu.Unlock()
 	for _, f := range w.files {
 		if !w.dirs[filepath.Dir(f.abs)] {
 			fw.Close()
@@ -229,6 +255,23 @@ func New(paths []string, opts Options) (*Watcher, error) {
 		}
 	}
 	return w, nil
+}
+
+// scan reads every file a first time and watches what they resolve
+// through.
+func (w *Watcher) scan() {
+	for _, f := range w.files {
+		st := w.read(f)
+		w.mu.Lock()
+		f.state = st
+		w.mu.Unlock()
+		if st.Valid() {
+			f.lastValid = st
+		}
+	}
+	w.mu.Lock()
+	w.reindex()
+	w.mu.Unlock()
 }
 
 // Close stops watching. Run returns after Close.
@@ -258,8 +301,16 @@ func (w *Watcher) Initial() []Event {
 
 // Run watches until ctx is done or the watcher is closed, calling emit
 // for every change, on the calling goroutine. It returns nil when ctx is
-// done or Close was called.
+// done or Close was called. With Options.Background it first reads every
+// file; a change made meanwhile to a file already read is seen.
 func (w *Watcher) Run(ctx context.Context, emit func(Event)) error {
+	start := time.Now()
+	if w.opts.Background {
+		w.scan()
+	}
+	if w.opts.OnScanned != nil {
+		w.opts.OnScanned(len(w.files), time.Since(start))
+	}
 	due := map[*file]time.Time{}   // when to read
 	first := map[*file]time.Time{} // first pending event
 	timer := time.NewTimer(time.Hour)
@@ -371,6 +422,9 @@ func (w *Watcher) concerned(name string) []*file {
 // update reads f again and returns the event its new state makes, if any.
 func (w *Watcher) update(f *file) (Event, bool) {
 	old := f.state
+	if old == nil { // not read yet: the scan will
+		return Event{}, false
+	}
 	now := w.read(f)
 	w.mu.Lock()
 	f.state = now
@@ -435,6 +489,7 @@ func (w *Watcher) read(f *file) *State {
 		s.Exists = true
 		s.Target = target
 		s.Problems = []error{fmt.Errorf("%s: %w", f.path, err)}
+		s.ProblemCount = 1
 		s.Sum = sha256.Sum256([]byte(err.Error()))
 	default:
 		b = h.Data()
@@ -446,7 +501,7 @@ func (w *Watcher) read(f *file) *State {
 			s.Size, s.ModTime = st.Size(), st.ModTime()
 		}
 		s.Sum = sha256.Sum256(b)
-		decode(s, b)
+		decode(s, b, w.opts.Summary)
 	}
 	s.Time = time.Now()
 	s.Duration = s.Time.Sub(start)
@@ -457,13 +512,15 @@ func (w *Watcher) read(f *file) *State {
 	return s
 }
 
-// decode sniffs, checks and decodes b into s, tracing each step.
-func decode(s *State, b []byte) {
+// decode sniffs, checks and decodes b into s, tracing each step. A
+// summary decodes the config block only.
+func decode(s *State, b []byte, summary bool) {
 	start := time.Now()
 	sc, err := schema.Sniff(b)
 	if err != nil {
 		trace.Line("header.decode", time.Since(start), "")
 		s.Problems = []error{fmt.Errorf("%s: %w", s.Path, err)}
+		s.ProblemCount = 1
 		return
 	}
 	ver := fmt.Sprintf("schema/v%d", sc.Version)
@@ -473,9 +530,19 @@ func decode(s *State, b []byte) {
 	errs := sc.Check(b)
 	trace.Line("validate", time.Since(start), ver)
 	if len(errs) > 0 {
+		s.ProblemCount = len(errs)
+		if summary && len(errs) > MaxSummaryProblems {
+			errs = errs[:MaxSummaryProblems]
+		}
 		for _, e := range errs {
 			s.Problems = append(s.Problems, fmt.Errorf("%s: %w", s.Path, e))
 		}
+		return
+	}
+	if summary {
+		// Check passed: the block and the count are what the file says.
+		s.Lockfile = &schema.Lockfile{Config: schema.DecodeConfig(b[schema.OffConfigVersion : schema.OffConfigVersion+schema.ConfigSize])}
+		s.Packages = int(schema.Uint(b[packageCountOffset : packageCountOffset+4]))
 		return
 	}
 	start = time.Now()
@@ -483,10 +550,16 @@ func decode(s *State, b []byte) {
 	trace.Line("decode", time.Since(start), ver)
 	if err != nil {
 		s.Problems = []error{fmt.Errorf("%s: %w", s.Path, err)}
+		s.ProblemCount = 1
 		return
 	}
 	s.Lockfile = l
+	s.Packages = len(l.Packages)
 }
+
+// packageCountOffset is where every version keeps packageCount
+// (FORMAT.md sections 2.1 and 2.2).
+const packageCountOffset = 0x19
 
 // reindex rebuilds the name and directory indexes from every file's last
 // resolution and brings the set of watched directories in line: new ones
