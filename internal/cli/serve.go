@@ -42,6 +42,8 @@ Metrics, one series per path:
    lockfix_config_last_change_timestamp_seconds{path}
    lockfix_config_read_duration_seconds            histogram
    lockfix_build_info{version,goversion}           1
+   lockfix_first_read_done                         1 once every file was read
+   lockfix_files_pending_first_read                files not read yet
 
 config_fingerprint is the 13 config bytes in hex; the other labels are
 their fields, so a rule can compare any of them across instances.

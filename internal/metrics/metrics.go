@@ -25,6 +25,7 @@
 //	lockfix_config_last_change_timestamp_seconds{path}                    when its content last changed (files that exist)
 //	lockfix_config_read_duration_seconds                                  histogram of read+check+decode time
 //	lockfix_build_info{version,goversion}                                 1
+//	lockfix_first_read_done                                               1 once every file was read
 //	lockfix_files_pending_first_read                                      files not read yet
 //
 // With Options.Reference (a lockfile every watched file should agree with):
