@@ -394,7 +394,9 @@ func (h *cachedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec := &recorder{header: http.Header{}, status: http.StatusOK}
 		h.next.ServeHTTP(rec, r)
 		rec.header.Set("Content-Length", strconv.Itoa(rec.body.Len()))
-		c = &cached{gen: g, status: rec.status, header: rec.header, body: rec.body.Bytes()}
+		// A clone: the buffer grew by doubling, and the cache keeps the
+		// body until the next change.
+		c = &cached{gen: g, status: rec.status, header: rec.header, body: bytes.Clone(rec.body.Bytes())}
 		n := 0
 		h.entries.Range(func(any, any) bool { n++; return true })
 		if n >= maxCached {
