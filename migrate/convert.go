@@ -109,15 +109,16 @@ func Convert(b []byte, to int, opts schema.StepOptions) (*Conversion, error) {
 		cur = out
 	}
 	target, _ := schema.Lookup(to) // Plan checked it
-	encode := target.Encode
-	if target.EncodeTrusted != nil && slices.Equal(cur.Packages, l.Packages) {
+	eo := schema.EncodeOptions{Writer: opts.Writer}
+	encode := target.EncodeWith
+	if slices.Equal(cur.Packages, l.Packages) {
 		// The packages are those the strict decode checked (the steps
 		// copied them unchanged; equal strings that share their bytes
 		// compare in a few instructions), and Verify checks the new
 		// bytes before they are written.
 		encode = target.EncodeTrusted
 	}
-	data, err := encode(cur)
+	data, err := encode(cur, eo)
 	if err != nil {
 		return nil, fmt.Errorf("encode at version %d: %w", to, err)
 	}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -29,11 +29,14 @@ const (
 	// SyncFile replaces each file on its own: temp file, fsync, rename,
 	// directory fsync. Each file is durable when its result is reported.
 	SyncFile SyncMode = "file"
-	// SyncBatch writes the temp files of a batch without fsync, makes them
-	// durable with one syncfs(2) per filesystem, renames each over its
-	// lockfile (each checked unchanged just before its rename) and syncs
-	// once more. Every file is old or new after a crash at any moment;
-	// results are reported when their batch is durable.
+	// SyncBatch writes the temp files of a batch, fsyncs them all at once
+	// (many fsyncs in flight, which the filesystem commits together),
+	// renames each over its lockfile (each checked unchanged just before
+	// and after its rename) and fsyncs each directory once, at once again.
+	// Only lockfix's own files and directories are synced, so the run does
+	// not wait for other programs' writes. Every file is old or new after a
+	// crash at any moment; results are reported when their batch is
+	// durable.
 	SyncBatch SyncMode = "batch"
 )
 
@@ -44,21 +47,68 @@ const BatchThreshold = 64
 
 // DefaultBatchSize is how many files a batch holds open and locked at
 // once (two descriptors each: the lock and the temp file). Run takes less
-// when the limit of open files (RLIMIT_NOFILE) is too low for three
-// batches.
+// when the descriptors left under the limit of open files (RLIMIT_NOFILE)
+// are too few (see limits).
 const DefaultBatchSize = 256
 
-// batchSize is DefaultBatchSize, or less when the limit of open files is
-// low: three batches are open at once (one renamed and waiting for the
-// sync that makes its renames durable, one whose temp files that sync
-// makes durable, one being prepared), each file with two descriptors (its
-// lock and its temp file).
-func batchSize() int {
+// Descriptors: what one worker holds at most (the lock, the temp file,
+// the directory being synced or read for stale temp files, a stale temp
+// file being checked), what a batched file holds (its lock and its temp
+// file; two batches are open at once), and what is kept back for the
+// rest of the process (the report, the runtime's poller, the standard
+// streams).
+const (
+	fdsPerWorker  = 5
+	fdsPerBatched = 2
+	fdsReserve    = 16
+	// minBatch is the smallest batch worth its sync round; with fewer
+	// descriptors than that takes, Run syncs each file on its own.
+	minBatch = 4
+	// maxSyncers bounds the fsyncs a batch has in flight at once.
+	maxSyncers = 64
+)
+
+// fdsLeft returns how many more descriptors the process may open, beyond
+// the reserve: the limit of open files less those open now.
+func fdsLeft() int {
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<20 {
-		return DefaultBatchSize
+		return 1 << 20
 	}
-	return max(8, min(DefaultBatchSize, (int(lim.Cur)-64)/6))
+	open := 8 // a guess where /proc is missing
+	if names, err := readDirNames("/proc/self/fd"); err == nil {
+		open = len(names)
+	}
+	return max(0, int(lim.Cur)-open-fdsReserve)
+}
+
+// limits fits the workers, the batch size and the syncers in flight to
+// the descriptors left, and falls back to per-file sync when a batch
+// would be too small. It returns the options to run with.
+func limits(o Options, files int) (Options, int) {
+	left := fdsLeft()
+	o.Jobs = max(1, min(o.Jobs, left/fdsPerWorker))
+	if o.Sync != SyncBatch {
+		return o, 0
+	}
+	syncers := max(1, min(maxSyncers, left/8))
+	fit := (left - o.Jobs*fdsPerWorker - syncers) / (2 * fdsPerBatched)
+	o.BatchSize = min(o.BatchSize, fit)
+	if o.BatchSize < minBatch && files > o.BatchSize {
+		o.Sync = SyncFile
+		return o, 0
+	}
+	return o, syncers
+}
+
+// readDirNames returns the names in dir.
+func readDirNames(dir string) ([]string, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Readdirnames(-1)
 }
 
 // ParseSync parses "auto", "file" or "batch".
@@ -94,7 +144,20 @@ const (
 	StatusSkipped      Status = "skipped"       // already at the target
 	StatusRefused      Status = "refused"       // its content forbids the migration
 	StatusFailed       Status = "failed"        // an operational error
+	// StatusNotDurable: the new content is at the path, but the sync
+	// after the rename failed, so it may not survive a crash. The next
+	// run syncs it (StatusSynced).
+	StatusNotDurable Status = "not-durable"
+	// StatusSynced: already at the target, but a previous run's sync
+	// after its rename had failed or the run was killed (it left a temp
+	// file): this run made the file durable.
+	StatusSynced Status = "synced"
 )
+
+// ExitNotDurable is added to the exit code (with 8) when a file was
+// migrated but its durability is not known: exit 10 when that is the
+// only trouble.
+const ExitNotDurable = 2
 
 // Reason says why a file was refused or failed.
 type Reason string
@@ -108,6 +171,7 @@ const (
 	ReasonIO      Reason = "io"      // reading, writing or syncing failed
 	ReasonLocked  Reason = "locked"  // another lockfix holds the file
 	ReasonChanged Reason = "changed" // another program changed the file meanwhile
+	ReasonSync    Reason = "sync"    // the sync after the rename failed (not-durable)
 
 	reasonNone Reason = ""
 )
@@ -153,6 +217,9 @@ type Options struct {
 	To int
 	// AllowLossy lets a downgrade drop what the target cannot hold.
 	AllowLossy bool
+	// Writer names the program migrating, for versions that record their
+	// writer ("lockfix 0.1.0").
+	Writer string
 	// DryRun runs the whole pipeline and stops short of writing.
 	DryRun bool
 	// FailFast stops at the first refused or failed file.
@@ -179,6 +246,9 @@ type Options struct {
 // Summary counts the outcomes of a run.
 type Summary struct {
 	Files, Migrated, Skipped, Refused, Failed int
+	// NotDurable counts the files migrated whose sync after the rename
+	// failed; Synced those a previous run left so, made durable now.
+	NotDurable, Synced int
 	// NotRun is the number of files not processed because the run
 	// stopped (FailFast or a cancelled context).
 	NotRun int
@@ -187,9 +257,11 @@ type Summary struct {
 	Stopped, Interrupted bool
 	// Elapsed is the wall time of the run.
 	Elapsed time.Duration
-	// Sync and Jobs are the mode and workers used.
-	Sync SyncMode
-	Jobs int
+	// Sync and Jobs are the mode and workers used, BatchSize the files
+	// per batch (SyncBatch).
+	Sync      SyncMode
+	Jobs      int
+	BatchSize int
 	// Reasons counts refused and failed files by reason.
 	Reasons map[Reason]int
 }
@@ -212,6 +284,9 @@ func (s Summary) ExitCode() int {
 	if s.Failed > 0 || s.Interrupted {
 		code |= 8
 	}
+	if s.NotDurable > 0 {
+		code |= 8 | ExitNotDurable
+	}
 	return code
 }
 
@@ -222,6 +297,8 @@ type runner struct {
 	ctx   context.Context
 	stop  atomic.Bool
 	final bool // the last pass: wait for locks, defer nothing
+	// syncers is how many fsyncs a batch has in flight at once.
+	syncers int
 
 	mu       sync.Mutex
 	sum      Summary
@@ -240,7 +317,7 @@ func Run(ctx context.Context, files []string, o Options) Summary {
 		o.Jobs = DefaultJobs()
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = batchSize()
+		o.BatchSize = DefaultBatchSize
 	}
 	if o.Sync == "" || o.Sync == SyncAuto {
 		o.Sync = SyncFile
@@ -248,8 +325,12 @@ func Run(ctx context.Context, files []string, o Options) Summary {
 			o.Sync = SyncBatch
 		}
 	}
-	r := &runner{o: o, step: schema.StepOptions{AllowLossy: o.AllowLossy}, ctx: ctx}
+	o, syncers := limits(o, len(files))
+	r := &runner{o: o, step: schema.StepOptions{AllowLossy: o.AllowLossy, Writer: o.Writer}, ctx: ctx, syncers: syncers}
 	r.sum = Summary{Files: len(files), Sync: o.Sync, Jobs: max(1, min(o.Jobs, len(files))), Reasons: map[Reason]int{}}
+	if o.Sync == SyncBatch {
+		r.sum.BatchSize = o.BatchSize
+	}
 	// A file whose lock is taken is put off to the next pass: it is either
 	// another path to a file this run is migrating (a symbolic link), or
 	// held by another process. When a pass makes no progress, the files
@@ -312,8 +393,13 @@ func (r *runner) report(res *Result) {
 	case StatusFailed:
 		r.sum.Failed++
 		r.sum.Reasons[res.Reason]++
+	case StatusNotDurable:
+		r.sum.NotDurable++
+		r.sum.Reasons[res.Reason]++
+	case StatusSynced:
+		r.sum.Synced++
 	}
-	if r.o.FailFast && (res.Status == StatusRefused || res.Status == StatusFailed) {
+	if r.o.FailFast && (res.Status == StatusRefused || res.Status == StatusFailed || res.Status == StatusNotDurable) {
 		r.stop.Store(true)
 	}
 	if r.o.OnResult != nil {
@@ -399,6 +485,15 @@ func (r *runner) begin(path string) *job {
 	}
 	j.conv = conv
 	if conv.From == conv.To {
+		if h.Stale() > 0 && !r.o.DryRun {
+			// A previous run left a temp file: killed, or its sync after
+			// the rename failed. The content is at the target; make it
+			// durable.
+			if err := h.Sync(); err != nil {
+				return end(StatusNotDurable, ReasonSync, err)
+			}
+			return end(StatusSynced, reasonNone, nil)
+		}
 		return end(StatusSkipped, reasonNone, nil)
 	}
 	res.Dropped = conv.Dropped
@@ -458,7 +553,7 @@ func (r *runner) finish(j *job) {
 	if j.h != nil {
 		j.h.Close()
 	}
-	if j.res.Status != StatusMigrated && j.res.Status != StatusWouldMigrate {
+	if j.res.Status != StatusMigrated && j.res.Status != StatusWouldMigrate && j.res.Status != StatusNotDurable {
 		j.res.Before, j.res.After = nil, nil
 		j.res.Dropped = nil
 	}
@@ -467,15 +562,14 @@ func (r *runner) finish(j *job) {
 }
 
 // batches migrates files in batches of at most o.BatchSize: temp files
-// without fsync, one filesystem sync, the renames, one more sync. The sync
-// after a batch's renames is the sync before the next batch's renames:
-// one syncfs(2) per filesystem makes the previous batch's renames and this
-// batch's temp files durable at once, so a fleet costs one filesystem sync
-// per batch, not two. Every file is still old or new after a crash at any
-// moment: a file is renamed only after a sync that covered its temp
-// file's data, and reported migrated only after a sync that covered its
-// rename. The syncs and renames run while the workers prepare the next
-// batch, so at most three batches are open at once.
+// without fsync, then all their fsyncs at once, the renames, then one
+// fsync per directory, all at once. The directory fsyncs after a batch's
+// renames run together with the next batch's temp file fsyncs, so that
+// the filesystem commits them together. Every file is still old or new
+// after a crash at any moment: a file is renamed only after its temp
+// file's fsync, and reported migrated only after its directory's fsync.
+// The syncs and renames run while the workers prepare the next batch, so
+// at most two batches are open at once.
 func (r *runner) batches(files []string) {
 	var committing sync.WaitGroup
 	var renamed []*job // set by the commit in flight, read after it ends
@@ -512,11 +606,11 @@ func (r *runner) batches(files []string) {
 	r.commit(renamed, nil)
 }
 
-// commit syncs, once per filesystem, the renames of the previous batch
-// (renamed) and the temp files of this one (ready), reports the previous
-// batch's files, then renames this batch's files over their lockfiles,
-// each after its unchanged-underneath check, and returns those renamed:
-// their results wait for the next sync.
+// commit fsyncs, all at once, the directories of the previous batch's
+// renames (renamed) and the temp files of this one (ready), reports the
+// previous batch's files, then renames this batch's files over their
+// lockfiles, each with its unchanged-underneath checks, and returns those
+// renamed: their results wait for the next round's directory fsyncs.
 func (r *runner) commit(renamed, ready []*job) []*job {
 	if len(renamed)+len(ready) == 0 {
 		return nil
@@ -525,93 +619,94 @@ func (r *runner) commit(renamed, ready []*job) []*job {
 		j.res.Status, j.res.Reason, j.res.Err = StatusFailed, reason, err
 		r.finish(j)
 	}
-	// 1. The previous batch's renames and this batch's temp files' data,
-	// all at once.
-	prepared := make(map[*job]bool, len(ready))
-	for _, j := range ready {
-		prepared[j] = true
+	// 1. The fsyncs: one per temp file of this batch, one per directory
+	// of the previous batch's renames.
+	dirs := map[string][]*job{}
+	var order []string
+	for _, j := range renamed {
+		d := filepath.Dir(j.h.Target())
+		if _, ok := dirs[d]; !ok {
+			order = append(order, d)
+		}
+		dirs[d] = append(dirs[d], j)
 	}
-	var ok []*job
-	for _, group := range byFilesystem(append(renamed[:len(renamed):len(renamed)], ready...)) {
-		err := syncFS(group[0])
-		for _, j := range group {
-			switch {
-			case !prepared[j] && err != nil:
-				fail(j, ReasonIO, fmt.Errorf("renamed, but the filesystem sync after the rename failed, so the new content may not survive a crash: %w", err))
-			case !prepared[j]:
-				j.res.Status = StatusMigrated
+	tempErr := make([]error, len(ready))
+	dirErr := make([]error, len(order))
+	span := trace.Start("batch.sync")
+	r.parallel(len(ready)+len(order), func(i int) {
+		if i < len(ready) {
+			tempErr[i] = ready[i].pending.Sync()
+			return
+		}
+		dirErr[i-len(ready)] = atomicfile.SyncDir(r.o.FS, order[i-len(ready)])
+	})
+	if trace.Enabled() {
+		span.End(fmt.Sprintf("%d temp files, %d directories", len(ready), len(order)))
+	}
+	for i, d := range order {
+		for _, j := range dirs[d] {
+			if err := dirErr[i]; err != nil {
+				// The original keeps its second name: the next run sees
+				// it and syncs the file.
+				j.res.Status, j.res.Reason = StatusNotDurable, ReasonSync
+				j.res.Err = fmt.Errorf("migrated, but the directory fsync after the rename failed, so the new content may not survive a crash (run migrate again to sync it): %w", err)
 				r.finish(j)
-			case err != nil:
-				j.pending.Abort()
-				fail(j, ReasonIO, fmt.Errorf("before the rename: %w", err))
-			default:
-				ok = append(ok, j)
+				continue
 			}
+			j.pending.Forget()
+			j.res.Status = StatusMigrated
+			r.finish(j)
 		}
 	}
-	// 2. The renames, each after its unchanged-underneath check. They run
+	var ok []*job
+	for i, j := range ready {
+		if err := tempErr[i]; err != nil {
+			j.pending.Abort()
+			fail(j, ReasonIO, fmt.Errorf("before the rename: %w", err))
+			continue
+		}
+		ok = append(ok, j)
+	}
+	// 2. The renames, each with its unchanged-underneath checks. They run
 	// even when the run is stopping: the temp files are durable, and the
 	// renames take microseconds.
 	var mu sync.Mutex
 	var out []*job
+	r.parallel(len(ok), func(i int) {
+		j := ok[i]
+		start := time.Now()
+		err := j.pending.Commit()
+		j.work += time.Since(start)
+		if err != nil {
+			st, reason := Classify(err)
+			j.res.Status, j.res.Reason, j.res.Err = st, reason, err
+			r.finish(j)
+			return
+		}
+		mu.Lock()
+		out = append(out, j)
+		mu.Unlock()
+	})
+	return out
+}
+
+// parallel runs fn(0..n-1) with up to r.syncers goroutines: fsyncs in
+// flight together are committed together by the filesystem.
+func (r *runner) parallel(n int, fn func(i int)) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(r.o.Jobs, len(ok)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range min(max(r.syncers, 1), n) {
+		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= len(ok) {
+				if i >= n {
 					return
 				}
-				j := ok[i]
-				start := time.Now()
-				err := j.pending.Commit()
-				j.work += time.Since(start)
-				if err != nil {
-					st, reason := Classify(err)
-					j.res.Status, j.res.Reason, j.res.Err = st, reason, err
-					r.finish(j)
-					continue
-				}
-				mu.Lock()
-				out = append(out, j)
-				mu.Unlock()
+				fn(i)
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	return out
-}
-
-// syncFS syncs the filesystem of a job's lockfile, traced.
-func syncFS(j *job) error {
-	span := trace.Start("fs.syncfs")
-	err := atomicfile.SyncFS(filepath.Dir(j.h.Target()))
-	span.End(filepath.Dir(j.h.Target()))
-	return err
-}
-
-// byFilesystem groups jobs by the device of their lockfile, in order of
-// first appearance.
-func byFilesystem(jobs []*job) [][]*job {
-	idx := map[uint64]int{}
-	var out [][]*job
-	for _, j := range jobs {
-		var dev uint64
-		if st, ok := j.h.Info().Sys().(*syscall.Stat_t); ok {
-			dev = uint64(st.Dev)
-		}
-		i, seen := idx[dev]
-		if !seen {
-			i = len(out)
-			idx[dev] = i
-			out = append(out, nil)
-		}
-		out[i] = append(out[i], j)
-	}
-	return out
 }
 
 // Classify maps an error of the pipeline to a status and reason.
@@ -628,6 +723,8 @@ func Classify(err error) (Status, Reason) {
 		return StatusRefused, ReasonLossy
 	case errors.Is(err, ErrNoStep):
 		return StatusRefused, ReasonNoStep
+	case errors.Is(err, atomicfile.ErrNotDurable):
+		return StatusNotDurable, ReasonSync
 	case errors.Is(err, atomicfile.ErrLocked):
 		return StatusFailed, ReasonLocked
 	case errors.Is(err, atomicfile.ErrChanged):

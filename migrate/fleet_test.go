@@ -241,6 +241,15 @@ func (f *faultFS) Rename(oldpath, newpath string) error {
 	return f.OSFS.Rename(oldpath, newpath)
 }
 
+// Exchange (the rename of the write path where the filesystem can
+// exchange) fails like Rename onto failRename.
+func (f *faultFS) Exchange(a, b string) error {
+	if b == f.failRename {
+		return &os.LinkError{Op: "exchange", Old: a, New: b, Err: errors.New("injected I/O error")}
+	}
+	return f.OSFS.Exchange(a, b)
+}
+
 func TestRunFaults(t *testing.T) {
 	for _, mode := range []migrate.SyncMode{migrate.SyncFile, migrate.SyncBatch} {
 		t.Run(string(mode), func(t *testing.T) {
@@ -315,5 +324,96 @@ func TestRunMissing(t *testing.T) {
 	}
 	if sum.ExitCode() != 8 {
 		t.Errorf("exit %d", sum.ExitCode())
+	}
+}
+
+// dirSyncFS fails the fsync of the directories in fail.
+type dirSyncFS struct {
+	atomicfile.OSFS
+	fail map[string]bool
+}
+
+func (f *dirSyncFS) OpenDir(name string) (atomicfile.File, error) {
+	d, err := f.OSFS.OpenDir(name)
+	if err != nil || !f.fail[name] {
+		return d, err
+	}
+	return failingSync{d}, nil
+}
+
+type failingSync struct{ atomicfile.File }
+
+func (failingSync) Sync() error {
+	return &os.PathError{Op: "fsync", Path: "(injected)", Err: errors.New("input/output error")}
+}
+
+// TestRunDirSyncFails fails the directory fsync after the rename for some
+// files: in batch mode they are reported not-durable (the new content is
+// at the path), exit 10; in per-file mode the original is put back and
+// they fail. A rerun syncs the not-durable ones (synced, exit 0), and the
+// run after that skips them.
+func TestRunDirSyncFails(t *testing.T) {
+	for _, mode := range []migrate.SyncMode{migrate.SyncBatch, migrate.SyncFile} {
+		t.Run(string(mode), func(t *testing.T) {
+			files, _ := fleet(t, 30, 0)
+			fsys := &dirSyncFS{fail: map[string]bool{}}
+			orig := map[string][]byte{}
+			for i, f := range files {
+				if i%3 != 2 && i%4 == 0 { // versions 0 and 1: migrated
+					fsys.fail[filepath.Dir(f)] = true
+				}
+				orig[f], _ = os.ReadFile(f)
+			}
+			sum, res := collect(t, files, migrate.Options{To: 2, Jobs: 3, Sync: mode, BatchSize: 7, FS: fsys})
+			bad := 0
+			for _, f := range files {
+				r := res[f]
+				b, _ := os.ReadFile(f)
+				v, _ := migrate.Sniff(b)
+				switch {
+				case !fsys.fail[filepath.Dir(f)]:
+					if r.Status != migrate.StatusMigrated && r.Status != migrate.StatusSkipped || v != 2 {
+						t.Errorf("%s: %s, v%d", f, r.Status, v)
+					}
+				case mode == migrate.SyncBatch:
+					bad++
+					if r.Status != migrate.StatusNotDurable || r.Reason != migrate.ReasonSync || v != 2 {
+						t.Errorf("%s: %s (%s), v%d on disk: want not-durable with the new content", f, r.Status, r.Reason, v)
+					}
+				default:
+					bad++
+					if r.Status != migrate.StatusFailed || !bytes.Equal(b, orig[f]) {
+						t.Errorf("%s: %s, want failed with the original in place", f, r.Status)
+					}
+				}
+			}
+			if mode == migrate.SyncBatch {
+				if sum.NotDurable != bad || sum.ExitCode() != 8|migrate.ExitNotDurable {
+					t.Errorf("summary %+v, exit %d: want %d not durable, exit 10", sum, sum.ExitCode(), bad)
+				}
+			} else if sum.Failed != bad || sum.ExitCode() != 8 {
+				t.Errorf("summary %+v, exit %d: want %d failed, exit 8", sum, sum.ExitCode(), bad)
+			}
+
+			// The rerun, without faults.
+			sum, res = collect(t, files, migrate.Options{To: 2, Jobs: 3, Sync: mode, BatchSize: 7})
+			for _, f := range files {
+				want := migrate.StatusSkipped
+				if fsys.fail[filepath.Dir(f)] {
+					want = map[migrate.SyncMode]migrate.Status{migrate.SyncBatch: migrate.StatusSynced, migrate.SyncFile: migrate.StatusMigrated}[mode]
+				}
+				if res[f].Status != want {
+					t.Errorf("rerun: %s: %s, want %s", f, res[f].Status, want)
+				}
+			}
+			if sum.ExitCode() != 0 {
+				t.Errorf("rerun: exit %d", sum.ExitCode())
+			}
+			noTemp(t, files)
+			sum, _ = collect(t, files, migrate.Options{To: 2, Jobs: 3, Sync: mode})
+			if sum.Skipped != len(files) {
+				t.Errorf("the run after: %+v, want all skipped", sum)
+			}
+		})
 	}
 }

@@ -44,14 +44,14 @@ func Ranges() []Range {
 	var out []Range
 	for _, v := range schema.Versions() {
 		s, _ := schema.Lookup(v)
-		if s == nil || strings.TrimSpace(s.Bun) == "" {
+		if s == nil || strings.TrimSpace(s.Bun()) == "" {
 			continue
 		}
-		c, err := version.NewConstraint(s.Bun)
+		c, err := version.NewConstraint(s.Bun())
 		if err != nil {
 			continue
 		}
-		out = append(out, Range{Version: v, Bun: s.Bun, constraints: c})
+		out = append(out, Range{Version: v, Bun: s.Bun(), constraints: c})
 	}
 	return out
 }
@@ -70,7 +70,8 @@ func RangesText() string {
 // takes:
 //
 //   - a config version: "2" or "v2";
-//   - a bun release: "bun@1.4.2", the version whose range (Ranges) holds it;
+//   - a bun release: "bun@1.4.2" (or "1.4.2"), the version whose range
+//     (Ranges) holds it;
 //   - a bun constraint: `bun@">=1.3.5, <1.4"`, which must fall within the
 //     range of exactly one config version; a release without its patch
 //     number ("bun@1.3") means the whole series ("~> 1.3.0").
@@ -81,6 +82,11 @@ func ParseTarget(spec string) (Target, error) {
 	s := strings.TrimSpace(spec)
 	if len(s) >= 4 && strings.EqualFold(s[:4], "bun@") {
 		return parseBun(t, strings.TrimSpace(s[4:]))
+	}
+	if strings.Count(s, ".") == 2 && !strings.ContainsAny(s, "<>=!~, ") {
+		// A dotted release (1.4.2) is a bun release: config versions are
+		// whole numbers.
+		return parseBun(t, s)
 	}
 	n := strings.TrimPrefix(strings.TrimPrefix(s, "v"), "V")
 	v, err := strconv.Atoi(n)

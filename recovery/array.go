@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/lockfix/lockfix/schema"
-	v2 "github.com/lockfix/lockfix/schema/v2"
 )
 
 // record is a package record that survived, as it lies in the file (or
@@ -62,7 +61,13 @@ type array struct {
 	// intact: every byte parsed as records, nothing corrected.
 	intact bool
 	regs   []schema.RegistryCount // computed once, by registries
+	// s is the version whose records these are.
+	s *schema.Schema
 }
+
+// frameHead returns the bytes before a framed record's body: the marker
+// and the body size.
+func frameHead(s *schema.Schema) int { return len(s.Framing.Marker) + 4 }
 
 // registries returns the registries of the records, counted once.
 func (a *array) registries() []schema.RegistryCount {
@@ -91,11 +96,11 @@ func damageOf(err error, fallbackOff, rec int) Damage {
 func (a *array) fastFramed(b []byte, pos int) int {
 	start := len(a.recs)
 	for pos < len(b) {
-		f, err := v2.ReadFrame(b[pos:], pos, 0)
+		f, err := a.s.ReadFrame(b[pos:], pos, 0)
 		if err != nil || schema.CRC32C(f.Body) != f.Stored {
 			break
 		}
-		r, n, err := schema.ParseBody(f.Body, pos+6, 0)
+		r, n, err := schema.ParseBody(f.Body, pos+frameHead(a.s), 0)
 		if err != nil || n != len(f.Body) {
 			break
 		}
@@ -146,22 +151,23 @@ func firstInvalid(recs []record) int {
 // capHint is the capacity for the records of b: the header's
 // packageCount, bounded by what the bytes can hold (a count read from a
 // damaged file is never trusted for allocation).
-func capHint(b []byte, start, overhead int) int {
-	if len(b) < offPackageCount+4 {
+func capHint(s *schema.Schema, b []byte, start, overhead int) int {
+	off := countOffset(s)
+	if len(b) < off+4 {
 		return 0
 	}
-	n := int(binary.BigEndian.Uint32(b[offPackageCount:]))
+	n := int(binary.BigEndian.Uint32(b[off:]))
 	if n == 0 {
 		n = (len(b) - start) / 128 // a wiped count: a typical record size
 	}
 	return min(n+1, (len(b)-start)/(schema.MinPlainRecord+overhead)+1)
 }
 
-// salvageFramed reads v2 framed records from start to the end of b,
+// salvageFramed reads framed records from start to the end of b,
 // correcting single-bit errors in a record (CRC-32C) and skipping damaged
 // ones by resynchronising on the next "PK" frame whose CRC-32C holds.
-func salvageFramed(b []byte, start int) *array {
-	a := &array{intact: true, recs: make([]record, 0, capHint(b, start, v2.FrameOverhead))}
+func salvageFramed(s *schema.Schema, b []byte, start int) *array {
+	a := &array{s: s, intact: true, recs: make([]record, 0, capHint(s, b, start, s.Framing.Overhead()))}
 	pos, idx := start, 0
 	for pos < len(b) {
 		n0 := len(a.recs)
@@ -178,13 +184,13 @@ func salvageFramed(b []byte, start int) *array {
 			continue
 		}
 		a.intact = false
-		q := nextFrame(b, pos+1)
+		q := nextFrame(s, b, pos+1)
 		if q < 0 {
 			q = len(b)
 		}
 		// The gap may be exactly one record whose marker or bodySize was
 		// hit: its body still ends 4 bytes before the next frame.
-		if rec, ok := frameFromGap(b, pos, q); ok {
+		if rec, ok := frameFromGap(s, b, pos, q); ok {
 			a.recs = append(a.recs, rec)
 			a.damage = append(a.damage, d)
 			a.repairs = append(a.repairs, Repair{Kind: "correct", Offset: pos,
@@ -196,10 +202,10 @@ func salvageFramed(b []byte, start int) *array {
 		g := gap{off: pos, end: q, record: idx, damage: d}
 		g.torn = q == len(b) && d.Error == schema.ErrTruncated.Error()
 		for p := pos; p < q; p++ {
-			if p != pos && !(b[p] == 'P' && p+1 < len(b) && b[p+1] == 'K') {
+			if m := s.Framing.Marker; p != pos && string(b[p:min(p+len(m), len(b))]) != m {
 				continue
 			}
-			if name, ver := partialAt(b, p+6); name != "" {
+			if name, ver := partialAt(b, p+frameHead(s)); name != "" {
 				g.names = append(g.names, Lost{Record: idx + len(g.names), Offset: p, Name: name, Version: ver})
 			}
 		}
@@ -214,7 +220,7 @@ func salvageFramed(b []byte, start int) *array {
 // framedAt reads the record at pos: whole, its CRC-32C holding (after a
 // single-bit correction) and its body valid.
 func (a *array) framedAt(b []byte, pos, idx int) (record, Damage, bool) {
-	f, err := v2.ReadFrame(b[pos:], pos, idx)
+	f, err := a.s.ReadFrame(b[pos:], pos, idx)
 	if err != nil {
 		return record{}, damageOf(err, pos, idx), false
 	}
@@ -222,7 +228,7 @@ func (a *array) framedAt(b []byte, pos, idx int) (record, Damage, bool) {
 	body := f.Body
 	intact := true
 	if schema.CRC32C(body) != f.Stored {
-		d := Damage{Error: schema.ErrRecordChecksumMismatch.Error(), Offset: pos + 6 + len(body), Record: idx, Field: "bodyChecksum",
+		d := Damage{Error: schema.ErrRecordChecksumMismatch.Error(), Offset: pos + frameHead(a.s) + len(body), Record: idx, Field: "bodyChecksum",
 			Detail: fmt.Sprintf("record CRC-32C is 0x%08x, the body computes to 0x%08x", f.Stored, schema.CRC32C(body))}
 		bit, inStored, ok := fixRecordBit(body, f.Stored)
 		if !ok {
@@ -234,19 +240,19 @@ func (a *array) framedAt(b []byte, pos, idx int) (record, Damage, bool) {
 			for s>>uint(k) != 1 {
 				k++
 			}
-			at := pos + 6 + len(body) + 3 - k/8
+			at := pos + frameHead(a.s) + len(body) + 3 - k/8
 			a.repairs = append(a.repairs, Repair{Kind: "correct", Offset: at,
 				Detail: fmt.Sprintf("bit %d of byte 0x%x flipped back (single-bit correction of record %d's stored CRC-32C)", k%8, at, idx)})
 		} else {
 			body = bytes.Clone(body)
 			body[bit/8] ^= 1 << uint(bit%8)
-			a.repairs = append(a.repairs, Repair{Kind: "correct", Offset: pos + 6 + bit/8,
-				Detail: fmt.Sprintf("bit %d of byte 0x%x flipped back (single-bit correction, CRC-32C of record %d)", bit%8, pos+6+bit/8, idx)})
+			a.repairs = append(a.repairs, Repair{Kind: "correct", Offset: pos + frameHead(a.s) + bit/8,
+				Detail: fmt.Sprintf("bit %d of byte 0x%x flipped back (single-bit correction, CRC-32C of record %d)", bit%8, pos+frameHead(a.s)+bit/8, idx)})
 		}
 		a.damage = append(a.damage, d)
 		intact = false
 	}
-	r, n, err := schema.ParseBody(body, pos+6, idx)
+	r, n, err := schema.ParseBody(body, pos+frameHead(a.s), idx)
 	if err == nil && n != len(body) {
 		err = schema.CorruptRecord(schema.ErrInvalidPackage, pos+2, idx, "bodySize", fmt.Sprintf("bodySize is %d, the strings take %d", len(body), n))
 	}
@@ -268,15 +274,15 @@ func (a *array) framedAt(b []byte, pos, idx int) (record, Damage, bool) {
 
 // nextFrame returns the offset of the next "PK" frame at or after from
 // whose CRC-32C holds and whose body is a valid record, or -1.
-func nextFrame(b []byte, from int) int {
+func nextFrame(s *schema.Schema, b []byte, from int) int {
 	for from < len(b) {
-		i := bytes.Index(b[from:], []byte(v2.Marker))
+		i := bytes.Index(b[from:], []byte(s.Framing.Marker))
 		if i < 0 {
 			return -1
 		}
 		p := from + i
-		if f, err := v2.ReadFrame(b[p:], p, 0); err == nil && schema.CRC32C(f.Body) == f.Stored {
-			if r, n, err := schema.ParseBody(f.Body, p+6, 0); err == nil && n == len(f.Body) && schema.CheckRaw(&r, 0) == nil {
+		if f, err := s.ReadFrame(b[p:], p, 0); err == nil && schema.CRC32C(f.Body) == f.Stored {
+			if r, n, err := schema.ParseBody(f.Body, p+frameHead(s), 0); err == nil && n == len(f.Body) && schema.CheckRaw(&r, 0) == nil {
 				return p
 			}
 		}
@@ -286,31 +292,31 @@ func nextFrame(b []byte, from int) int {
 }
 
 // frameFromGap tries the bytes from pos to q as one record whose marker
-// or bodySize is damaged: body from pos+6 to q-4, the CRC-32C in the last
+// or bodySize is damaged: body from pos+frameHead(s) to q-4, the CRC-32C in the last
 // four bytes.
-func frameFromGap(b []byte, pos, q int) (record, bool) {
-	n := q - pos - v2.FrameOverhead
-	if n < v2.MinBody || n > v2.MaxBody {
+func frameFromGap(s *schema.Schema, b []byte, pos, q int) (record, bool) {
+	n := q - pos - s.Framing.Overhead()
+	if n < s.Framing.MinBody || n > s.Framing.MaxBody {
 		return record{}, false
 	}
-	body := b[pos+6 : q-4]
+	body := b[pos+frameHead(s) : q-4]
 	if schema.CRC32C(body) != binary.BigEndian.Uint32(b[q-4:]) {
 		return record{}, false
 	}
-	r, used, err := schema.ParseBody(body, pos+6, 0)
+	r, used, err := schema.ParseBody(body, pos+frameHead(s), 0)
 	if err != nil || used != n || schema.CheckRaw(&r, 0) != nil {
 		return record{}, false
 	}
 	return newRecord(&r, pos, q-pos, body, true), true
 }
 
-// salvagePlain reads v0/v1 plain records from start to the end of b. At a
+// salvagePlain reads plain records from start to the end of b. At a
 // record that does not parse or breaks a rule it resynchronises on the
 // next plausible record: one whose four strings pass the rules, that
 // sorts after the last good one, and that is followed by another such
 // record or by the end of the file.
-func salvagePlain(b []byte, start int) *array {
-	a := &array{intact: true, recs: make([]record, 0, capHint(b, start, 0))}
+func salvagePlain(s *schema.Schema, b []byte, start int) *array {
+	a := &array{s: s, intact: true, recs: make([]record, 0, capHint(s, b, start, 0))}
 	pos, idx := start, 0
 	var prev schema.RawPackage
 	havePrev := false

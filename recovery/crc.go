@@ -10,36 +10,36 @@ import (
 )
 
 // The header CRC-64 is affine over GF(2): crc(x ^ e) = crc(x) ^ L(e) with
-// L linear. A header is n bytes with the stored checksum at offChecksum;
+// L linear. A header is n bytes with the stored checksum at some offset;
 // the checksum bytes are taken as zero when computing, so a flip there
 // changes the stored value instead. The syndrome of a header is
 // stored ^ computed: zero for an intact header, and L(e) for an error
 // pattern e. syndromes holds L(e_i) for every single-bit error e_i.
 
-// offChecksum is where every checksummed header stores its CRC-64.
-const offChecksum = 0x11
-
 // syndromeTable is the syndrome of every single-bit error of a header of
 // one size, and the reverse map for single and double corrections.
 type syndromeTable struct {
 	size  int      // header size in bytes
+	off   int      // offset of the stored checksum
 	col   []uint64 // col[i] = L(e_i), bit i = byte i/8, bit i%8 (LSB 0)
 	index map[uint64]int
 }
 
 var (
 	tablesMu sync.Mutex
-	tables   = map[int]*syndromeTable{}
+	tables   = map[[2]int]*syndromeTable{}
 )
 
-// syndromes returns the table for headers of size bytes, building it once.
-func syndromes(size int) *syndromeTable {
+// syndromes returns the table for headers of size bytes whose checksum is
+// at offChecksum, building it once.
+func syndromes(size, offChecksum int) *syndromeTable {
 	tablesMu.Lock()
 	defer tablesMu.Unlock()
-	if t := tables[size]; t != nil {
+	key := [2]int{size, offChecksum}
+	if t := tables[key]; t != nil {
 		return t
 	}
-	t := &syndromeTable{size: size, col: make([]uint64, size*8), index: make(map[uint64]int, size*8)}
+	t := &syndromeTable{size: size, off: offChecksum, col: make([]uint64, size*8), index: make(map[uint64]int, size*8)}
 	buf := make([]byte, size)
 	zero := schema.HeaderCRC(buf, offChecksum)
 	for i := range t.col {
@@ -54,12 +54,13 @@ func syndromes(size int) *syndromeTable {
 		}
 		t.index[t.col[i]] = i
 	}
-	tables[size] = t
+	tables[key] = t
 	return t
 }
 
-// syndrome returns stored ^ computed for header h.
-func syndrome(h []byte) uint64 {
+// syndrome returns stored ^ computed for header h whose checksum is at
+// offChecksum.
+func syndrome(h []byte, offChecksum int) uint64 {
 	return binary.BigEndian.Uint64(h[offChecksum:]) ^ schema.HeaderCRC(h, offChecksum)
 }
 

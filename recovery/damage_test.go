@@ -54,7 +54,7 @@ func recordOffsets(t testing.TB, b []byte) []int {
 	for pos := hs; pos < len(b); {
 		offs = append(offs, pos)
 		if version == 2 {
-			f, err := v2.ReadFrame(b[pos:], pos, 0)
+			f, err := v2.Schema.ReadFrame(b[pos:], pos, 0)
 			if err != nil {
 				fatal(err)
 			}
@@ -389,8 +389,8 @@ func TestHeaderDamageUndoneExactly(t *testing.T) {
 // FORMAT.md: at the header sizes of the format the CRC-64 tells apart
 // every single-bit and double-bit error.
 func TestSyndromesDistinct(t *testing.T) {
-	for _, size := range []int{plainHeaderSize, v2.HeaderSize} {
-		tab := syndromes(size)
+	for _, size := range []int{plainHeaderSize, v2.Schema.HeaderSize} {
+		tab := syndromes(size, offChecksum)
 		seen := make(map[uint64]int, len(tab.col)*len(tab.col)/2)
 		for i, c := range tab.col {
 			if c == 0 {
@@ -415,7 +415,7 @@ func TestSyndromesDistinct(t *testing.T) {
 
 func TestSolve(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	tab := syndromes(v2.HeaderSize)
+	tab := syndromes(v2.Schema.HeaderSize, offChecksum)
 	for trial := 0; trial < 200; trial++ {
 		k := 1 + rng.IntN(40)
 		perm := rng.Perm(len(tab.col))[:k]
@@ -474,7 +474,7 @@ func TestFixRecordBit(t *testing.T) {
 // registries must count as schema.Registries does.
 func TestRegistriesMatchSchema(t *testing.T) {
 	orig := original(2, 500)
-	a := salvageFramed(orig, v2.HeaderSize)
+	a := salvageFramed(v2.Schema, orig, v2.Schema.HeaderSize)
 	l, err := schema.Decode(orig)
 	if err != nil {
 		t.Fatal(err)
@@ -485,28 +485,99 @@ func TestRegistriesMatchSchema(t *testing.T) {
 	}
 }
 
-// A version registered from outside the tree is never taken for a damaged
-// v2 file: valid, it is clean; invalid, it is left alone.
-func TestForeignVersionLeftAlone(t *testing.T) {
+// A version registered from outside the tree is repaired from its own
+// description: valid, it is clean; with a flipped header bit, it comes
+// back exactly, at its own version.
+func TestForeignVersionRepaired(t *testing.T) {
+	t.Cleanup(schema.Scope())
 	const v = 0xc8 // far (4 bits) from 2, so no generated flip reaches it
 	s2, _ := schema.Lookup(2)
 	foreign := *s2
-	foreign.Version = v
+	foreign.Version, foreign.Since = v, "9.0.0"
 	foreign.Up, foreign.Down = nil, nil
-	foreign.Check = func(b []byte) []error {
-		if len(b) > v2.HeaderSize && b[v2.HeaderSize] == 'P' {
-			return nil
-		}
-		return []error{schema.ErrCorruptedHeader}
-	}
 	schema.Register(&foreign)
-	b := original(2, 20)
-	b[schema.OffConfigVersion] = v
-	if r := Recover(b, Options{Mode: Yes}); r.Status != StatusClean || r.Version != v {
+	l, err := schema.Decode(original(2, 20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Config.Version = v
+	b, err := schema.Encode(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := Recover(b, Options{}); r.Status != StatusClean || r.Version != v {
 		t.Errorf("valid v%d: %s (v%d)", v, r.Status, r.Version)
 	}
-	b[v2.HeaderSize] = 'X'
-	if r := Recover(b, Options{Mode: Yes}); r.Status != StatusUnrepairable || r.Output != nil {
-		t.Errorf("invalid v%d: %s", v, r.Status)
+	d := bytes.Clone(b)
+	d[schema.OffRows] ^= 0x04
+	r := Recover(d, Options{})
+	if r.Status != StatusRepaired || !bytes.Equal(r.Output, b) || r.Version != v {
+		t.Errorf("damaged v%d: %s (v%d), exact: %v", v, r.Status, r.Version, bytes.Equal(r.Output, b))
 	}
+}
+
+// A healthy file of a version above every registered one is never
+// rewritten as one this build knows: it is refused, UnsupportedVersion,
+// whatever the mode. A bit flip that only makes the version byte look
+// newer is still damage, and repaired.
+func TestNewerVersionRefused(t *testing.T) {
+	for _, ver := range []int{1, 2} {
+		b := original(ver, 20)
+		newer := bytes.Clone(b)
+		newer[schema.OffConfigVersion] = 3
+		binary.BigEndian.PutUint64(newer[offChecksum:], schema.HeaderCRC(newer[:headerSize(ver)], offChecksum))
+		for _, mode := range []Mode{Default, Yes} {
+			r := Recover(newer, Options{Mode: mode})
+			if r.Status != StatusUnrepairable || r.Output != nil || r.Plan != nil {
+				t.Errorf("v%d layout, version byte 3, mode %d: %s, output %v", ver, mode, r.Status, r.Output != nil)
+			}
+			if len(r.Damage) == 0 || r.Damage[0].Error != schema.ErrUnsupportedVersion.Error() {
+				t.Errorf("v%d layout, version byte 3: damage %v, want UnsupportedVersion", ver, r.Damage)
+			}
+		}
+		flipped := bytes.Clone(b)
+		flipped[schema.OffConfigVersion] ^= 0x04
+		if r := Recover(flipped, Options{}); r.Status != StatusRepaired || !bytes.Equal(r.Output, b) {
+			t.Errorf("v%d with a flipped version bit: %s", ver, r.Status)
+		}
+	}
+}
+
+// A v1 file whose whole header was zeroed, repaired with a healthy v1
+// peer as the reference, comes back as v1 with its checksum, not as v0.
+func TestWipedV1WithReference(t *testing.T) {
+	b := original(1, 20)
+	ref, err := schema.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wiped := bytes.Clone(b)
+	clear(wiped[:plainHeaderSize])
+	r := Recover(wiped, Options{Mode: Yes, Reference: ref, ReferenceName: "peer.lockb"})
+	if r.Status != StatusRepaired || r.Version != 1 {
+		t.Fatalf("wiped v1 with a v1 reference: %s (v%d): %s", r.Status, r.Version, r.Reason)
+	}
+	if got := r.Output[schema.OffConfigVersion]; got != 1 {
+		t.Errorf("configVersion byte %d, want 1", got)
+	}
+	if errs := schema.Check(r.Output); len(errs) > 0 {
+		t.Errorf("repaired file: %v", errs)
+	}
+	if !bytes.Equal(r.Output, b) {
+		t.Errorf("repaired file differs from the original")
+	}
+}
+
+// The offsets the tests damage, of the registered layouts of versions 0
+// to 2 (FORMAT.md 2.1 and 2.2).
+const (
+	offChecksum     = 0x11
+	offPackageCount = 0x19
+	plainHeaderSize = 0x40
+)
+
+// headerSize returns the header size of a registered version.
+func headerSize(version int) int {
+	s, _ := schema.Lookup(version)
+	return s.HeaderSize
 }

@@ -8,30 +8,30 @@ import (
 	"strings"
 
 	"github.com/lockfix/lockfix/schema"
-	v0 "github.com/lockfix/lockfix/schema/v0"
-	v1 "github.com/lockfix/lockfix/schema/v1"
-	v2 "github.com/lockfix/lockfix/schema/v2"
 )
 
-// Offsets of the 64-byte header of versions 0 and 1 (FORMAT.md 2.1).
+// Limits of the search for unknown bits.
 const (
-	plainHeaderSize   = 0x40
-	offPackageCount   = 0x19
-	offPlainPadding   = 0x1D
 	speculativeLimit  = 48 // unknowns when guessing which zero fields were reset
 	crossCheckAbove   = 48 // solutions with more unknowns must match a package registry
 	maxSolvedUnknowns = 64
 )
 
-func headerSize(version int) int {
-	if version == v2.Version {
-		return v2.HeaderSize
+// crcOffset returns the offset of the header checksum of version s, or -1
+// when its header has none.
+func crcOffset(s *schema.Schema) int {
+	if f := s.FieldOf(schema.KindHeaderChecksum); f != nil {
+		return f.Offset
 	}
-	return plainHeaderSize
+	return -1
 }
+
+// countOffset returns the offset of the package count of version s.
+func countOffset(s *schema.Schema) int { return s.FieldOf(schema.KindCount).Offset }
 
 // header is the analysis of a header.
 type header struct {
+	s       *schema.Schema
 	version int
 	h       []byte // the repaired header
 	// verified: the header CRC-64 accounts for every change, so every
@@ -46,25 +46,6 @@ type header struct {
 }
 
 func (hd *header) cfg() schema.Config { return schema.DecodeConfig(hd.h[schema.OffConfigVersion:]) }
-
-func headerValid(version int, h []byte) bool {
-	switch version {
-	case 0:
-		return v0.Codec.HeaderValid(h)
-	case 1:
-		return v1.Codec.HeaderValid(h)
-	case 2:
-		return v2.HeaderValid(h)
-	}
-	return false
-}
-
-func definedFlags(version int) schema.Flags {
-	if s, ok := schema.Lookup(version); ok {
-		return s.Flags
-	}
-	return 0
-}
 
 // flipDetail describes the difference of two byte ranges bit by bit when
 // it is small, byte by byte otherwise.
@@ -95,53 +76,47 @@ func (hd *header) restore(off int, want []byte, what string) {
 	hd.repairs = append(hd.repairs, Repair{Kind: "restore", Offset: off, Detail: flipDetail(old, want, off) + " (" + what + ")"})
 }
 
-// restoreFixed restores the fields whose value the format fixes: magic,
-// configVersion (recognised from the file's layout), reserved, padding,
-// and v2's headerSize; v0's checksum field is zero.
+// restoreFixed restores the fields whose value the description fixes:
+// the magic, configVersion (recognised from the file's layout), the
+// reserved byte and every field of kind KindFixed.
 func (hd *header) restoreFixed() {
-	hd.restore(schema.OffMagic, []byte(schema.Magic), "magic must be \"BUN1\"")
-	hd.restore(schema.OffConfigVersion, []byte{byte(hd.version)}, fmt.Sprintf("configVersion %d, from the file's layout", hd.version))
-	hd.restore(schema.OffReserved, []byte{0}, "reserved must be 0")
-	switch hd.version {
-	case 0:
-		hd.restore(offChecksum, make([]byte, 8), "a v0 checksum field must be zero")
-		hd.restore(offPlainPadding, make([]byte, plainHeaderSize-offPlainPadding), "padding must be zero")
-	case 1:
-		hd.restore(offPlainPadding, make([]byte, plainHeaderSize-offPlainPadding), "padding must be zero")
-	case 2:
-		hd.restore(v2.OffHeaderSize, []byte{0, v2.HeaderSize}, "headerSize must be 104")
-		hd.restore(v2.OffPadding, make([]byte, v2.PaddingSize), "padding must be zero")
+	for _, f := range hd.s.Header {
+		switch {
+		case f.Kind == schema.KindMagic:
+			hd.restore(f.Offset, []byte(schema.Magic), "magic must be \"BUN1\"")
+		case f.Kind == schema.KindVersion:
+			hd.restore(f.Offset, []byte{byte(hd.version)}, fmt.Sprintf("configVersion %d, from the file's layout", hd.version))
+		case f.Kind == schema.KindConfig && f.Offset == schema.OffReserved:
+			hd.restore(f.Offset, []byte{0}, "reserved must be 0")
+		case f.Kind == schema.KindFixed:
+			want := f.Value
+			if want == nil {
+				want = make([]byte, f.Size)
+			}
+			hd.restore(f.Offset, want, f.Rule)
+		}
 	}
 }
 
 // unknownBits returns the bit positions of the fields of h that break
 // their rules: the damage there is certain and its position known.
-func unknownBits(version int, h []byte) []int {
+func unknownBits(s *schema.Schema, h []byte) []int {
 	var u []int
 	field := func(off, size int) {
 		for i := off * 8; i < (off+size)*8; i++ {
 			u = append(u, i)
 		}
 	}
-	c := schema.DecodeConfig(h[schema.OffConfigVersion:])
-	if c.RegistryHash == 0 {
-		field(schema.OffRegistryHash, 4)
-	}
-	if c.Flags&^definedFlags(version) != 0 {
-		field(schema.OffFeatureFlags, 4)
-	}
-	if !c.TerminalMode.Valid() {
-		field(schema.OffTerminalMode, 1)
-	}
-	if c.Rows == 0 {
-		field(schema.OffRows, 1)
-	}
-	if c.Cols == 0 {
-		field(schema.OffCols, 1)
-	}
-	if version == v2.Version {
-		for _, i := range writerBad(h[v2.OffWriter : v2.OffWriter+v2.WriterSize]) {
-			field(v2.OffWriter+i, 1)
+	for _, f := range s.Header {
+		switch f.Kind {
+		case schema.KindConfig:
+			if f.Offset != schema.OffReserved && schema.ConfigFieldBad(f.Offset, h[schema.OffConfigVersion:], s.Flags) {
+				field(f.Offset, f.Size)
+			}
+		case schema.KindWriter:
+			for _, i := range writerBad(h[f.Offset:f.End()]) {
+				field(f.Offset+i, 1)
+			}
 		}
 	}
 	return u
@@ -167,11 +142,11 @@ func writerBad(w []byte) []int {
 // resettable returns the bit positions of fields that are valid but zero,
 // as a reset would leave them: the defined flag bits and the terminal
 // mode.
-func resettable(version int, h []byte) []int {
+func resettable(s *schema.Schema, h []byte) []int {
 	var u []int
 	c := schema.DecodeConfig(h[schema.OffConfigVersion:])
 	if c.Flags == 0 {
-		def := uint32(definedFlags(version))
+		def := uint32(s.Flags)
 		for k := 0; k < 32; k++ {
 			if def>>uint(k)&1 == 1 {
 				// flags are big-endian at 0x09: bit k is in byte 0x0c - k/8
@@ -197,17 +172,18 @@ func flip(h []byte, pos []int) {
 // or double bit error, then the bits of the invalid fields solved from the
 // CRC, then those plus the zero fields a reset would leave. It returns the
 // bits to flip and how they were found.
-func explain(version int, h []byte, registries map[uint32]bool) ([]int, string, bool) {
-	t := syndromes(len(h))
-	s := syndrome(h)
+func explain(sc *schema.Schema, h []byte, registries map[uint32]bool) ([]int, string, bool) {
+	offChecksum := crcOffset(sc)
+	t := syndromes(len(h), offChecksum)
+	s := syndrome(h, offChecksum)
 	if s == 0 {
-		return nil, "", headerValid(version, h)
+		return nil, "", sc.HeaderValid(h)
 	}
 	work := make([]byte, len(h))
 	try := func(pos []int) bool {
 		copy(work, h)
 		flip(work, pos)
-		return headerValid(version, work)
+		return sc.HeaderValid(work)
 	}
 	var found [][]int
 	for _, c := range t.corrections(s) {
@@ -228,7 +204,7 @@ func explain(version int, h []byte, registries map[uint32]bool) ([]int, string, 
 	if schema.AllZero(h[offChecksum : offChecksum+8]) {
 		return nil, "", false // the stored CRC itself was wiped
 	}
-	setA := unknownBits(version, h)
+	setA := unknownBits(sc, h)
 	sets := [][]int{setA}
 	// Valid fields that are zero may have been reset; when the config
 	// block looks wiped they surely were, and the solution may use up to
@@ -237,7 +213,7 @@ func explain(version int, h []byte, registries map[uint32]bool) ([]int, string, 
 	if wipedHeader(h) {
 		limit = maxSolvedUnknowns
 	}
-	if extra := resettable(version, h); len(extra) > 0 && len(setA)+len(extra) <= limit {
+	if extra := resettable(sc, h); len(extra) > 0 && len(setA)+len(extra) <= limit {
 		sets = append(sets, append(append([]int(nil), setA...), extra...))
 	}
 	for _, u := range sets {
@@ -274,14 +250,11 @@ func explain(version int, h []byte, registries map[uint32]bool) ([]int, string, 
 	return nil, "", false
 }
 
-// fieldName names the header field holding byte off.
-func fieldName(version, off int) string {
-	if s, ok := schema.Lookup(version); ok && s.Fields != nil {
-		var buf [v2.HeaderSize]byte
-		for _, f := range s.Fields(buf[:headerSize(version)]) {
-			if off >= f.Offset && off < f.Offset+f.Size {
-				return f.Name
-			}
+// fieldName names the header field of s holding byte off.
+func fieldName(s *schema.Schema, off int) string {
+	for _, f := range s.Header {
+		if off >= f.Offset && off < f.End() {
+			return f.Name
 		}
 	}
 	return "header"
@@ -292,7 +265,7 @@ func (hd *header) describeFlips(old []byte, pos []int, how string) {
 	if len(pos) <= 2 {
 		var parts []string
 		for _, p := range pos {
-			parts = append(parts, fmt.Sprintf("bit %d of byte 0x%02x (%s)", p%8, p/8, fieldName(hd.version, p/8)))
+			parts = append(parts, fmt.Sprintf("bit %d of byte 0x%02x (%s)", p%8, p/8, fieldName(hd.s, p/8)))
 		}
 		off := 0
 		if len(pos) > 0 {
@@ -304,7 +277,7 @@ func (hd *header) describeFlips(old []byte, pos []int, how string) {
 	byField := map[string][2]int{}
 	var order []string
 	for _, p := range pos {
-		n := fieldName(hd.version, p/8)
+		n := fieldName(hd.s, p/8)
 		r, seen := byField[n]
 		if !seen {
 			order = append(order, n)
@@ -332,7 +305,7 @@ func (hd *header) guess(field, value, source string) {
 // then the defaults, each reported as guessed.
 func (hd *header) rebuild(arr *array, opts Options) {
 	c := hd.cfg()
-	trusted := hd.crcHolds || hd.version == 0
+	trusted := hd.crcHolds || crcOffset(hd.s) < 0
 	wiped := c.RegistryHash == 0 && c.Rows == 0 && c.Cols == 0
 	ref := opts.Reference
 	refName := "--reference"
@@ -340,7 +313,7 @@ func (hd *header) rebuild(arr *array, opts Options) {
 		refName = "--reference " + opts.ReferenceName
 	}
 	unverified := "as found, unverified: the header CRC-64 did not account for the damage"
-	defined := definedFlags(hd.version)
+	defined := hd.s.Flags
 
 	var regs []schema.RegistryCount
 	if c.RegistryHash == 0 || wiped || !trusted {
@@ -421,11 +394,14 @@ func (hd *header) rebuild(arr *array, opts Options) {
 	c.Reserved = 0
 	schema.PutConfig(hd.h[schema.OffConfigVersion:], c)
 
-	if hd.version == v2.Version {
-		w := hd.h[v2.OffWriter : v2.OffWriter+v2.WriterSize]
+	if wf := hd.s.FieldOf(schema.KindWriter); wf != nil {
+		w := hd.h[wf.Offset:wf.End()]
 		switch {
 		case len(writerBad(w)) > 0 || wiped && schema.AllZero(w):
-			name := v2.DefaultWriter
+			name := opts.Writer
+			if name == "" {
+				name = schema.DefaultWriter
+			}
 			src := "default (this program)"
 			if ref != nil && ref.Writer != "" {
 				name, src = ref.Writer, refName

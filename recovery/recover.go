@@ -39,11 +39,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/lockfix/lockfix/schema"
-	v2 "github.com/lockfix/lockfix/schema/v2"
 )
 
 // Mode chooses how far a repair may go.
@@ -70,6 +68,9 @@ type Options struct {
 	// Registry is a registry URL for registryHash when the packages do
 	// not give it.
 	Registry string
+	// Writer names this program, for a writer field that must be filled
+	// ("lockfix 0.1.0"); empty: schema.DefaultWriter.
+	Writer string
 }
 
 // Recover analyses b and repairs it as opts allow. It never panics and
@@ -87,53 +88,59 @@ func newReport() *Report {
 
 func recoverBytes(b []byte, opts Options) *Report {
 	r := newReport()
-	if s, err := schema.Sniff(b); err == nil && s.Version > v2.Version {
-		// A version registered from outside: its layout is its own.
-		return unrecognised(r, b, "")
-	}
-	ver, from, ok := detect(b, opts.Reference)
+	d, ok := detect(b, opts.Reference)
 	if !ok {
-		return unrecognised(r, b, from)
+		return unrecognised(r, b, d.from)
 	}
-	r.Version, r.VersionFrom = ver, from
-	hs := headerSize(ver)
+	s := d.s
+	if newer(b, s) {
+		// A version this build does not know, whose layout is otherwise
+		// intact: never rewritten as one it does know.
+		return unsupported(r, b)
+	}
+	r.Version, r.VersionFrom = s.Version, d.from
+	hs := s.HeaderSize
 	if len(b) < hs {
 		r.Damage = append(r.Damage, Damage{Error: schema.ErrTruncated.Error(), Offset: len(b), Record: -1, Field: "header",
-			Detail: fmt.Sprintf("the file is %d bytes, the v%d header alone is %d", len(b), ver, hs)})
+			Detail: fmt.Sprintf("the file is %d bytes, the v%d header alone is %d", len(b), s.Version, hs)})
 		r.Status = StatusUnrepairable
 		r.Reason = fmt.Sprintf("the file ends inside the header (%d of %d bytes): no package survives to rebuild from", len(b), hs)
 		return r
 	}
 	var arr *array
-	if ver == v2.Version {
-		arr = salvageFramed(b, hs)
+	if s.Framing != nil {
+		arr = salvageFramed(s, b, hs)
 	} else {
-		arr = salvagePlain(b, hs)
+		arr = salvagePlain(s, b, hs)
 	}
-	o := build(b, ver, arr, opts)
-	if ver == 1 && b[schema.OffConfigVersion] == 0 && !o.hd.verified {
-		// The version byte says 0 and the CRC-64 explains nothing: a v0
-		// file whose checksum field was hit.
-		ver = 0
-		r.Version, r.VersionFrom = 0, "plain records at 0x40, configVersion byte 0 (its non-zero checksum field is damage)"
-		o = build(b, ver, arr, opts)
+	o := build(b, s, arr, opts)
+	if sib := uncheckedSibling(s); sib != nil && !d.fromRef && int(b[schema.OffConfigVersion]) == sib.Version && !o.hd.verified {
+		// The version byte names the sibling layout without a checksum,
+		// and the CRC-64 explains nothing: a file of that version whose
+		// checksum field was hit.
+		s = sib
+		r.Version, r.VersionFrom = s.Version, fmt.Sprintf("plain records at 0x%x, configVersion byte %d (its non-zero checksum field is damage)", s.HeaderSize, s.Version)
+		o = build(b, s, arr, opts)
 	}
-	r.found = func() *schema.Lockfile { return found(b, ver, arr, o) }
-	r.Damage = append(r.Damage, headerDamage(b, ver)...)
+	r.found = func() *schema.Lockfile { return found(b, s, arr, o) }
+	r.Damage = append(r.Damage, headerDamage(b, s)...)
 	r.Damage = append(r.Damage, arr.damage...)
 	r.Damage = append(r.Damage, o.damage...)
 	r.Repairs = append(r.Repairs, o.hd.repairs...)
 	r.Repairs = append(r.Repairs, arr.repairs...)
 	r.Repairs = append(r.Repairs, o.repairs...)
+	vb := int(b[schema.OffConfigVersion])
 	switch {
-	case ver > 1 || o.hd.verified || strings.Contains(r.VersionFrom, "reference"):
+	case len(siblings(s)) < 2 || o.hd.verified || d.fromRef:
 	case wipedHeader(b):
-		// A wiped plain header: v0 and v1 differ only in the checksum.
-		r.Guessed = append(r.Guessed, Guess{Field: "configVersion", Value: fmt.Sprint(ver), Source: r.VersionFrom + "; the header was wiped"})
-	case ver == 0 && b[schema.OffConfigVersion] == 1:
-		// A v0 file with a flipped version bit, or a v1 file whose
-		// checksum was zeroed: the layout cannot tell.
-		r.Guessed = append(r.Guessed, Guess{Field: "configVersion", Value: "0", Source: r.VersionFrom})
+		// A wiped header of a layout that versions share: they differ
+		// only in the checksum.
+		r.Guessed = append(r.Guessed, Guess{Field: "configVersion", Value: fmt.Sprint(s.Version), Source: r.VersionFrom + "; the header was wiped"})
+	case crcOffset(s) < 0 && vb != s.Version && slices.ContainsFunc(siblings(s), func(o *schema.Schema) bool { return o.Version == vb }):
+		// A file of the unchecked version with a flipped version bit, or
+		// one of a checked sibling whose checksum was zeroed: the layout
+		// cannot tell.
+		r.Guessed = append(r.Guessed, Guess{Field: "configVersion", Value: fmt.Sprint(s.Version), Source: r.VersionFrom})
 	}
 	r.Guessed = append(r.Guessed, o.hd.guessed...)
 	r.Lost = append(r.Lost, o.lost...)
@@ -156,11 +163,11 @@ func recoverBytes(b []byte, opts Options) *Report {
 			return r
 		}
 		clean := newReport()
-		clean.Version, clean.VersionFrom, clean.Status = ver, "header", StatusClean
+		clean.Version, clean.VersionFrom, clean.Status = s.Version, "header", StatusClean
 		clean.Kept, clean.Expected = len(o.recs), len(o.recs)
 		return clean
 	}
-	if !headerValid(ver, o.out) {
+	if !s.HeaderValid(o.out) {
 		r.Status, r.Reason = StatusUnrepairable, "the rebuilt header does not validate (an internal error; nothing is written)"
 		return r
 	}
@@ -180,11 +187,11 @@ func recoverBytes(b []byte, opts Options) *Report {
 }
 
 // found builds the lenient view of the damaged file for Report.Found.
-func found(b []byte, ver int, arr *array, o *outcome) *schema.Lockfile {
+func found(b []byte, s *schema.Schema, arr *array, o *outcome) *schema.Lockfile {
 	l := &schema.Lockfile{Config: schema.DecodeConfig(b[schema.OffConfigVersion:])}
 	l.Config.Version = int(b[schema.OffConfigVersion])
-	if ver == v2.Version && len(b) >= v2.HeaderSize {
-		l.Writer = strings.TrimRight(string(b[v2.OffWriter:v2.OffWriter+v2.WriterSize]), "\x00")
+	if wf := s.FieldOf(schema.KindWriter); wf != nil && len(b) >= s.HeaderSize {
+		l.Writer = schema.WriterString(b[wf.Offset:wf.End()])
 	}
 	for i := range arr.recs {
 		l.Packages = append(l.Packages, arr.recs[i].pkg())
@@ -198,8 +205,7 @@ func found(b []byte, ver int, arr *array, o *outcome) *schema.Lockfile {
 	return l
 }
 
-// unrecognised reports a file that is not recognisable as a lockfile, or
-// one of a version whose layout recovery does not know.
+// unrecognised reports a file that is not recognisable as a lockfile.
 func unrecognised(r *Report, b []byte, why string) *Report {
 	if s, err := schema.Sniff(b); err == nil {
 		r.Version, r.VersionFrom = s.Version, "header"
@@ -211,7 +217,7 @@ func unrecognised(r *Report, b []byte, why string) *Report {
 			r.Damage = append(r.Damage, damageOf(e, 0, -1))
 		}
 		r.Status = StatusUnrepairable
-		r.Reason = fmt.Sprintf("recovery knows the layouts of versions 0, 1 and 2, not %d", s.Version)
+		r.Reason = "its layout cannot be recognised"
 		return r
 	}
 	for _, e := range schema.Check(b) {
@@ -221,63 +227,183 @@ func unrecognised(r *Report, b []byte, why string) *Report {
 	return r
 }
 
-// detect recognises the version from the layout of the file, then the
-// header's bytes.
-func detect(b []byte, ref *schema.Lockfile) (int, string, bool) {
+// newer reports whether b is a file of a config version above every
+// registered one whose layout, read as s, is otherwise intact: its stored
+// header checksum holds over the bytes as they are, version byte
+// included, so the writer wrote that version. In a layout without a
+// checksum nothing tells a newer version from a damaged version byte, and
+// the byte is taken for damage.
+func newer(b []byte, s *schema.Schema) bool {
+	if len(b) < s.HeaderSize || string(b[:4]) != schema.Magic || int(b[schema.OffConfigVersion]) <= schema.Latest() {
+		return false
+	}
+	off := crcOffset(s)
+	return off >= 0 && !schema.AllZero(b[off:off+8]) && syndrome(b[:s.HeaderSize], off) == 0
+}
+
+// unsupported reports a file of a version this build does not know.
+func unsupported(r *Report, b []byte) *Report {
+	vb := b[schema.OffConfigVersion]
+	r.Damage = append(r.Damage, Damage{Error: schema.ErrUnsupportedVersion.Error(), Offset: schema.OffConfigVersion, Record: -1, Field: "configVersion",
+		Detail: fmt.Sprintf("configVersion %d is not known to this build (known: %v)", vb, schema.Versions())})
+	r.Status = StatusUnrepairable
+	r.Reason = fmt.Sprintf("config version %d is newer than this build knows (%v) and its header is intact: it is not damage, and nothing is rewritten; use a lockfix that knows version %d", vb, schema.Versions(), vb)
+	return r
+}
+
+// siblings returns the registered versions that share the layout of s
+// (header size and record framing), s among them, in version order: v0
+// and v1, which differ only in the checksum.
+func siblings(s *schema.Schema) []*schema.Schema {
+	var out []*schema.Schema
+	for _, v := range schema.Versions() {
+		o, _ := schema.Lookup(v)
+		if o.HeaderSize == s.HeaderSize && (o.Framing == nil) == (s.Framing == nil) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// uncheckedSibling returns, for a version with a header checksum, the
+// sibling of its layout without one, or nil.
+func uncheckedSibling(s *schema.Schema) *schema.Schema {
+	if crcOffset(s) < 0 {
+		return nil
+	}
+	for _, o := range siblings(s) {
+		if crcOffset(o) < 0 {
+			return o
+		}
+	}
+	return nil
+}
+
+// detection is the version a file was recognised as.
+type detection struct {
+	s    *schema.Schema
+	from string // how it was recognised, for the report
+	// fromRef: the layout could not tell, and the reference's version
+	// decided.
+	fromRef bool
+}
+
+// detect recognises the version from the layout of the file (where the
+// records start, and how), then the header's bytes, then the reference.
+func detect(b []byte, ref *schema.Lockfile) (detection, bool) {
 	if len(b) < schema.PrefixSize {
-		return -1, fmt.Sprintf("the file is %d bytes, too short for a lockfile's header", len(b)), false
+		return detection{from: fmt.Sprintf("the file is %d bytes, too short for a lockfile's header", len(b))}, false
 	}
 	magicOK := string(b[:4]) == schema.Magic
 	vb := int(b[schema.OffConfigVersion])
-	framed := len(b) >= v2.HeaderSize+2 && b[v2.HeaderSize] == 'P' && b[v2.HeaderSize+1] == 'K'
-	plainRec := false
-	if len(b) >= plainHeaderSize+schema.MinPlainRecord {
-		r, _, err := schema.ParseBody(b[plainHeaderSize:], plainHeaderSize, 0)
-		plainRec = err == nil && schema.CheckRaw(&r, 0) == nil
+	var refS *schema.Schema
+	if ref != nil {
+		refS, _ = schema.Lookup(ref.Config.Version)
 	}
-	plain := false
-	var from string
+	// The layouts whose first record is where they put it.
+	var framed, plain []*schema.Schema
+	for _, v := range schema.Versions() {
+		s, _ := schema.Lookup(v)
+		switch hs := s.HeaderSize; {
+		case s.Framing != nil:
+			if m := s.Framing.Marker; len(b) >= hs+len(m) && string(b[hs:hs+len(m)]) == m {
+				framed = append(framed, s)
+			}
+		case len(b) >= hs+schema.MinPlainRecord:
+			if r, _, err := schema.ParseBody(b[hs:], hs, 0); err == nil && schema.CheckRaw(&r, 0) == nil {
+				plain = append(plain, s)
+			}
+		}
+	}
+	layout := func(s *schema.Schema, from string) (detection, bool) { return pick(b, s, from, refS) }
 	switch {
-	case framed && !plainRec:
-		return v2.Version, "framed records at 0x68", true
-	case plainRec && !framed:
-		plain, from = true, "plain records at 0x40"
-	case len(b) >= v2.OffHeaderSize+2 && binary.BigEndian.Uint16(b[v2.OffHeaderSize:]) == v2.HeaderSize && vb != 0 && vb != 1:
-		return v2.Version, "headerSize field 104", true
-	case magicOK && vb <= 2:
-		if vb == v2.Version {
-			return v2.Version, "header", true
+	case len(framed) > 0 && len(plain) == 0:
+		s := framed[0]
+		for _, f := range framed {
+			if f.Version == vb {
+				s = f
+			}
 		}
-		plain, from = true, "header"
-	case ref != nil && ref.Config.Version <= 2:
-		if ref.Config.Version == v2.Version {
-			return v2.Version, "the reference's version (no record to tell the layout)", true
-		}
-		plain, from = true, "the reference's layout (no record to tell it)"
-	case nextFrame(b, v2.HeaderSize) >= 0:
-		return v2.Version, "framed records after 0x68", true
-	case nextPlain(b, plainHeaderSize, nil) >= 0:
-		plain, from = true, "plain records after 0x40"
+		return layout(s, fmt.Sprintf("framed records at 0x%x", s.HeaderSize))
+	case len(plain) > 0 && len(framed) == 0:
+		s := plain[0]
+		return layout(s, fmt.Sprintf("plain records at 0x%x", s.HeaderSize))
 	}
-	if !plain {
-		if magicOK {
-			return -1, fmt.Sprintf("configVersion %d is not known to this build and no record shows the layout", vb), false
+	for _, v := range schema.Versions() {
+		s, _ := schema.Lookup(v)
+		if f := s.Field("headerSize"); f != nil && f.Kind == schema.KindFixed && f.Value != nil &&
+			len(b) >= f.End() && bytes.Equal(b[f.Offset:f.End()], f.Value) && len(siblings(s)) == 1 {
+			if vs, ok := schema.Lookup(vb); !ok || vs.HeaderSize == s.HeaderSize {
+				return detection{s: s, from: fmt.Sprintf("headerSize field %d", schema.Uint(f.Value))}, true
+			}
 		}
-		return -1, fmt.Sprintf("not a lockfile: the magic is %q and no package record was found", b[:4]), false
 	}
-	if len(b) < offChecksum+8 || schema.AllZero(b[offChecksum:offChecksum+8]) {
-		if ref != nil && ref.Config.Version <= 1 && (wipedHeader(b) || vb == 1) {
-			return ref.Config.Version, from + ", zero checksum field, the reference's version", true
+	if vs, ok := schema.Lookup(vb); magicOK && ok {
+		return layout(vs, "header")
+	}
+	if refS != nil {
+		d, ok := layout(refS, "the reference's layout (no record to tell it)")
+		if len(siblings(refS)) == 1 {
+			d.from = "the reference's version (no record to tell the layout)"
 		}
-		if vb == 0 {
-			return 0, from, true
+		return d, ok
+	}
+	for _, v := range schema.Versions() {
+		if s, _ := schema.Lookup(v); s.Framing != nil && nextFrame(s, b, s.HeaderSize) >= 0 {
+			return layout(s, fmt.Sprintf("framed records after 0x%x", s.HeaderSize))
 		}
-		return 0, from + ", zero checksum field (only a v0 header has one; configVersion said 1)", true
 	}
-	if vb == 1 {
-		return 1, from, true
+	for _, v := range schema.Versions() {
+		if s, _ := schema.Lookup(v); s.Framing == nil && nextPlain(b, s.HeaderSize, nil) >= 0 {
+			return layout(s, fmt.Sprintf("plain records after 0x%x", s.HeaderSize))
+		}
 	}
-	return 1, from + ", non-zero checksum field (a v1 header's CRC-64)", true
+	if magicOK {
+		return detection{from: fmt.Sprintf("configVersion %d is not known to this build and no record shows the layout", vb)}, false
+	}
+	return detection{from: fmt.Sprintf("not a lockfile: the magic is %q and no package record was found", b[:4])}, false
+}
+
+// pick chooses among the versions that share the layout of s: the only
+// one; else by the checksum field (zero in a version without a checksum),
+// the version byte and the reference.
+func pick(b []byte, s *schema.Schema, from string, ref *schema.Schema) (detection, bool) {
+	sib := siblings(s)
+	if len(sib) == 1 {
+		return detection{s: s, from: from}, true
+	}
+	var checked, unchecked *schema.Schema
+	for _, o := range sib {
+		if crcOffset(o) >= 0 {
+			checked = o
+		} else {
+			unchecked = o
+		}
+	}
+	vb := int(b[schema.OffConfigVersion])
+	if checked == nil || unchecked == nil {
+		for _, o := range sib {
+			if o.Version == vb {
+				return detection{s: o, from: from}, true
+			}
+		}
+		return detection{s: s, from: from}, true
+	}
+	inSib := func(x *schema.Schema) bool { return x != nil && slices.Contains(sib, x) }
+	off := crcOffset(checked)
+	if len(b) < off+8 || schema.AllZero(b[off:off+8]) {
+		if inSib(ref) && (wipedHeader(b) || vb == checked.Version) {
+			return detection{s: ref, from: from + ", zero checksum field, the reference's version", fromRef: true}, true
+		}
+		if vb == unchecked.Version {
+			return detection{s: unchecked, from: from}, true
+		}
+		return detection{s: unchecked, from: fmt.Sprintf("%s, zero checksum field (only a v%d header has one; configVersion said %d)", from, unchecked.Version, vb)}, true
+	}
+	if vb == checked.Version {
+		return detection{s: checked, from: from}, true
+	}
+	return detection{s: checked, from: fmt.Sprintf("%s, non-zero checksum field (a v%d header's CRC-64)", from, checked.Version)}, true
 }
 
 // wipedHeader reports whether the config block looks zeroed: registryHash,
@@ -289,15 +415,11 @@ func wipedHeader(b []byte) bool {
 }
 
 // headerDamage lists the header's problems, field by field.
-func headerDamage(b []byte, ver int) []Damage {
+func headerDamage(b []byte, s *schema.Schema) []Damage {
 	var out []Damage
-	if int(b[schema.OffConfigVersion]) != ver {
+	if int(b[schema.OffConfigVersion]) != s.Version {
 		out = append(out, Damage{Error: schema.ErrCorruptedHeader.Error(), Offset: schema.OffConfigVersion, Record: -1, Field: "configVersion",
-			Detail: fmt.Sprintf("configVersion is %d, the file's layout is version %d", b[schema.OffConfigVersion], ver)})
-	}
-	s, ok := schema.Lookup(ver)
-	if !ok || s.Fields == nil {
-		return out
+			Detail: fmt.Sprintf("configVersion is %d, the file's layout is version %d", b[schema.OffConfigVersion], s.Version)})
 	}
 	for _, f := range s.Fields(b) {
 		if f.Err != nil {
@@ -320,38 +442,38 @@ type outcome struct {
 	reason   string
 }
 
-// derived writes into h the fields that an intact array determines:
-// packageCount, and for v2 packagesSize and packagesChecksum.
-func derived(h []byte, ver int, b []byte, arr *array) []Repair {
+// derived writes into h the fields that an intact array determines: the
+// count, and the array's size and checksum where the version has them.
+func derived(h []byte, s *schema.Schema, b []byte, arr *array) []Repair {
 	old := bytes.Clone(h)
 	var reps []Repair
-	binary.BigEndian.PutUint32(h[offPackageCount:], uint32(len(arr.recs)))
-	if ver == v2.Version {
-		binary.BigEndian.PutUint64(h[v2.OffPackagesSize:], uint64(len(b)-v2.HeaderSize))
-		binary.BigEndian.PutUint64(h[v2.OffPackagesChecksum:], schema.CRC64(b[v2.HeaderSize:]))
-	}
-	for _, f := range []struct {
-		off, size int
-		name      string
-	}{{offPackageCount, 4, "packageCount"}, {v2.OffPackagesSize, 8, "packagesSize"}, {v2.OffPackagesChecksum, 8, "packagesChecksum"}} {
-		if f.off+f.size > len(h) || ver != v2.Version && f.off != offPackageCount {
+	array := b[s.HeaderSize:]
+	for _, f := range s.Header {
+		v := h[f.Offset:f.End()]
+		switch f.Kind {
+		case schema.KindCount:
+			schema.PutUint(v, uint64(len(arr.recs)))
+		case schema.KindArraySize:
+			schema.PutUint(v, uint64(len(array)))
+		case schema.KindArrayChecksum:
+			schema.PutUint(v, schema.CRC64(array))
+		default:
 			continue
 		}
-		if !bytes.Equal(old[f.off:f.off+f.size], h[f.off:f.off+f.size]) {
-			reps = append(reps, Repair{Kind: "derive", Offset: f.off, Detail: fmt.Sprintf("%s set to %d (0x%x) from the package array, was 0x%x",
-				f.name, schema.Uint(h[f.off:f.off+f.size]), schema.Uint(h[f.off:f.off+f.size]), schema.Uint(old[f.off:f.off+f.size]))})
+		if !bytes.Equal(old[f.Offset:f.End()], v) {
+			reps = append(reps, Repair{Kind: "derive", Offset: f.Offset, Detail: fmt.Sprintf("%s set to %d (0x%x) from the package array, was 0x%x",
+				f.Name, schema.Uint(v), schema.Uint(v), schema.Uint(old[f.Offset:f.End()]))})
 		}
 	}
 	return reps
 }
 
-func build(b []byte, ver int, arr *array, opts Options) *outcome {
-	hs := headerSize(ver)
-	hd := &header{version: ver, h: bytes.Clone(b[:hs])}
+func build(b []byte, s *schema.Schema, arr *array, opts Options) *outcome {
+	hd := &header{s: s, version: s.Version, h: bytes.Clone(b[:s.HeaderSize])}
 	o := &outcome{hd: hd, expected: -1}
 	hd.restoreFixed()
 
-	if ver != 0 {
+	if crcOffset(s) >= 0 {
 		var known map[uint32]bool
 		regs := func() map[uint32]bool {
 			if known == nil {
@@ -376,7 +498,7 @@ func build(b []byte, ver int, arr *array, opts Options) *outcome {
 					return variant{}, false
 				}
 				d := bytes.Clone(hd.h)
-				reps := derived(d, ver, b, arr)
+				reps := derived(d, s, b, arr)
 				return variant{d, reps}, len(reps) > 0
 			},
 		}
@@ -385,7 +507,7 @@ func build(b []byte, ver int, arr *array, opts Options) *outcome {
 			if !ok {
 				continue
 			}
-			pos, how, ok := explainWith(ver, v.h, regs)
+			pos, how, ok := explainWith(s, v.h, regs)
 			if !ok {
 				continue
 			}
@@ -399,7 +521,7 @@ func build(b []byte, ver int, arr *array, opts Options) *outcome {
 			hd.verified, hd.crcHolds = true, true
 			break
 		}
-		if !hd.verified && syndrome(hd.h) == 0 {
+		if !hd.verified && syndrome(hd.h, crcOffset(s)) == 0 {
 			hd.crcHolds = true
 		}
 	}
@@ -410,10 +532,11 @@ func build(b []byte, ver int, arr *array, opts Options) *outcome {
 			return o
 		}
 	}
-	o.reconcile(b, ver, arr)
-	o.out = assemble(b, ver, hd.h, o.recs)
-	if v := binary.BigEndian.Uint32(hd.h[offPackageCount:]); int(v) != len(o.recs) && !hasDerive(hd.repairs, offPackageCount) {
-		o.repairs = append(o.repairs, Repair{Kind: "derive", Offset: offPackageCount,
+	o.reconcile(b, s, arr)
+	o.out = assemble(b, s, hd.h, o.recs)
+	off := countOffset(s)
+	if v := binary.BigEndian.Uint32(hd.h[off:]); int(v) != len(o.recs) && !hasDerive(hd.repairs, off) {
+		o.repairs = append(o.repairs, Repair{Kind: "derive", Offset: off,
 			Detail: fmt.Sprintf("packageCount set to %d from the records kept, was %d", len(o.recs), v)})
 	}
 	return o
@@ -430,27 +553,31 @@ func hasDerive(reps []Repair, off int) bool {
 
 // explainWith is explain with the package registries computed only when
 // a wide solution needs the cross-check.
-func explainWith(ver int, h []byte, regs func() map[uint32]bool) ([]int, string, bool) {
-	if syndrome(h) != 0 && !schema.AllZero(h[offChecksum:offChecksum+8]) && (len(unknownBits(ver, h)) > crossCheckAbove || wipedHeader(h)) {
-		return explain(ver, h, regs())
+func explainWith(s *schema.Schema, h []byte, regs func() map[uint32]bool) ([]int, string, bool) {
+	off := crcOffset(s)
+	if syndrome(h, off) != 0 && !schema.AllZero(h[off:off+8]) && (len(unknownBits(s, h)) > crossCheckAbove || wipedHeader(h)) {
+		return explain(s, h, regs())
 	}
-	return explain(ver, h, nil)
+	return explain(s, h, nil)
 }
 
 // reconcile decides which records the repaired file keeps: it cuts
 // trailing data, lists the packages lost, sorts and drops exact
 // duplicates.
-func (o *outcome) reconcile(b []byte, ver int, arr *array) {
+func (o *outcome) reconcile(b []byte, s *schema.Schema, arr *array) {
 	hd := o.hd
-	hs := headerSize(ver)
-	countField := int(binary.BigEndian.Uint32(hd.h[offPackageCount:]))
+	hs := s.HeaderSize
+	countField := int(binary.BigEndian.Uint32(hd.h[countOffset(s):]))
 	trusted := hd.crcHolds
 	if trusted {
 		o.expected = countField
 	}
+	// sized: the (verified) header says where the array ends.
+	sizeField := s.FieldOf(schema.KindArraySize)
+	sized := sizeField != nil && trusted
 	arrayEnd := len(b)
-	if ver == v2.Version && trusted {
-		if ps := binary.BigEndian.Uint64(hd.h[v2.OffPackagesSize:]); ps <= uint64(len(b)-hs) {
+	if sized {
+		if ps := schema.Uint(hd.h[sizeField.Offset:sizeField.End()]); ps <= uint64(len(b)-hs) {
 			arrayEnd = hs + int(ps)
 		}
 	}
@@ -458,7 +585,7 @@ func (o *outcome) reconcile(b []byte, ver int, arr *array) {
 	// Records past the array the (verified) header declares.
 	var trailingRecs []record
 	switch {
-	case ver == v2.Version && trusted:
+	case sized:
 		i := len(recs)
 		for i > 0 && recs[i-1].off+recs[i-1].size > arrayEnd {
 			i--
@@ -519,15 +646,15 @@ func (o *outcome) reconcile(b []byte, ver int, arr *array) {
 		o.unnamed = nameless
 		if missing := countField - len(recs) - named - nameless; missing > 0 {
 			o.unnamed += missing
-			o.damage = append(o.damage, Damage{Error: schema.ErrPackageCountMismatch.Error(), Offset: offPackageCount, Record: -1, Field: "packageCount",
+			o.damage = append(o.damage, Damage{Error: schema.ErrPackageCountMismatch.Error(), Offset: countOffset(s), Record: -1, Field: "packageCount",
 				Detail: fmt.Sprintf("packageCount says %d, %d records survive: a torn tail at a record boundary, or a damaged packageCount", countField, len(recs)+named+nameless)})
 		}
 	}
-	if ver == v2.Version && trusted && o.unnamed > 0 && len(arr.gaps) == 0 {
+	if sized && o.unnamed > 0 && len(arr.gaps) == 0 {
 		o.repairs = append(o.repairs, Repair{Kind: "drop", Offset: arrayEnd,
 			Detail: fmt.Sprintf("the array ends after %d of the %d records the header declares", len(recs), countField)})
 	}
-	o.recs = o.sortDedupe(recs, ver != v2.Version)
+	o.recs = o.sortDedupe(recs, s.Framing == nil)
 }
 
 // sortDedupe sorts records that are out of order and drops exact
@@ -651,43 +778,35 @@ func longestSorted(recs []record) []int {
 	return out
 }
 
-// assemble writes the repaired file: the header h with its counts, sizes
-// and checksums recomputed, and the records.
-func assemble(b []byte, ver int, h []byte, recs []record) []byte {
+// assemble writes the repaired file: the header h with its count, the
+// array's size and checksum and the header checksum recomputed, and the
+// records.
+func assemble(b []byte, s *schema.Schema, h []byte, recs []record) []byte {
 	hs := len(h)
 	size := hs
 	for i := range recs {
 		size += len(recs[i].body)
-		if ver == v2.Version {
-			size += v2.FrameOverhead
+		if s.Framing != nil {
+			size += s.Framing.Overhead()
 		}
 	}
 	out := make([]byte, hs, size)
 	copy(out, h)
-	binary.BigEndian.PutUint32(out[offPackageCount:], uint32(len(recs)))
+	binary.BigEndian.PutUint32(out[countOffset(s):], uint32(len(recs)))
 	for i := range recs {
 		r := &recs[i]
 		switch {
-		case ver != v2.Version:
+		case s.Framing == nil:
 			out = append(out, r.body...)
 		case !r.rebuilt:
 			out = append(out, b[r.off:r.off+r.size]...)
 		default:
-			out = append(out, v2.Marker...)
+			out = append(out, s.Framing.Marker...)
 			out = binary.BigEndian.AppendUint32(out, uint32(len(r.body)))
 			out = append(out, r.body...)
 			out = binary.BigEndian.AppendUint32(out, schema.CRC32C(r.body))
 		}
 	}
-	switch ver {
-	case 0:
-		clear(out[offChecksum : offChecksum+8])
-	case 1:
-		binary.BigEndian.PutUint64(out[offChecksum:], schema.HeaderCRC(out[:hs], offChecksum))
-	case v2.Version:
-		binary.BigEndian.PutUint64(out[v2.OffPackagesSize:], uint64(len(out)-hs))
-		binary.BigEndian.PutUint64(out[v2.OffPackagesChecksum:], schema.CRC64(out[hs:]))
-		binary.BigEndian.PutUint64(out[offChecksum:], schema.HeaderCRC(out[:hs], offChecksum))
-	}
+	s.Seal(out)
 	return out
 }

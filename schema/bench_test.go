@@ -7,7 +7,6 @@ import (
 
 	"github.com/lockfix/lockfix/internal/lockgen"
 	"github.com/lockfix/lockfix/schema"
-	"github.com/lockfix/lockfix/schema/internal/plain"
 	v0 "github.com/lockfix/lockfix/schema/v0"
 	v1 "github.com/lockfix/lockfix/schema/v1"
 	v2 "github.com/lockfix/lockfix/schema/v2"
@@ -40,9 +39,9 @@ func BenchmarkHeaderValid(b *testing.B) {
 		name  string
 		valid func([]byte) bool
 	}{
-		{"v0", v0.Codec.HeaderValid},
-		{"v1", v1.Codec.HeaderValid},
-		{"v2", v2.HeaderValid},
+		{"v0", v0.Schema.HeaderValid},
+		{"v1", v1.Schema.HeaderValid},
+		{"v2", v2.Schema.HeaderValid},
 	} {
 		buf := readVector(b, tc.name)
 		if !tc.valid(buf) {
@@ -56,7 +55,7 @@ func BenchmarkHeaderValid(b *testing.B) {
 	}
 }
 
-var _ = plain.HeaderSize
+var _ = v1.Schema.HeaderSize
 
 var sinkErrs []error
 var sinkSum uint64

@@ -48,6 +48,7 @@ func ToContent(l *Lockfile) *Content {
 				Rows: int(l.Config.Rows),
 				Cols: int(l.Config.Cols),
 			},
+			Writer: l.Writer,
 		},
 		Packages: pkgs,
 	}

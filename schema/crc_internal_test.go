@@ -2,6 +2,7 @@ package schema
 
 import (
 	"bytes"
+	"regexp"
 	"testing"
 
 	"github.com/minio/crc64nvme"
@@ -46,15 +47,15 @@ func TestCheckSemver(t *testing.T) {
 	good := []string{"0.0.0", "1.2.3", "10.20.30", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-0.3.7", "1.0.0-x.7.z.92",
 		"1.0.0-x-y-z.--", "1.0.0+20130313144700", "1.0.0-beta+exp.sha.5114f85", "1.0.0+21AF26D3---117B344092BD", "1.0.0-rc.1+build.01"}
 	bad := []string{"", "1", "1.2", "1.2.3.4", "01.1.1", "1.01.1", "1.1.01", "1.2.3-", "1.2.3+", "1.2.3-01", "1.2.3-a..b",
-		"1.2.3-a.", "1.2.3+a+b", "1.2.3+a_b", "v1.2.3", "1.2.3 ", "-1.2.3", "1.2.3-a+", "1.2.3x", "1..3"}
+		"1.2.3-a.", "1.2.3+a+b", "1.2.3+a_b", "v1.2.3", "1.2.3 ", "-1.2.3", "1.2.3-a+", "1.2.3x", "1..3", "00.1.1", "1.2.3."}
 	for _, v := range good {
-		if rule := checkSemver([]byte(v)); rule != "" {
-			t.Errorf("checkSemver(%q) = %s, want valid", v, rule)
+		if f := semverFault([]byte(v)); f != okay {
+			t.Errorf("semverFault(%q) = %s, want valid", v, explain(1, []byte(v), f))
 		}
 	}
 	for _, v := range bad {
-		if rule := checkSemver([]byte(v)); rule == "" {
-			t.Errorf("checkSemver(%q) accepted an invalid version", v)
+		if semverFault([]byte(v)) == okay {
+			t.Errorf("semverFault(%q) accepted an invalid version", v)
 		}
 	}
 }
@@ -72,53 +73,60 @@ func TestBase64Chars(t *testing.T) {
 	}
 }
 
-func TestValidIntegrityAgrees(t *testing.T) {
-	cases := []string{"", "sha1-2jmj7l5rSw0yVb/vlWAYkK/YBwk=", "sha1-2jmj7l5rSw0yVb/vlWAYkK/YBwl=",
-		"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
-		"sha384-OLBgp1GsljhM2TJ+sbHjaiH9txEUvgdDTAzHv2P24donTt6/529l+9Ua0vFImLlb", "sha384-OLBgp1GsljhM2TJ+sbHjaiH9txEUvgdDTAzHv2P24donTt6/529l+9Ua0vFImLl=",
-		"sha512-DWa0nT1TYt5cnVkx9QxA+6uQ/Mh4maIiPkArWOAWFuEMJIqfBkMnk3rznjpsGdNZh6O0RYlay14yuI9gRkDm+w==",
-		"sha512-DWa0nT1TYt5cnVkx9QxA+6uQ/Mh4maIiPkArWOAWFuEMJIqfBkMnk3rznjpsGdNZh6O0RYlay14yuI9gRkDm+x==",
-		"sha512-DWa0nT1TYt5cnVkx9QxA+6uQ/Mh4maIiPkArWOAWFuEMJIqfBkMnk3rznjpsGdNZh6O0RYlay14yuI9gRkDm+w=A",
-		"sha512-DWa0nT1TYt5cnVkx9QxA+6uQ/Mh4maIiPkArWOAWFuEMJIqfBkMnk3rznjpsGdNZh6O0RYlay14yuI9gRkDm-w==",
-		"md5-abc", "sha512", "sha999-DWa0nT1TYt5cnVkx9QxA+6uQ/Mh4maIiPkArWOAWFuEMJIqfBkMnk3rznjpsGdNZh6O0RYlay14yuI9gRkDm+w=="}
-	for _, c := range cases {
-		if got, want := validIntegrity([]byte(c)), checkIntegrity([]byte(c)) == ""; got != want {
-			t.Errorf("validIntegrity(%q) = %v, checkIntegrity says %v", c, got, want)
+func TestIntegrityRule(t *testing.T) {
+	for c, want := range map[string]fault{
+		"": okay, "sha1-2jmj7l5rSw0yVb/vlWAYkK/YBwk=": okay, "sha1-2jmj7l5rSw0yVb/vlWAYkK/YBwl=": intCanonical,
+		"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=": okay, "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU": intLength,
+		"sha384-OLBgp1GsljhM2TJ+sbHjaiH9txEUvgdDTAzHv2P24donTt6/529l+9Ua0vFImLlb":                         okay,
+		"sha384-OLBgp1GsljhM2TJ+sbHjaiH9txEUvgdDTAzHv2P24donTt6/529l+9Ua0vFImLl=":                         intByte,
+		"sha512-DWa0nT1TYt5cnVkx9QxA+6uQ/Mh4maIiPkArWOAWFuEMJIqfBkMnk3rznjpsGdNZh6O0RYlay14yuI9gRkDm+w==": okay,
+		"sha512-DWa0nT1TYt5cnVkx9QxA+6uQ/Mh4maIiPkArWOAWFuEMJIqfBkMnk3rznjpsGdNZh6O0RYlay14yuI9gRkDm+x==": intCanonical,
+		"sha512-DWa0nT1TYt5cnVkx9QxA+6uQ/Mh4maIiPkArWOAWFuEMJIqfBkMnk3rznjpsGdNZh6O0RYlay14yuI9gRkDm+w=A": intPadding,
+		"sha512-DWa0nT1TYt5cnVkx9QxA+6uQ/Mh4maIiPkArWOAWFuEMJIqfBkMnk3rznjpsGdNZh6O0RYlay14yuI9gRkDm-w==": intByte,
+		"md5-abc": intAlgorithm, "sha512": intForm,
+		"sha999-DWa0nT1TYt5cnVkx9QxA+6uQ/Mh4maIiPkArWOAWFuEMJIqfBkMnk3rznjpsGdNZh6O0RYlay14yuI9gRkDm+w==": intAlgorithm} {
+		if got := integrityFault([]byte(c)); got != want {
+			t.Errorf("integrityFault(%q) = %d (%s), want %d", c, got, explain(3, []byte(c), got), want)
 		}
 	}
 }
 
-func TestValidSemverAgrees(t *testing.T) {
-	for _, v := range []string{"", "1", "1.2", "1.2.3", "0.0.0", "01.2.3", "1.02.3", "1.2.03", "10.20.30", "1..3", "1.2.3.", ".1.2",
-		"1.2.3-rc.1", "1.2.3+b", "1.2.3-", "1.2.3x", "00.1.1", "1.0.0-01", "1.2.3.4"} {
-		if got, want := validSemver([]byte(v)), checkSemver([]byte(v)) == ""; got != want {
-			t.Errorf("validSemver(%q) = %v, checkSemver says %v", v, got, want)
+func TestResolvedRule(t *testing.T) {
+	for u, want := range map[string]fault{
+		"": okay, "https://registry.example.org/a/-/a-1.0.0.tgz": okay, "HTTPS://u:p@Host/x": okay,
+		"http://[::1]:8080/x": okay, "https://[2001:db8::1]/a": okay,
+		"https://[zz]/": urlBadIP, "https://[::1/": urlBadIP, "https://[1.2.3.4]/": urlBadIP, "https://[::1]x/": urlBadIP,
+		"https://registry.example.org": okay, "https://:80/": urlNoHost, "https:///x": urlNoHost, "http://a@/x": urlNoHost,
+		"https://exam ple.org/": urlControl, "http://h\x7f/": urlControl, "https\x1a//h/": urlScheme, "ftp://h/": urlScheme,
+		"https://h\xff/": urlUTF8, "https://h\u00e9/": okay} {
+		if got := resolvedFault([]byte(u)); got != want {
+			t.Errorf("resolvedFault(%q) = %d (%s), want %d", u, got, explain(2, []byte(u), got), want)
 		}
 	}
 }
 
-// FuzzFastPathsAgree checks that each fast check of a package string (a
-// yes or no) agrees with the check that explains its answer, and the word
-// at a time base64 test with the table.
-func FuzzFastPathsAgree(f *testing.F) {
+// semverRe is the regular expression of semver.org for Semantic
+// Versioning 2.0.0: an oracle of its own for the version rule.
+var semverRe = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
+
+// FuzzPackageRules holds the version rule to semver.org's own regular
+// expression and checks that every rule's fault is worded without a
+// panic, and the word at a time base64 test with the table.
+func FuzzPackageRules(f *testing.F) {
 	for _, s := range []string{"", "https://registry.example.org/a/-/a-1.0.0.tgz", "HTTPS://u:p@Host/x", "https\x1a//h/",
 		"http://a@b@c?x", "https://registry.example.org", "https://:80/", "https://exam ple.org/", "http://h\x7f/",
-		"https://abcdefgh@ijklmnop/q", "1.2.3-rc.1", "@scope/name", "JSONStream",
+		"https://abcdefgh@ijklmnop/q", "https://[zz]/", "1.2.3-rc.1", "1.2.3-01", "01.2.3", "@scope/name", "@/x", "JSONStream",
 		"sha512-DWa0nT1TYt5cnVkx9QxA+6uQ/Mh4maIiPkArWOAWFuEMJIqfBkMnk3rznjpsGdNZh6O0RYlay14yuI9gRkDm+w=="} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, s []byte) {
-		if got, want := validResolved(s), checkResolved(s) == ""; got != want {
-			t.Errorf("validResolved(%q) = %v, checkResolved says %v", s, got, want)
+		if got, want := semverFault(s) == okay, semverRe.Match(s); got != want {
+			t.Errorf("semverFault(%q) okay = %v, semver.org's expression says %v", s, got, want)
 		}
-		if got, want := validIntegrity(s), checkIntegrity(s) == ""; got != want {
-			t.Errorf("validIntegrity(%q) = %v, checkIntegrity says %v", s, got, want)
-		}
-		if got, want := validSemver(s), checkSemver(s) == ""; got != want {
-			t.Errorf("validSemver(%q) = %v, checkSemver says %v", s, got, want)
-		}
-		if got, want := validName(s), checkName(s) == ""; got != want {
-			t.Errorf("validName(%q) = %v, checkName says %v", s, got, want)
+		for i := range 4 {
+			if f := ruleFault(i, s); f != okay && explain(i, s, f) == "" {
+				t.Errorf("field %d %q: fault %d has no words", i, s, f)
+			}
 		}
 		want := true
 		for _, c := range s {

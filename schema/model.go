@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // ErrLossy is returned by a migration step that would drop data the
@@ -84,7 +85,18 @@ const MinPlainRecord = 8 + 1 + 5
 // AllowLossy drops) the flags that the lower version does not define.
 // lower and upper are the flags the two versions define. Version packages
 // use it for steps that change nothing else in the model.
-func FlagsStep(from int, lower, upper Flags) (up, down *Step) {
+func FlagsStep(from int, lowerFlags, upperFlags []FlagInfo) (up, down *Step) {
+	var lower, upper Flags
+	for _, f := range lowerFlags {
+		lower |= f.Mask
+	}
+	var lost []string
+	for _, f := range upperFlags {
+		upper |= f.Mask
+		if lower&f.Mask == 0 {
+			lost = append(lost, f.Name)
+		}
+	}
 	up = &Step{From: from - 1, To: from, Apply: func(l *Lockfile, _ StepOptions) (*Lockfile, []string, error) {
 		out := l.Clone()
 		out.Config.Version = from
@@ -102,13 +114,15 @@ func FlagsStep(from int, lower, upper Flags) (up, down *Step) {
 		}
 		out.Config.Flags &^= extra
 		var dropped []string
-		for _, n := range extra.Names() {
-			dropped = append(dropped, "flag "+n)
+		for _, f := range upperFlags {
+			if extra&f.Mask != 0 {
+				dropped = append(dropped, "flag "+f.Name)
+			}
 		}
 		return out, dropped, nil
 	}}
-	if extra := upper &^ lower; extra != 0 {
-		down.Lossy = "when " + extra.String() + " are set: version " + fmt.Sprint(from-1) + " cannot hold them"
+	if len(lost) > 0 {
+		down.Lossy = "when " + strings.Join(lost, "|") + " are set: version " + fmt.Sprint(from-1) + " cannot hold them"
 	}
 	return up, down
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -123,179 +124,92 @@ func ValidBody(body []byte) (name, version []byte, ok bool) {
 		f[i] = body[pos : pos+n : pos+n]
 		pos += n
 	}
-	if pos != len(body) || !validName(f[0]) || !validSemver(f[1]) ||
-		!validResolved(f[2]) || !validIntegrity(f[3]) {
+	if pos != len(body) || nameFault(f[0]) != okay || semverFault(f[1]) != okay ||
+		resolvedFault(f[2]) != okay || integrityFault(f[3]) != okay {
 		return nil, nil, false
 	}
 	return f[0], f[1], true
 }
 
-// validSemver is checkSemver without the explanation: a plain
-// MAJOR.MINOR.PATCH is read in one tight loop; anything longer takes
-// checkSemver.
-func validSemver(s []byte) bool {
-	dots, digits := 0, 0
-	for i, c := range s {
-		switch {
-		case c-'0' < 10:
-			if digits == 1 && s[i-1] == '0' {
-				return false // a leading zero
-			}
-			digits++
-		case c == '.' && digits > 0 && dots < 2:
-			dots, digits = dots+1, 0
-		default:
-			return checkSemver(s) == ""
-		}
-	}
-	return dots == 2 && digits > 0
-}
+// A fault is the rule of FORMAT.md section 5 that a package string breaks;
+// okay when it breaks none. Each string has one rule function that
+// returns its fault (nameFault, semverFault, resolvedFault,
+// integrityFault): the fast paths ask whether it is okay, and explain
+// words the fault it found.
+type fault uint8
 
-// validName is checkName without the explanation.
-func validName(s []byte) bool {
-	if len(s) == 0 {
-		return false
-	}
-	if s[0] == '@' {
-		slash := bytes.IndexByte(s, '/')
-		return slash > 0 && validNamePart(s[1:slash]) && validNamePart(s[slash+1:])
-	}
-	return validNamePart(s)
-}
+const (
+	okay fault = iota
+	tooLong
+	nameEmpty
+	nameNoSlash
+	scopeEmpty
+	scopeStart
+	scopeByte
+	partEmpty
+	partStart
+	partByte
+	verEmpty
+	verCore
+	verLeadingZero
+	verPreByte
+	verPreEmpty
+	verPreZero
+	verBuildByte
+	verBuildEmpty
+	verBuildPlus
+	verTrailing
+	urlScheme
+	urlControl
+	urlUTF8
+	urlNoHost
+	urlBadIP
+	intForm
+	intAlgorithm
+	intLength
+	intByte
+	intPadding
+	intCanonical
+)
 
-func validNamePart(s []byte) bool {
-	if len(s) == 0 || s[0] == '.' || s[0] == '_' {
-		return false
+// ruleFault applies the rule of record field i (0 name, 1 version, 2
+// resolved, 3 integrity) to s, its length limit first.
+func ruleFault(i int, s []byte) fault {
+	if len(s) > fieldMax[i] {
+		return tooLong
 	}
-	ok := true
-	for _, c := range s {
-		ok = ok && nameChar[c]
+	switch i {
+	case 0:
+		return nameFault(s)
+	case 1:
+		return semverFault(s)
+	case 2:
+		return resolvedFault(s)
 	}
-	return ok
-}
-
-// validIntegrity is checkIntegrity without the explanation: the lengths
-// of the four algorithms' strings are fixed, so the algorithm is found by
-// length and one comparison.
-func validIntegrity(s []byte) bool {
-	var data []byte
-	pad := 0
-	switch {
-	case len(s) == 0:
-		return true
-	case len(s) == 7+88 && string(s[:7]) == "sha512-":
-		data, pad = s[7:93], 2
-	case len(s) == 7+64 && string(s[:7]) == "sha384-":
-		data = s[7:]
-	case len(s) == 7+44 && string(s[:7]) == "sha256-":
-		data, pad = s[7:50], 1
-	case len(s) == 5+28 && string(s[:5]) == "sha1-":
-		data, pad = s[5:32], 1
-	default:
-		return false
-	}
-	for _, c := range s[len(s)-pad:] {
-		if c != '=' {
-			return false
-		}
-	}
-	return base64Chars(data) && (pad == 0 || b64Char[data[len(data)-1]]&(1<<(2*pad)-1) == 0)
-}
-
-// validResolved is checkResolved without the explanation, for the common
-// case of a plain-ASCII URL (anything else takes the slow path).
-func validResolved(s []byte) bool {
-	if len(s) == 0 {
-		return true
-	}
-	var rest []byte
-	switch {
-	case len(s) >= 8 && binary.LittleEndian.Uint64(s)|0x2020202020202020 == httpsFolded:
-		// The case-folded compare also takes a few control bytes for ':'
-		// and '/', which plainASCII refuses next.
-		rest = s[8:]
-	case hasPrefixFold(s, "http://"):
-		rest = s[7:]
-	default:
-		return false
-	}
-	if !plainASCII(s) {
-		return checkResolved(s) == ""
-	}
-	// The host ends at the first '/', '?' or '#', after any user info
-	// ending in '@'. Words of eight bytes without any of the four are
-	// skipped whole.
-	start, end, i := 0, len(rest), 0
-	for ; len(rest)-i >= 8; i += 8 {
-		if hostEnd(binary.LittleEndian.Uint64(rest[i:])) {
-			break
-		}
-	}
-	for ; i < len(rest); i++ {
-		c := rest[i]
-		if c == '/' || c == '?' || c == '#' {
-			end = i
-			break
-		}
-		if c == '@' {
-			start = i + 1
-		}
-	}
-	return end > start && rest[start] != ':'
-}
-
-// httpsFolded is "https://" as a little-endian word, each byte OR-ed with
-// 0x20.
-const httpsFolded = 0x2f2f3a7370747468
-
-// hostEnd reports whether any byte of x may be '/', '?', '#' or '@': it
-// is never false when one is, and seldom true when none is (the zero-byte
-// test can flag a byte after a real match, never without one). It is
-// written out to stay small enough to be inlined.
-func hostEnd(x uint64) bool {
-	const (
-		l = 0x0101010101010101
-		h = 0x8080808080808080
-	)
-	a, b, c, d := x^'/'*l, x^'?'*l, x^'#'*l, x^'@'*l
-	return ((a-l)&^a|(b-l)&^b|(c-l)&^c|(d-l)&^d)&h != 0
+	return integrityFault(s)
 }
 
 // CheckRaw checks a parsed record against the rules of FORMAT.md section 5
 // and returns an InvalidPackage CorruptionError naming the field and the
 // rule, or nil. It does not allocate when the record is valid.
 func CheckRaw(r *RawPackage, record int) error {
-	if validRaw(r) {
-		return nil // the fast path; only a bad record needs the explanation
-	}
 	strs := [4][]byte{r.Name, r.Version, r.Resolved, r.Integrity}
 	for i, s := range strs {
-		if rule := checkField(i, s); rule != "" {
-			return CorruptRecord(ErrInvalidPackage, r.Off[i], record, FieldNames[i], rule)
+		if f := ruleFault(i, s); f != okay {
+			return CorruptRecord(ErrInvalidPackage, r.Off[i], record, FieldNames[i], explain(i, s, f))
 		}
 	}
 	return nil
-}
-
-// validRaw reports whether every field of r keeps its rules, without
-// saying which one breaks them.
-func validRaw(r *RawPackage) bool {
-	return validName(r.Name) && len(r.Name) <= MaxName && len(r.Version) <= MaxVersion && validSemver(r.Version) &&
-		len(r.Resolved) <= MaxResolved && validResolved(r.Resolved) && len(r.Integrity) <= MaxIntegrity && validIntegrity(r.Integrity)
 }
 
 // CheckPackage checks p against the rules of FORMAT.md section 5 and
 // returns the name of the first field that breaks one and the rule, or two
 // empty strings.
 func CheckPackage(p *Package) (field, rule string) {
-	r := RawPackage{Name: view(p.Name), Version: view(p.Version), Resolved: view(p.Resolved), Integrity: view(p.Integrity)}
-	if validRaw(&r) {
-		return "", "" // the fast path, as in CheckRaw
-	}
-	strs := [4][]byte{r.Name, r.Version, r.Resolved, r.Integrity}
+	strs := [4][]byte{view(p.Name), view(p.Version), view(p.Resolved), view(p.Integrity)}
 	for i, s := range strs {
-		if rule := checkField(i, s); rule != "" {
-			return FieldNames[i], rule
+		if f := ruleFault(i, s); f != okay {
+			return FieldNames[i], explain(i, s, f)
 		}
 	}
 	return "", ""
@@ -306,22 +220,6 @@ func CheckPackage(p *Package) (field, rule string) {
 // string of every package an encoder checks.)
 func view(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
-}
-
-func checkField(i int, s []byte) string {
-	if len(s) > fieldMax[i] {
-		return fmt.Sprintf("%s is %d bytes long, the limit is %d", FieldNames[i], len(s), fieldMax[i])
-	}
-	switch i {
-	case 0:
-		return checkName(s)
-	case 1:
-		return checkSemver(s)
-	case 2:
-		return checkResolved(s)
-	default:
-		return checkIntegrity(s)
-	}
 }
 
 // nameChar marks the bytes allowed in a package name or scope.
@@ -339,47 +237,74 @@ var nameChar = func() (t [256]bool) {
 	return t
 }()
 
-func checkNamePart(s []byte, what string) string {
+// nameFault is the rule of a package name: npm's rules for published
+// names (A-Z a-z 0-9 - . _ ~, not starting with . or _), with an optional
+// @scope/ that keeps the same rules.
+func nameFault(s []byte) fault {
 	if len(s) == 0 {
-		return what + " is empty"
+		return nameEmpty
+	}
+	if s[0] != '@' {
+		return partFault(s, partEmpty)
+	}
+	slash := bytes.IndexByte(s, '/')
+	if slash < 0 {
+		return nameNoSlash
+	}
+	if f := partFault(s[1:slash], scopeEmpty); f != okay {
+		return f
+	}
+	return partFault(s[slash+1:], partEmpty)
+}
+
+// partFault checks a name or a scope; base is its partEmpty or
+// scopeEmpty, and the start and byte faults follow it.
+func partFault(s []byte, base fault) fault {
+	if len(s) == 0 {
+		return base
 	}
 	if s[0] == '.' || s[0] == '_' {
-		return fmt.Sprintf("%s %q starts with %q", what, s, s[0])
+		return base + 1
 	}
+	ok := true
 	for _, c := range s {
-		if !nameChar[c] {
-			return fmt.Sprintf("%s %q has the byte %q; allowed are A-Z a-z 0-9 - . _ ~", what, s, c)
-		}
+		ok = ok && nameChar[c]
 	}
-	return ""
+	if !ok {
+		return base + 2
+	}
+	return okay
 }
 
-func checkName(s []byte) string {
+// semverFault is the rule of a version: Semantic Versioning 2.0.0, in one
+// pass: MAJOR.MINOR.PATCH without leading zeros, then an optional
+// pre-release ("-" and dot-separated identifiers of [0-9A-Za-z-], numeric
+// ones without leading zeros) and optional build metadata ("+" and
+// identifiers). A plain MAJOR.MINOR.PATCH, the common case, is read in
+// the first loop.
+func semverFault(s []byte) fault {
 	if len(s) == 0 {
-		return "name is empty"
+		return verEmpty
 	}
-	if s[0] == '@' {
-		slash := bytes.IndexByte(s, '/')
-		if slash < 0 {
-			return fmt.Sprintf("scoped name %q has no '/'", s)
+	dots, digits := 0, 0
+	plain := true
+	for i, c := range s {
+		if c-'0' < 10 {
+			if digits == 1 && s[i-1] == '0' {
+				plain = false
+				break
+			}
+			digits++
+		} else if c == '.' && digits > 0 && dots < 2 {
+			dots, digits = dots+1, 0
+		} else {
+			plain = false
+			break
 		}
-		if rule := checkNamePart(s[1:slash], "scope"); rule != "" {
-			return rule
-		}
-		return checkNamePart(s[slash+1:], "name")
 	}
-	return checkNamePart(s, "name")
-}
-
-// checkSemver checks Semantic Versioning 2.0.0 in one pass:
-// MAJOR.MINOR.PATCH without leading zeros, then an optional pre-release
-// ("-" and dot-separated identifiers of [0-9A-Za-z-], numeric ones without
-// leading zeros) and optional build metadata ("+" and identifiers).
-func checkSemver(s []byte) string {
-	if len(s) == 0 {
-		return "version is empty"
+	if plain && dots == 2 && digits > 0 {
+		return okay
 	}
-	bad := func(why string) string { return fmt.Sprintf("version %q is not Semantic Versioning 2.0.0: %s", s, why) }
 	i := 0
 	for part := 0; part < 3; part++ {
 		start := i
@@ -388,41 +313,45 @@ func checkSemver(s []byte) string {
 		}
 		switch {
 		case i == start:
-			return bad("want MAJOR.MINOR.PATCH")
+			return verCore
 		case i-start > 1 && s[start] == '0':
-			return bad("leading zero in a version number")
+			return verLeadingZero
 		}
 		if part < 2 {
 			if i == len(s) || s[i] != '.' {
-				return bad("want MAJOR.MINOR.PATCH")
+				return verCore
 			}
 			i++
 		}
 	}
 	if i < len(s) && s[i] == '-' {
-		n, rule := idents(s[i+1:], true)
-		if rule != "" {
-			return bad("pre-release " + rule)
+		n, f := idents(s[i+1:], true)
+		if f != okay {
+			return f
 		}
 		i += 1 + n
 	}
 	if i < len(s) && s[i] == '+' {
-		n, rule := idents(s[i+1:], false)
-		if rule != "" {
-			return bad("build metadata " + rule)
+		n, f := idents(s[i+1:], false)
+		if f != okay {
+			return f
 		}
 		i += 1 + n
 	}
 	if i != len(s) {
-		return bad(fmt.Sprintf("unexpected %q after the version", s[i]))
+		return verTrailing
 	}
-	return ""
+	return okay
 }
 
 // idents reads dot-separated identifiers up to the end, or for a
-// pre-release up to a '+', and returns the bytes read or the rule broken.
+// pre-release up to a '+', and returns the bytes read or the fault.
 // Numeric identifiers of a pre-release must not have leading zeros.
-func idents(s []byte, pre bool) (int, string) {
+func idents(s []byte, pre bool) (int, fault) {
+	byteF, emptyF := verBuildByte, verBuildEmpty
+	if pre {
+		byteF, emptyF = verPreByte, verPreEmpty
+	}
 	i := 0
 	for {
 		start := i
@@ -433,21 +362,21 @@ func idents(s []byte, pre bool) (int, string) {
 			case c-'a' < 26, c-'A' < 26, c == '-':
 				numeric = false
 			default:
-				return 0, fmt.Sprintf("has the byte %q", c)
+				return 0, byteF
 			}
 			i++
 		}
 		switch {
 		case i == start:
-			return 0, "has an empty identifier"
+			return 0, emptyF
 		case pre && numeric && i-start > 1 && s[start] == '0':
-			return 0, "has a numeric identifier with a leading zero"
+			return 0, verPreZero
 		}
 		if i == len(s) || s[i] == '+' {
 			if i < len(s) && !pre {
-				return 0, "has the byte '+'"
+				return 0, verBuildPlus
 			}
-			return i, ""
+			return i, okay
 		}
 		i++ // the dot
 	}
@@ -469,45 +398,107 @@ func hasPrefixFold(s []byte, prefix string) bool {
 	return true
 }
 
-// checkResolved accepts the empty string or an absolute http or https URL
-// with a host and no white space or control characters.
-func checkResolved(s []byte) string {
+// httpsFolded is "https://" as a little-endian word, each byte OR-ed with
+// 0x20.
+const httpsFolded = 0x2f2f3a7370747468
+
+// resolvedFault is the rule of a resolved URL: empty, or an absolute http
+// or https URL with a host (a valid IP literal when bracketed) and no
+// white space or control characters. A plain-ASCII URL, the common case,
+// is read a word at a time.
+func resolvedFault(s []byte) fault {
 	if len(s) == 0 {
-		return ""
+		return okay
 	}
+	ascii := plainASCII(s)
 	var rest []byte
 	switch {
-	case hasPrefixFold(s, "https://"):
+	case ascii && len(s) >= 8 && binary.LittleEndian.Uint64(s)|0x2020202020202020 == httpsFolded:
+		// The case-folded compare also takes a few control bytes for ':'
+		// and '/', which plainASCII has refused.
+		rest = s[8:]
+	case !ascii && hasPrefixFold(s, "https://"):
 		rest = s[8:]
 	case hasPrefixFold(s, "http://"):
 		rest = s[7:]
 	default:
-		return fmt.Sprintf("resolved %q is not an absolute http or https URL", truncate(s))
+		return urlScheme
 	}
-	if !plainASCII(s) {
+	if !ascii {
 		for _, c := range s {
 			if c <= ' ' || c == 0x7f {
-				return fmt.Sprintf("resolved URL has the control or space byte 0x%02x", c)
+				return urlControl
 			}
 		}
 		if !utf8.Valid(s) {
-			return "resolved URL is not valid UTF-8"
+			return urlUTF8
 		}
 	}
-	host := rest
-	for i, c := range rest {
-		if c == '/' || c == '?' || c == '#' {
-			host = rest[:i]
+	// The host ends at the first '/', '?' or '#', after any user info
+	// ending in '@'. Words of eight bytes without any of the four are
+	// skipped whole.
+	start, end, i := 0, len(rest), 0
+	for ; len(rest)-i >= 8; i += 8 {
+		if hostEnd(binary.LittleEndian.Uint64(rest[i:])) {
 			break
 		}
 	}
-	if at := bytes.LastIndexByte(host, '@'); at >= 0 {
-		host = host[at+1:]
+	for ; i < len(rest); i++ {
+		c := rest[i]
+		if c == '/' || c == '?' || c == '#' {
+			end = i
+			break
+		}
+		if c == '@' {
+			start = i + 1
+		}
 	}
-	if len(host) == 0 || host[0] == ':' {
-		return fmt.Sprintf("resolved URL %q has no host", truncate(s))
+	if end <= start || rest[start] == ':' {
+		return urlNoHost
 	}
-	return ""
+	if rest[start] == '[' && !ipLiteral(rest[start:end]) {
+		return urlBadIP
+	}
+	return okay
+}
+
+// ipLiteral reports whether host, which starts with '[', is an IPv6
+// literal in brackets (RFC 3986 3.2.2), with an optional ":port" after it.
+func ipLiteral(host []byte) bool {
+	close := bytes.IndexByte(host, ']')
+	if close < 0 {
+		return false
+	}
+	a, err := netip.ParseAddr(string(host[1:close]))
+	if err != nil || !a.Is6() || a.Zone() != "" {
+		return false
+	}
+	port := host[close+1:]
+	if len(port) == 0 {
+		return true
+	}
+	if port[0] != ':' || len(port) > 6 {
+		return false
+	}
+	for _, c := range port[1:] {
+		if c-'0' >= 10 {
+			return false
+		}
+	}
+	return true
+}
+
+// hostEnd reports whether any byte of x may be '/', '?', '#' or '@': it
+// is never false when one is, and seldom true when none is (the zero-byte
+// test can flag a byte after a real match, never without one). It is
+// written out to stay small enough to be inlined.
+func hostEnd(x uint64) bool {
+	const (
+		l = 0x0101010101010101
+		h = 0x8080808080808080
+	)
+	a, b, c, d := x^'/'*l, x^'?'*l, x^'#'*l, x^'@'*l
+	return ((a-l)&^a|(b-l)&^b|(c-l)&^c|(d-l)&^d)&h != 0
 }
 
 // plainASCII reports whether every byte of s is printable ASCII other than
@@ -560,49 +551,58 @@ var IntegrityAlgorithms = []struct {
 	Size int
 }{{"sha1", 20}, {"sha256", 32}, {"sha384", 48}, {"sha512", 64}}
 
-func checkIntegrity(s []byte) string {
-	if len(s) == 0 {
-		return ""
-	}
-	dash := bytes.IndexByte(s, '-')
-	if dash < 0 {
-		return fmt.Sprintf("integrity %q is not ALGORITHM-BASE64", truncate(s))
-	}
-	size := 0
+// digestSize returns the digest size of an integrity algorithm, 0 for an
+// unknown one.
+func digestSize(alg []byte) int {
 	for _, a := range IntegrityAlgorithms {
-		if string(s[:dash]) == a.Name {
-			size = a.Size
+		if string(alg) == a.Name {
+			return a.Size
 		}
 	}
-	if size == 0 {
-		return fmt.Sprintf("integrity algorithm %q is not sha1, sha256, sha384 or sha512", s[:dash])
+	return 0
+}
+
+// integrityParts splits an integrity string into its algorithm's digest
+// size, its base64 and the number of '=' that pad it; size 0 when the
+// algorithm is unknown, dash -1 when there is no '-'.
+func integrityParts(s []byte) (dash, size, pad int, b []byte) {
+	dash = bytes.IndexByte(s, '-')
+	if dash < 0 {
+		return -1, 0, 0, nil
 	}
-	b := s[dash+1:]
-	want := (size + 2) / 3 * 4
-	if len(b) != want {
-		return fmt.Sprintf("integrity %s digest is %d base64 characters, want %d", s[:dash], len(b), want)
+	size = digestSize(s[:dash])
+	return dash, size, (3 - size%3) % 3, s[dash+1:]
+}
+
+// integrityFault is the rule of an integrity string: empty, or a
+// Subresource Integrity string: sha1-, sha256-, sha384- or sha512- and the
+// standard, canonical base64 of a digest of that size.
+func integrityFault(s []byte) fault {
+	if len(s) == 0 {
+		return okay
 	}
-	pad := (3 - size%3) % 3
+	dash, size, pad, b := integrityParts(s)
+	switch {
+	case dash < 0:
+		return intForm
+	case size == 0:
+		return intAlgorithm
+	case len(b) != (size+2)/3*4:
+		return intLength
+	}
 	data := b[:len(b)-pad]
 	if !base64Chars(data) {
-		for _, c := range data {
-			if b64Char[c] == 0xff {
-				return fmt.Sprintf("integrity has the byte %q, not standard base64", c)
-			}
-		}
+		return intByte
 	}
 	for _, c := range b[len(data):] {
 		if c != '=' {
-			return "integrity base64 padding is wrong"
+			return intPadding
 		}
 	}
-	if pad > 0 {
-		last := b64Char[data[len(data)-1]]
-		if last&(1<<(2*pad)-1) != 0 {
-			return "integrity base64 is not canonical (unused bits set)"
-		}
+	if pad > 0 && b64Char[data[len(data)-1]]&(1<<(2*pad)-1) != 0 {
+		return intCanonical
 	}
-	return ""
+	return okay
 }
 
 // base64Chars reports whether every byte of s is in the standard base64
@@ -638,6 +638,121 @@ func base64Word(x uint64) uint64 {
 	letters := (y + (0x80-'a')*l) &^ (y + (0x80-'z'-1)*l)
 	digits := (x + (0x80-'+')*l) &^ (x + (0x80-'9'-1)*l) &^ ((x + (0x80-',')*l) &^ (x + (0x80-'/')*l))
 	return letters | digits
+}
+
+// explain words fault f of field i's string s. It decides nothing: it
+// finds what the message names (the offending byte, the part) in s.
+func explain(i int, s []byte, f fault) string {
+	field := FieldNames[i]
+	version := func(why string) string {
+		return fmt.Sprintf("version %q is not Semantic Versioning 2.0.0: %s", s, why)
+	}
+	firstBad := func(s []byte, good func(c byte) bool) byte {
+		for _, c := range s {
+			if !good(c) {
+				return c
+			}
+		}
+		return 0
+	}
+	part, what := s, "name"
+	if len(s) > 0 && s[0] == '@' {
+		if slash := bytes.IndexByte(s, '/'); slash >= 0 {
+			part = s[slash+1:]
+			if f >= scopeEmpty && f <= scopeByte {
+				part, what = s[1:slash], "scope"
+			}
+		}
+	}
+	identChar := func(c byte) bool { return c-'0' < 10 || c-'a' < 26 || c-'A' < 26 || c == '-' || c == '.' || c == '+' }
+	switch f {
+	case tooLong:
+		return fmt.Sprintf("%s is %d bytes long, the limit is %d", field, len(s), fieldMax[i])
+	case nameEmpty:
+		return "name is empty"
+	case nameNoSlash:
+		return fmt.Sprintf("scoped name %q has no '/'", s)
+	case scopeEmpty, partEmpty:
+		return what + " is empty"
+	case scopeStart, partStart:
+		return fmt.Sprintf("%s %q starts with %q", what, part, part[0])
+	case scopeByte, partByte:
+		return fmt.Sprintf("%s %q has the byte %q; allowed are A-Z a-z 0-9 - . _ ~", what, part, firstBad(part, func(c byte) bool { return nameChar[c] }))
+	case verEmpty:
+		return "version is empty"
+	case verCore:
+		return version("want MAJOR.MINOR.PATCH")
+	case verLeadingZero:
+		return version("leading zero in a version number")
+	case verPreByte, verBuildByte:
+		kind := "pre-release"
+		if f == verBuildByte {
+			kind = "build metadata"
+		}
+		at := bytes.IndexAny(s, "-+")
+		if f == verBuildByte {
+			at = bytes.IndexByte(s, '+')
+		}
+		return version(fmt.Sprintf("%s has the byte %q", kind, firstBad(s[at+1:], identChar)))
+	case verPreEmpty:
+		return version("pre-release has an empty identifier")
+	case verPreZero:
+		return version("pre-release has a numeric identifier with a leading zero")
+	case verBuildEmpty:
+		return version("build metadata has an empty identifier")
+	case verBuildPlus:
+		return version("build metadata has the byte '+'")
+	case verTrailing:
+		return version(fmt.Sprintf("unexpected %q after the version", s[trailingAt(s)]))
+	case urlScheme:
+		return fmt.Sprintf("resolved %q is not an absolute http or https URL", truncate(s))
+	case urlControl:
+		return fmt.Sprintf("resolved URL has the control or space byte 0x%02x", firstBad(s, func(c byte) bool { return c > ' ' && c != 0x7f }))
+	case urlUTF8:
+		return "resolved URL is not valid UTF-8"
+	case urlNoHost:
+		return fmt.Sprintf("resolved URL %q has no host", truncate(s))
+	case urlBadIP:
+		return fmt.Sprintf("resolved URL %q has a bracketed host that is not an IPv6 address", truncate(s))
+	case intForm:
+		return fmt.Sprintf("integrity %q is not ALGORITHM-BASE64", truncate(s))
+	case intAlgorithm:
+		return fmt.Sprintf("integrity algorithm %q is not sha1, sha256, sha384 or sha512", s[:bytes.IndexByte(s, '-')])
+	case intLength:
+		dash, size, _, b := integrityParts(s)
+		return fmt.Sprintf("integrity %s digest is %d base64 characters, want %d", s[:dash], len(b), (size+2)/3*4)
+	case intByte:
+		_, _, pad, b := integrityParts(s)
+		return fmt.Sprintf("integrity has the byte %q, not standard base64", firstBad(b[:len(b)-pad], func(c byte) bool { return b64Char[c] != 0xff }))
+	case intPadding:
+		return "integrity base64 padding is wrong"
+	case intCanonical:
+		return "integrity base64 is not canonical (unused bits set)"
+	}
+	return fmt.Sprintf("%s breaks rule %d", field, f)
+}
+
+// trailingAt returns where the bytes after a version's core, pre-release
+// and build metadata start.
+func trailingAt(s []byte) int {
+	i := 0
+	for part := 0; part < 3; part++ {
+		for i < len(s) && s[i]-'0' < 10 {
+			i++
+		}
+		if part < 2 {
+			i++
+		}
+	}
+	if i < len(s) && s[i] == '-' {
+		n, _ := idents(s[i+1:], true)
+		i += 1 + n
+	}
+	if i < len(s) && s[i] == '+' {
+		n, _ := idents(s[i+1:], false)
+		i += 1 + n
+	}
+	return min(i, len(s)-1)
 }
 
 // ComparePackages orders records by name, then by version, comparing bytes.

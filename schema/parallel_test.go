@@ -16,9 +16,9 @@ import (
 // frameOffsets returns the offset of every record of a valid v2 file.
 func frameOffsets(b []byte) []int {
 	var offs []int
-	for off := v2.HeaderSize; off < len(b); {
+	for off := v2.Schema.HeaderSize; off < len(b); {
 		offs = append(offs, off)
-		off += v2.FrameOverhead + int(binary.BigEndian.Uint32(b[off+2:]))
+		off += v2.Framing.Overhead() + int(binary.BigEndian.Uint32(b[off+2:]))
 	}
 	return offs
 }
@@ -51,7 +51,7 @@ func TestParallelCheckAgrees(t *testing.T) {
 		},
 		"torn": func(b []byte) []byte { return b[:len(b)-30] },
 		"packageCount far too large": func(b []byte) []byte {
-			binary.BigEndian.PutUint32(b[v2.OffPackageCount:], 0xffffffff)
+			binary.BigEndian.PutUint32(b[v2.Schema.Field("packageCount").Offset:], 0xffffffff)
 			return b
 		},
 		"trailing": func(b []byte) []byte { return append(b, "PK"...) },
@@ -120,8 +120,8 @@ func (a *arriving) ready(n int) int {
 // answer here) and races with the copy (a report under -race).
 func TestCheckArrivingAgrees(t *testing.T) {
 	s, ok := schema.Lookup(2)
-	if !ok || s.CheckArriving == nil {
-		t.Fatal("version 2 has no CheckArriving")
+	if !ok || s.Framing == nil {
+		t.Fatal("version 2 has no framed records")
 	}
 	good := lockgen.Bytes(lockgen.Options{Version: 2, Packages: 20_000, Seed: 5})
 	offs := frameOffsets(good)
@@ -129,7 +129,7 @@ func TestCheckArrivingAgrees(t *testing.T) {
 		"valid":             func(b []byte) []byte { return b },
 		"record CRC early":  func(b []byte) []byte { b[offs[10]+9] ^= 1; return b },
 		"bad marker late":   func(b []byte) []byte { b[offs[17000]] = 'Q'; return b },
-		"array CRC":         func(b []byte) []byte { b[v2.OffPackagesChecksum] ^= 1; return b },
+		"array CRC":         func(b []byte) []byte { b[v2.Schema.Field("packagesChecksum").Offset] ^= 1; return b },
 		"bad size mid-file": func(b []byte) []byte { binary.BigEndian.PutUint32(b[offs[9000]+2:], 5000); return b },
 		"trailing":          func(b []byte) []byte { return append(b, "PK"...) },
 		"torn":              func(b []byte) []byte { return b[:len(b)-30] },

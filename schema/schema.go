@@ -23,6 +23,7 @@ package schema
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 )
@@ -59,6 +60,9 @@ type Field struct {
 type StepOptions struct {
 	// AllowLossy lets a step drop what the target version cannot hold.
 	AllowLossy bool
+	// Writer names the program writing the result, for a step into a
+	// version that records its writer ("lockfix 0.1.0").
+	Writer string
 }
 
 // Step converts a lockfile from one version to a neighbouring one.
@@ -73,53 +77,121 @@ type Step struct {
 	Apply func(l *Lockfile, opts StepOptions) (out *Lockfile, dropped []string, err error)
 }
 
-// Schema is one config version: its layout, codec and migration steps.
+// Schema is the description of one config version, and everything the
+// rest of lockfix knows of it: its header as a table of fields, the way
+// its package array stores records, the flags it defines, the bun
+// releases that write it and its migration steps. The codec (Decode,
+// Check, Encode, Fields) is this package's, driven by the description;
+// recovery, inspect, dump and validate read the same table.
 type Schema struct {
 	// Version is the configVersion byte.
 	Version int
-	// Bun is the range of bun releases that write this version, as a
-	// hashicorp/go-version constraint (">= 1.3.5, < 1.4.0").
-	Bun string
-	// HeaderSize is the size of the header in bytes.
-	HeaderSize int
-	// Flags are the feature flag bits the version defines.
-	Flags Flags
+	// Since is the first bun release that writes this version ("1.4.0");
+	// "" for the first version. The version's range of releases ends
+	// where the next registered version's begins (see Bun).
+	Since string
 	// Description is one line for 'lockfix schema'.
 	Description string
-
-	// Decode decodes b strictly: it returns the lockfile, or nil and the
-	// first problem found.
-	Decode func(b []byte) (*Lockfile, error)
-	// Check reports every problem of FORMAT.md section 6 in b, in file
-	// order; nil when b is valid.
-	Check func(b []byte) []error
-	// CheckArriving, when set, is Check for a b still being read in
-	// order: it calls ready(n) before it reads b[n-1], and ready returns
-	// how many bytes are in once there are n or more (or fewer when the
-	// read has ended early: the caller then throws the answer away and
-	// checks what was read). It lets the check of a large file run while
-	// the file is read. Optional.
-	CheckArriving func(b []byte, ready func(n int) int) []error
-	// Encode encodes l at this version. It fails when l cannot be
-	// represented (an invalid field, unsorted or duplicate packages, a
-	// flag the version does not define).
-	Encode func(l *Lockfile) ([]byte, error)
-	// EncodeTrusted, when set, is Encode for a lockfile whose packages
-	// came from a strict decode: it checks the config, not the packages'
-	// rules, order and uniqueness, which are a third of the work of
-	// converting a file. Its result must be checked before it is used
-	// (migrate decodes the new bytes strictly and compares them with the
-	// lockfile), so a package that is not valid after all is caught
-	// there. Optional.
-	EncodeTrusted func(l *Lockfile) ([]byte, error)
-	// Fields returns the header fields of b for dump --hex; b may be short
-	// or damaged.
-	Fields func(b []byte) []Field
+	// HeaderSize is the size of the header in bytes.
+	HeaderSize int
+	// Header is the header's fields in file order, starting with Prefix.
+	// Together they cover the header exactly.
+	Header []HeaderField
+	// Framing describes framed records; nil for plain ones.
+	Framing *Framing
+	// Defines are the feature flags the version defines, by name and
+	// mask.
+	Defines []FlagInfo
 
 	// Up is the step from Version-1 to Version (nil for the first version).
 	Up *Step
 	// Down is the step from Version to Version-1 (nil for the first version).
 	Down *Step
+
+	// Flags is the mask of Defines, set by Register.
+	Flags Flags
+	// order is the order of the header checks, and plan the table
+	// compiled for the fast path, set by Register.
+	order []int
+	plan  headerPlan
+}
+
+// EncodeOptions tune an encoder.
+type EncodeOptions struct {
+	// Writer names the program writing the file, for versions that record
+	// it, when the lockfile names none (Lockfile.Writer). Empty: "lockfix".
+	Writer string
+}
+
+// Decode decodes b strictly: it returns the lockfile, or nil and the
+// first problem found.
+func (s *Schema) Decode(b []byte) (*Lockfile, error) {
+	l, errs := s.parse(b, true, nil)
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return l, nil
+}
+
+// Check reports every problem of FORMAT.md section 6 in b, in file order;
+// nil when b is valid.
+func (s *Schema) Check(b []byte) []error {
+	_, errs := s.parse(b, false, nil)
+	return errs
+}
+
+// CheckArriving is Check for a b still being read in order: it calls
+// ready(n) before it reads b[n-1], and ready returns how many bytes are in
+// once there are n or more (or fewer when the read has ended early: the
+// caller then throws the answer away and checks what was read). It lets
+// the check of a large file run while the file is read; a version with
+// plain records waits for the whole file.
+func (s *Schema) CheckArriving(b []byte, ready func(n int) int) []error {
+	_, errs := s.parse(b, false, ready)
+	return errs
+}
+
+// Encode encodes l at this version. It fails when l cannot be represented
+// (an invalid field, unsorted or duplicate packages, a flag the version
+// does not define).
+func (s *Schema) Encode(l *Lockfile) ([]byte, error) { return s.encode(l, EncodeOptions{}, false) }
+
+// EncodeWith is Encode with options.
+func (s *Schema) EncodeWith(l *Lockfile, o EncodeOptions) ([]byte, error) {
+	return s.encode(l, o, false)
+}
+
+// EncodeTrusted is EncodeWith for a lockfile whose packages came from a
+// strict decode: it checks the config, not the packages' rules, order and
+// uniqueness, which are a third of the work of converting a file. Its
+// result must be checked before it is used (migrate decodes the new bytes
+// strictly and compares them with the lockfile), so a package that is not
+// valid after all is caught there.
+func (s *Schema) EncodeTrusted(l *Lockfile, o EncodeOptions) ([]byte, error) {
+	return s.encode(l, o, true)
+}
+
+// Bun returns the range of bun releases that write this version, as a
+// hashicorp/go-version constraint: from Since to the next registered
+// version's Since (">= 1.3.5, < 1.4.0"; "< 1.3.5" for the first; ">= 1.4.0"
+// for the last).
+func (s *Schema) Bun() string {
+	next := ""
+	for _, v := range Versions() {
+		if o, _ := Lookup(v); v > s.Version && o.Since != "" {
+			next = o.Since
+			break
+		}
+	}
+	switch {
+	case s.Since == "" && next == "":
+		return ">= 0.0.0"
+	case s.Since == "":
+		return "< " + next
+	case next == "":
+		return ">= " + s.Since
+	}
+	return ">= " + s.Since + ", < " + next
 }
 
 var (
@@ -127,25 +199,90 @@ var (
 	schemas = map[int]*Schema{}
 )
 
-// Register makes a schema available. It panics if s is nil, lacks Decode,
-// Check or Encode, has a version outside 0-255, or its version is already
-// registered. It is meant to be called from the version package's init.
+// Register makes a version available. It panics if s is nil, its version
+// is outside 0-255 or already registered, or its description does not
+// hold together: a header table that does not start with Prefix, leaves a
+// byte of the header undescribed or describes one twice, lacks a count
+// field, or a framing without a marker. It is meant to be called from the
+// version package's init.
 func Register(s *Schema) {
 	if s == nil {
 		panic("schema: Register of a nil schema")
 	}
-	if s.Decode == nil || s.Check == nil || s.Encode == nil {
-		panic(fmt.Sprintf("schema: Register of version %d without Decode, Check or Encode", s.Version))
-	}
 	if s.Version < 0 || s.Version > 255 {
 		panic(fmt.Sprintf("schema: Register of version %d, outside 0-255", s.Version))
 	}
+	if err := s.validate(); err != nil {
+		panic(fmt.Sprintf("schema: Register of version %d: %v", s.Version, err))
+	}
+	s.Flags = 0
+	for _, f := range s.Defines {
+		s.Flags |= f.Mask
+	}
+	s.order = s.checkOrder()
+	s.plan = s.compile()
 	mu.Lock()
 	defer mu.Unlock()
 	if _, dup := schemas[s.Version]; dup {
 		panic(fmt.Sprintf("schema: Register called twice for version %d", s.Version))
 	}
 	schemas[s.Version] = s
+}
+
+// validate checks that a description holds together.
+func (s *Schema) validate() error {
+	prefix := Prefix()
+	if len(s.Header) < len(prefix) {
+		return fmt.Errorf("the header table has %d fields, fewer than the common prefix", len(s.Header))
+	}
+	for i, f := range prefix {
+		if g := s.Header[i]; g.Name != f.Name || g.Offset != f.Offset || g.Size != f.Size || g.Kind != f.Kind {
+			return fmt.Errorf("field %d is %q, the common prefix has %q there", i, g.Name, f.Name)
+		}
+	}
+	at, counts := 0, 0
+	for _, f := range s.Header {
+		switch {
+		case f.Size <= 0:
+			return fmt.Errorf("field %q has size %d", f.Name, f.Size)
+		case f.Offset != at:
+			return fmt.Errorf("field %q starts at 0x%x, the previous field ends at 0x%x", f.Name, f.Offset, at)
+		case f.Kind == KindFixed && f.Value != nil && len(f.Value) != f.Size:
+			return fmt.Errorf("fixed field %q has %d bytes of value for its %d", f.Name, len(f.Value), f.Size)
+		case (f.Kind == KindHeaderChecksum || f.Kind == KindArrayChecksum || f.Kind == KindArraySize) && f.Size != 8,
+			f.Kind == KindCount && f.Size != 4:
+			return fmt.Errorf("field %q of kind %s has size %d", f.Name, f.Kind, f.Size)
+		}
+		if f.Kind == KindCount {
+			counts++
+		}
+		at = f.End()
+	}
+	if at != s.HeaderSize {
+		return fmt.Errorf("the fields end at 0x%x, the header at 0x%x", at, s.HeaderSize)
+	}
+	if counts != 1 {
+		return fmt.Errorf("the header has %d count fields, want 1", counts)
+	}
+	if fr := s.Framing; fr != nil && (fr.Marker == "" || fr.MinBody < 8 || fr.MaxBody < fr.MinBody) {
+		return fmt.Errorf("framing %+v: want a marker and 8 <= MinBody <= MaxBody", *fr)
+	}
+	return nil
+}
+
+// Scope saves the registry and returns a function that restores it, for
+// tests that register versions of their own: they call
+// t.Cleanup(schema.Scope()) first, and nothing they register leaks into
+// later tests.
+func Scope() (restore func()) {
+	mu.Lock()
+	saved := maps.Clone(schemas)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		schemas = saved
+		mu.Unlock()
+	}
 }
 
 // Lookup returns the schema of a config version.

@@ -128,6 +128,17 @@ func TestCheckPackage(t *testing.T) {
 		{schema.Package{Name: "a", Version: "1.0.0", Resolved: "https://"}, "resolved"},
 		{schema.Package{Name: "a", Version: "1.0.0", Resolved: "https://h/a b"}, "resolved"},
 		{schema.Package{Name: "a", Version: "1.0.0", Resolved: "https://h/" + long(2040)}, "resolved"},
+		{schema.Package{Name: "a", Version: "1.0.0", Resolved: "https://[::1]/a/-/a-1.0.0.tgz"}, ""},
+		{schema.Package{Name: "a", Version: "1.0.0", Resolved: "http://[2001:db8::1]:8080/a"}, ""},
+		{schema.Package{Name: "a", Version: "1.0.0", Resolved: "https://user@[::ffff:192.0.2.1]?x"}, ""},
+		{schema.Package{Name: "a", Version: "1.0.0", Resolved: "https://[zz]/"}, "resolved"},
+		{schema.Package{Name: "a", Version: "1.0.0", Resolved: "https://[::1/a"}, "resolved"},
+		{schema.Package{Name: "a", Version: "1.0.0", Resolved: "https://[192.0.2.1]/"}, "resolved"},
+		{schema.Package{Name: "a", Version: "1.0.0", Resolved: "https://[fe80::1%25eth0]/"}, "resolved"},
+		{schema.Package{Name: "a", Version: "1.0.0", Resolved: "https://[v1.x]/"}, "resolved"},
+		{schema.Package{Name: "a", Version: "1.0.0", Resolved: "https://[::1]x/"}, "resolved"},
+		{schema.Package{Name: "a", Version: "1.0.0", Resolved: "https://[::1]:80a/"}, "resolved"},
+		{schema.Package{Name: "a", Version: "1.0.0", Resolved: "https://[]/"}, "resolved"},
 		{schema.Package{Name: "a", Version: "1.0.0", Integrity: "md5-abc"}, "integrity"},
 		{schema.Package{Name: "a", Version: "1.0.0", Integrity: "sha512-abc"}, "integrity"},
 		{schema.Package{Name: "a", Version: "1.0.0", Integrity: "sha1-2jmj7l5rSw0yVb/vlWAYkK/YBwl="}, "integrity"},
@@ -176,10 +187,10 @@ func fixCRC(b []byte) []byte {
 	case 1:
 		binary.BigEndian.PutUint64(b[0x11:], schema.HeaderCRC(b[:0x40], 0x11))
 	case 2:
-		if len(b) >= v2.HeaderSize {
-			binary.BigEndian.PutUint64(b[v2.OffPackagesSize:], uint64(len(b)-v2.HeaderSize))
-			binary.BigEndian.PutUint64(b[v2.OffPackagesChecksum:], schema.CRC64(b[v2.HeaderSize:]))
-			binary.BigEndian.PutUint64(b[0x11:], schema.HeaderCRC(b[:v2.HeaderSize], 0x11))
+		if len(b) >= v2.Schema.HeaderSize {
+			binary.BigEndian.PutUint64(b[v2.Schema.Field("packagesSize").Offset:], uint64(len(b)-v2.Schema.HeaderSize))
+			binary.BigEndian.PutUint64(b[v2.Schema.Field("packagesChecksum").Offset:], schema.CRC64(b[v2.Schema.HeaderSize:]))
+			binary.BigEndian.PutUint64(b[0x11:], schema.HeaderCRC(b[:v2.Schema.HeaderSize], 0x11))
 		}
 	}
 	return b
@@ -213,9 +224,9 @@ func TestCheckErrors(t *testing.T) {
 	tests := []tc{
 		{"bad magic", "v1", func(b []byte) []byte { b[0] = 'C'; return b }, schema.ErrCorruptedHeader, 0, -1},
 		{"reserved", "v1", set(0x10, 1), schema.ErrCorruptedHeader, 0x10, -1},
-		{"v0 checksum", "v0", set(0x12, 1), schema.ErrCorruptedHeader, 0x11, -1},
+		{"v0 checksum", "v0", set(0x12, 1), schema.ErrCorruptedHeader, 0x12, -1},
 		{"v1 padding", "v1", set(0x30, 1), schema.ErrCorruptedHeader, 0x30, -1},
-		{"v2 padding", "v2", set(0x60, 1), schema.ErrCorruptedHeader, 0x3f, -1},
+		{"v2 padding", "v2", set(0x60, 1), schema.ErrCorruptedHeader, 0x60, -1},
 		{"v2 headerSize", "v2", set(0x1e, 0x40), schema.ErrCorruptedHeader, 0x1d, -1},
 		{"v2 writer", "v2", set(0x2f, 0x07), schema.ErrCorruptedHeader, 0x2f, -1},
 		{"unsupported", "v1", set(4, 9), schema.ErrUnsupportedVersion, 4, -1},
@@ -303,7 +314,7 @@ func TestCheckErrors(t *testing.T) {
 func fixCRCHeaderOnly(b []byte) []byte {
 	size := 0x40
 	if b[4] == 2 {
-		size = v2.HeaderSize
+		size = v2.Schema.HeaderSize
 	}
 	binary.BigEndian.PutUint64(b[0x11:], schema.HeaderCRC(b[:size], 0x11))
 	return b
@@ -323,12 +334,12 @@ func records(t *testing.T, b []byte) *schema.Lockfile {
 func encodeRaw(b []byte, pkgs []schema.Package, framed bool) []byte {
 	hs := 0x40
 	if framed {
-		hs = v2.HeaderSize
+		hs = v2.Schema.HeaderSize
 	}
 	out := slices.Clone(b[:hs])
 	for i := range pkgs {
 		if framed {
-			out = v2.AppendRecord(out, &pkgs[i])
+			out = v2.Schema.AppendRecord(out, &pkgs[i])
 		} else {
 			out = schema.AppendBody(out, &pkgs[i])
 		}
@@ -410,21 +421,18 @@ func TestEncodeTrusted(t *testing.T) {
 	l := records(t, readVector(t, "v2"))
 	for _, v := range schema.Versions() {
 		s, _ := schema.Lookup(v)
-		if s.EncodeTrusted == nil {
-			continue
-		}
 		l2 := atVersion(l, v)
 		want, err := s.Encode(l2)
 		if err != nil {
 			t.Fatalf("v%d: %v", v, err)
 		}
-		got, err := s.EncodeTrusted(l2)
+		got, err := s.EncodeTrusted(l2, schema.EncodeOptions{})
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("v%d: EncodeTrusted differs from Encode (%v)", v, err)
 		}
 		l2.Packages[0], l2.Packages[1] = l2.Packages[1], l2.Packages[0]
 		l2.Packages[0].Name = "Bad Name"
-		got, err = s.EncodeTrusted(l2)
+		got, err = s.EncodeTrusted(l2, schema.EncodeOptions{})
 		if err != nil {
 			t.Fatalf("v%d: EncodeTrusted checked the packages: %v", v, err)
 		}

@@ -87,6 +87,10 @@ func TestEndToEnd(t *testing.T) {
 		mustRun(t, 0, nil, "validate", out)
 		got := content(t, mustRun(t, 0, nil, "export", out))
 		got.Config.Version = want.Config.Version
+		if s, _ := schema.Lookup(v); s.FieldOf(schema.KindWriter) == nil {
+			// A version without a writer field cannot keep it.
+			got.Config.Writer = want.Config.Writer
+		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("v%d: exported content differs from the original's", v)
 		}

@@ -5,7 +5,8 @@ package main
 import (
 	"os"
 
-	"github.com/lockfix/lockfix/internal/cli"
+	"github.com/lockfix/lockfix/cli"
+	_ "github.com/lockfix/lockfix/schema/all" // every config version
 )
 
 func main() { os.Exit(cli.Main(os.Args)) }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/lockfix/lockfix/internal/cli"
 	"github.com/lockfix/lockfix/internal/lockgen"
 	"github.com/lockfix/lockfix/schema"
 	_ "github.com/lockfix/lockfix/schema/all"
@@ -17,7 +16,7 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"lockfix": func() { os.Exit(cli.Main(os.Args)) },
+		"lockfix": main,
 	})
 }
 

@@ -8,7 +8,10 @@
 //   - exclusive: an advisory flock(2) on the file, held from the read to the
 //     end of the replace, waited on for at most Options.Wait;
 //   - unchanged underneath: when another program replaced or rewrote the
-//     file since it was read, nothing is written and ErrChanged is returned;
+//     file since it was read, nothing is written and ErrChanged is
+//     returned; a read lease (lease.go) held from before the read, and a
+//     second look after the rename that puts the original back, leave no
+//     window between the check and the rename;
 //   - faithful: mode and ownership are kept, and a symbolic link is followed
 //     so that its target is replaced and the link stays a link;
 //   - clean: temp files have unpredictable names, are created exclusively,
@@ -48,9 +51,16 @@
 // directory fsync leaves the old or the new name, as the filesystem
 // journals the rename; both are complete, verified and fsynced files.
 //
-// Batches (many files, one filesystem sync) use Prepare and Commit, which
-// keep no link: a batch's final sync covers every rename at once, and a
-// failure there leaves each file with its new, fsynced content.
+// Where the filesystem can exchange two names (renameat2
+// RENAME_EXCHANGE), the rename is an exchange: the original keeps the temp
+// file's name, no link is needed, and what was moved aside is checked to
+// be the file read.
+//
+// Batches (many files, one sync) use Prepare, Commit and Forget: Commit
+// keeps the original's second name, and the batch removes it (Forget) once
+// the sync after its renames has succeeded. When that sync fails, the
+// second name stays: the next Open of the lockfile removes it and says so
+// (Handle.Stale), and the caller makes the file durable (Handle.Sync).
 package atomicfile
 
 import (
@@ -155,6 +165,15 @@ type Handle struct {
 	lock   File // holds the flock on the file now at target
 	fsys   FS
 	closed bool
+
+	// leased: lock holds a read lease (lease.go), taken before the read;
+	// leaseBroken: another program opened the file for writing since.
+	// Both are guarded by leases' mutex.
+	leased, leaseBroken bool
+	// stale is the number of this lockfile's temp files that Open
+	// removed: left by a run that was killed or whose sync failed, so the
+	// file's durability is not known.
+	stale int
 }
 
 // Open resolves path's symlinks, refuses anything but a regular file,
@@ -220,6 +239,7 @@ func open(path, target string, st os.FileInfo, opts Options, fsys FS, deadline t
 		return nil, false, err
 	}
 	info := st // the file's information, for the unchanged check
+	leased, stale := false, 0
 	if !sameInode(st, fst) {
 		// Swapped since the Lstat: look again.
 		f.Close()
@@ -236,6 +256,9 @@ func open(path, target string, st os.FileInfo, opts Options, fsys FS, deadline t
 			}
 			return nil, false, err
 		}
+		// The lease is taken before the stat and the read: whatever another
+		// program writes after this point breaks it.
+		leased = takeLease(f)
 		// The file may have been replaced while we waited: lock what the
 		// path names now.
 		now, err := os.Stat(target)
@@ -244,7 +267,7 @@ func open(path, target string, st os.FileInfo, opts Options, fsys FS, deadline t
 			return nil, err == nil, err
 		}
 		info = now // as of the lock: what the unchanged check compares
-		cleanStaleOf(target, info, fsys)
+		stale = cleanStaleOf(target, info, fsys)
 	}
 	if opts.stream {
 		return &Handle{path: path, target: target, info: info, lock: f, fsys: fsys}, false, nil
@@ -261,10 +284,12 @@ func open(path, target string, st os.FileInfo, opts Options, fsys FS, deadline t
 		f.Close()
 		return nil, false, err
 	}
-	h := &Handle{path: path, target: target, data: data, info: info, lock: f, fsys: fsys}
+	h := &Handle{path: path, target: target, data: data, info: info, lock: f, fsys: fsys, stale: stale}
 	if opts.ReadOnly {
 		f.Close()
 		h.lock = nil
+	} else if leased {
+		holdLease(h)
 	}
 	return h, false, nil
 }
@@ -317,7 +342,10 @@ func lockFile(f File, deadline time.Time) error {
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+		if errors.Is(err, unix.EINTR) {
+			continue // a signal, not another lockfix: try again at once
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
 			return fmt.Errorf("lock %s: %w", f.Name(), err)
 		}
 		left := time.Until(deadline)
@@ -339,11 +367,11 @@ func lockFile(f File, deadline time.Time) error {
 // keeps during a rename is covered by the writer's lock on the original.
 // A link to the file the caller holds locked is stale whatever its lock:
 // its writer held this lock and has let it go.
-func cleanStaleOf(target string, locked os.FileInfo, fsys FS) {
+func cleanStaleOf(target string, locked os.FileInfo, fsys FS) int {
 	dir := filepath.Dir(target)
 	names, err := readDirNames(dir)
 	if err != nil {
-		return
+		return 0
 	}
 	span := trace.Start("file.clean")
 	prefix := tempPrefix(target)
@@ -370,6 +398,7 @@ func cleanStaleOf(target string, locked os.FileInfo, fsys FS) {
 	if removed > 0 {
 		span.End(fmt.Sprintf("%s: removed %d stale temp files", target, removed))
 	}
+	return removed
 }
 
 // readAll reads r to the end, at most MaxSize+1 bytes, into one buffer
@@ -488,6 +517,39 @@ func (h *Handle) Target() string { return h.target }
 // written by the last successful Replace or Commit.
 func (h *Handle) Info() os.FileInfo { return h.info }
 
+// Leased reports whether the handle holds a read lease on the file it
+// read (see lease.go): then another program's open of the file for
+// writing is seen however briefly it lasts.
+func (h *Handle) Leased() bool {
+	held, broken := h.lease()
+	return held && !broken
+}
+
+// Stale returns the number of this lockfile's temp files that Open
+// removed. They are left by a run that was killed, or whose sync failed
+// after its rename: the file's content is complete, but whether it is
+// durable is not known, and the caller should Sync it.
+func (h *Handle) Stale() int { return h.stale }
+
+// Sync makes the file as it is durable: fsync of the file and of its
+// directory. It is for a file whose durability is not known (Stale).
+func (h *Handle) Sync() error {
+	if h.lock == nil || h.closed {
+		return fmt.Errorf("%s: not open for writing", h.path)
+	}
+	span := trace.Start("file.fsync")
+	err := h.lock.Sync()
+	span.End(h.path)
+	if err != nil {
+		return fmt.Errorf("%s: fsync: %w", h.path, err)
+	}
+	if err := SyncDir(h.fsys, filepath.Dir(h.target)); err != nil {
+		return fmt.Errorf("%s: %w", h.path, err)
+	}
+	h.stale = 0
+	return nil
+}
+
 // Close releases the lock. It is safe to call more than once.
 func (h *Handle) Close() error {
 	if h.closed || h.lock == nil {
@@ -495,6 +557,7 @@ func (h *Handle) Close() error {
 		return nil
 	}
 	h.closed = true
+	dropLease(h)
 	return h.lock.Close()
 }
 
@@ -533,6 +596,24 @@ func (h *Handle) checkUnchanged() error {
 	// exactly the recent case. A write through a shared mapping into a
 	// page already dirty updates no timestamp at all. The read is a pread(2)
 	// per 64 KiB of a file the page cache holds.
+	//
+	// A lease that no other program has broken since the read says no
+	// process opened the file for writing since: the bytes are the ones
+	// read.
+	if held, broken := h.lease(); broken {
+		return fmt.Errorf("%s: %w: %s", h.path, ErrChanged, leaseBrokenWhy)
+	} else if held {
+		return nil
+	}
+	return h.sameBytes()
+}
+
+// leaseBrokenWhy is the reason of ErrChanged for a broken lease.
+const leaseBrokenWhy = "another program opened it for writing"
+
+// sameBytes returns ErrChanged unless the file the handle holds (the
+// original, through its locked descriptor) has the bytes read.
+func (h *Handle) sameBytes() error {
 	r, ok := h.lock.(io.ReaderAt)
 	if !ok {
 		f, err := os.Open(h.target)
@@ -586,8 +667,9 @@ func (h *Handle) Replace(data []byte, verify func([]byte) error) error {
 type Pending struct {
 	h    *Handle
 	tmp  File
-	name string
+	name string // the temp file's name; the target's once renamed
 	data []byte
+	old  string // the original's second name that a batch Commit kept
 }
 
 // Prepare verifies data and writes it to a new temp file next to the
@@ -724,6 +806,21 @@ func keepOwnerAndMode(f File, orig os.FileInfo) (string, error) {
 	return "", nil
 }
 
+// Sync fsyncs the temp file: a batch syncs its temp files together, then
+// commits them.
+func (p *Pending) Sync() error {
+	if p.tmp == nil {
+		return fmt.Errorf("%s: temp file already committed or aborted", p.h.path)
+	}
+	span := trace.Start("file.fsync")
+	err := p.tmp.Sync()
+	span.End(p.h.path)
+	if err != nil {
+		return fmt.Errorf("%s: fsync temp file %s: %w", p.h.path, filepath.Base(p.name), err)
+	}
+	return nil
+}
+
 // Name returns the temp file's path.
 func (p *Pending) Name() string { return p.name }
 
@@ -735,6 +832,12 @@ func (p *Pending) Commit() error { return p.commit(false) }
 
 // commit is Commit; durable adds the directory fsync, with the original
 // kept under a second name until it succeeds (see the package comment).
+//
+// The rename is followed by a second look (after): should another program
+// have written the original since the read (its lease broken, or without
+// a lease its bytes changed), or replaced it by a rename in the moment
+// before, the original is put back at the path and ErrChanged returned:
+// the other program's change is kept, never overwritten.
 func (p *Pending) commit(durable bool) error {
 	h := p.h
 	if p.tmp == nil {
@@ -745,49 +848,138 @@ func (p *Pending) commit(durable bool) error {
 		return err
 	}
 	dir := filepath.Dir(h.target)
-	backup := ""
+	old, err := p.swap(durable)
+	if err != nil {
+		p.Abort()
+		return err
+	}
+	if err := h.after(); err != nil {
+		return p.putBack(old, err)
+	}
 	if durable {
-		b, err := h.keepOriginal()
+		if err := SyncDir(h.fsys, dir); err != nil {
+			return p.putBack(old, err)
+		}
+	}
+	// The handle moves to the new file first, so that removing the old
+	// name frees the original at once instead of leaving it an open
+	// orphan.
+	p.done()
+	if old != "" {
+		if durable {
+			// Not synced: should it come back after a crash, it is a stale
+			// temp file that the next Open removes.
+			h.fsys.Remove(old)
+		} else {
+			// A batch removes it once its sync has made the rename
+			// durable (Forget): until then it marks the lockfile as not
+			// known durable for the next run.
+			p.old = old
+		}
+	}
+	return nil
+}
+
+// Forget removes the original's second name that a batch Commit kept; the
+// batch calls it once the sync after its renames succeeded. Without it the
+// name stays, a stale temp file that tells the next Open that the file's
+// durability is not known (Handle.Stale).
+func (p *Pending) Forget() {
+	if p.old != "" {
+		p.h.fsys.Remove(p.old)
+		p.old = ""
+	}
+}
+
+// swap puts the new content at the target and returns the name that now
+// holds the original, "" when no second name could be kept. It exchanges
+// the two names atomically where the filesystem can (renameat2
+// RENAME_EXCHANGE), and checks that what it moved aside is the original:
+// a file another program renamed into place in the moment before is put
+// back and ErrChanged returned. Elsewhere it hard-links the original to a
+// temp name and renames the new content over the path; without hard
+// links, a durable swap syncs the directory first, so that one that cannot
+// be synced stops the write while the original is in place.
+func (p *Pending) swap(durable bool) (string, error) {
+	h := p.h
+	if x, ok := h.fsys.(Exchanger); ok {
+		span := trace.Start("file.rename") // an exchange
+		err := x.Exchange(p.name, h.target)
+		span.End(h.path)
 		switch {
-		case errors.Is(err, ErrChanged):
-			p.Abort()
-			return err
 		case err == nil:
-			backup = b
-		default:
-			// No hard links here: sync the directory before the rename,
-			// so that one that cannot be synced stops the write while the
-			// original is in place.
-			if err := SyncDir(h.fsys, dir); err != nil {
-				p.Abort()
-				return fmt.Errorf("%s: %w", h.path, err)
+			old := p.name
+			st, err := os.Lstat(old)
+			if err != nil || !os.SameFile(st, h.info) {
+				// Not the file read: put it back.
+				if x.Exchange(p.name, h.target) != nil {
+					p.name = "" // holds the other program's file: Abort keeps it
+					return "", fmt.Errorf("%s: %w: another program replaced it, and putting its file back failed: the path holds lockfix's new content, the other program's file is at %s", h.path, ErrChanged, old)
+				}
+				return "", fmt.Errorf("%s: %w: another program replaced it", h.path, ErrChanged)
+			}
+			// The name p.name now holds the original; the temp file is at
+			// the target.
+			p.name = h.target
+			return old, nil
+		case !noExchange(err):
+			return "", fmt.Errorf("%s: rename temp file %s over it: %w", h.path, filepath.Base(p.name), err)
+		}
+		// No RENAME_EXCHANGE here: link and rename.
+	}
+	old, err := h.keepOriginal()
+	switch {
+	case errors.Is(err, ErrChanged):
+		return "", err
+	case err != nil:
+		old = ""
+		if durable {
+			if err := SyncDir(h.fsys, filepath.Dir(h.target)); err != nil {
+				return "", fmt.Errorf("%s: %w", h.path, err)
 			}
 		}
 	}
 	span := trace.Start("file.rename")
-	err := h.fsys.Rename(p.name, h.target)
+	err = h.fsys.Rename(p.name, h.target)
 	span.End(h.path)
 	if err != nil {
-		if backup != "" {
-			h.fsys.Remove(backup)
+		if old != "" {
+			h.fsys.Remove(old)
 		}
-		p.Abort()
-		return fmt.Errorf("%s: rename temp file %s over it: %w", h.path, filepath.Base(p.name), err)
+		return "", fmt.Errorf("%s: rename temp file %s over it: %w", h.path, filepath.Base(p.name), err)
 	}
-	if durable {
-		if err := SyncDir(h.fsys, dir); err != nil {
-			return p.rollback(backup, err)
-		}
+	p.name = h.target
+	return old, nil
+}
+
+// noExchange reports whether err says the filesystem cannot exchange.
+func noExchange(err error) bool {
+	return errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.ENOTSUP)
+}
+
+// after is the second look, once the new content is at the path: it
+// returns ErrChanged when another program wrote the original since the
+// read. With a lease, a break at any moment until now says so (a writer
+// whose open waits on the lease writes only after lockfix lets it go,
+// into whatever file is at the path then); without one, the original's
+// size, time and bytes are compared again through the descriptor still
+// open on it.
+func (h *Handle) after() error {
+	span := trace.Start("file.recheck")
+	defer span.End(h.path)
+	if held, broken := h.lease(); broken {
+		return fmt.Errorf("%s: %w: %s while lockfix replaced it", h.path, ErrChanged, leaseBrokenWhy)
+	} else if held {
+		return nil
 	}
-	// The handle moves to the new file first, so that removing the link
-	// frees the original at once instead of leaving it an open orphan.
-	p.done()
-	if backup != "" {
-		// Not synced: should it come back after a crash, it is a stale
-		// temp file that the next Open removes.
-		h.fsys.Remove(backup)
+	var st unix.Stat_t
+	if err := unix.Fstat(int(h.lock.Fd()), &st); err != nil {
+		return fmt.Errorf("%s: %w: %v", h.path, ErrChanged, err)
 	}
-	return nil
+	if st.Size != h.info.Size() || !time.Unix(st.Mtim.Unix()).Equal(h.info.ModTime()) {
+		return fmt.Errorf("%s: %w: another program rewrote it while lockfix replaced it", h.path, ErrChanged)
+	}
+	return h.sameBytes()
 }
 
 // keepOriginal hard-links the file at the target to a new temp name and
@@ -812,25 +1004,46 @@ func (h *Handle) keepOriginal() (string, error) {
 	return name, nil
 }
 
-// rollback handles a failed directory fsync after the rename: it puts the
-// original back from its link.
-func (p *Pending) rollback(backup string, syncErr error) error {
+// putBack undoes a rename whose second look or directory fsync failed:
+// the original goes back to the path from its second name old (by an
+// exchange where it was exchanged, else by a rename), and the new content
+// is dropped.
+func (p *Pending) putBack(old string, cause error) error {
 	h := p.h
-	if backup == "" {
+	if old == "" {
 		p.done()
-		return fmt.Errorf("%s: %w; the new content is in place but may not survive a crash (this filesystem keeps no link to the original)", h.path, syncErr)
+		if errors.Is(cause, ErrChanged) {
+			return fmt.Errorf("%w; lockfix's new content is in place and the other program's change is lost (this filesystem keeps no second name of the original)", cause)
+		}
+		return fmt.Errorf("%s: %w; %w (this filesystem keeps no link to the original)", h.path, cause, ErrNotDurable)
 	}
-	if err := h.fsys.Rename(backup, h.target); err != nil {
-		h.fsys.Remove(backup)
+	var err error
+	exchanged := false
+	if x, ok := h.fsys.(Exchanger); ok {
+		err = x.Exchange(old, h.target)
+		exchanged = err == nil || !noExchange(err)
+	}
+	if !exchanged {
+		err = h.fsys.Rename(old, h.target)
+	}
+	if err != nil {
+		h.fsys.Remove(old)
 		p.done()
-		return fmt.Errorf("%s: %w; putting the original back failed too (%v): the file holds the new, verified content, which may not survive a crash", h.path, syncErr, err)
+		return fmt.Errorf("%s: %w; putting the original back failed too (%v): the file holds the new, verified content: %w", h.path, cause, err, ErrNotDurable)
 	}
+	if exchanged {
+		h.fsys.Remove(old) // the new content's name now
+	}
+
 	// Best effort: the directory could not be synced a moment ago.
 	SyncDir(h.fsys, filepath.Dir(h.target))
 	// The new content's file has no name left; closing it drops it.
 	p.tmp.Close()
 	p.tmp = nil
-	return fmt.Errorf("%s: %w; the original was put back unchanged", h.path, syncErr)
+	if errors.Is(cause, ErrChanged) {
+		return fmt.Errorf("%w; the original was put back with the other program's change, nothing was written", cause)
+	}
+	return fmt.Errorf("%s: %w; the original was put back unchanged", h.path, cause)
 }
 
 // done moves the handle to the new file: its lock (the temp file's flock,
@@ -843,6 +1056,7 @@ func (p *Pending) done() {
 	if st, err := os.Stat(h.target); err == nil {
 		h.info = st
 	}
+	dropLease(h)
 	if old != nil {
 		old.Close()
 	}
@@ -853,7 +1067,9 @@ func (p *Pending) Abort() {
 	if p.tmp == nil {
 		return
 	}
-	p.h.fsys.Remove(p.name)
+	if p.name != "" {
+		p.h.fsys.Remove(p.name)
+	}
 	p.tmp.Close()
 	p.tmp = nil
 }

@@ -60,6 +60,23 @@ func (f *faultFS) Rename(oldpath, newpath string) error {
 	return f.OSFS.Rename(oldpath, newpath)
 }
 
+// Exchange counts as a rename (the first: the new content in place; a
+// later one: the original back). When the test makes link fail, the
+// filesystem cannot exchange either (EINVAL), so that the link path runs.
+func (f *faultFS) Exchange(a, b string) error {
+	if _, ok := f.fail["link"]; ok {
+		return &os.LinkError{Op: "exchange", Old: a, New: b, Err: syscall.EINVAL}
+	}
+	op := "rename"
+	if f.calls["rename"] > 0 {
+		op = "putback"
+	}
+	if err := f.hit(op, syscall.EIO); err != nil {
+		return err
+	}
+	return f.OSFS.Exchange(a, b)
+}
+
 func (f *faultFS) Link(oldname, newname string) error {
 	if err := f.hit("link", syscall.EPERM); err != nil {
 		return err
@@ -245,12 +262,51 @@ func TestFaultsBatch(t *testing.T) {
 	if err := p.Commit(); err != nil {
 		t.Fatal(err)
 	}
+	// Until the sync after the rename succeeds, the original keeps its
+	// second name: the mark of a file whose durability is not known.
+	if len(temps(t, dir)) != 1 {
+		t.Errorf("after the commit, before the sync: temp files %v, want the original's second name", temps(t, dir))
+	}
 	if err := atomicfile.SyncDir(nil, filepath.Dir(path)); err != nil {
 		t.Fatal(err)
 	}
+	p.Forget()
 	if err := p.Commit(); err == nil {
 		t.Error("a second Commit succeeded")
 	}
 	sameBytes(t, path, nw, "after the batch commit")
+	noTemps(t, dir)
+	h.Close()
+
+	// A commit whose sync never came (Forget not called): the next Open
+	// removes the second name and says the file is not known durable;
+	// Sync makes it durable.
+	h, err = atomicfile.Open(path, atomicfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := withRows(t, old, 92)
+	if p, err = h.Prepare(again, verify, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	h, err = atomicfile.Open(path, atomicfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if h.Stale() != 1 {
+		t.Errorf("Stale() = %d after a batch commit without its sync, want 1", h.Stale())
+	}
+	if err := h.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if h.Stale() != 0 {
+		t.Errorf("Stale() = %d after Sync", h.Stale())
+	}
+	sameBytes(t, path, again, "after the unsynced batch commit")
 	noTemps(t, dir)
 }

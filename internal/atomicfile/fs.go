@@ -43,6 +43,15 @@ type Linker interface {
 	Link(oldname, newname string) error
 }
 
+// Exchanger is an FS that swaps two names atomically (renameat2 with
+// RENAME_EXCHANGE). Commit exchanges the temp file and the lockfile, so
+// that the original keeps a name and what was moved aside can be checked
+// to be the file read. It fails with EINVAL, ENOSYS or ENOTSUP where the
+// filesystem cannot; an FS that is not an Exchanger links and renames.
+type Exchanger interface {
+	Exchange(a, b string) error
+}
+
 // OSFS is the operating system's filesystem.
 type OSFS struct{}
 
@@ -60,6 +69,14 @@ func (OSFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
 func (OSFS) Rename(oldpath, newpath string) error {
 	if err := unix.Rename(oldpath, newpath); err != nil {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	return nil
+}
+
+// Exchange is renameat2(RENAME_EXCHANGE).
+func (OSFS) Exchange(a, b string) error {
+	if err := unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE); err != nil {
+		return &os.LinkError{Op: "exchange", Old: a, New: b, Err: err}
 	}
 	return nil
 }

@@ -2,13 +2,17 @@ package atomicfile_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/lockfix/lockfix/schema"
 )
 
 // needStrace returns the path of a working strace, or skips the test
@@ -128,4 +132,88 @@ func tail(b []byte, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestStraceBatchSync runs a batched fleet migrate under strace with the
+// fsync of a third of the directories failing (EIO): the sync after those
+// files' renames. Every file's status in --report says what is on disk
+// (migrated and not-durable files hold the new version, failed ones their
+// original bytes), those files are not-durable, the exit code is 10, and a
+// rerun syncs exactly them ("synced") and exits 0.
+func TestStraceBatchSync(t *testing.T) {
+	strace := needStrace(t)
+	if testing.Short() {
+		t.Skip("builds the lockfix command")
+	}
+	lockfix := buildLockfix(t, t.TempDir())
+	root := t.TempDir()
+	const n = 300
+	orig := map[string][]byte{}
+	failing := map[string]bool{}
+	args := []string{"-f", "-o", os.DevNull, "-e", "trace=fsync", "-e", "inject=fsync:error=EIO"}
+	for i := range n {
+		dir := filepath.Join(root, "team", fmt.Sprintf("app%03d", i))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p := writeLock(t, dir, "bun.lockb", genLock(1, 5+i%20, uint64(i)), 0o644)
+		orig[p], _ = os.ReadFile(p)
+		if i%3 == 0 {
+			failing[p] = true
+			args = append(args, "-P", dir)
+		}
+	}
+	report := filepath.Join(t.TempDir(), "run.jsonl")
+	args = append(args, lockfix, "migrate", "--to", "2", "--sync", "batch", "--report", report, root)
+	out, err := exec.Command(strace, args...).CombinedOutput()
+	if code := exitCode(err); code != 10 {
+		t.Errorf("migrate under strace: exit %d, want 10 (8 + 2: not durable)\n%s", code, tail(out, 20))
+	}
+	raw, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	statuses := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var rec struct{ Path, Status string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		statuses[rec.Path] = rec.Status
+	}
+	if len(statuses) != n {
+		t.Fatalf("%d records in the report, want %d", len(statuses), n)
+	}
+	for p, st := range statuses {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := schema.Sniff(b)
+		switch {
+		case st == "migrated" || st == "not-durable":
+			if s == nil || s.Version != 2 || len(schema.Check(b)) > 0 {
+				t.Errorf("%s: %s, but it is not a valid v2 file on disk", p, st)
+			}
+		case st == "failed":
+			if !bytes.Equal(b, orig[p]) {
+				t.Errorf("%s: failed, but its bytes changed", p)
+			}
+		default:
+			t.Errorf("%s: status %s", p, st)
+		}
+		if failing[p] != (st == "not-durable") {
+			t.Errorf("%s: %s, its directory's fsync failing: %v", p, st, failing[p])
+		}
+	}
+	out, err = exec.Command(lockfix, "migrate", "--to", "2", "--sync", "batch", "--report", report, root).CombinedOutput()
+	if code := exitCode(err); code != 0 {
+		t.Fatalf("the rerun: exit %d\n%s", code, tail(out, 20))
+	}
+	if want := fmt.Sprintf("0 migrated, %d skipped, 0 refused, 0 failed, %d synced", n-len(failing), len(failing)); !strings.Contains(string(out), want) {
+		t.Errorf("the rerun says %q, want %q", tail(out, 1), want)
+	}
+	for p := range orig {
+		noTemps(t, filepath.Dir(p))
+	}
 }

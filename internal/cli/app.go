@@ -13,17 +13,16 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/lockfix/lockfix/internal/trace"
-	_ "github.com/lockfix/lockfix/schema/all" // every config version
-	v2 "github.com/lockfix/lockfix/schema/v2"
 )
 
-// Version is lockfix's version, written into v2 headers as the writer.
+// Version is lockfix's version.
 const Version = "0.1.0"
 
-var commands []*ucli.Command
+// writerName is what lockfix writes into the writer field of the versions
+// that have one, whichever command writes the file.
+const writerName = "lockfix " + Version
 
-// Every v2 file lockfix writes names it, whichever command writes it.
-func init() { v2.DefaultWriter = "lockfix " + Version }
+var commands []*ucli.Command
 
 // register adds a command to the app. Command files call it from init.
 func register(c *ucli.Command) {

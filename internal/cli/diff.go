@@ -17,12 +17,25 @@ func init() {
 		Name:      "diff",
 		Usage:     "show how two lockfiles' decoded content differs",
 		ArgsUsage: "A B",
+		Flags: []ucli.Flag{
+			&ucli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text (a unified diff and a summary), markdown (a pull-request comment) or json (as --json)"},
+			&ucli.IntFlag{Name: "max-rows", Value: 200, Usage: "with --format markdown, show at most `N` rows per table (0: all)"},
+		},
 		Description: `diff decodes both lockfiles and prints a unified diff of their content,
 one line per config field by name (version, registry hash and registry,
 flags, terminal mode, rows and cols), then one line per package, followed
 by a summary: config fields changed, packages added, removed and changed.
 Files of different versions compare by content: a v1 file and its v2
 migration differ only in config.version. "-" reads one of them from stdin.
+
+Packages are compared by key (name, version) in one ordered pass over the
+two sorted package arrays, so files of any size the size limit admits
+compare in about the time it takes to read them.
+
+--format markdown prints a pull-request comment instead: a summary line,
+then tables of the changed config fields and of the added, removed and
+changed packages (old and new versions), sorted by name. --format json
+prints what --json prints.
 
 Exit codes follow diff(1): 0 when the content is equal, 1 when it
 differs, 8 when a file cannot be read or is not a valid lockfile (the
@@ -31,7 +44,8 @@ problem is named), 16 for bad arguments.
 Examples:
    lockfix diff bun.lockb.orig bun.lockb
    lockfix diff --quiet a.lockb b.lockb && echo same
-   lockfix diff --json old.lockb new.lockb | jq '.added'`,
+   lockfix diff --json old.lockb new.lockb | jq '.added'
+   lockfix diff --format markdown base.lockb bun.lockb > comment.md`,
 		Action: runDiff,
 	})
 }
@@ -49,6 +63,15 @@ func runDiff(c *ucli.Context) error {
 		return usage("diff: want two files A B, got %d arguments (usage: lockfix diff A B)", c.NArg())
 	}
 	pa, pb := c.Args().Get(0), c.Args().Get(1)
+	format := c.String("format")
+	switch format {
+	case "text", "markdown", "json":
+	default:
+		return usage("diff: --format %q: want text, markdown or json", format)
+	}
+	if c.Int("max-rows") < 0 {
+		return usage("diff: --max-rows %d: want 0 (all) or more", c.Int("max-rows"))
+	}
 	if pa == "-" && pb == "-" {
 		return usage("diff: only one of A and B can be - (stdin)")
 	}
@@ -72,23 +95,28 @@ func runDiff(c *ucli.Context) error {
 		loaded[i] = ld
 	}
 	a, b := loaded[0].Lockfile, loaded[1].Lockfile
-	ch := render.Compare(a, b)
-	text := render.Unified(pa, pb, a, b)
-	equal := text == ""
+	d := render.Compute(a, b)
 	code := 0
-	if !equal {
+	if !d.Equal() {
 		code = exitDiffer
 	}
 	switch {
-	case global(c, "json"):
-		if err := printJSON(diffJSON{A: pa, B: pb, Equal: equal, Changes: ch}); err != nil {
+	case format == "json" || global(c, "json"):
+		if err := printJSON(diffJSON{A: pa, B: pb, Equal: d.Equal(), Changes: d.Changes()}); err != nil {
 			return err
 		}
-	case global(c, "quiet") || equal:
+	case global(c, "quiet"):
+	case format == "markdown":
+		if err := d.WriteMarkdown(Stdout, render.MarkdownOptions{NameA: pa, NameB: pb, MaxRows: c.Int("max-rows")}); err != nil {
+			return exit(ExitOperational, "diff: write: %v", err)
+		}
+	case d.Equal():
 	default:
-		fmt.Fprint(Stdout, text)
-		fmt.Fprintf(Stdout, "\n%s changed; packages: %d added, %d removed, %d changed\n",
-			countOf(len(ch.Config), "config field"), len(ch.Added), len(ch.Removed), len(ch.Changed))
+		if err := d.WriteUnified(Stdout, pa, pb); err != nil {
+			return exit(ExitOperational, "diff: write: %v", err)
+		}
+		ch := d.Changes()
+		fmt.Fprintf(Stdout, "\n%s\n", d.Summary())
 		for _, line := range ch.Summary() {
 			fmt.Fprintln(Stdout, line)
 		}

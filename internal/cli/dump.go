@@ -161,7 +161,7 @@ func printHex(w io.Writer, x *examination) {
 	}
 	layout := "no known layout"
 	if s := x.Schema; s != nil {
-		layout = fmt.Sprintf("v%d layout (bun %s), %d-byte header", s.Version, s.Bun, s.HeaderSize)
+		layout = fmt.Sprintf("v%d layout (bun %s), %d-byte header", s.Version, s.Bun(), s.HeaderSize)
 	}
 	fmt.Fprintf(w, "%s: %d bytes, %s: %s\n", x.Path, len(b), layout, state)
 	if x.Guess != "" {

@@ -125,7 +125,7 @@ func runFeatureList(c *ucli.Context) error {
 	s := ld.Schema
 	cfg := schema.DecodeConfig(ld.Bytes[schema.OffConfigVersion:])
 	var flags []featureJSON
-	for _, f := range schema.AllFlags {
+	for _, f := range schema.KnownFlags() {
 		flags = append(flags, featureJSON{Name: f.Name, Mask: fmt.Sprintf("0x%02x", uint32(f.Mask)),
 			Defined: s.Flags&f.Mask != 0, On: cfg.Flags&f.Mask != 0, Since: f.Since})
 	}

@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/lockfix/lockfix/internal/atomicfile"
+	"github.com/lockfix/lockfix/internal/lockload"
 	"github.com/lockfix/lockfix/internal/trace"
 	"github.com/lockfix/lockfix/schema"
 )
@@ -102,16 +102,7 @@ func readFile(path string) ([]byte, error) {
 
 // sniffHeader decodes the magic and configVersion of b and finds its
 // schema, traced as header.decode.
-func sniffHeader(b []byte) (*schema.Schema, error) {
-	start := time.Now()
-	s, err := schema.Sniff(b)
-	if err != nil {
-		trace.Line("header.decode", time.Since(start), "")
-		return nil, err
-	}
-	trace.Line("header.decode", time.Since(start), fmt.Sprintf("schema/v%d", s.Version))
-	return s, nil
-}
+func sniffHeader(b []byte) (*schema.Schema, error) { return lockload.Sniff(b) }
 
 // ioCode is the exit code for an error reading or writing a file: always
 // 8 (operational), a missing file included, as fsck treats one.

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
@@ -9,7 +8,6 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/lockfix/lockfix/schema"
-	v2 "github.com/lockfix/lockfix/schema/v2"
 )
 
 func init() {
@@ -122,33 +120,37 @@ func examineLoaded(ld *loaded) *examination {
 		x.Config = &c
 	}
 	if x.Schema == nil {
-		x.Fields = schema.PrefixFields(b, 0)
 		return x
 	}
-	if x.Schema.Fields != nil {
-		x.Fields = x.Schema.Fields(b)
-	} else {
-		x.Fields = schema.PrefixFields(b, x.Schema.Flags)
-	}
+	s := x.Schema
+	x.Fields = s.Fields(b)
 	if ld.Lockfile != nil {
 		x.Packages = ld.Lockfile.Packages
 	}
-	switch x.Schema.Version {
-	case 0:
-		x.scanPlain(64)
-	case 1:
-		x.scanPlain(64)
-		x.addChecksum("header", 0x11, "the 64 header bytes", 64)
-	case v2.Version:
+	if s.Framing == nil {
+		x.scanPlain()
+	} else {
 		x.scanFramed()
-		x.addChecksum("header", v2.OffHeaderChecksum, "the 104 header bytes", v2.HeaderSize)
-		if len(b) >= v2.HeaderSize {
-			stored := binary.BigEndian.Uint64(b[v2.OffPackagesChecksum:])
-			sum := schema.CRC64(b[v2.HeaderSize:])
-			x.Checksums = append(x.Checksums, checksum{Name: "packages", Offset: v2.OffPackagesChecksum,
-				Covers: fmt.Sprintf("the package array, %d bytes", len(b)-v2.HeaderSize),
-				Stored: fmt.Sprintf("0x%016x", stored), Computed: fmt.Sprintf("0x%016x", sum), OK: stored == sum})
+	}
+	if len(b) < s.HeaderSize {
+		return x
+	}
+	for _, f := range s.Header {
+		var sum uint64
+		var name, covers string
+		switch f.Kind {
+		case schema.KindHeaderChecksum:
+			sum = schema.HeaderCRC(b[:s.HeaderSize], f.Offset)
+			name, covers = "header", fmt.Sprintf("the %d header bytes", s.HeaderSize)
+		case schema.KindArrayChecksum:
+			sum = schema.CRC64(b[s.HeaderSize:])
+			name, covers = "packages", fmt.Sprintf("the package array, %d bytes", len(b)-s.HeaderSize)
+		default:
+			continue
 		}
+		stored := schema.Uint(b[f.Offset:f.End()])
+		x.Checksums = append(x.Checksums, checksum{Name: name, Offset: f.Offset, Covers: covers,
+			Stored: fmt.Sprintf("0x%016x", stored), Computed: fmt.Sprintf("0x%016x", sum), OK: stored == sum})
 	}
 	return x
 }
@@ -211,20 +213,10 @@ func mergeProblems(have, more []error) []error {
 	return have
 }
 
-func (x *examination) addChecksum(name string, off int, covers string, size int) {
-	b := x.Bytes
-	if len(b) < size {
-		return
-	}
-	stored := binary.BigEndian.Uint64(b[off:])
-	sum := schema.HeaderCRC(b[:size], off)
-	x.Checksums = append(x.Checksums, checksum{Name: name, Offset: off, Covers: covers,
-		Stored: fmt.Sprintf("0x%016x", stored), Computed: fmt.Sprintf("0x%016x", sum), OK: stored == sum})
-}
-
 // scanPlain reads plain records up to the first that does not parse, when
 // the strict load did not decode the file.
-func (x *examination) scanPlain(header int) {
+func (x *examination) scanPlain() {
+	header := x.Schema.HeaderSize
 	if x.Loaded.Lockfile != nil || len(x.Bytes) < header {
 		return
 	}
@@ -242,15 +234,16 @@ func (x *examination) scanPlain(header int) {
 // scanFramed reads every framed record, counting CRC-32Cs, until the
 // frames stop making sense.
 func (x *examination) scanFramed() {
-	b := x.Bytes
-	if len(b) < v2.HeaderSize {
+	b, s := x.Bytes, x.Schema
+	if len(b) < s.HeaderSize {
 		return
 	}
 	rs := &recordSums{}
 	x.Records = rs
 	keep := x.Loaded.Lockfile == nil
-	for off, i := v2.HeaderSize, 0; off < len(b); i++ {
-		f, err := v2.ReadFrame(b[off:], off, i)
+	head := len(s.Framing.Marker) + 4
+	for off, i := s.HeaderSize, 0; off < len(b); i++ {
+		f, err := s.ReadFrame(b[off:], off, i)
 		if err != nil {
 			rs.Stopped = fmt.Sprintf("record %d at offset 0x%x: %s", i, off, schema.ErrorName(err))
 			if ce := (*schema.CorruptionError)(nil); schema.AsCorruption(err, &ce) {
@@ -262,7 +255,7 @@ func (x *examination) scanFramed() {
 			rs.Bad++
 		} else {
 			rs.OK++
-			if r, n, err := schema.ParseBody(f.Body, off+6, i); keep && err == nil && n == len(f.Body) && schema.CheckRaw(&r, i) == nil {
+			if r, n, err := schema.ParseBody(f.Body, off+head, i); keep && err == nil && n == len(f.Body) && schema.CheckRaw(&r, i) == nil {
 				x.Packages = append(x.Packages, r.Package())
 			}
 		}
@@ -270,24 +263,28 @@ func (x *examination) scanFramed() {
 	}
 }
 
-// headerCount returns the packageCount field, when the file holds it.
+// headerCount returns the package count field, when the file holds it.
 func (x *examination) headerCount() (uint32, bool) {
-	if len(x.Bytes) < 0x1d || x.Schema == nil {
+	if x.Schema == nil {
 		return 0, false
 	}
-	return binary.BigEndian.Uint32(x.Bytes[0x19:0x1d]), true
+	f := x.Schema.FieldOf(schema.KindCount)
+	if len(x.Bytes) < f.End() {
+		return 0, false
+	}
+	return uint32(schema.Uint(x.Bytes[f.Offset:f.End()])), true
 }
 
-// writer returns the v2 writer field.
+// writer returns the writer field, for versions that have one.
 func (x *examination) writer() (string, bool) {
-	if x.Schema == nil || x.Schema.Version != v2.Version || len(x.Bytes) < v2.OffWriter+v2.WriterSize {
+	if x.Schema == nil {
 		return "", false
 	}
-	w := x.Bytes[v2.OffWriter : v2.OffWriter+v2.WriterSize]
-	if i := strings.IndexByte(string(w), 0); i >= 0 {
-		w = w[:i]
+	f := x.Schema.FieldOf(schema.KindWriter)
+	if f == nil || len(x.Bytes) < f.End() {
+		return "", false
 	}
-	return string(w), true
+	return schema.WriterString(x.Bytes[f.Offset:f.End()]), true
 }
 
 // registryInfo says what the packages reveal about the registry hash: the
@@ -364,7 +361,7 @@ func (x *examination) toJSON() inspectJSON {
 	}
 	if s := x.Schema; s != nil {
 		l := s.Version
-		j.Layout, j.Bun, j.HeaderSize = &l, s.Bun, s.HeaderSize
+		j.Layout, j.Bun, j.HeaderSize = &l, s.Bun(), s.HeaderSize
 	}
 	if w, ok := x.writer(); ok {
 		j.Writer = &w
@@ -467,9 +464,9 @@ func printSummary(w io.Writer, x *examination) {
 	case s == nil:
 		line("version", "%d (unknown to this build), %d bytes", c.Version, len(x.Bytes))
 	case x.Guess != "":
-		line("version", "%d, %d bytes; %s (bun %s, %d-byte header)", c.Version, len(x.Bytes), x.Guess, s.Bun, s.HeaderSize)
+		line("version", "%d, %d bytes; %s (bun %s, %d-byte header)", c.Version, len(x.Bytes), x.Guess, s.Bun(), s.HeaderSize)
 	default:
-		line("version", "%d (bun %s), %d-byte header, %d bytes", c.Version, s.Bun, s.HeaderSize, len(x.Bytes))
+		line("version", "%d (bun %s), %d-byte header, %d bytes", c.Version, s.Bun(), s.HeaderSize, len(x.Bytes))
 	}
 	if wr, ok := x.writer(); ok {
 		line("writer", "%q", wr)

@@ -58,16 +58,16 @@ and milliseconds of waiting for the disk, so more workers than processors
 keep the disk busy and let the filesystem commit many syncs together.
 
 --sync=file makes each file durable on its own (fsync of the file and of
-its directory). --sync=batch writes a batch of up to %d temp files without
-fsync, makes them all durable with one filesystem sync (syncfs), renames
-each over its lockfile (each checked unchanged just before its rename) and
-syncs once more. It saves two fsyncs per file: a large gain where fsync
-is what a run waits for, little where fsyncs are cheap (a virtual disk
-whose host caches writes). Every file is still either old or new after a
-crash at any moment. A filesystem sync also
-flushes other programs' pending writes on that filesystem. The default
-(auto) is batch for runs of more than %d files and file otherwise. Temp
-files left by a killed run are removed by the next run.
+its directory). --sync=batch writes a batch of up to %d temp files, fsyncs
+them all at once (the filesystem commits fsyncs in flight together),
+renames each over its lockfile (each checked unchanged before and after
+its rename) and fsyncs each directory once, again all at once. Only
+lockfix's own files and directories are synced, so a run does not wait
+for other programs' writes. Every file is still either old or new after a
+crash at any moment. The default (auto) is batch for runs of more than %d
+files and file otherwise. Batches fit the limit of open files: with too
+few descriptors left, migrate syncs each file on its own. Temp files left
+by a killed run are removed by the next run.
 
 Output: a line per file migrated, refused or failed (and skipped, for a
 single file), then a summary with the counts, the time and files per
@@ -76,17 +76,22 @@ to, status, reason, duration in seconds, error, dropped, problems) and the
 summary goes to stderr. --report FILE writes the same objects to FILE, one
 per line. A progress bar is drawn on stderr when it is a terminal.
 Statuses: migrated, would-migrate (--dry-run), skipped, refused (invalid,
-lossy, no-step, verify), failed (io, locked, changed).
+lossy, no-step, verify), failed (io, locked, changed; the file is as it
+was), not-durable (sync: the new content is in place, but the fsync after
+its rename failed, so it may not survive a crash; run migrate again),
+synced (already at the target; a previous run had left it not durable, and
+this run synced it).
 
 --dry-run does everything but the rename: what it says would succeed does.
 For a single file it also prints the diff of the content.
 
 Exit 0 when every file is at the target, 4 when any file was refused, 8
 when any failed (I/O, a lock, a change underneath) or the run was
-interrupted; the codes add up. 16 for a usage error, such as a --to that
-names no single version. --exit-zero exits 0 whatever happened to the
-files (usage errors still exit 16): for an init container that must not
-keep its pod from starting; the --report file says what happened.
+interrupted, 10 (8 + 2) when any is not-durable; the codes add up. 16 for
+a usage error, such as a --to that names no single version. --exit-zero
+exits 0 whatever happened to the files (usage errors still exit 16): for
+an init container that must not keep its pod from starting; the --report
+file says what happened.
 
 Examples:
    lockfix migrate --to 2 bun.lockb
@@ -105,7 +110,7 @@ Examples:
 			&ucli.StringFlag{Name: "report", Usage: "write one JSON object per file to `FILE`"},
 			&ucli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "do everything but the rename; say what would happen"},
 			&ucli.BoolFlag{Name: "allow-lossy", Usage: "let a downgrade drop the flags the target cannot hold"},
-			&ucli.StringFlag{Name: "sync", Value: string(migrate.SyncAuto), Usage: fmt.Sprintf("`MODE`: file (fsync each), batch (syncfs per batch) or auto (batch above %d files)", migrate.BatchThreshold)},
+			&ucli.StringFlag{Name: "sync", Value: string(migrate.SyncAuto), Usage: fmt.Sprintf("`MODE`: file (fsync each), batch (fsyncs of a batch at once) or auto (batch above %d files)", migrate.BatchThreshold)},
 			&ucli.BoolFlag{Name: "exit-zero", Usage: "exit 0 whatever happened to the files (an init container that must not hold its pod back); --report keeps what did"},
 			&ucli.DurationFlag{Name: "wait", Usage: "how long to wait for a file locked by another lockfix (`DURATION`, e.g. 5s)"},
 		},
@@ -231,6 +236,7 @@ func runMigrate(c *ucli.Context) error {
 	sum := migrate.Run(ctx, files, migrate.Options{
 		To:          target.Version,
 		AllowLossy:  c.Bool("allow-lossy"),
+		Writer:      writerName,
 		DryRun:      dry,
 		FailFast:    c.Bool("fail-fast"),
 		Jobs:        jobs,
@@ -349,6 +355,12 @@ func describe(r *migrate.Result, single, quiet bool) string {
 		fmt.Fprintf(&b, "%s: refused: %s\n", r.Path, r.Message())
 	case migrate.StatusFailed:
 		fmt.Fprintf(&b, "%s: failed: %s\n", r.Path, r.Message())
+	case migrate.StatusNotDurable:
+		fmt.Fprintf(&b, "%s: not durable: %s\n", r.Path, r.Message())
+	case migrate.StatusSynced:
+		if !quiet {
+			fmt.Fprintf(&b, "%s: synced: already at v%d, made durable (a previous run had not)\n", r.Path, r.To)
+		}
 	}
 	return b.String()
 }
@@ -370,10 +382,16 @@ func summaryText(s migrate.Summary, to int, dry bool) string {
 	}
 	fmt.Fprintf(&b, "migrate to v%d: %d %s in %s (%.0f files/s, %s): %d %s, %d skipped, %d refused, %d failed",
 		to, s.Files, files, roundDuration(s.Elapsed), s.FilesPerSecond(), how, s.Migrated, verb, s.Skipped, s.Refused, s.Failed)
+	if s.NotDurable > 0 {
+		fmt.Fprintf(&b, ", %d not durable", s.NotDurable)
+	}
+	if s.Synced > 0 {
+		fmt.Fprintf(&b, ", %d synced", s.Synced)
+	}
 	if len(s.Reasons) > 0 {
 		var parts []string
 		for _, r := range []migrate.Reason{migrate.ReasonInvalid, migrate.ReasonLossy, migrate.ReasonNoStep, migrate.ReasonVerify,
-			migrate.ReasonIO, migrate.ReasonLocked, migrate.ReasonChanged} {
+			migrate.ReasonIO, migrate.ReasonLocked, migrate.ReasonChanged, migrate.ReasonSync} {
 			if n := s.Reasons[r]; n > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", n, r))
 			}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"reflect"
-	"strconv"
 	"strings"
 	"time"
 
@@ -18,8 +17,8 @@ import (
 	"github.com/lockfix/lockfix/internal/npmlock"
 	"github.com/lockfix/lockfix/internal/render"
 	"github.com/lockfix/lockfix/internal/trace"
+	"github.com/lockfix/lockfix/migrate"
 	"github.com/lockfix/lockfix/schema"
-	v2 "github.com/lockfix/lockfix/schema/v2"
 )
 
 func init() {
@@ -153,8 +152,10 @@ func buildPacked(b []byte, o packOptions) (*packed, error) {
 	if o.To >= 0 {
 		p.Lockfile.Config.Version = o.To
 	}
-	if p.Lockfile.Config.Version != v2.Version {
+	if s, ok := schema.Lookup(p.Lockfile.Config.Version); !ok || s.FieldOf(schema.KindWriter) == nil {
 		p.Lockfile.Writer = ""
+	} else if p.Lockfile.Writer == "" {
+		p.Lockfile.Writer = writerName
 	}
 	return p, nil
 }
@@ -272,22 +273,17 @@ func encodePacked(p *packed) ([]byte, error) {
 	return nil, inputErrorf("cannot write version %d:\n  %s", ee.Version, strings.Join(msgs, "\n  "))
 }
 
-// parseTo reads --to: a registered version number, or a bun release.
+// parseTo reads --to with migrate's target parser: a config version (2,
+// v2), a bun release or a bun constraint; -1 when not given.
 func parseTo(s string) (int, error) {
 	if s == "" {
 		return -1, nil
 	}
-	if n, err := strconv.Atoi(s); err == nil {
-		if _, ok := schema.Lookup(n); !ok {
-			return 0, fmt.Errorf("--to %d: not a version this build knows (known: %v)", n, schema.Versions())
-		}
-		return n, nil
-	}
-	sc, err := bunVersion(s)
+	t, err := migrate.ParseTarget(s)
 	if err != nil {
-		return 0, fmt.Errorf("--to: %v; want a config version (%v) or a bun release such as bun@1.4.2", err, schema.Versions())
+		return 0, fmt.Errorf("--to: %v", err)
 	}
-	return sc.Version, nil
+	return t.Version, nil
 }
 
 // packOptionsOf checks pack's flags.
@@ -314,12 +310,12 @@ func packOptionsOf(c *ucli.Context) (packOptions, error) {
 	}
 	if c.IsSet("writer") {
 		w := c.String("writer")
-		ok := w != "" && len(w) <= v2.WriterSize
+		ok := w != "" && len(w) <= maxWriter()
 		for i := 0; i < len(w); i++ {
 			ok = ok && w[i] >= 0x20 && w[i] <= 0x7e
 		}
 		if !ok {
-			return o, usage("pack: --writer %q: want 1-%d printable ASCII bytes", w, v2.WriterSize)
+			return o, usage("pack: --writer %q: want 1-%d printable ASCII bytes", w, maxWriter())
 		}
 		o.Writer = w
 	}
@@ -391,9 +387,6 @@ func runPack(c *ucli.Context) error {
 	}
 	l := p.Lockfile
 	want := l.Clone()
-	if want.Config.Version == v2.Version && want.Writer == "" {
-		want.Writer = v2.DefaultWriter
-	}
 	verify := func(nb []byte) error {
 		span := trace.Start("verify")
 		defer span.End(fmt.Sprintf("schema/v%d", want.Config.Version))
@@ -544,4 +537,17 @@ func printPackReport(w io.Writer, r *packReport) {
 	for _, s := range r.Skipped {
 		fmt.Fprintf(w, "  skipped %s\n", s)
 	}
+}
+
+// maxWriter returns the size of the largest writer field of the registered
+// versions.
+func maxWriter() int {
+	n := 0
+	for _, v := range schema.Versions() {
+		s, _ := schema.Lookup(v)
+		if f := s.FieldOf(schema.KindWriter); f != nil {
+			n = max(n, f.Size)
+		}
+	}
+	return n
 }

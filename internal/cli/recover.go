@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"syscall"
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
@@ -128,6 +127,7 @@ func runRecover(c *ucli.Context) error {
 		wait:   c.Duration("wait"),
 		asJSON: global(c, "json"),
 		quiet:  global(c, "quiet"),
+		opts:   recovery.Options{Writer: writerName},
 	}
 	if c.Bool("yes") {
 		run.opts.Mode = recovery.Yes
@@ -287,7 +287,7 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 		return res, ExitRepaired
 	}
 	if run.backup {
-		name, err := writeBackup(h, data)
+		name, err := writeBackup(h)
 		if err != nil {
 			res.Error = "backup: " + err.Error() + " (nothing replaced; --no-backup skips the backup)"
 			return res, ExitOperational
@@ -299,6 +299,12 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 	span.End(path)
 	if err != nil {
 		res.Error = err.Error()
+		if res.Backup != "" && !errors.Is(err, atomicfile.ErrNotDurable) {
+			// The original is in place: the backup would only pile up.
+			if atomicfile.RemoveBackup(res.Backup) == nil {
+				res.Backup = ""
+			}
+		}
 		if errors.Is(err, atomicfile.ErrVerify) {
 			return res, ExitProblems
 		}
@@ -347,30 +353,16 @@ func randomSuffix() (string, error) {
 }
 
 // writeBackup keeps the original bytes next to the lockfile, in a file
-// with an unpredictable name created exclusively, fsynced before the
-// lockfile is replaced (the replace fsyncs the directory).
-func writeBackup(h *atomicfile.Handle, data []byte) (string, error) {
+// with an unpredictable name, written as every file is (atomicfile
+// Backup: temp file, the lockfile's owner and mode, fsync, rename, directory
+// fsync) before the lockfile is replaced.
+func writeBackup(h *atomicfile.Handle) (string, error) {
 	sfx, err := randomSuffix()
 	if err != nil {
 		return "", err
 	}
 	name := fmt.Sprintf("%s.lockfix-backup-%s-%s", h.Target(), time.Now().UTC().Format("20060102T150405"), sfx)
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, h.Info().Mode().Perm())
-	if err != nil {
-		return "", err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(name)
-		return "", err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(name)
-		return "", err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(name)
+	if err := h.Backup(name); err != nil {
 		return "", err
 	}
 	return name, nil

@@ -61,7 +61,7 @@ func TestWriteBackup(t *testing.T) {
 	defer h.Close()
 	names := map[string]bool{}
 	for i := 0; i < 3; i++ {
-		name, err := writeBackup(h, h.Data())
+		name, err := writeBackup(h)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	goversion "github.com/hashicorp/go-version"
 	ucli "github.com/urfave/cli/v2"
 
+	"github.com/lockfix/lockfix/migrate"
 	"github.com/lockfix/lockfix/schema"
 )
 
@@ -56,21 +56,19 @@ type versionJSON struct {
 	Flags       []flagJSON `json:"flags"`
 }
 
-// schemaFlags returns the flags a schema defines.
+// schemaFlags returns the flags a schema defines, by name, each with the
+// first version that defines it.
 func schemaFlags(s *schema.Schema) []flagJSON {
 	out := []flagJSON{}
-	for bit := 0; bit < 32; bit++ {
-		m := schema.Flags(1) << bit
-		if s.Flags&m == 0 {
-			continue
-		}
-		f := flagJSON{Name: m.String(), Mask: fmt.Sprintf("0x%02x", uint32(m)), Since: s.Version}
-		for _, fi := range schema.AllFlags {
-			if fi.Mask == m {
-				f.Since = fi.Since
+	known := schema.KnownFlags()
+	for _, f := range s.Defines {
+		since := s.Version
+		for _, k := range known {
+			if k.Mask == f.Mask {
+				since = k.Since
 			}
 		}
-		out = append(out, f)
+		out = append(out, flagJSON{Name: f.Name, Mask: fmt.Sprintf("0x%02x", uint32(f.Mask)), Since: since})
 	}
 	return out
 }
@@ -93,20 +91,18 @@ func steps() []stepJSON {
 	return up
 }
 
-// bunVersion returns the schema whose Bun range holds release.
+// bunVersion returns the schema that bun release (or constraint) writes,
+// with migrate's target parser.
 func bunVersion(release string) (*schema.Schema, error) {
-	v, err := goversion.NewVersion(strings.TrimPrefix(release, "bun@"))
+	if !strings.HasPrefix(release, "bun@") {
+		release = "bun@" + release
+	}
+	t, err := migrate.ParseTarget(release)
 	if err != nil {
-		return nil, fmt.Errorf("%q is not a bun release such as 1.4.2: %v", release, err)
+		return nil, err
 	}
-	for _, n := range schema.Versions() {
-		s, _ := schema.Lookup(n)
-		c, err := goversion.NewConstraint(s.Bun)
-		if err == nil && c.Check(v) {
-			return s, nil
-		}
-	}
-	return nil, fmt.Errorf("no config version this build knows is written by bun %s", v)
+	s, _ := schema.Lookup(t.Version)
+	return s, nil
 }
 
 func runSchema(c *ucli.Context) error {
@@ -120,15 +116,15 @@ func runSchema(c *ucli.Context) error {
 			return usage("schema --bun: %v", err)
 		}
 		if asJSON {
-			return printJSON(map[string]any{"bun": rel, "version": s.Version, "range": s.Bun})
+			return printJSON(map[string]any{"bun": rel, "version": s.Version, "range": s.Bun()})
 		}
-		fmt.Fprintf(Stdout, "bun %s writes config version %d (bun %s)\n", strings.TrimPrefix(rel, "bun@"), s.Version, s.Bun)
+		fmt.Fprintf(Stdout, "bun %s writes config version %d (bun %s)\n", strings.TrimPrefix(rel, "bun@"), s.Version, s.Bun())
 		return nil
 	}
 	var vs []versionJSON
 	for _, v := range schema.Versions() {
 		s, _ := schema.Lookup(v)
-		vs = append(vs, versionJSON{s.Version, s.Bun, s.HeaderSize, s.Description, schemaFlags(s)})
+		vs = append(vs, versionJSON{s.Version, s.Bun(), s.HeaderSize, s.Description, schemaFlags(s)})
 	}
 	st := steps()
 	if asJSON {

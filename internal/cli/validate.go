@@ -170,10 +170,10 @@ func validateFile(path string) (fileResult, int) {
 			code = ExitProblems
 			return
 		}
-		n := packageCount(b)
+		n := packageCount(s, b)
 		r.Packages = &n
 		r.Valid = true
-		r.config = schema.DecodeConfig(b[schema.OffConfigVersion : schema.OffConfigVersion+schema.ConfigSize])
+		r.config = schema.DecodeConfig(b[schema.OffConfigVersion:])
 	})
 	if err != nil {
 		r.Problems = append(r.Problems, problemJSON{Error: "IOError", Message: err.Error()})
@@ -204,7 +204,7 @@ func checkFile(path string, use func(b []byte, s *schema.Schema, errs []error)) 
 		defer st.Release()
 		buf := st.Bytes()
 		n := st.Ready(min(len(buf), 8))
-		if s, err := schema.Sniff(buf[:n]); err == nil && s.CheckArriving != nil && len(buf) >= atomicfile.StreamMin {
+		if s, err := schema.Sniff(buf[:n]); err == nil && s.Framing != nil && len(buf) >= atomicfile.StreamMin {
 			start := time.Now()
 			errs := s.CheckArriving(buf, st.Ready)
 			data, err := st.Wait()
@@ -235,8 +235,8 @@ func checkFile(path string, use func(b []byte, s *schema.Schema, errs []error)) 
 	return nil
 }
 
-// packageCount reads packageCount (offset 0x19 in every version) from a
-// valid file.
-func packageCount(b []byte) int {
-	return int(schema.Uint(b[0x19:0x1d]))
+// packageCount reads the package count field of s from a valid file b.
+func packageCount(s *schema.Schema, b []byte) int {
+	f := s.FieldOf(schema.KindCount)
+	return int(schema.Uint(b[f.Offset:f.End()]))
 }

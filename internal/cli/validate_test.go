@@ -24,9 +24,9 @@ func TestValidateLargeWhileReading(t *testing.T) {
 	last := len(good) - 200 // inside the last records
 	cases := map[string]func(b []byte){
 		"valid":        func([]byte) {},
-		"array CRC":    func(b []byte) { b[v2.OffPackagesChecksum] ^= 1 },
+		"array CRC":    func(b []byte) { b[v2.Schema.Field("packagesChecksum").Offset] ^= 1 },
 		"late record":  func(b []byte) { b[last] ^= 0x40 },
-		"packageCount": func(b []byte) { binary.BigEndian.PutUint32(b[v2.OffPackageCount:], 29_999) },
+		"packageCount": func(b []byte) { binary.BigEndian.PutUint32(b[v2.Schema.Field("packageCount").Offset:], 29_999) },
 	}
 	for name, damage := range cases {
 		b := append([]byte(nil), good...)

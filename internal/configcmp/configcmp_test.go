@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/lockfix/lockfix/schema"
+	_ "github.com/lockfix/lockfix/schema/all" // the flags' names
 )
 
 func TestDiff(t *testing.T) {

@@ -229,12 +229,8 @@ func (s *Server) write(out io.Writer) error {
 			continue
 		}
 		cfg := f.state.Lockfile.Config
-		var defined schema.Flags
 		if sc, ok := schema.Lookup(cfg.Version); ok {
-			defined = sc.Flags
-		}
-		for _, fl := range schema.AllFlags {
-			if defined&fl.Mask != 0 {
+			for _, fl := range sc.Defines {
 				t.series(famFeature, "", bool01(cfg.Flags&fl.Mask != 0), "flag", fl.Name, "path", f.path)
 			}
 		}

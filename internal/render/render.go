@@ -1,27 +1,42 @@
 // Package render turns a lockfile's decoded content into text for people:
 // one line per config field, by name, then one line per package, and the
-// differences between two lockfiles as a unified diff and as a summary of
-// config changes and packages added, removed and changed. diff, watch and
-// every --dry-run use it.
+// differences between two lockfiles as a unified diff, as a summary of
+// config changes and packages added, removed and changed, and as a
+// Markdown pull-request comment. diff, textconv, watch and every
+// --dry-run use it.
+//
+// The difference is computed once, as a structure (Diff): config fields
+// by name, then packages compared by key (name, version) in one ordered
+// pass over the two sorted package arrays, so it costs one read of each
+// side at any size the size limit admits. The unified text, the summary
+// and the Markdown are all rendered from that structure.
 package render
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
-
-	"github.com/sergi/go-diff/diffmatchpatch"
 
 	"github.com/lockfix/lockfix/schema"
 )
 
-// Lines returns the content of l, one line per config field and package.
-func Lines(l *schema.Lockfile) []string {
+// headerLines is the number of lines before the first package line: the
+// seven config fields and the package count.
+const headerLines = 8
+
+// configFields is the number of config fields by name.
+const configFields = 7
+
+// header returns the lines of l's config fields and its package count.
+func header(l *schema.Lockfile) [headerLines]string {
 	c := l.Config
 	reg := schema.RegistryFor(l.Packages, c.RegistryHash)
 	if reg == "" {
 		reg = "(unknown)"
 	}
-	lines := []string{
+	return [headerLines]string{
 		fmt.Sprintf("config.version: %d", c.Version),
 		fmt.Sprintf("config.registryHash: 0x%08x", c.RegistryHash),
 		fmt.Sprintf("config.registry: %s", reg),
@@ -29,132 +44,81 @@ func Lines(l *schema.Lockfile) []string {
 		fmt.Sprintf("config.terminal.mode: %s", c.TerminalMode),
 		fmt.Sprintf("config.terminal.rows: %d", c.Rows),
 		fmt.Sprintf("config.terminal.cols: %d", c.Cols),
+		fmt.Sprintf("packages: %d", len(l.Packages)),
 	}
-	lines = append(lines, fmt.Sprintf("packages: %d", len(l.Packages)))
+}
+
+// Lines returns the content of l, one line per config field and package.
+func Lines(l *schema.Lockfile) []string {
+	h := header(l)
+	lines := make([]string, 0, headerLines+len(l.Packages))
+	lines = append(lines, h[:]...)
 	for i := range l.Packages {
 		lines = append(lines, PackageLine(&l.Packages[i]))
 	}
 	return lines
 }
 
-// PackageLine is one package as a line: "name@version resolved integrity".
+// PackageLine is one package as a line: "package name@version resolved
+// integrity", the empty fields left out.
 func PackageLine(p *schema.Package) string {
-	s := "package " + p.Name + "@" + p.Version
+	return "package " + recordText(p)
+}
+
+// recordText is a package as "name@version resolved integrity".
+func recordText(p *schema.Package) string {
+	return string(appendRecord(nil, p))
+}
+
+// appendRecord appends "name@version resolved integrity" to dst.
+func appendRecord(dst []byte, p *schema.Package) []byte {
+	dst = append(dst, p.Name...)
+	dst = append(dst, '@')
+	dst = append(dst, p.Version...)
 	if p.Resolved != "" {
-		s += " " + p.Resolved
+		dst = append(dst, ' ')
+		dst = append(dst, p.Resolved...)
 	}
 	if p.Integrity != "" {
-		s += " " + p.Integrity
+		dst = append(dst, ' ')
+		dst = append(dst, p.Integrity...)
 	}
-	return s
+	return dst
 }
 
 // Text returns Lines joined, each ending in a newline.
 func Text(l *schema.Lockfile) string {
-	return strings.Join(Lines(l), "\n") + "\n"
+	var sb strings.Builder
+	_ = WriteText(&sb, l) // a strings.Builder does not fail
+	return sb.String()
+}
+
+// WriteText writes Text(l) to w, buffered, without building the whole
+// text in memory. It returns the first write error.
+func WriteText(w io.Writer, l *schema.Lockfile) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	h := header(l)
+	for _, s := range h {
+		bw.WriteString(s)
+		bw.WriteByte('\n')
+	}
+	buf := make([]byte, 0, 4096)
+	for i := range l.Packages {
+		buf = append(buf[:0], "package "...)
+		buf = appendRecord(buf, &l.Packages[i])
+		buf = append(buf, '\n')
+		if _, err := bw.Write(buf); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
 }
 
 // Unified returns a unified diff (3 lines of context) of the text of a and
-// b, with the names in the ---/+++ lines, or "" when they are equal.
+// b, with the names in the ---/+++ lines, or "" when they are equal. It is
+// Compute(a, b).Unified(nameA, nameB).
 func Unified(nameA, nameB string, a, b *schema.Lockfile) string {
-	return UnifiedText(nameA, nameB, Text(a), Text(b))
-}
-
-type line struct {
-	op   diffmatchpatch.Operation
-	text string
-}
-
-// UnifiedText is Unified for any two texts.
-func UnifiedText(nameA, nameB, a, b string) string {
-	if a == b {
-		return ""
-	}
-	dmp := diffmatchpatch.New()
-	ca, cb, arr := dmp.DiffLinesToRunes(a, b)
-	diffs := dmp.DiffCharsToLines(dmp.DiffMainRunes(ca, cb, false), arr)
-	var lines []line
-	for _, d := range diffs {
-		for _, t := range strings.SplitAfter(d.Text, "\n") {
-			if t != "" {
-				lines = append(lines, line{d.Type, strings.TrimSuffix(t, "\n")})
-			}
-		}
-	}
-	const ctx = 3
-	var out strings.Builder
-	fmt.Fprintf(&out, "--- %s\n+++ %s\n", nameA, nameB)
-	// Walk hunks: runs of changes with up to ctx lines of context around.
-	ai, bi := 1, 1 // line numbers
-	i := 0
-	for i < len(lines) {
-		// find next change
-		j := i
-		for j < len(lines) && lines[j].op == diffmatchpatch.DiffEqual {
-			j++
-		}
-		if j == len(lines) {
-			break
-		}
-		start := max(i, j-ctx)
-		for k := i; k < start; k++ {
-			ai++
-			bi++
-		}
-		// extend the hunk while changes are within 2*ctx equal lines
-		end := j
-		for end < len(lines) {
-			if lines[end].op != diffmatchpatch.DiffEqual {
-				end++
-				continue
-			}
-			run := end
-			for run < len(lines) && lines[run].op == diffmatchpatch.DiffEqual {
-				run++
-			}
-			if run == len(lines) || run-end > 2*ctx {
-				end = min(end+ctx, len(lines))
-				break
-			}
-			end = run
-		}
-		na, nb := 0, 0
-		for _, l := range lines[start:end] {
-			if l.op != diffmatchpatch.DiffInsert {
-				na++
-			}
-			if l.op != diffmatchpatch.DiffDelete {
-				nb++
-			}
-		}
-		fmt.Fprintf(&out, "@@ -%s +%s @@\n", hunkRange(ai, na), hunkRange(bi, nb))
-		for _, l := range lines[start:end] {
-			switch l.op {
-			case diffmatchpatch.DiffEqual:
-				out.WriteString(" ")
-			case diffmatchpatch.DiffDelete:
-				out.WriteString("-")
-			case diffmatchpatch.DiffInsert:
-				out.WriteString("+")
-			}
-			out.WriteString(l.text)
-			out.WriteString("\n")
-		}
-		ai += na
-		bi += nb
-		i = end
-	}
-	return out.String()
-}
-
-func hunkRange(start, n int) string {
-	if n == 0 {
-		return fmt.Sprintf("%d,0", start-1)
-	}
-	if n == 1 {
-		return fmt.Sprint(start)
-	}
-	return fmt.Sprintf("%d,%d", start, n)
+	return Compute(a, b).Unified(nameA, nameB)
 }
 
 // FieldChange is one config field that differs.
@@ -187,48 +151,10 @@ func (c *Changes) Empty() bool {
 
 // Compare returns the changes from a to b. Config fields are compared by
 // name; packages by name: a name only in b is added, only in a removed,
-// and in both with other versions, URLs or hashes changed.
+// and in both with other versions, URLs or hashes changed. It is
+// Compute(a, b).Changes().
 func Compare(a, b *schema.Lockfile) *Changes {
-	ch := &Changes{Config: []FieldChange{}, Added: []string{}, Removed: []string{}, Changed: []PackageChange{}}
-	la, lb := Lines(a)[:7], Lines(b)[:7]
-	for i := range la {
-		if la[i] != lb[i] {
-			name, old, _ := strings.Cut(la[i], ": ")
-			_, nw, _ := strings.Cut(lb[i], ": ")
-			ch.Config = append(ch.Config, FieldChange{name, old, nw})
-		}
-	}
-	byName := func(pkgs []schema.Package) map[string][]string {
-		m := map[string][]string{}
-		for i := range pkgs {
-			m[pkgs[i].Name] = append(m[pkgs[i].Name], strings.TrimPrefix(PackageLine(&pkgs[i]), "package "))
-		}
-		return m
-	}
-	ma, mb := byName(a.Packages), byName(b.Packages)
-	for i := range a.Packages {
-		name := a.Packages[i].Name
-		if i > 0 && a.Packages[i-1].Name == name {
-			continue
-		}
-		old, nw := ma[name], mb[name]
-		switch {
-		case nw == nil:
-			ch.Removed = append(ch.Removed, old...)
-		case strings.Join(old, "\n") != strings.Join(nw, "\n"):
-			ch.Changed = append(ch.Changed, PackageChange{name, strings.Join(old, ", "), strings.Join(nw, ", ")})
-		}
-	}
-	for i := range b.Packages {
-		name := b.Packages[i].Name
-		if i > 0 && b.Packages[i-1].Name == name {
-			continue
-		}
-		if ma[name] == nil {
-			ch.Added = append(ch.Added, mb[name]...)
-		}
-	}
-	return ch
+	return Compute(a, b).Changes()
 }
 
 // Summary returns the changes as lines for people: config fields as
@@ -248,4 +174,16 @@ func (c *Changes) Summary() []string {
 		out = append(out, fmt.Sprintf("~ %s: %s -> %s", p.Name, p.Old, p.New))
 	}
 	return out
+}
+
+// hunkRange is a unified diff's "start,count" for a hunk of n lines
+// starting at line start (1-based).
+func hunkRange(start, n int) string {
+	switch n {
+	case 0:
+		return strconv.Itoa(start-1) + ",0"
+	case 1:
+		return strconv.Itoa(start)
+	}
+	return strconv.Itoa(start) + "," + strconv.Itoa(n)
 }

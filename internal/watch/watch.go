@@ -39,6 +39,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/lockfix/lockfix/internal/atomicfile"
+	"github.com/lockfix/lockfix/internal/lockload"
 	"github.com/lockfix/lockfix/internal/render"
 	"github.com/lockfix/lockfix/internal/trace"
 	"github.com/lockfix/lockfix/schema"
@@ -512,26 +513,35 @@ func (w *Watcher) read(f *file) *State {
 	return s
 }
 
-// decode sniffs, checks and decodes b into s, tracing each step. A
-// summary decodes the config block only.
+// decode sniffs, checks and decodes b into s (lockload.Parse, which
+// traces each step). A summary is checked the same way but not decoded:
+// it keeps the config block and the package count.
 func decode(s *State, b []byte, summary bool) {
-	start := time.Now()
-	sc, err := schema.Sniff(b)
+	if !summary {
+		p := lockload.Parse(s.Path, b)
+		if p.Schema != nil {
+			s.Version = p.Schema.Version
+		}
+		s.Problems, s.Lockfile = p.Problems, p.Lockfile
+		s.ProblemCount = len(p.Problems)
+		if p.Lockfile != nil {
+			s.Packages = len(p.Lockfile.Packages)
+		}
+		return
+	}
+	sc, err := lockload.Sniff(b)
 	if err != nil {
-		trace.Line("header.decode", time.Since(start), "")
 		s.Problems = []error{fmt.Errorf("%s: %w", s.Path, err)}
 		s.ProblemCount = 1
 		return
 	}
-	ver := fmt.Sprintf("schema/v%d", sc.Version)
-	trace.Line("header.decode", time.Since(start), ver)
 	s.Version = sc.Version
-	start = time.Now()
+	start := time.Now()
 	errs := sc.Check(b)
-	trace.Line("validate", time.Since(start), ver)
+	trace.Line("validate", time.Since(start), fmt.Sprintf("schema/v%d", sc.Version))
 	if len(errs) > 0 {
 		s.ProblemCount = len(errs)
-		if summary && len(errs) > MaxSummaryProblems {
+		if len(errs) > MaxSummaryProblems {
 			errs = errs[:MaxSummaryProblems]
 		}
 		for _, e := range errs {
@@ -539,27 +549,11 @@ func decode(s *State, b []byte, summary bool) {
 		}
 		return
 	}
-	if summary {
-		// Check passed: the block and the count are what the file says.
-		s.Lockfile = &schema.Lockfile{Config: schema.DecodeConfig(b[schema.OffConfigVersion : schema.OffConfigVersion+schema.ConfigSize])}
-		s.Packages = int(schema.Uint(b[packageCountOffset : packageCountOffset+4]))
-		return
-	}
-	start = time.Now()
-	l, err := sc.Decode(b)
-	trace.Line("decode", time.Since(start), ver)
-	if err != nil {
-		s.Problems = []error{fmt.Errorf("%s: %w", s.Path, err)}
-		s.ProblemCount = 1
-		return
-	}
-	s.Lockfile = l
-	s.Packages = len(l.Packages)
+	// Check passed: the block and the count are what the file says.
+	f := sc.FieldOf(schema.KindCount)
+	s.Lockfile = &schema.Lockfile{Config: schema.DecodeConfig(b[schema.OffConfigVersion:])}
+	s.Packages = int(schema.Uint(b[f.Offset:f.End()]))
 }
-
-// packageCountOffset is where every version keeps packageCount
-// (FORMAT.md sections 2.1 and 2.2).
-const packageCountOffset = 0x19
 
 // reindex rebuilds the name and directory indexes from every file's last
 // resolution and brings the set of watched directories in line: new ones

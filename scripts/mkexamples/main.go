@@ -74,7 +74,7 @@ var fleet = []fleetFile{
 func fixHeaderCRC(b []byte) {
 	size := 64
 	if b[schema.OffConfigVersion] == v2.Version {
-		size = v2.HeaderSize
+		size = v2.Schema.HeaderSize
 	}
 	binary.BigEndian.PutUint64(b[0x11:], schema.HeaderCRC(b[:size], 0x11))
 }

@@ -1,0 +1,479 @@
+package schema
+
+import (
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// This file reads and writes the package array of any version from its
+// description: plain records (FORMAT.md 5.1) when the version has no
+// Framing, framed records (5.2) when it has.
+
+// parse checks b strictly and, with build, collects its packages. When
+// ready is not nil, b is still being read: see Schema.CheckArriving.
+func (s *Schema) parse(b []byte, build bool, ready func(n int) int) (*Lockfile, []error) {
+	if ready == nil {
+		ready = func(int) int { return len(b) }
+	}
+	ready(min(len(b), s.HeaderSize))
+	errs, whole := s.CheckHeader(b)
+	if !whole {
+		return nil, errs
+	}
+	cf := s.FieldOf(KindCount)
+	count := int(Uint(b[cf.Offset:cf.End()]))
+	var results []chunkResult
+	if s.Framing == nil {
+		ready(len(b))
+		results = []chunkResult{s.parsePlain(b, build, count)}
+	} else {
+		var sumErr error
+		results, sumErr = s.parseFramed(b, build, count, &errs, ready)
+		if sumErr != nil {
+			errs = append(errs, sumErr)
+		}
+	}
+	var pkgs []Package
+	if build {
+		n := 0
+		for i := range results {
+			n += len(results[i].pkgs)
+		}
+		pkgs = make([]Package, 0, n)
+	}
+	for i := range results {
+		errs = append(errs, results[i].errs...)
+		pkgs = append(pkgs, results[i].pkgs...)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	l := &Lockfile{Config: DecodeConfig(b[OffConfigVersion:]), Packages: pkgs}
+	if wf := s.FieldOf(KindWriter); wf != nil {
+		l.Writer = WriterString(b[wf.Offset:wf.End()])
+	}
+	return l, nil
+}
+
+// countError is the PackageCountMismatch of a packageCount that the
+// records do not fill.
+func (s *Schema) countError(count, records int, ended bool) error {
+	cf := s.FieldOf(KindCount)
+	if ended {
+		return Corrupt(ErrPackageCountMismatch, cf.Offset, cf.Name,
+			fmt.Sprintf("%s is %d, the file ends after %d records", cf.Name, count, records))
+	}
+	return Corrupt(ErrPackageCountMismatch, cf.Offset, cf.Name,
+		fmt.Sprintf("%s is %d, the file holds %d records", cf.Name, count, records))
+}
+
+// parsePlain checks the plain records of b.
+func (s *Schema) parsePlain(b []byte, build bool, count int) chunkResult {
+	var res chunkResult
+	var file string // the packages' strings are substrings of it
+	if build {
+		res.pkgs = make([]Package, 0, min(count, (len(b)-s.HeaderSize)/MinPlainRecord))
+		file = string(b)
+	}
+	off := s.HeaderSize
+	var prev RawPackage
+	i := 0
+	for ; i < count; i++ {
+		if off == len(b) {
+			res.errs = append(res.errs, s.countError(count, i, true))
+			break
+		}
+		r, n, err := ParseBody(b[off:], off, i)
+		if err != nil {
+			res.errs = append(res.errs, err)
+			return res
+		}
+		if err := CheckRaw(&r, i); err != nil {
+			res.errs = append(res.errs, err)
+		}
+		if i > 0 {
+			if err := CheckOrder(&prev, &r, i); err != nil {
+				res.errs = append(res.errs, err)
+			}
+		}
+		if build {
+			res.pkgs = append(res.pkgs, r.PackageIn(file))
+		}
+		prev = r
+		off += n
+	}
+	if i == count && off < len(b) {
+		res.errs = append(res.errs, s.trailing(b, off, count))
+	}
+	return res
+}
+
+// NextRecord reads the record of version s at b[off:] without checking
+// its strings' rules: for plain records the four strings, for framed ones
+// the frame (marker, size bounds, whole) and its body. It returns the
+// record's strings, the bytes it takes, the body's stored and computed
+// CRC-32C (both 0 for plain records), and a CorruptionError when the
+// bytes cannot be a record.
+func (s *Schema) NextRecord(b []byte, off, record int) (r RawPackage, size int, stored, sum uint32, err error) {
+	if s.Framing == nil {
+		r, size, err = ParseBody(b[off:], off, record)
+		return r, size, 0, 0, err
+	}
+	f, err := s.ReadFrame(b[off:], off, record)
+	if err != nil {
+		return r, 0, 0, 0, err
+	}
+	r, n, err := ParseBody(f.Body, off+len(s.Framing.Marker)+4, record)
+	if err == nil && n != len(f.Body) {
+		err = CorruptRecord(ErrInvalidPackage, off+len(s.Framing.Marker), record, "bodySize",
+			fmt.Sprintf("bodySize is %d, the strings take %d", len(f.Body), n))
+	}
+	return r, f.Size(), f.Stored, CRC32C(f.Body), err
+}
+
+// trailing tells TrailingData from a packageCount that is too small: when
+// the bytes after the last counted record read as whole records, the count
+// is wrong.
+func (s *Schema) trailing(b []byte, off, count int) error {
+	extra := 0
+	for pos := off; pos < len(b); extra++ {
+		r, n, stored, sum, err := s.NextRecord(b, pos, count+extra)
+		if err != nil || stored != sum || (s.Framing == nil && CheckRaw(&r, 0) != nil) {
+			return Corrupt(ErrTrailingData, off, "packages",
+				fmt.Sprintf("%d bytes follow the last of %d records", len(b)-off, count))
+		}
+		pos += n
+	}
+	return s.countError(count, count+extra, false)
+}
+
+// Frame is a framed record as found in a file.
+type Frame struct {
+	// Off is the file offset of the marker.
+	Off int
+	// Body is the body bytes (aliasing the input).
+	Body []byte
+	// Stored is the stored CRC-32C.
+	Stored uint32
+	// overhead is the marker, size and checksum bytes.
+	overhead int
+}
+
+// Size returns the bytes the record takes in the file.
+func (f *Frame) Size() int { return f.overhead + len(f.Body) }
+
+// ReadFrame reads the frame at b[0:], whose first byte lies at file offset
+// off. It checks the marker, the size bounds and that the frame is whole,
+// not the checksum.
+func (s *Schema) ReadFrame(b []byte, off, record int) (Frame, error) {
+	fr := s.Framing
+	m := len(fr.Marker)
+	if len(b) < m+4 {
+		return Frame{}, CorruptRecord(ErrTruncated, off, record, "marker", fmt.Sprintf("the file ends %d bytes into the record's frame", len(b)))
+	}
+	if string(b[:m]) != fr.Marker {
+		return Frame{}, CorruptRecord(ErrInvalidPackage, off, record, "marker", fmt.Sprintf("marker is %q, want %q", b[:m], fr.Marker))
+	}
+	n := binary.BigEndian.Uint32(b[m:])
+	if n < uint32(fr.MinBody) || n > uint32(fr.MaxBody) {
+		return Frame{}, CorruptRecord(ErrInvalidPackage, off+m, record, "bodySize", fmt.Sprintf("bodySize is %d, want %d-%d", n, fr.MinBody, fr.MaxBody))
+	}
+	if uint64(len(b)) < uint64(fr.Overhead())+uint64(n) {
+		return Frame{}, CorruptRecord(ErrTruncated, off, record, "body", fmt.Sprintf("the record needs %d bytes, %d remain", fr.Overhead()+int(n), len(b)))
+	}
+	body := b[m+4 : m+4+int(n) : m+4+int(n)]
+	return Frame{Off: off, Body: body, Stored: binary.BigEndian.Uint32(b[m+4+int(n):]), overhead: fr.Overhead()}, nil
+}
+
+// AppendRecord appends p as a record of version s. The caller checks p
+// first; every valid package fits a frame's MaxBody.
+func (s *Schema) AppendRecord(dst []byte, p *Package) []byte {
+	if s.Framing == nil {
+		return AppendBody(dst, p)
+	}
+	dst = append(dst, s.Framing.Marker...)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(BodySize(p)))
+	start := len(dst)
+	dst = AppendBody(dst, p)
+	return binary.BigEndian.AppendUint32(dst, CRC32C(dst[start:]))
+}
+
+// RecordSize returns the bytes p takes as a record of version s.
+func (s *Schema) RecordSize(p *Package) int {
+	if s.Framing == nil {
+		return BodySize(p)
+	}
+	return s.Framing.Overhead() + BodySize(p)
+}
+
+// parseFramed checks the framed records of b, the array's size and its
+// checksum. Problems of the array fields go to errs, before the records'.
+func (s *Schema) parseFramed(b []byte, build bool, count int, errs *[]error, ready func(n int) int) ([]chunkResult, error) {
+	array := b[s.HeaderSize:]
+	if f := s.FieldOf(KindArraySize); f != nil {
+		if size := Uint(b[f.Offset:f.End()]); size != uint64(len(array)) {
+			*errs = append(*errs, Corrupt(ErrPackageCountMismatch, f.Offset, f.Name,
+				fmt.Sprintf("%s is %d, the file holds %d bytes after the header", f.Name, size, len(array))))
+		}
+	}
+	sumField := s.FieldOf(KindArrayChecksum)
+	// The array's CRC-64 runs alongside the record checks of a large file.
+	var sum uint64
+	sumDone := make(chan struct{})
+	crc := func() {
+		defer close(sumDone)
+		if sumField == nil {
+			ready(len(b))
+			return
+		}
+		// A step at a time, as the bytes arrive.
+		for lo := 0; lo < len(array); lo += crcStep {
+			hi := min(lo+crcStep, len(array))
+			ready(s.HeaderSize + hi)
+			sum = CRC64Update(sum, array[lo:hi])
+		}
+	}
+	if count >= parallelMin && runtime.GOMAXPROCS(0) > 1 {
+		go crc()
+	} else {
+		crc()
+	}
+	var file string // the packages' strings are substrings of it
+	if build {
+		file = string(b)
+	}
+	results := s.checkAll(b, file, count, build, ready)
+	<-sumDone
+	if sumField != nil {
+		if stored := Uint(b[sumField.Offset:sumField.End()]); sum != stored {
+			return results, Corrupt(ErrChecksumMismatch, sumField.Offset, sumField.Name,
+				fmt.Sprintf("package array CRC-64 is 0x%016x, the array computes to 0x%016x", stored, sum))
+		}
+	}
+	return results, nil
+}
+
+// chunk is a run of records to check: records first..last-1, the first at
+// file offset off; prev is the offset of the record before first (-1 when
+// there is none), for the order check across the boundary.
+type chunk struct {
+	first, last int
+	off, prev   int
+}
+
+type chunkResult struct {
+	errs []error
+	pkgs []Package
+}
+
+// parallelMin is the package count from which framed records are checked
+// by several goroutines.
+const parallelMin = 8192
+
+// chunkRecords is the number of records in a chunk of a parallel check:
+// small enough that the workers end together (a chunk takes about a
+// millisecond), large enough that a chunk's setup does not count.
+const chunkRecords = 4096
+
+// crcStep is how many bytes of the array the CRC-64 takes at a time from
+// a file still being read.
+const crcStep = 1 << 20
+
+// checkAll checks the framed records, in chunks of chunkRecords on up to
+// GOMAXPROCS workers for a large file. This goroutine hops from frame to
+// frame (reading only markers and sizes) and hands out each chunk as soon
+// as it has found where the next one starts; the workers take them in
+// order, so they keep busy to the end even while another goroutine (the
+// array's CRC-64) shares the processors. A frame too damaged to hop over
+// ends the hopping: the chunk holding it runs to the last record, meets
+// the damage and reports it, as a sequential check would.
+//
+// When b is still being read, the hop waits for the bytes of each frame
+// it reads, and a chunk is handed out once the hop has passed its last
+// record, so its bytes are in; the last chunk, which also reads what
+// follows the last record, waits for the whole file.
+func (s *Schema) checkAll(b []byte, file string, count int, build bool, ready func(n int) int) []chunkResult {
+	n := min(runtime.GOMAXPROCS(0), 8)
+	if n < 2 || count < parallelMin {
+		ready(len(b))
+		return []chunkResult{s.checkRecords(b, file, chunk{first: 0, last: count, off: s.HeaderSize, prev: -1}, count, build)}
+	}
+	fr := s.Framing
+	m := len(fr.Marker)
+	// count is the header's word: the chunks are bounded by the records
+	// that b can hold.
+	fit := (len(b) - s.HeaderSize) / (fr.Overhead() + fr.MinBody)
+	results := make([]chunkResult, min(count, fit)/chunkRecords+1)
+	type task struct {
+		k int
+		c chunk
+	}
+	tasks := make(chan task, len(results))
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for t := range tasks {
+				results[t.k] = s.checkRecords(b, file, t.c, count, build)
+			}
+		})
+	}
+	// cur is the chunk found but not yet handed out: its end is known
+	// once the hop reaches the next chunk's first record.
+	cur := chunk{first: 0, off: s.HeaderSize, prev: -1}
+	off, prev := s.HeaderSize, -1
+	have := 0 // bytes known to be in
+	for i := 0; i < count; i++ {
+		if i > 0 && i%chunkRecords == 0 {
+			cur.last = i
+			tasks <- task{k: cur.first / chunkRecords, c: cur}
+			cur = chunk{first: i, off: off, prev: prev}
+		}
+		if len(b)-off < m+4 {
+			break
+		}
+		if off+m+4 > have {
+			have = ready(off + m + 4)
+		}
+		if string(b[off:off+m]) != fr.Marker {
+			break
+		}
+		size := binary.BigEndian.Uint32(b[off+m:])
+		if size < uint32(fr.MinBody) || size > uint32(fr.MaxBody) || uint64(len(b)-off) < uint64(fr.Overhead())+uint64(size) {
+			break
+		}
+		prev = off
+		off += fr.Overhead() + int(size)
+		if off > have {
+			have = ready(off)
+		}
+	}
+	cur.last = count
+	ready(len(b))
+	tasks <- task{k: cur.first / chunkRecords, c: cur}
+	close(tasks)
+	wg.Wait()
+	return results
+}
+
+// checkRecords checks the framed records of one chunk; the chunk holding
+// the last record also checks what follows it. When build is set, file is
+// b as a string, and the packages' strings are its substrings.
+func (s *Schema) checkRecords(b []byte, file string, c chunk, count int, build bool) chunkResult {
+	var res chunkResult
+	m := len(s.Framing.Marker)
+	if build {
+		res.pkgs = make([]Package, 0, min(c.last-c.first, (len(b)-c.off)/(s.Framing.Overhead()+MinPlainRecord)))
+	}
+	// The name and version of the record before, for the order check.
+	var prevName, prevVersion []byte
+	if c.prev >= 0 {
+		if f, err := s.ReadFrame(b[c.prev:], c.prev, c.first-1); err == nil {
+			if r, n, err := ParseBody(f.Body, c.prev+m+4, c.first-1); err == nil && n == len(f.Body) {
+				prevName, prevVersion = r.Name, r.Version
+			}
+		}
+	}
+	off := c.off
+	i := c.first
+	for ; i < c.last; i++ {
+		if off == len(b) {
+			res.errs = append(res.errs, s.countError(count, i, true))
+			return res
+		}
+		f, err := s.ReadFrame(b[off:], off, i)
+		if err != nil {
+			res.errs = append(res.errs, err)
+			return res
+		}
+		sum := CRC32C(f.Body)
+		if sum == f.Stored && !build {
+			// The fast path: a valid record, in order, needs nothing more.
+			name, version, ok := ValidBody(f.Body)
+			if ok && (prevName == nil || CompareRaw(&RawPackage{Name: prevName, Version: prevVersion},
+				&RawPackage{Name: name, Version: version}) < 0) {
+				prevName, prevVersion = name, version
+				off += f.Size()
+				continue
+			}
+		}
+		if sum != f.Stored {
+			res.errs = append(res.errs, CorruptRecord(ErrRecordChecksumMismatch, off+m+4+len(f.Body), i, "bodyChecksum",
+				fmt.Sprintf("record CRC-32C is 0x%08x, the body computes to 0x%08x", f.Stored, sum)))
+		}
+		r, n, err := ParseBody(f.Body, off+m+4, i)
+		switch {
+		case err != nil:
+			res.errs = append(res.errs, CorruptRecord(ErrInvalidPackage, off+m, i, "body", "the strings do not fit the body: "+err.Error()))
+		case n != len(f.Body):
+			res.errs = append(res.errs, CorruptRecord(ErrInvalidPackage, off+m, i, "bodySize",
+				fmt.Sprintf("bodySize is %d, the strings take %d", len(f.Body), n)))
+		default:
+			if err := CheckRaw(&r, i); err != nil {
+				res.errs = append(res.errs, err)
+			}
+			if i > 0 && prevName != nil {
+				prev := RawPackage{Name: prevName, Version: prevVersion}
+				if err := CheckOrder(&prev, &r, i); err != nil {
+					res.errs = append(res.errs, err)
+				}
+			}
+			if build {
+				res.pkgs = append(res.pkgs, r.PackageIn(file))
+			}
+		}
+		prevName, prevVersion = r.Name, r.Version
+		off += f.Size()
+	}
+	if c.last == count && off < len(b) {
+		res.errs = append(res.errs, s.trailing(b, off, count))
+	}
+	return res
+}
+
+// encode encodes l at version s; trusted skips the check of the packages
+// (see Schema.EncodeTrusted).
+func (s *Schema) encode(l *Lockfile, o EncodeOptions, trusted bool) ([]byte, error) {
+	cfg, errs := CheckEncode(l, s.Version, s.Flags, trusted)
+	var writer []byte
+	if wf := s.FieldOf(KindWriter); wf != nil {
+		name := l.Writer
+		if name == "" {
+			name = o.Writer
+		}
+		if name == "" {
+			name = DefaultWriter
+		}
+		if len(name) > wf.Size {
+			name = name[:wf.Size]
+		}
+		writer = make([]byte, wf.Size)
+		copy(writer, name)
+		if rule := WriterRule(writer); rule != "" {
+			errs = append(errs, fmt.Errorf("writer %q: %s", name, rule))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, &EncodeError{Version: s.Version, Problems: errs}
+	}
+	cf := s.FieldOf(KindCount)
+	if uint64(len(l.Packages)) >= 1<<(8*min(cf.Size, 7)) {
+		return nil, fmt.Errorf("cannot encode at version %d: %d packages do not fit a %d-byte count", s.Version, len(l.Packages), cf.Size)
+	}
+	size := s.HeaderSize
+	for i := range l.Packages {
+		size += s.RecordSize(&l.Packages[i])
+	}
+	b := make([]byte, s.HeaderSize, size)
+	s.putHeader(b, cfg, len(l.Packages), writer)
+	for i := range l.Packages {
+		b = s.AppendRecord(b, &l.Packages[i])
+	}
+	s.sealHeader(b)
+	return b, nil
+}
+
+// DefaultWriter is the writer field of a file encoded with no writer
+// given, neither in the lockfile nor in the options.
+const DefaultWriter = "lockfix"
