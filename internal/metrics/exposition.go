@@ -174,15 +174,29 @@ func (s *Server) write(out io.Writer) error {
 	}
 
 	t.begin()
+	// A fleet has few distinct configs: their label values are made
+	// once per scrape, not once per file.
+	byConfig := map[schema.Config][]string{}
 	vals := make([]string, 0, 2*len(infoLabelNames))
 	for _, f := range files {
 		if !f.state.Valid() {
 			continue
 		}
 		cfg := f.state.Lockfile.Config
+		cv, ok := byConfig[cfg]
+		if !ok {
+			for _, name := range infoLabelNames {
+				cv = append(cv, infoValue(name, "", cfg))
+			}
+			byConfig[cfg] = cv
+		}
 		vals = vals[:0]
-		for _, name := range infoLabelNames {
-			vals = append(vals, name, infoValue(name, f.path, cfg))
+		for i, name := range infoLabelNames {
+			v := cv[i]
+			if name == "path" {
+				v = f.path
+			}
+			vals = append(vals, name, v)
 		}
 		t.series(famInfo, "", 1, vals...)
 	}
@@ -211,9 +225,16 @@ func (s *Server) write(out io.Writer) error {
 	}
 	if ref != nil {
 		t.begin()
+		diffs := map[schema.Config][]configcmp.Difference{} // per distinct config, as above
 		for _, f := range files {
 			if f.state.Valid() && f.path != s.reference {
-				for _, d := range configcmp.Diff(f.state.Lockfile.Config, *ref) {
+				cfg := f.state.Lockfile.Config
+				d, ok := diffs[cfg]
+				if !ok {
+					d = configcmp.Diff(cfg, *ref)
+					diffs[cfg] = d
+				}
+				for _, d := range d {
 					t.series(famDifference, "", 1, "field", d.Field, "path", f.path, "reference", d.Reference, "value", d.Value)
 				}
 			}
