@@ -12,7 +12,7 @@
 //
 //	func main() { os.Exit(cli.Main(os.Args)) }
 //
-// examples/v3 builds one with a version 3 of its own.
+// examples/v3 builds one with a config version of its own.
 package cli
 
 import icli "github.com/lockfix/lockfix/internal/cli"

@@ -277,7 +277,7 @@ deny: ["left-pad@<1.3.0"]
 func FuzzParsePolicy(f *testing.F) {
 	f.Add("require-https: true\nallowed-hosts: [a]\ndeny: [x@^1]\n")
 	f.Add("host-aliases: {a: b}\nallowed-hosts: [a]\n")
-	f.Add("min-version: 3\nregistry: https://registry.example.org/\n")
+	f.Add("min-version: 2\nregistry: https://registry.example.org/\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		p, err := lint.ParsePolicy(strings.NewReader(s))
 		if err != nil {
@@ -287,4 +287,15 @@ func FuzzParsePolicy(f *testing.F) {
 			lint.Lint(lockfile(pkg("a", "1.0.0", "https://x/a/-/a-1.0.0.tgz", "")), nil, c)
 		}
 	})
+}
+
+// TestCheckerRules lists the rules a policy turns on.
+func TestCheckerRules(t *testing.T) {
+	c, err := lint.Compile(lint.Policy{RequireHTTPS: true, ForbidFlags: []string{"DEBUG"}, MatchVersions: no()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Rules(), []string{"forbidden-flag", "https", "name-matches-url"}; !slices.Equal(got, want) {
+		t.Errorf("Rules() = %q, want %q", got, want)
+	}
 }

@@ -307,3 +307,29 @@ func parseDeny(spec string) (string, denyRule, error) {
 	d.constraint = cs
 	return name, d, nil
 }
+
+// Rules returns the ids of the rules c checks, in the order of Rules.
+func (c *Checker) Rules() []string {
+	p := c.policy
+	on := map[string]bool{
+		RuleRegistry:           c.registry != "",
+		RuleRequiredFlag:       len(c.require) > 0,
+		RuleForbiddenFlag:      len(c.forbid) > 0,
+		RuleMinVersion:         c.minVersion >= 0,
+		RuleHTTPS:              p.RequireHTTPS,
+		RuleAllowedHost:        c.hosts != nil,
+		RuleAllowedScheme:      c.schemes != nil,
+		RuleIntegrityMissing:   p.RequireIntegrity,
+		RuleIntegrityAlgorithm: len(c.algorithms) > 0,
+		RuleNameMatchesURL:     p.MatchNames == nil || *p.MatchNames,
+		RuleVersionMatchesURL:  p.MatchVersions == nil || *p.MatchVersions,
+		RuleDeniedPackage:      len(c.deny) > 0,
+	}
+	var ids []string
+	for _, r := range Rules {
+		if on[r.ID] {
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids
+}

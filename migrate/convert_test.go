@@ -14,8 +14,8 @@ import (
 	_ "github.com/lockfix/lockfix/schema/all"
 )
 
-// base are the versions this tree registers; the example test adds a v3
-// after the tests have run.
+// base are the versions this tree registers; the example test registers
+// versions of its own, in a scope of its own.
 var base = []int{0, 1, 2}
 
 func gen(t testing.TB, version int, flags schema.Flags, seed uint64) []byte {

@@ -4,7 +4,7 @@
 // A migration is a chain of the steps that the registered schemas declare
 // (schema.Schema.Up and Down, FORMAT.md section 7): 0 -> 1 -> 2 going up,
 // 2 -> 1 -> 0 going down. Plan builds the chain from the registry alone, so
-// a version registered by another package (a v3) is reachable with no
+// a version registered by another package is reachable with no
 // change here. Convert runs a chain in memory: it decodes the file
 // strictly (a file that fails FORMAT.md section 6 is refused: it must be
 // repaired first), applies each step, and encodes the result at the

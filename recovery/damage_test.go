@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -521,18 +522,19 @@ func TestForeignVersionRepaired(t *testing.T) {
 // whatever the mode. A bit flip that only makes the version byte look
 // newer is still damage, and repaired.
 func TestNewerVersionRefused(t *testing.T) {
+	next := byte(schema.Latest() + 1)
 	for _, ver := range []int{1, 2} {
 		b := original(ver, 20)
 		newer := bytes.Clone(b)
-		newer[schema.OffConfigVersion] = 3
+		newer[schema.OffConfigVersion] = next
 		binary.BigEndian.PutUint64(newer[offChecksum:], schema.HeaderCRC(newer[:headerSize(ver)], offChecksum))
 		for _, mode := range []Mode{Default, Yes} {
 			r := Recover(newer, Options{Mode: mode})
 			if r.Status != StatusUnrepairable || r.Output != nil || r.Plan != nil {
-				t.Errorf("v%d layout, version byte 3, mode %d: %s, output %v", ver, mode, r.Status, r.Output != nil)
+				t.Errorf("v%d layout, version byte %d, mode %d: %s, output %v", ver, next, mode, r.Status, r.Output != nil)
 			}
 			if len(r.Damage) == 0 || r.Damage[0].Error != schema.ErrUnsupportedVersion.Error() {
-				t.Errorf("v%d layout, version byte 3: damage %v, want UnsupportedVersion", ver, r.Damage)
+				t.Errorf("v%d layout, version byte %d: damage %v, want UnsupportedVersion", ver, next, r.Damage)
 			}
 		}
 		flipped := bytes.Clone(b)
@@ -540,6 +542,34 @@ func TestNewerVersionRefused(t *testing.T) {
 		if r := Recover(flipped, Options{}); r.Status != StatusRepaired || !bytes.Equal(r.Output, b) {
 			t.Errorf("v%d with a flipped version bit: %s", ver, r.Status)
 		}
+	}
+}
+
+// A healthy file of a newer version whose header is longer than every
+// registered one's (v2's grown by 24 bytes, its header CRC-64 over all of
+// it, as examples/v3 defines one) is refused too, whatever the mode: its
+// stored checksum holds over its own header, not over v2's 104 bytes.
+func TestNewerVersionLongerHeaderRefused(t *testing.T) {
+	b := original(2, 20)
+	s2, _ := schema.Lookup(2)
+	hs := s2.HeaderSize + 24
+	newer := slices.Concat(b[:s2.HeaderSize], make([]byte, 24), b[s2.HeaderSize:])
+	newer[schema.OffConfigVersion] = byte(schema.Latest() + 1)
+	schema.PutUint(newer[s2.Field("headerSize").Offset:][:2], uint64(hs))
+	binary.BigEndian.PutUint64(newer[offChecksum:], schema.HeaderCRC(newer[:hs], offChecksum))
+	for _, mode := range []Mode{Default, Yes} {
+		r := Recover(newer, Options{Mode: mode})
+		if r.Status != StatusUnrepairable || r.Output != nil || r.Plan != nil {
+			t.Errorf("mode %d: %s, output %v: %s", mode, r.Status, r.Output != nil, r.Reason)
+		}
+		if len(r.Damage) == 0 || r.Damage[0].Error != schema.ErrUnsupportedVersion.Error() {
+			t.Errorf("mode %d: damage %v, want UnsupportedVersion", mode, r.Damage)
+		}
+	}
+	// The same file with a damaged header is not taken for a newer one.
+	newer[0x30] ^= 0x10
+	if r := Recover(newer, Options{Mode: Yes}); len(r.Damage) > 0 && r.Damage[0].Error == schema.ErrUnsupportedVersion.Error() {
+		t.Errorf("damaged: taken for a newer version")
 	}
 }
 

@@ -230,16 +230,39 @@ func unrecognised(r *Report, b []byte, why string) *Report {
 // newer reports whether b is a file of a config version above every
 // registered one whose layout, read as s, is otherwise intact: its stored
 // header checksum holds over the bytes as they are, version byte
-// included, so the writer wrote that version. In a layout without a
-// checksum nothing tells a newer version from a damaged version byte, and
-// the byte is taken for damage.
+// included, so the writer wrote that version. The newer version's header
+// may be longer than s's (a version that grows it, as examples/v3 does),
+// so the checksum is tried over every length from s's header size up to
+// maxNewerHeader bytes. In a layout without a checksum nothing tells a
+// newer version from a damaged version byte, and the byte is taken for
+// damage.
 func newer(b []byte, s *schema.Schema) bool {
 	if len(b) < s.HeaderSize || string(b[:4]) != schema.Magic || int(b[schema.OffConfigVersion]) <= schema.Latest() {
 		return false
 	}
 	off := crcOffset(s)
-	return off >= 0 && !schema.AllZero(b[off:off+8]) && syndrome(b[:s.HeaderSize], off) == 0
+	if off < 0 || schema.AllZero(b[off:off+8]) {
+		return false
+	}
+	stored := binary.BigEndian.Uint64(b[off:])
+	// The CRC-64 of the header with the checksum field taken as zero,
+	// extended a byte at a time.
+	crc := schema.CRC64Update(schema.CRC64(b[:off]), make([]byte, 8))
+	crc = schema.CRC64Update(crc, b[off+8:s.HeaderSize])
+	for n := s.HeaderSize; ; n++ {
+		if crc == stored {
+			return true
+		}
+		if n == len(b) || n == maxNewerHeader {
+			return false
+		}
+		crc = schema.CRC64Update(crc, b[n:n+1])
+	}
 }
+
+// maxNewerHeader bounds the header of a version newer than this build
+// knows, for newer.
+const maxNewerHeader = 4096
 
 // unsupported reports a file of a version this build does not know.
 func unsupported(r *Report, b []byte) *Report {

@@ -10,16 +10,17 @@ import (
 	v2 "github.com/lockfix/lockfix/schema/v2"
 )
 
-// strictPeers is the flag that the example's version 3 adds.
+// strictPeers is the flag that the example's version 7 adds.
 var strictPeers = schema.FlagInfo{Name: "STRICT_PEERS", Mask: 0x20}
 
-// v3Schema describes the example's version 3: v2's header grown to 128
+// v7Schema describes the example's version 7: v2's header grown to 128
 // bytes by 24 bytes of its own, v2's framed records, one more flag.
-func v3Schema() *schema.Schema {
+// (examples/v3 is a whole program built on such a version.)
+func v7Schema() *schema.Schema {
 	header := slices.Clone(v2.Header)
 	header = append(header, schema.HeaderField{Name: "peerPolicy", Offset: 0x68, Size: 24, Kind: schema.KindFixed, Rule: "peerPolicy must be zero"})
-	s := &schema.Schema{
-		Version:     3,
+	return &schema.Schema{
+		Version:     7,
 		Since:       "1.5.0",
 		Description: "v2 with a 128-byte header and STRICT_PEERS",
 		HeaderSize:  0x80,
@@ -27,21 +28,19 @@ func v3Schema() *schema.Schema {
 		Framing:     v2.Framing,
 		Defines:     append(slices.Clone(v2.Schema.Defines), strictPeers),
 	}
-	s.Up, s.Down = schema.FlagsStep(3, v2.Schema.Defines, s.Defines)
-	return s
 }
 
 // A new config version plugs in from outside the tree: describe it and
-// register it, and every registry user (Sniff, Decode, Encode, the
-// steps, the flag names, the bun ranges) knows it.
+// register it, and every registry user (Sniff, Decode, Encode, the flag
+// names, the bun ranges) knows it.
 func ExampleRegister() {
-	defer schema.Scope()() // the example's version 3 stays in the example
-	schema.Register(v3Schema())
+	defer schema.Scope()() // the example's version 7 stays in the example
+	schema.Register(v7Schema())
 	fmt.Println("versions:", schema.Versions())
 	s2, _ := schema.Lookup(2)
 	fmt.Println("bun for v2 now:", s2.Bun())
 
-	// Take the v2 conformance vector up to v3 with the registered step.
+	// Put the v2 conformance vector's content at version 7.
 	vector, err := loadVector("v2")
 	if err != nil {
 		panic(err)
@@ -50,17 +49,15 @@ func ExampleRegister() {
 	if err != nil {
 		panic(err)
 	}
-	s3, _ := schema.Lookup(3)
-	l, _, err := s3.Up.Apply(old, schema.StepOptions{})
-	if err != nil {
-		panic(err)
-	}
+	s7, _ := schema.Lookup(7)
+	l := old.Clone()
+	l.Config.Version = 7
 	l.Config.Flags |= strictPeers.Mask
 	b, err := schema.Encode(l)
 	if err != nil {
 		panic(err)
 	}
-	fmt.Printf("byte 4: %d, %d bytes of header, problems: %d\n", b[4], s3.HeaderSize, len(schema.Check(b)))
+	fmt.Printf("byte 4: %d, %d bytes of header, problems: %d\n", b[4], s7.HeaderSize, len(schema.Check(b)))
 
 	// Round trip through the registry.
 	back, err := schema.Decode(b)
@@ -71,9 +68,10 @@ func ExampleRegister() {
 	fmt.Println("round trip identical:", bytes.Equal(again, b), slices.Equal(back.Packages, old.Packages))
 	fmt.Println("flags:", back.Config.Flags)
 
-	// Down again: STRICT_PEERS cannot be held by v2.
-	_, _, err = s3.Down.Apply(back, schema.StepOptions{})
-	fmt.Println("down without --allow-lossy:", err != nil)
+	// v2 cannot hold STRICT_PEERS.
+	back.Config.Version = 2
+	_, err = schema.Encode(back)
+	fmt.Println("STRICT_PEERS at v2:", errors.Is(err, schema.ErrInvalidFeatureFlags))
 
 	// A flipped header bit, and a byte of the new field, are caught.
 	b[0x0e] ^= 1
@@ -84,12 +82,12 @@ func ExampleRegister() {
 	errors.As(schema.Check(b)[0], &ce)
 	fmt.Println("peerPolicy:", ce.Err, ce.Field)
 	// Output:
-	// versions: [0 1 2 3]
+	// versions: [0 1 2 7]
 	// bun for v2 now: >= 1.4.0, < 1.5.0
-	// byte 4: 3, 128 bytes of header, problems: 0
+	// byte 4: 7, 128 bytes of header, problems: 0
 	// round trip identical: true true
 	// flags: DEBUG|VERIFY_INTEGRITY|STRICT_PEERS
-	// down without --allow-lossy: true
+	// STRICT_PEERS at v2: true
 	// damaged: ChecksumMismatch
 	// peerPolicy: ChecksumMismatch headerChecksum
 }

@@ -73,8 +73,8 @@ func permuteCommand(cmd *ucli.Command, full string, args []string) ([]string, er
 		if !ok {
 			// The wording is Go's flag package's, as urfave/cli reports a
 			// flag it does not know before the arguments.
-			return nil, usage("%s: flag provided but not defined: -%s (see 'lockfix %s --help'; put '--' before a path that starts with '-')",
-				full, name, full)
+			return nil, usage("%s: flag provided but not defined: -%s%s (see 'lockfix %s --help'; put '--' before a path that starts with '-')",
+				full, name, suggestFlag(cmd, name), full)
 		}
 		flags = append(flags, a)
 		if takesValue(f) && !hasValue {

@@ -79,7 +79,7 @@ func runDiff(c *ucli.Context) error {
 	for i, p := range []string{pa, pb} {
 		ld, err := load(p)
 		if err != nil {
-			return exit(ExitOperational, "%s", namePath(p, err))
+			return exitPath(ExitOperational, p, err)
 		}
 		if ld.Lockfile == nil {
 			msg := fmt.Sprintf("%s: not a valid lockfile, so it is not compared (%d problems):", p, len(ld.Problems))

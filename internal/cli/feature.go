@@ -15,7 +15,7 @@ func init() {
 		Name:      "feature",
 		Usage:     "list, enable or disable the feature flags of a lockfile",
 		ArgsUsage: "list|enable|disable FILE [FLAG...]",
-		Description: `feature shows and changes the feature flags (FORMAT.md section 3) by name;
+		Description: `feature shows and changes the feature flags (docs/format.md section 3) by name;
 names are matched case-insensitively. Each config version defines its own
 flags: FROZEN_LOCKFILE, VERIFY_INTEGRITY and OFFLINE need version 2.
 Enabling a flag that the file's version cannot hold is refused (exit 4)
@@ -42,7 +42,7 @@ listed when the header can be read), 8 when it cannot be read.
 Examples:
    lockfix feature list bun.lockb
    lockfix feature list --json bun.lockb`,
-				Flags:  globalFlags(true),
+				Flags:  globalFlags(),
 				Action: runFeatureList,
 			},
 			{
@@ -56,7 +56,7 @@ Examples:
 Examples:
    lockfix feature enable bun.lockb DEBUG
    lockfix feature enable --wait 10s bun.lockb offline verify_integrity`,
-				Flags:  append(writeFlags(), globalFlags(true)...),
+				Flags:  append(writeFlags(), globalFlags()...),
 				Action: func(c *ucli.Context) error { return runFeatureSet(c, true) },
 			},
 			{
@@ -70,7 +70,7 @@ Examples:
 Examples:
    lockfix feature disable bun.lockb DEBUG
    lockfix feature disable --dry-run bun.lockb disable_isolated_linker`,
-				Flags:  append(writeFlags(), globalFlags(true)...),
+				Flags:  append(writeFlags(), globalFlags()...),
 				Action: func(c *ucli.Context) error { return runFeatureSet(c, false) },
 			},
 		},
@@ -78,7 +78,7 @@ Examples:
 			if c.NArg() == 0 {
 				return usage("feature: want a subcommand: list, enable or disable (see 'lockfix feature --help')")
 			}
-			return usage("feature: no subcommand %q: want list, enable or disable (see 'lockfix feature --help')", c.Args().First())
+			return usage("feature: no subcommand %q: want list, enable or disable%s (see 'lockfix feature --help')", c.Args().First(), suggestCommand(c.Command.Subcommands, c.Args().First()))
 		},
 	}
 	for _, sub := range cmd.Subcommands {
@@ -117,7 +117,7 @@ func runFeatureList(c *ucli.Context) error {
 	path := c.Args().First()
 	ld, err := load(path)
 	if err != nil {
-		return exit(ExitOperational, "%s", namePath(path, err))
+		return exitPath(ExitOperational, path, err)
 	}
 	if ld.Schema == nil || len(ld.Bytes) < schema.PrefixSize {
 		return refuseProblems(path, ld.Problems, "its header cannot be read")
@@ -140,7 +140,7 @@ func runFeatureList(c *ucli.Context) error {
 		}
 		return exitCode(code)
 	}
-	fmt.Fprintf(Stdout, "%s: config version %d, flags %s\n", path, s.Version, cfg.Flags)
+	fmt.Fprintf(Stdout, "%s: config version %d, flags %s\n", displayPath(path), s.Version, cfg.Flags)
 	for _, f := range flags {
 		state := "off"
 		switch {
@@ -206,16 +206,16 @@ func runFeatureSet(c *ucli.Context, on bool) error {
 		}
 		infos = append(infos, fi)
 	}
-	return rewrite(c, path, func(l *schema.Lockfile) (*schema.Lockfile, error) {
-		s, ok := schema.Lookup(l.Config.Version)
+	return rewrite(c, path, func(cfg *schema.Config) error {
+		s, ok := schema.Lookup(cfg.Version)
 		if !ok {
-			return nil, errors.New("unregistered version")
+			return errors.New("unregistered version")
 		}
 		var refused []string
 		for _, fi := range infos {
 			if on && s.Flags&fi.Mask == 0 {
-				v := holdingVersion(l.Config.Version, fi.Name)
-				msg := fmt.Sprintf("%s cannot be stored in a config version %d file", fi.Name, l.Config.Version)
+				v := holdingVersion(cfg.Version, fi.Name)
+				msg := fmt.Sprintf("%s cannot be stored in a config version %d file", fi.Name, cfg.Version)
 				if v >= 0 {
 					msg += fmt.Sprintf(": config version %d defines it (migrate first: lockfix migrate --to %d %s)", v, v, path)
 				}
@@ -223,14 +223,14 @@ func runFeatureSet(c *ucli.Context, on bool) error {
 				continue
 			}
 			if on {
-				l.Config.Flags |= fi.Mask
+				cfg.Flags |= fi.Mask
 			} else {
-				l.Config.Flags &^= fi.Mask
+				cfg.Flags &^= fi.Mask
 			}
 		}
 		if len(refused) > 0 {
-			return nil, exit(ExitProblems, "%s: %s; the file is unchanged", path, strings.Join(refused, "; "))
+			return exit(ExitProblems, "%s: %s; the file is unchanged", path, strings.Join(refused, "; "))
 		}
-		return l, nil
+		return nil
 	})
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -8,6 +9,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+
+	ucli "github.com/urfave/cli/v2"
 
 	"github.com/lockfix/lockfix/internal/atomicfile"
 	"github.com/lockfix/lockfix/internal/lockload"
@@ -18,24 +22,107 @@ import (
 // DefaultName is the file name a directory walk looks for.
 const DefaultName = "bun.lockb"
 
+// The problems a directory walk reports (CLI.md: a check that examined
+// nothing does not report clean). Each is wrapped with the path it is
+// about; reading that path returns it (walkProblem), so that every
+// command reports it where it reports a file it could not read, as an
+// operational error (exit 8).
+var (
+	// errNoLockfile is returned for a path under which the walk found
+	// no file of the name looked for.
+	errNoLockfile = errors.New("no lockfile found")
+	// errDanglingLink is returned for a lockfile symlink whose target
+	// does not exist.
+	errDanglingLink = errors.New("dangling symlink")
+	// errOutsideRoot is returned for a lockfile symlink whose target
+	// lies outside the directory walked; it is not followed unless
+	// --follow-outside is given.
+	errOutsideRoot = errors.New("symlink leads outside the directory walked")
+)
+
+// walkState holds what this run's walks found wrong, by the path they put
+// in the file list, and whether links out of the root are followed
+// (--follow-outside). Main resets it for each run.
+var walkState struct {
+	sync.Mutex
+	problems      map[string]error
+	followOutside bool
+}
+
+// resetWalk forgets the problems of an earlier run.
+func resetWalk() {
+	walkState.Lock()
+	defer walkState.Unlock()
+	walkState.problems, walkState.followOutside = nil, false
+}
+
+// walkProblem returns the problem a walk of this run found at path, or nil.
+// Files given on the command line have none: a link given as FILE is
+// followed wherever it leads.
+func walkProblem(path string) error {
+	walkState.Lock()
+	defer walkState.Unlock()
+	return walkState.problems[path]
+}
+
+// followOutsideFlag is --follow-outside, which every command that walks
+// directories (every command with --name) has.
+var followOutsideFlag = &ucli.BoolFlag{Name: "follow-outside",
+	Usage: "follow a lockfile symlink found in a directory walk whose target lies outside that directory (by default it is reported, not followed, exit 8)"}
+
 // expandPaths turns the command line's paths into files: a file stays as
 // it is, a directory is walked for files whose base name matches glob.
-// The walk never follows a symlinked directory and skips lockfix's temp
-// files. The result keeps the order of the arguments, each directory's
-// files sorted.
+// The result keeps the order of the arguments, each directory's files
+// sorted. What the walk finds wrong (walkPaths) stays in the list, at the
+// path it is about, and reading that path returns the problem: a command
+// reports it as a file it could not read and ends with exit 8.
 func expandPaths(paths []string, glob string) ([]string, error) {
+	files, problems, err := walkPaths(paths, glob, true)
+	if err != nil {
+		return nil, err
+	}
+	walkState.Lock()
+	defer walkState.Unlock()
+	for p, e := range problems {
+		if walkState.problems == nil {
+			walkState.problems = map[string]error{}
+		}
+		walkState.problems[p] = e
+	}
+	return files, nil
+}
+
+// walkPaths does the walk of expandPaths and returns the problems it found
+// by path, each of which is also in the file list. The walk never follows
+// a symlinked directory, skips lockfix's temp files and Kubernetes'
+// "..*" directories, and reports:
+//
+//   - a directory under which no file matches glob (errNoLockfile, at the
+//     directory's path), when empty is true;
+//   - a matching symlink whose target does not exist (errDanglingLink);
+//   - a matching symlink to a file outside the directory given
+//     (errOutsideRoot), unless --follow-outside.
+func walkPaths(paths []string, glob string, empty bool) ([]string, map[string]error, error) {
 	if glob == "" {
 		glob = DefaultName
 	}
 	if _, err := filepath.Match(glob, ""); err != nil {
-		return nil, usage("--name %q is not a valid glob: %v", glob, err)
+		return nil, nil, usage("--name %q is not a valid glob: %v", glob, err)
 	}
+	walkState.Lock()
+	follow := walkState.followOutside
+	walkState.Unlock()
+	problems := map[string]error{}
 	var out []string
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil || !st.IsDir() {
 			out = append(out, p)
 			continue
+		}
+		root, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("walk %s: %w", p, err)
 		}
 		var found []string
 		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
@@ -59,25 +146,73 @@ func expandPaths(paths []string, glob string) ([]string, error) {
 			if atomicfile.IsTemp(d.Name()) {
 				return nil
 			}
-			if ok, _ := filepath.Match(glob, d.Name()); ok && d.Type()&fs.ModeSymlink == 0 || ok && isRegularLink(path) {
-				found = append(found, path)
+			if ok, _ := filepath.Match(glob, d.Name()); !ok {
+				return nil
 			}
+			if d.Type()&fs.ModeSymlink != 0 {
+				prob, skip := checkLink(path, p, root, follow)
+				if skip {
+					return nil
+				}
+				if prob != nil {
+					problems[path] = prob
+				}
+			}
+			found = append(found, path)
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("walk %s: %w", p, err)
+			return nil, nil, fmt.Errorf("walk %s: %w", p, err)
+		}
+		if len(found) == 0 && empty {
+			problems[p] = fmt.Errorf("%s: %w: no file named %s under it (--name GLOB looks for another name)", p, errNoLockfile, glob)
+			found = append(found, p)
 		}
 		sort.Strings(found)
 		out = append(out, found...)
 	}
-	return out, nil
+	return out, problems, nil
 }
 
-// isRegularLink reports whether path is a symlink to a regular file (a
-// ConfigMap-style link is followed; a link to a directory is not).
-func isRegularLink(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.Mode().IsRegular()
+// checkLink examines a lockfile symlink met in the walk of dir (whose real
+// path is root): it returns the link's problem, or skip for a link to a
+// directory (directory links are never followed). A ConfigMap-style link
+// to a file inside root is fine; one to a file that is not regular is
+// refused when read.
+func checkLink(path, dir, root string, follow bool) (problem error, skip bool) {
+	dest, _ := os.Readlink(path)
+	target, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s: %w to %s: there is no file to read", path, errDanglingLink, dest), false
+		}
+		return fmt.Errorf("%s: symlink to %s: %w", path, dest, err), false
+	}
+	if st, err := os.Stat(target); err == nil && st.IsDir() {
+		return nil, true
+	}
+	if rel, err := filepath.Rel(root, target); !follow && (err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator))) {
+		return fmt.Errorf("%s: %w %s (it points to %s): not followed (--follow-outside follows it)", path, errOutsideRoot, dir, target), false
+	}
+	return nil, false
+}
+
+// openFile is atomicfile.Open for a path that may come from a walk: a
+// path the walk found wrong returns its problem and is not opened.
+func openFile(path string, opts atomicfile.Options) (*atomicfile.Handle, error) {
+	if err := walkProblem(path); err != nil {
+		return nil, err
+	}
+	return atomicfile.Open(path, opts)
+}
+
+// openStream is atomicfile.OpenStream for a path that may come from a
+// walk (openFile).
+func openStream(path string) (*atomicfile.Stream, error) {
+	if err := walkProblem(path); err != nil {
+		return nil, err
+	}
+	return atomicfile.OpenStream(path)
 }
 
 // readFile reads a lockfile for a read-only command: regular files only,
@@ -85,7 +220,7 @@ func isRegularLink(path string) bool {
 // (atomicfile traces files itself).
 func readFile(path string) ([]byte, error) {
 	if path != "-" {
-		h, err := atomicfile.Open(path, atomicfile.Options{ReadOnly: true})
+		h, err := openFile(path, atomicfile.Options{ReadOnly: true})
 		if err != nil {
 			return nil, err
 		}

@@ -33,7 +33,7 @@ func init() {
 			Flags: append([]ucli.Flag{
 				&ucli.BoolFlag{Name: "global", Usage: "write the drivers to your own git config (~/.gitconfig), for every clone"},
 				&ucli.StringSliceFlag{Name: "name", Usage: "another lockfile name `GLOB` to add to .gitattributes besides *.lockb (repeatable)"},
-			}, globalFlags(true)...),
+			}, globalFlags()...),
 			Description: `setup makes git show and merge lockfiles by their decoded content. In a
 repository it adds to .gitattributes at the top of the work tree
 

@@ -26,7 +26,7 @@ func init() {
   packages    how many records the file holds (and what the header says)
   checksums   header CRC-64, package array CRC-64 and record CRC-32Cs,
               each OK or BAD
-  problems    every problem of FORMAT.md section 6, with offset and rule
+  problems    every problem of docs/format.md section 6, with offset and rule
 
 It works on damaged files too: whatever can be read is shown. When the magic
 is damaged, the header is read at the layout its configVersion byte names;
@@ -423,9 +423,9 @@ func runInspect(c *ucli.Context) error {
 // printInspect writes the human summary of x.
 func printInspect(w io.Writer, x *examination, quiet bool) {
 	if x.Valid() {
-		fmt.Fprintf(w, "%s: valid\n", x.Path)
+		fmt.Fprintf(w, "%s: valid\n", displayPath(x.Path))
 	} else {
-		fmt.Fprintf(w, "%s: INVALID, %d problem%s\n", x.Path, len(x.Problems), plural(len(x.Problems)))
+		fmt.Fprintf(w, "%s: INVALID, %d problem%s\n", displayPath(x.Path), len(x.Problems), plural(len(x.Problems)))
 	}
 	if !quiet {
 		printSummary(w, x)

@@ -233,7 +233,19 @@ func runMigrate(c *ucli.Context) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	sum := migrate.Run(ctx, files, migrate.Options{
+	// What the walk found wrong fails here, as a file that cannot be
+	// read fails in Run; the rest is migrated.
+	var walked []string
+	var walkFailed int
+	for _, f := range files {
+		if e := walkProblem(f); e != nil {
+			walkFailed++
+			onResult(&migrate.Result{Path: f, From: -1, To: target.Version, Status: migrate.StatusFailed, Reason: migrate.ReasonIO, Err: e})
+			continue
+		}
+		walked = append(walked, f)
+	}
+	sum := migrate.Run(ctx, walked, migrate.Options{
 		To:          target.Version,
 		AllowLossy:  c.Bool("allow-lossy"),
 		Writer:      writerName,
@@ -247,6 +259,14 @@ func runMigrate(c *ucli.Context) error {
 	})
 	if bar != nil {
 		bar.Finish()
+	}
+	if walkFailed > 0 {
+		sum.Files += walkFailed
+		sum.Failed += walkFailed
+		if sum.Reasons == nil {
+			sum.Reasons = map[migrate.Reason]int{}
+		}
+		sum.Reasons[migrate.ReasonIO] += walkFailed
 	}
 	code := sum.ExitCode()
 	if c.Bool("exit-zero") {
@@ -270,12 +290,12 @@ func runMigrate(c *ucli.Context) error {
 // newBar returns a progress bar on stderr when stderr is a terminal, or
 // nil.
 func newBar(n int, quiet bool) *progressbar.ProgressBar {
-	f, ok := Stderr.(*os.File)
+	f, ok := rawWriter(Stderr).(*os.File)
 	if quiet || n < 2 || !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
 	return progressbar.NewOptions(n,
-		progressbar.OptionSetWriter(Stderr),
+		progressbar.OptionSetWriter(f),
 		progressbar.OptionSetDescription("migrating"),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
@@ -312,6 +332,7 @@ func toRecord(r *migrate.Result, diff bool) migrateRecord {
 // (shown for a single file only); with --quiet, only problems.
 func describe(r *migrate.Result, single, quiet bool) string {
 	var b strings.Builder
+	path := displayPath(r.Path)
 	switch r.Status {
 	case migrate.StatusMigrated, migrate.StatusWouldMigrate:
 		if quiet {
@@ -321,7 +342,7 @@ func describe(r *migrate.Result, single, quiet bool) string {
 		if r.Status == migrate.StatusWouldMigrate {
 			verb = "would migrate"
 		}
-		fmt.Fprintf(&b, "%s: %s v%d -> v%d", r.Path, verb, r.From, r.To)
+		fmt.Fprintf(&b, "%s: %s v%d -> v%d", path, verb, r.From, r.To)
 		if len(r.Dropped) > 0 {
 			dropWord := "dropped"
 			if r.Status == migrate.StatusWouldMigrate {
@@ -334,7 +355,7 @@ func describe(r *migrate.Result, single, quiet bool) string {
 		if quiet || !single {
 			return ""
 		}
-		fmt.Fprintf(&b, "%s: already at v%d, nothing to do\n", r.Path, r.To)
+		fmt.Fprintf(&b, "%s: already at v%d, nothing to do\n", path, r.To)
 	case migrate.StatusRefused:
 		if r.Reason == migrate.ReasonInvalid {
 			ver := ""
@@ -342,7 +363,7 @@ func describe(r *migrate.Result, single, quiet bool) string {
 				ver = fmt.Sprintf("v%d ", r.From)
 			}
 			n := len(r.Problems)
-			fmt.Fprintf(&b, "%s: refused: invalid %sfile (%s); repair it first with 'lockfix recover %s'\n", r.Path, ver, countOf(n, "problem"), r.Path)
+			fmt.Fprintf(&b, "%s: refused: invalid %sfile (%s); repair it first with 'lockfix recover %s'\n", path, ver, countOf(n, "problem"), shellQuote(r.Path))
 			for i, p := range r.Problems {
 				if i == maxShown {
 					fmt.Fprintf(&b, "  ... and %d more (use --json for all)\n", n-maxShown)
@@ -352,14 +373,14 @@ func describe(r *migrate.Result, single, quiet bool) string {
 			}
 			break
 		}
-		fmt.Fprintf(&b, "%s: refused: %s\n", r.Path, r.Message())
+		fmt.Fprintf(&b, "%s: refused: %s\n", path, r.Message())
 	case migrate.StatusFailed:
-		fmt.Fprintf(&b, "%s: failed: %s\n", r.Path, r.Message())
+		fmt.Fprintf(&b, "%s: failed: %s\n", path, r.Message())
 	case migrate.StatusNotDurable:
-		fmt.Fprintf(&b, "%s: not durable: %s\n", r.Path, r.Message())
+		fmt.Fprintf(&b, "%s: not durable: %s\n", path, r.Message())
 	case migrate.StatusSynced:
 		if !quiet {
-			fmt.Fprintf(&b, "%s: synced: already at v%d, made durable (a previous run had not)\n", r.Path, r.To)
+			fmt.Fprintf(&b, "%s: synced: already at v%d, made durable (a previous run had not)\n", path, r.To)
 		}
 	}
 	return b.String()

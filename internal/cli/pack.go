@@ -414,7 +414,7 @@ func runPack(c *ucli.Context) error {
 	}
 	switch {
 	case out == "-":
-		if _, err := Stdout.Write(data); err != nil {
+		if _, err := rawWriter(Stdout).Write(data); err != nil {
 			return exit(ExitOperational, "pack: write stdout: %v", err)
 		}
 		rep.Status = statusWritten

@@ -188,13 +188,13 @@ func (r *recoverResult) statusOr(s string) recovery.Status {
 
 func (run *recoverRun) print(res recoverResult) {
 	if res.Report == nil {
-		fmt.Fprintf(Stdout, "%s: error: %s\n", res.Path, res.Error)
+		fmt.Fprintf(Stdout, "%s: error: %s\n", displayPath(res.Path), res.Error)
 		return
 	}
 	if run.quiet && res.Status == recovery.StatusClean {
 		return
 	}
-	res.WriteText(Stdout, res.Path, res.DryRun)
+	res.WriteText(Stdout, displayPath(res.Path), res.DryRun)
 	if res.Backup != "" {
 		fmt.Fprintf(Stdout, "  backup: %s\n", res.Backup)
 	}
@@ -230,7 +230,7 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 	var data []byte
 	var err error
 	if inPlace {
-		h, err = atomicfile.Open(path, atomicfile.Options{Wait: run.wait})
+		h, err = openFile(path, atomicfile.Options{Wait: run.wait})
 		if err == nil {
 			defer h.Close()
 			data = h.Data()

@@ -14,6 +14,8 @@ import (
 
 	"github.com/lockfix/lockfix/internal/metrics"
 	"github.com/lockfix/lockfix/internal/watch"
+	"github.com/lockfix/lockfix/lint"
+	"github.com/lockfix/lockfix/schema"
 )
 
 // DefaultListen is where serve listens unless told otherwise: loopback.
@@ -44,6 +46,7 @@ Metrics, one series per path:
    lockfix_build_info{version,goversion}           1
    lockfix_first_read_done                         1 once every file was read
    lockfix_files_pending_first_read                files not read yet
+   lockfix_policy_violations{path,rule}            with --policy: lint findings per rule
 
 config_fingerprint is the 13 config bytes in hex; the other labels are
 their fields, so a rule can compare any of them across instances.
@@ -77,6 +80,7 @@ Examples:
 			&ucli.StringFlag{Name: "name", Value: DefaultName, Usage: "file name `GLOB` to look for in directories"},
 			&ucli.StringFlag{Name: "reference", Usage: "compare every lockfile's config with the one of `FILE` (watched too)"},
 			&ucli.StringFlag{Name: "migrate-report", Usage: "export the outcome of 'lockfix migrate --report `FILE`'"},
+			&ucli.StringFlag{Name: "policy", Usage: "export the findings of 'lockfix lint' under the YAML policy `FILE`"},
 		},
 		Action: runServe,
 	})
@@ -115,18 +119,24 @@ func runServe(c *ucli.Context) error {
 	defer stop()
 	quiet := global(c, "quiet")
 	var srv *metrics.Server
-	srv, err := metrics.New(nil, metrics.Options{
-		Find:     find,
-		Debounce: c.Duration("debounce"),
-		Version:  Version,
-		OnError:  func(err error) { fmt.Fprintf(Stderr, "lockfix: %v\n", err) },
-
+	opts := metrics.Options{
+		Find:          find,
+		Debounce:      c.Duration("debounce"),
+		Version:       Version,
+		OnError:       func(err error) { fmt.Fprintf(Stderr, "lockfix: %v\n", err) },
 		Reference:     ref,
 		MigrateReport: c.String("migrate-report"),
 		OnScanned: func(n int, d time.Duration) {
 			fmt.Fprintf(Stderr, "lockfix serve: read %d lockfiles in %s (%d valid)\n", n, roundDuration(d), countValid(srv))
 		},
-	})
+	}
+	if c.String("policy") != "" {
+		var err error
+		if opts.Policy, opts.PolicyRules, err = servePolicy(c); err != nil {
+			return err
+		}
+	}
+	srv, err := metrics.New(nil, opts)
 	if err != nil {
 		return exit(ExitOperational, "%v", err)
 	}
@@ -198,6 +208,25 @@ func describeSummary(s *watch.State) string {
 		ver = fmt.Sprintf("v%d, ", s.Version)
 	}
 	return fmt.Sprintf("INVALID (%s%s: %s)", ver, countOf(max(s.ProblemCount, len(s.Problems)), "problem"), strings.Join(s.ProblemNames(), ", "))
+}
+
+// servePolicy compiles --policy for serve's policy metrics.
+func servePolicy(c *ucli.Context) (func(*schema.Lockfile) map[string]int, []string, error) {
+	p, err := lintPolicy(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	checker, err := lint.Compile(p)
+	if err != nil {
+		return nil, nil, usage("serve: --policy: %v", err)
+	}
+	return func(l *schema.Lockfile) map[string]int {
+		n := map[string]int{}
+		for _, f := range lint.Lint(l, nil, checker) {
+			n[f.Rule]++
+		}
+		return n
+	}, checker.Rules(), nil
 }
 
 // maxLogged is how many changes one log line lists.

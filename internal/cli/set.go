@@ -101,6 +101,9 @@ func runSet(c *ucli.Context) error {
 			key = &setKeys[i]
 		}
 	}
+	if key == nil && (strings.EqualFold(name, "version") || strings.EqualFold(name, "configVersion")) {
+		return usage("set: the version is not a field set changes: converting the file to another version is a migration, run\n   lockfix migrate --to %s %s\n(it chains the steps between the versions; --dry-run shows what would change)", value, shellQuote(path))
+	}
 	if key == nil {
 		return usage("set: unknown key %q; the keys are:\n%s", name, setKeysHelp())
 	}
@@ -108,9 +111,9 @@ func runSet(c *ucli.Context) error {
 	if err != nil {
 		return usage("set %s: %v", key.name, err)
 	}
-	return rewrite(c, path, func(l *schema.Lockfile) (*schema.Lockfile, error) {
-		apply(&l.Config)
-		return l, nil
+	return rewrite(c, path, func(cfg *schema.Config) error {
+		apply(cfg)
+		return nil
 	})
 }
 
@@ -121,4 +124,13 @@ func keyNames() string {
 		names[i] = k.name
 	}
 	return strings.Join(names, ", ")
+}
+
+// shellQuote quotes s for a command line printed for the user to run, when
+// it holds anything a shell would take apart.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./@:=+,%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

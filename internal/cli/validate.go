@@ -17,7 +17,7 @@ func init() {
 		Name:      "validate",
 		Usage:     "check lockfiles strictly against the format",
 		ArgsUsage: "FILE|DIR...",
-		Description: `validate checks every rule of the format (FORMAT.md section 6) and prints
+		Description: `validate checks every rule of the format (docs/format.md section 6) and prints
 each problem by its error name, offset, record and rule. A directory is
 walked for files named bun.lockb (--name to change).
 
@@ -112,13 +112,13 @@ func runValidate(c *ucli.Context) error {
 				fmt.Fprintf(Stdout, "  %s: %s, reference %s\n", d.Field, d.Value, d.Reference)
 			}
 		case r.Valid && !quiet:
-			fmt.Fprintf(Stdout, "%s: OK (v%d, %d packages)\n", path, *r.Version, *r.Packages)
+			fmt.Fprintf(Stdout, "%s: OK (v%d, %d packages)\n", displayPath(path), *r.Version, *r.Packages)
 		case !r.Valid:
 			ver := ""
 			if r.Version != nil {
 				ver = fmt.Sprintf("v%d, ", *r.Version)
 			}
-			fmt.Fprintf(Stdout, "%s: INVALID (%s%s)\n", path, ver, countOf(len(r.Problems), "problem"))
+			fmt.Fprintf(Stdout, "%s: INVALID (%s%s)\n", displayPath(path), ver, countOf(len(r.Problems), "problem"))
 			for i, p := range r.Problems {
 				if i == maxShown {
 					fmt.Fprintf(Stdout, "  ... and %d more (use --json for all)\n", len(r.Problems)-maxShown)
@@ -197,7 +197,7 @@ func checkFile(path string, use func(b []byte, s *schema.Schema, errs []error)) 
 			return err
 		}
 	} else {
-		st, err := atomicfile.OpenStream(path)
+		st, err := openStream(path)
 		if err != nil {
 			return err
 		}

@@ -68,11 +68,20 @@ const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 func watchPaths(args []string, glob string) ([]string, error) {
 	var out []string
 	for _, a := range args {
-		files, err := expandPaths([]string{a}, glob)
+		found, problems, err := walkPaths([]string{a}, glob, false)
 		if err != nil {
 			return nil, err
 		}
-		if len(files) == 0 {
+		// A link the walk refuses is reported and not watched.
+		var files []string
+		for _, f := range found {
+			if e := problems[f]; e != nil {
+				fmt.Fprintf(Stderr, "lockfix: %s\n", e)
+				continue
+			}
+			files = append(files, f)
+		}
+		if len(found) == 0 {
 			name := glob
 			if name == "" || strings.ContainsAny(name, `*?[\`) {
 				name = DefaultName

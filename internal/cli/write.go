@@ -5,13 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
+	"time"
 
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/lockfix/lockfix/internal/atomicfile"
 	"github.com/lockfix/lockfix/internal/render"
+	"github.com/lockfix/lockfix/internal/trace"
 	"github.com/lockfix/lockfix/schema"
 )
 
@@ -36,10 +37,9 @@ was read, nothing is written (exit 8). An invalid file is refused (exit 4)
 unless the only problems are config fields this edit replaces; repair it
 with 'lockfix recover' first.`
 
-// edit changes a lockfile's content. It gets a copy that it may modify
-// and return. An error it returns ends the command as it is (use exit or
-// usage).
-type edit func(l *schema.Lockfile) (*schema.Lockfile, error)
+// edit changes a lockfile's config block: it gets a copy to modify. An
+// error it returns ends the command as it is (use exit or usage).
+type edit func(c *schema.Config) error
 
 // rewriteResult is what a writing command reports for a file.
 type rewriteResult struct {
@@ -53,11 +53,14 @@ type rewriteResult struct {
 	Diff    string          `json:"diff,omitempty"`
 }
 
-// rewrite is the write path of the commands that edit one lockfile in
-// place (set, feature): it opens and locks path (--wait), decodes it
-// strictly, applies change, encodes the result at the file's own version,
-// and replaces the file through atomicfile after checking the new bytes
-// (decode and strict check, and the content is what change made). With
+// rewrite is the write path of the commands that edit one lockfile's
+// config in place (set, feature): it opens and locks path (--wait),
+// checks it strictly, applies change to its config block, and replaces
+// the file through atomicfile with the header rebuilt and the package
+// records copied as they are (editHeader), after checking the new bytes
+// (verifyHeaderEdit: the header strictly, the records unchanged). Its
+// cost is close to validate's and its memory near two copies of the
+// file; the packages are decoded only for the diff of --dry-run. With
 // --dry-run it prints the diff and writes nothing. It prints the result
 // (--json, --quiet) and returns the command's exit error.
 func rewrite(c *ucli.Context, path string, change edit) error {
@@ -68,53 +71,138 @@ func rewrite(c *ucli.Context, path string, change edit) error {
 	}
 	h, err := atomicfile.Open(path, atomicfile.Options{Wait: wait, ReadOnly: dry})
 	if err != nil {
-		return exit(ExitOperational, "%s", namePath(path, err))
+		return exitPath(ExitOperational, path, err)
 	}
 	defer h.Close()
-	old, version, problems, err := decodeForEdit(path, h.Data())
+	b := h.Data()
+	s, old, problems, err := checkForEdit(path, b)
 	if err != nil {
 		return err
 	}
-	next, err := change(old.Clone())
-	if err != nil {
+	next := old
+	if err := change(&next); err != nil {
 		return err
 	}
-	next.Config.Version = version
-	next.Writer = "" // written by lockfix now (v2 records it)
-	res := rewriteResult{Path: path, Version: version, DryRun: dry, Changes: render.Compare(old, next)}
-	if sameContent(old, next) {
+	next.Version = s.Version
+	res := rewriteResult{Path: path, Version: s.Version, DryRun: dry,
+		Changes: render.Compare(&schema.Lockfile{Config: old}, &schema.Lockfile{Config: next})}
+	if next == old {
 		if len(problems) > 0 {
 			return refuseProblems(path, problems, "this edit changes nothing and leaves the file's problems in place")
 		}
 		return reportRewrite(c, &res, "nothing to change")
 	}
 	res.Changed = true
-	b, err := schema.Encode(next)
-	if err != nil {
-		return refuseInvalid(path, next, version, err)
+	if probs := schema.CheckConfig(next, s.Flags); len(probs) > 0 {
+		return refuseProblems(path, probs, "this edit leaves problems of the file in place")
 	}
-	check := verifyContent(next)
-	res.Bytes = len(b)
+	span := trace.Start("header.encode")
+	nb, edited := editHeader(s, b, next)
+	span.End(fmt.Sprintf("schema/v%d", s.Version))
+	check := verifyHeaderEdit(s, b, edited, next)
+	res.Bytes = len(nb)
 	if dry {
 		// The whole pipeline runs but the rename: what a dry run says
 		// would be written would be.
-		if err := check(b); err != nil {
+		if err := check(nb); err != nil {
 			return exit(ExitProblems, "%s: the new content does not verify, nothing would be written: %v", path, err)
 		}
-		res.Diff = render.Unified(path, path+" (new)", old, next)
+		after, err := s.Decode(nb)
+		if err != nil {
+			return exit(ExitProblems, "%s: the new content does not decode, nothing would be written: %v", path, err)
+		}
+		before := *after
+		before.Config = old
+		res.Diff = render.Unified(path, path+" (new)", &before, after)
 		return reportRewrite(c, &res, "dry run, nothing written")
 	}
 	if beforeReplace != nil {
 		beforeReplace(h.Target())
 	}
-	if err := h.Replace(b, check); err != nil {
+	if err := h.Replace(nb, check); err != nil {
 		if errors.Is(err, atomicfile.ErrVerify) {
 			return exit(ExitProblems, "%s; nothing was written", namePath(path, err))
 		}
 		return exit(ExitOperational, "%s; nothing was written", namePath(path, err))
 	}
 	res.Written = true
-	return reportRewrite(c, &res, fmt.Sprintf("written (v%d, %d bytes)", version, len(b)))
+	return reportRewrite(c, &res, fmt.Sprintf("written (v%d, %d bytes)", s.Version, len(nb)))
+}
+
+// headerEdit is where editHeader changed a header: the config block, the
+// writer field and the header checksums, each as [start, end).
+type headerEdit [][2]int
+
+// contains reports whether offset i is in a changed range.
+func (e headerEdit) contains(i int) bool {
+	for _, r := range e {
+		if i >= r[0] && i < r[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// editHeader returns a copy of b, a file of schema s that passed the
+// strict check (or whose only problems are the config fields cfg
+// replaces), with its config block set to cfg: the header is rebuilt and
+// the package records are copied byte for byte. Rebuilding the header
+// writes cfg, names lockfix in the writer field (the versions that have
+// one) and recomputes the header checksums; the fields come from the
+// schema's header table, so a version registered from outside works too.
+// It returns the new bytes and where the header changed.
+func editHeader(s *schema.Schema, b []byte, cfg schema.Config) ([]byte, headerEdit) {
+	hs := s.HeaderSize
+	out := make([]byte, len(b))
+	copy(out, b)
+	schema.PutConfig(out[schema.OffConfigVersion:], cfg)
+	edited := headerEdit{{schema.OffConfigVersion, schema.PrefixSize}}
+	for i := range s.Header {
+		f := &s.Header[i]
+		if f.Kind == schema.KindWriter {
+			v := out[f.Offset:f.End()]
+			clear(v)
+			copy(v, writerName)
+			edited = append(edited, [2]int{f.Offset, f.End()})
+		}
+	}
+	for i := range s.Header {
+		if f := &s.Header[i]; f.Kind == schema.KindHeaderChecksum {
+			schema.PutUint(out[f.Offset:f.End()], schema.HeaderCRC(out[:hs], f.Offset))
+			edited = append(edited, [2]int{f.Offset, f.End()})
+		}
+	}
+	return out, edited
+}
+
+// verifyHeaderEdit returns the check of the bytes editHeader made from
+// old: the header keeps every rule of its version (the strict header
+// check) and holds the config want, and differs from old's only where the
+// edit wrote; the package records are old's, byte for byte, which the
+// strict check of old has passed, and so are the fields that describe
+// them (count, array size and checksum).
+func verifyHeaderEdit(s *schema.Schema, old []byte, edited headerEdit, want schema.Config) func([]byte) error {
+	return func(b []byte) error {
+		hs := s.HeaderSize
+		if len(b) != len(old) || len(b) < hs {
+			return fmt.Errorf("the new file is %d bytes, the old %d: only the header may change", len(b), len(old))
+		}
+		if !bytes.Equal(b[hs:], old[hs:]) {
+			return errors.New("the package records are not the file's own")
+		}
+		for i := 0; i < hs; i++ {
+			if b[i] != old[i] && !edited.contains(i) {
+				return fmt.Errorf("the header changed at offset 0x%02x, outside the fields the edit writes", i)
+			}
+		}
+		if errs, _ := s.CheckHeader(b); len(errs) > 0 {
+			return errors.Join(errs...)
+		}
+		if got := schema.DecodeConfig(b[schema.OffConfigVersion:]); got != want {
+			return errors.New("the new header holds another config than was meant")
+		}
+		return nil
+	}
 }
 
 // beforeReplace, when set (by tests), runs between the read and the
@@ -142,34 +230,10 @@ func reportRewrite(c *ucli.Context, res *rewriteResult, status string) error {
 		fmt.Fprint(Stdout, res.Diff)
 	}
 	for _, line := range res.Changes.Summary() {
-		fmt.Fprintf(Stdout, "%s: %s\n", res.Path, line)
+		fmt.Fprintf(Stdout, "%s: %s\n", displayPath(res.Path), line)
 	}
-	fmt.Fprintf(Stdout, "%s: %s\n", res.Path, status)
+	fmt.Fprintf(Stdout, "%s: %s\n", displayPath(res.Path), status)
 	return nil
-}
-
-// sameContent reports whether two lockfiles have the same config and
-// packages (the writer aside).
-func sameContent(a, b *schema.Lockfile) bool {
-	return a.Config == b.Config && slices.Equal(a.Packages, b.Packages)
-}
-
-// verifyContent returns the check of new bytes: they pass the strict
-// check and decode to the content want.
-func verifyContent(want *schema.Lockfile) func([]byte) error {
-	return func(b []byte) error {
-		if errs := schema.Check(b); len(errs) > 0 {
-			return errors.Join(errs...)
-		}
-		got, err := schema.Decode(b)
-		if err != nil {
-			return err
-		}
-		if !sameContent(got, want) {
-			return errors.New("the encoded bytes decode to other content than was meant")
-		}
-		return nil
-	}
 }
 
 // configProblems are the problems an edit of the config block can
@@ -179,48 +243,52 @@ var configProblems = []error{
 	schema.ErrInvalidTerminalSize, schema.ErrInvalidFeatureFlags,
 }
 
-// decodeForEdit decodes a lockfile for an edit and returns it with its
-// version, and the problems of a file decoded despite them. A valid file
-// decodes strictly. A file whose only problems are
+// checkForEdit checks a lockfile strictly for an edit of its config and
+// returns its schema, its config block, and the problems of a file edited
+// despite them. A valid file has none. A file whose only problems are
 // invalid config fields (a zero registry hash, a bad terminal mode or
-// size, an undefined flag) decodes too, with those fields as they are:
-// the edit may replace them, and the result is encoded and checked like
-// any other (an edit that leaves them is refused at encoding). Any other
-// problem refuses the file with exit 4.
-func decodeForEdit(path string, b []byte) (*schema.Lockfile, int, []error, error) {
-	ld := parse(path, b)
-	if ld.Lockfile != nil {
-		return ld.Lockfile, ld.Schema.Version, nil, nil
+// size, an undefined flag) may be edited too: the edit may replace them,
+// and a result that keeps one is refused. Any other problem refuses the
+// file with exit 4. Nothing is decoded but the config block.
+func checkForEdit(path string, b []byte) (*schema.Schema, schema.Config, []error, error) {
+	s, err := sniffHeader(b)
+	if err != nil {
+		return nil, schema.Config{}, nil, refuseProblems(path, []error{fmt.Errorf("%s: %w", path, err)}, "")
 	}
-	if ld.Schema != nil {
-		if l := decodeConfigDamaged(ld.Schema, b, ld.Problems); l != nil {
-			return l, ld.Schema.Version, ld.Problems, nil
-		}
+	start := time.Now()
+	errs := s.Check(b)
+	trace.Line("validate", time.Since(start), fmt.Sprintf("schema/v%d", s.Version))
+	if len(errs) == 0 {
+		return s, schema.DecodeConfig(b[schema.OffConfigVersion:]), nil, nil
 	}
-	return nil, 0, nil, refuseProblems(path, ld.Problems, "")
+	problems := make([]error, len(errs))
+	for i, e := range errs {
+		problems[i] = fmt.Errorf("%s: %w", path, e)
+	}
+	if onlyConfigDamaged(s, b, problems) {
+		return s, schema.DecodeConfig(b[schema.OffConfigVersion:]), problems, nil
+	}
+	return nil, schema.Config{}, nil, refuseProblems(path, problems, "")
 }
 
-// decodeConfigDamaged decodes a file whose problems are all in
-// configProblems: it puts valid stand-ins in a copy's config block (and
-// the header checksum that goes with them, at the offset the checksum
-// mismatch names), checks the copy strictly and decodes its packages. The
-// lockfile returned has the file's own config fields. It returns nil when
-// the copy is not valid.
-func decodeConfigDamaged(s *schema.Schema, b []byte, problems []error) *schema.Lockfile {
+// onlyConfigDamaged reports whether the problems of b are all in
+// configProblems and b is valid once its config block holds valid
+// stand-ins (with the header checksum that goes with them, at the offset
+// the checksum mismatch names): a copy is made and checked strictly.
+func onlyConfigDamaged(s *schema.Schema, b []byte, problems []error) bool {
 	for _, p := range problems {
 		ok := false
 		for _, e := range configProblems {
 			ok = ok || errors.Is(p, e)
 		}
 		if !ok {
-			return nil
+			return false
 		}
 	}
 	if len(b) < s.HeaderSize || s.HeaderSize < schema.PrefixSize {
-		return nil
+		return false
 	}
-	raw := schema.DecodeConfig(b[schema.OffConfigVersion:])
-	stand := raw
+	stand := schema.DecodeConfig(b[schema.OffConfigVersion:])
 	if stand.RegistryHash == 0 {
 		stand.RegistryHash = 1
 	}
@@ -246,15 +314,7 @@ func decodeConfigDamaged(s *schema.Schema, b []byte, problems []error) *schema.L
 			errs = s.Check(cp)
 		}
 	}
-	if len(errs) > 0 {
-		return nil
-	}
-	l, err := s.Decode(cp)
-	if err != nil {
-		return nil
-	}
-	l.Config = raw
-	return l
+	return len(errs) == 0
 }
 
 // refuseProblems reports a file's problems and returns exit 4.
@@ -272,20 +332,9 @@ func refuseProblems(path string, problems []error, why string) error {
 		fmt.Fprintf(&sb, "\n  %v", p)
 	}
 	fmt.Fprintf(&sb, "\nrepair it first: lockfix recover %s", path)
-	return exit(ExitProblems, "%s", sb.String())
-}
-
-// refuseInvalid reports edited content l that cannot be encoded: the
-// problems of a damaged file that the edit left in place, or the edit's
-// own.
-func refuseInvalid(path string, l *schema.Lockfile, version int, err error) error {
-	s, _ := schema.Lookup(version)
-	var defined schema.Flags
-	if s != nil {
-		defined = s.Flags
+	e := &exitError{code: ExitProblems, msg: sb.String(), path: path}
+	if len(problems) > 0 {
+		e.cause = problems[0]
 	}
-	if probs := schema.CheckConfig(l.Config, defined); len(probs) > 0 {
-		return refuseProblems(path, probs, "this edit leaves problems of the file in place")
-	}
-	return exit(ExitProblems, "%s: the new content cannot be written at version %d: %v; the file is unchanged", path, version, err)
+	return e
 }

@@ -126,11 +126,11 @@ func TestFeatureDisableRepairsUndefinedFlag(t *testing.T) {
 	}
 }
 
-// FuzzDecodeForEdit feeds damaged files to the lenient decoding of
-// editing commands: it never panics, refuses what it cannot decode with
-// exit 4, and what it decodes has packages that encode at the file's
-// version once the config is valid.
-func FuzzDecodeForEdit(f *testing.F) {
+// FuzzCheckForEdit feeds damaged files to the check of editing commands:
+// it never panics, refuses what it cannot edit with exit 4, and a file it
+// accepts becomes valid when editHeader writes a valid config into it,
+// and that passes verifyHeaderEdit.
+func FuzzCheckForEdit(f *testing.F) {
 	for _, v := range []int{0, 1, 2} {
 		good := lockgen.Bytes(lockgen.Options{Version: v, Packages: 3, Seed: 1})
 		f.Add(good)
@@ -139,22 +139,35 @@ func FuzzDecodeForEdit(f *testing.F) {
 			b[off] ^= 0xff
 			f.Add(b)
 		}
+		// Only a config field damaged, the header checksum right: the
+		// file set and feature repair.
+		bad := bytes.Clone(good)
+		clear(bad[schema.OffRegistryHash : schema.OffRegistryHash+4])
+		if s, _ := schema.Lookup(v); v > 0 {
+			binary.BigEndian.PutUint64(bad[0x11:], schema.HeaderCRC(bad[:s.HeaderSize], 0x11))
+		}
+		f.Add(bad)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		l, version, _, err := decodeForEdit("fuzz.lockb", b)
+		s, cfg, _, err := checkForEdit("fuzz.lockb", b)
 		if err != nil {
 			if codeOf(err) != ExitProblems {
 				t.Fatalf("refusal with exit %d: %v", codeOf(err), err)
 			}
 			return
 		}
-		fixed := l.Clone()
-		s, _ := schema.Lookup(version)
-		fixed.Config.RegistryHash, fixed.Config.TerminalMode = 1, schema.ModeCooked
-		fixed.Config.Rows, fixed.Config.Cols = 24, 80
-		fixed.Config.Flags &= s.Flags
-		if _, err := schema.Encode(fixed); err != nil {
-			t.Fatalf("decoded content does not encode once the config is valid: %v", err)
+		cfg.RegistryHash, cfg.TerminalMode = 1, schema.ModeCooked
+		cfg.Rows, cfg.Cols = 24, 80
+		cfg.Flags &= s.Flags
+		nb, edited := editHeader(s, b, cfg)
+		if errs := schema.Check(nb); len(errs) > 0 {
+			t.Fatalf("the edited file is not valid: %v", errs)
+		}
+		if err := verifyHeaderEdit(s, b, edited, cfg)(nb); err != nil {
+			t.Fatalf("the edited file does not verify: %v", err)
+		}
+		if !bytes.Equal(nb[s.HeaderSize:], b[s.HeaderSize:]) {
+			t.Fatal("the records changed")
 		}
 	})
 }

@@ -48,6 +48,7 @@ var (
 	famMigStatus   = family{"lockfix_migrate_last_status", "gauge", "The outcome of the last 'lockfix migrate' run for a file, from its --report; always 1."}
 	famMigOK       = family{"lockfix_migrate_report_ok", "gauge", "1 when the migrate report exists and every line of it was read, else 0."}
 	famMigTime     = family{"lockfix_migrate_report_timestamp_seconds", "gauge", "Unix time the migrate report was last modified."}
+	famViolations  = family{"lockfix_policy_violations", "gauge", "Findings of 'lockfix lint' in a valid watched lockfile under serve's --policy, by rule; 0 for each rule the policy checks that finds nothing."}
 	famPackages    = family{"lockfix_packages", "gauge", "Number of packages in a valid watched lockfile."}
 	infoLabelNames = infoLabels()
 )
@@ -293,6 +294,14 @@ func (s *Server) write(out io.Writer) error {
 	for _, f := range files {
 		if f.state.Valid() {
 			t.series(famPackages, "", float64(f.state.Packages), "path", f.path)
+		}
+	}
+	t.begin()
+	for _, f := range files {
+		if f.state.Valid() {
+			for _, r := range s.opts.PolicyRules {
+				t.series(famViolations, "", float64(f.violations[r]), "path", f.path, "rule", r)
+			}
 		}
 	}
 	return t.w.Flush()

@@ -27,6 +27,7 @@
 //	lockfix_build_info{version,goversion}                                 1
 //	lockfix_first_read_done                                               1 once every file was read
 //	lockfix_files_pending_first_read                                      files not read yet
+//	lockfix_policy_violations{path,rule}                                  findings per policy rule (valid files; with Options.Policy)
 //
 // With Options.Reference (a lockfile every watched file should agree with):
 //
@@ -57,6 +58,7 @@ import (
 	"time"
 
 	"github.com/lockfix/lockfix/internal/watch"
+	"github.com/lockfix/lockfix/schema"
 )
 
 // DurationBuckets are the buckets of lockfix_config_read_duration_seconds,
@@ -75,14 +77,17 @@ type fileStats struct {
 	reads      uint64
 	errors     uint64
 	lastChange time.Time
+	violations map[string]int // findings per policy rule, for a valid state
 }
 
 // Store records every read of the watched files. It is safe for
 // concurrent use.
 type Store struct {
-	mu    sync.RWMutex
-	order []string
-	files map[string]*fileStats
+	// policy, when set, counts a valid lockfile's policy findings by rule.
+	policy func(*schema.Lockfile) map[string]int
+	mu     sync.RWMutex
+	order  []string
+	files  map[string]*fileStats
 	// gen counts changes of anything a scrape shows.
 	gen atomic.Uint64
 	// The read-duration histogram: a count per bucket of
@@ -143,6 +148,10 @@ func (st *Store) Observe(s *watch.State) {
 		f.lastChange = s.Time
 	}
 	f.state = s
+	f.violations = nil
+	if st.policy != nil && s.Valid() {
+		f.violations = st.policy(s.Lockfile)
+	}
 	f.reads++
 	if s.ReadError() {
 		f.errors++
@@ -198,6 +207,11 @@ type Options struct {
 	// directory walk): Run calls it, so that the handlers answer while
 	// it runs. Its error ends Run.
 	Find func() ([]string, error)
+	// Policy, when set, counts the policy findings of a valid lockfile by
+	// rule, at each read; PolicyRules are the rules it checks, each
+	// exported as lockfix_policy_violations{path,rule}.
+	Policy      func(*schema.Lockfile) map[string]int
+	PolicyRules []string
 }
 
 // Server watches lockfiles and serves their metrics.
@@ -224,6 +238,7 @@ func (s *Server) Scanned() <-chan struct{} { return s.scanned }
 func New(paths []string, opts Options) (*Server, error) {
 	store := NewStore()
 	store.watched.Store(-1)
+	store.policy = opts.Policy
 	var report *migrateReport
 	if opts.MigrateReport != "" {
 		report = &migrateReport{path: opts.MigrateReport}
@@ -248,8 +263,9 @@ func (s *Server) watch(paths []string) error {
 	if ref := s.opts.Reference; ref != "" && !slices.Contains(paths, ref) {
 		paths = append(slices.Clip(paths), ref)
 	}
+	// A policy lints the packages, so with one they are kept.
 	w, err := watch.New(paths, watch.Options{Debounce: s.opts.Debounce, OnRead: s.store.Observe, OnError: s.opts.OnError,
-		Summary: true, Background: true, OnScanned: s.onScanned})
+		Summary: s.opts.Policy == nil, Background: true, OnScanned: s.onScanned})
 	if err != nil {
 		return err
 	}
