@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"unsafe"
 
 	"github.com/lockfix/lockfix/schema"
 )
@@ -37,6 +38,9 @@ func (e *InvalidError) Error() string {
 		msg += " (and 1 more problem)"
 	} else if n > 1 {
 		msg += fmt.Sprintf(" (and %d more problems)", n)
+	}
+	if errors.Is(e, schema.ErrUnsupportedVersion) {
+		return msg + "; use a lockfix that knows its version"
 	}
 	return msg + "; repair it first with 'lockfix recover'"
 }
@@ -75,19 +79,18 @@ func Sniff(b []byte) (int, error) {
 // to; the error of a step (wrapping schema.ErrLossy when a step refused to
 // drop data); and an encoding error when the result cannot be written at
 // to. Convert does not check Data; pass it to Verify.
+//
+// The strings of Before and After are b's own bytes (a file is not
+// copied to be decoded): b must not change while they are used.
 func Convert(b []byte, to int, opts schema.StepOptions) (*Conversion, error) {
 	s, err := schema.Sniff(b)
 	if err != nil {
 		return nil, &InvalidError{Version: -1, Problems: []error{err}}
 	}
-	l, err := s.Decode(b)
-	if err != nil {
-		problems := s.Check(b)
-		if len(problems) == 0 {
-			problems = []error{err}
-		}
+	if problems := s.Check(b); len(problems) > 0 {
 		return nil, &InvalidError{Version: s.Version, Problems: problems}
 	}
+	l := decodeChecked(b, s)
 	c := &Conversion{From: s.Version, To: to, Before: l, After: l}
 	if s.Version == to {
 		return c, nil
@@ -112,6 +115,8 @@ func Convert(b []byte, to int, opts schema.StepOptions) (*Conversion, error) {
 	eo := schema.EncodeOptions{Writer: opts.Writer}
 	encode := target.EncodeWith
 	if slices.Equal(cur.Packages, l.Packages) {
+		// One slice for both: the steps' copies are not kept.
+		cur.Packages = l.Packages
 		// The packages are those the strict decode checked (the steps
 		// copied them unchanged; equal strings that share their bytes
 		// compare in a few instructions), and Verify checks the new
@@ -141,18 +146,109 @@ func Verify(want *schema.Lockfile) func([]byte) error {
 		if s.Version != to {
 			return fmt.Errorf("%w: the new bytes are version %d, want %d", ErrMismatch, s.Version, to)
 		}
-		// Decode is the strict check: it fails on any problem Check finds.
-		// Check runs only to list them all.
-		got, err := s.Decode(b)
-		if err != nil {
-			problems := s.Check(b)
-			if len(problems) == 0 {
-				problems = []error{err}
-			}
+		if problems := s.Check(b); len(problems) > 0 {
 			return &InvalidError{Version: to, Problems: problems}
 		}
-		return SameContent(want, got)
+		// The new records are compared where they lie, with no decoded
+		// copy of the new file.
+		if got := schema.DecodeConfig(b[schema.OffConfigVersion:]); got != want.Config {
+			return fmt.Errorf("%w: config %+v, want %+v", ErrMismatch, got, want.Config)
+		}
+		bad := -1
+		var badPkg schema.Package
+		n := Records(b, s, func(i int, r *schema.RawPackage) {
+			if bad >= 0 || i >= len(want.Packages) {
+				return
+			}
+			if p := &want.Packages[i]; string(r.Name) != p.Name || string(r.Version) != p.Version ||
+				string(r.Resolved) != p.Resolved || string(r.Integrity) != p.Integrity {
+				bad, badPkg = i, r.Package()
+			}
+		})
+		switch {
+		case n != len(want.Packages):
+			return fmt.Errorf("%w: %d packages, want %d", ErrMismatch, n, len(want.Packages))
+		case bad >= 0:
+			return fmt.Errorf("%w: package %d is %+v, want %+v", ErrMismatch, bad, badPkg, want.Packages[bad])
+		}
+		return nil
 	}
+}
+
+// decodeChecked decodes b, which passed the strict check of s, without
+// checking it again and without copying it: the strings of the packages
+// are substrings of b.
+func decodeChecked(b []byte, s *schema.Schema) *schema.Lockfile {
+	file := unsafe.String(unsafe.SliceData(b), len(b))
+	var pkgs []schema.Package
+	if f := s.FieldOf(schema.KindCount); f != nil {
+		// The count is right in a checked file.
+		pkgs = make([]schema.Package, 0, schema.Uint(b[f.Offset:f.End()]))
+	}
+	Records(b, s, func(_ int, r *schema.RawPackage) { pkgs = append(pkgs, r.PackageIn(file)) })
+	l := &schema.Lockfile{Config: schema.DecodeConfig(b[schema.OffConfigVersion:]), Packages: pkgs}
+	if f := s.FieldOf(schema.KindWriter); f != nil {
+		l.Writer = schema.WriterString(b[f.Offset:f.End()])
+	}
+	return l
+}
+
+// Records calls f with every record of b, a file that passed the strict
+// check of s, in file order (the strings alias b), and returns how many
+// there are. It does not check them again: for anything else than a
+// checked file it stops at the first record it cannot parse.
+func Records(b []byte, s *schema.Schema, f func(i int, r *schema.RawPackage)) int {
+	n := 0
+	// One record variable for all: f's pointer would make each escape.
+	var r schema.RawPackage
+	if fr := s.Framing; fr != nil {
+		head, over := len(fr.Marker)+4, fr.Overhead()
+		for off := s.HeaderSize; off+over <= len(b); n++ {
+			size := int(schema.Uint(b[off+len(fr.Marker) : off+head]))
+			if size > len(b)-off-over {
+				break
+			}
+			body := b[off+head : off+head+size]
+			if cutBody(body, off+head, &r) != len(body) {
+				break
+			}
+			f(n, &r)
+			off += over + size
+		}
+		return n
+	}
+	for off := s.HeaderSize; off < len(b); n++ {
+		used := cutBody(b[off:], off, &r)
+		if used < 0 {
+			break
+		}
+		f(n, &r)
+		off += used
+	}
+	return n
+}
+
+// cutBody cuts the four length-prefixed strings at the start of b (at
+// file offset base) into r, as schema.ParseBody does for a record already
+// checked, and returns the bytes they take, or -1 when b ends inside them.
+func cutBody(b []byte, base int, r *schema.RawPackage) int {
+	pos := 0
+	var fields [4][]byte
+	for i := range fields {
+		if len(b)-pos < 2 {
+			return -1
+		}
+		n := int(b[pos])<<8 | int(b[pos+1])
+		r.Off[i] = base + pos
+		pos += 2
+		if len(b)-pos < n {
+			return -1
+		}
+		fields[i] = b[pos : pos+n : pos+n]
+		pos += n
+	}
+	r.Name, r.Version, r.Resolved, r.Integrity = fields[0], fields[1], fields[2], fields[3]
+	return pos
 }
 
 // SameContent returns nil when a and b have the same config and packages,

@@ -37,22 +37,25 @@ func ToContent(l *Lockfile) *Content {
 	if pkgs == nil {
 		pkgs = []Package{}
 	}
-	c := &Content{
-		Config: ContentConfig{
-			Version:      l.Config.Version,
-			Registry:     RegistryFor(l.Packages, l.Config.RegistryHash),
-			RegistryHash: fmt.Sprintf("0x%08x", l.Config.RegistryHash),
-			Flags:        l.Config.Flags.Names(),
-			Terminal: ContentTerminal{
-				Mode: l.Config.TerminalMode.String(),
-				Rows: int(l.Config.Rows),
-				Cols: int(l.Config.Cols),
-			},
-			Writer: l.Writer,
+	cc := ConfigContent(l.Config, RegistryFor(l.Packages, l.Config.RegistryHash))
+	cc.Writer = l.Writer
+	return &Content{Config: cc, Packages: pkgs}
+}
+
+// ConfigContent returns the "config" object of a config whose registry
+// URL, when known, is registry ("" when not), without a writer.
+func ConfigContent(c Config, registry string) ContentConfig {
+	return ContentConfig{
+		Version:      c.Version,
+		Registry:     registry,
+		RegistryHash: fmt.Sprintf("0x%08x", c.RegistryHash),
+		Flags:        c.Flags.Names(),
+		Terminal: ContentTerminal{
+			Mode: c.TerminalMode.String(),
+			Rows: int(c.Rows),
+			Cols: int(c.Cols),
 		},
-		Packages: pkgs,
 	}
-	return c
 }
 
 // FromContent builds a lockfile from JSON content. It takes the registry

@@ -420,9 +420,6 @@ func (s *Schema) Fields(b []byte) []Field {
 		default:
 			if p := s.checkField(f, b); p != fieldOK {
 				fd.Err = s.explainField(f, b, p)
-				if f.Kind == KindFixed {
-					fd.Err = Corrupt(ErrCorruptedHeader, f.Offset, f.Name, f.Rule)
-				}
 			}
 		}
 		out = append(out, fd)

@@ -75,15 +75,43 @@ func RegistryHash(raw string) (string, uint32, error) {
 // resolved URL, when the URL has the layout
 // <registry><name>/-/<basename>-<version>.tgz; otherwise "".
 func PackageRegistry(name, version, resolved string) string {
+	reg, ok := registryPrefix(name, version, resolved)
+	if !ok {
+		return ""
+	}
+	return normalizePrefix(reg)
+}
+
+// registryPrefix cuts the registry from a resolved URL of the layout
+// <registry><name>/-/<basename>-<version>.tgz, comparing in place (no
+// suffix is built).
+func registryPrefix(name, version, resolved string) (string, bool) {
 	base := name
 	if i := strings.IndexByte(name, '/'); name != "" && name[0] == '@' && i >= 0 {
 		base = name[i+1:]
 	}
-	suffix := name + "/-/" + base + "-" + version + ".tgz"
-	if !strings.HasSuffix(resolved, suffix) {
-		return ""
+	n := len(name) + len("/-/") + len(base) + len("-") + len(version) + len(".tgz")
+	if len(resolved) < n {
+		return "", false
 	}
-	reg := resolved[:len(resolved)-len(suffix)]
+	reg, s := resolved[:len(resolved)-n], resolved[len(resolved)-n:]
+	if s[:len(name)] != name {
+		return "", false
+	}
+	s = s[len(name):]
+	if s[:3] != "/-/" || s[3:3+len(base)] != base {
+		return "", false
+	}
+	s = s[3+len(base):]
+	if s[0] != '-' || s[1:1+len(version)] != version || s[1+len(version):] != ".tgz" {
+		return "", false
+	}
+	return reg, true
+}
+
+// normalizePrefix returns the normalized registry of a prefix cut by
+// registryPrefix, or "" when it names none.
+func normalizePrefix(reg string) string {
 	norm, err := NormalizeRegistry(reg)
 	if err != nil || !strings.HasSuffix(reg, "/") {
 		return ""
@@ -98,22 +126,90 @@ type RegistryCount struct {
 	Count int
 }
 
-// Registries returns the registries of pkgs, most common first (ties by
-// URL).
-func Registries(pkgs []Package) []RegistryCount {
-	counts := map[string]int{}
-	for i := range pkgs {
-		p := &pkgs[i]
-		if r := PackageRegistry(p.Name, p.Version, p.Resolved); r != "" {
-			counts[r]++
-		}
+// RegistryTally counts the registries of packages added one at a time
+// (see Registries). Each distinct prefix of the resolved URLs is
+// normalized once; a run of packages from the same prefix costs one
+// comparison each. The zero value is ready to use.
+type RegistryTally struct {
+	// last and lastAt are the prefix of the previous package and its
+	// index in regs (-1 for a prefix that names no registry).
+	last   string
+	lastAt int
+	seen   bool
+	// at holds every prefix met.
+	at   map[string]prefixEntry
+	regs []RegistryCount
+}
+
+// Add counts one package. The strings are not kept: they may alias a
+// buffer that changes afterwards.
+func (t *RegistryTally) Add(name, version, resolved string) {
+	reg, ok := registryPrefix(name, version, resolved)
+	if !ok {
+		return
 	}
-	out := make([]RegistryCount, 0, len(counts))
-	for u, n := range counts {
-		out = append(out, RegistryCount{u, HashString(u), n})
+	if !t.seen || reg != t.last {
+		t.lookup(reg)
+	}
+	if t.lastAt >= 0 {
+		t.regs[t.lastAt].Count++
+	}
+}
+
+// lookup makes reg the last prefix, normalizing it when it is new.
+func (t *RegistryTally) lookup(reg string) {
+	if t.at == nil {
+		t.at = map[string]prefixEntry{}
+	}
+	e, ok := t.at[reg]
+	if !ok {
+		e = prefixEntry{key: strings.Clone(reg), at: -1}
+		if norm := normalizePrefix(e.key); norm != "" {
+			for j := range t.regs {
+				if t.regs[j].URL == norm {
+					e.at = j
+					break
+				}
+			}
+			if e.at < 0 {
+				e.at = len(t.regs)
+				t.regs = append(t.regs, RegistryCount{URL: norm, Hash: HashString(norm)})
+			}
+		}
+		t.at[e.key] = e
+	}
+	t.last, t.lastAt, t.seen = e.key, e.at, true
+}
+
+// prefixEntry is a prefix met by a tally: its own copy and its index in
+// regs, or -1.
+type prefixEntry struct {
+	key string
+	at  int
+}
+
+// Registries returns the registries counted, most common first (ties by
+// URL).
+func (t *RegistryTally) Registries() []RegistryCount {
+	out := make([]RegistryCount, 0, len(t.regs))
+	for _, r := range t.regs {
+		if r.Count > 0 {
+			out = append(out, r)
+		}
 	}
 	sortRegistries(out)
 	return out
+}
+
+// Registries returns the registries of pkgs, most common first (ties by
+// URL).
+func Registries(pkgs []Package) []RegistryCount {
+	var t RegistryTally
+	for i := range pkgs {
+		p := &pkgs[i]
+		t.Add(p.Name, p.Version, p.Resolved)
+	}
+	return t.Registries()
 }
 
 func sortRegistries(rs []RegistryCount) {

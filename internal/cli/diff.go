@@ -90,6 +90,9 @@ func runDiff(c *ucli.Context) error {
 				}
 				msg += "\n  " + e.Error()
 			}
+			if why := unknownVersion(ld.Problems); why != "" {
+				return exit(ExitOperational, "%s\n%s", msg, why)
+			}
 			return exit(ExitOperational, "%s\nrepair it first: lockfix recover %s", msg, p)
 		}
 		loaded[i] = ld

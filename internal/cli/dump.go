@@ -90,18 +90,34 @@ func runDump(c *ucli.Context) error {
 	if asJSON && c.Bool("hex") {
 		return usage("dump: --hex and --json are two different outputs; choose one")
 	}
-	x, err := examine(c.Args().First())
+	var werr error
+	valid := false
+	err := examine(c.Args().First(), func(x *examination) {
+		valid = x.Valid()
+		if !asJSON {
+			printHex(Stdout, x)
+			return
+		}
+		j := x.dumpJSON()
+		if !x.Strict || x.Packages != nil {
+			werr = printJSON(j)
+			return
+		}
+		// The records of a file checked as it was read go straight from
+		// its bytes to the output.
+		werr = writeWithPackages(Stdout, j, func(emit func(name, version, resolved, integrity string)) {
+			eachRecord(x.Bytes, x.Schema, func(r *schema.RawPackage) {
+				emit(bstr(r.Name), bstr(r.Version), bstr(r.Resolved), bstr(r.Integrity))
+			})
+		})
+	})
 	if err != nil {
 		return exit(ioCode(err), "%v", err)
 	}
-	if asJSON {
-		if err := printJSON(x.dumpJSON()); err != nil {
-			return err
-		}
-	} else {
-		printHex(Stdout, x)
+	if werr != nil {
+		return werr
 	}
-	if !x.Valid() {
+	if !valid {
 		return exitCode(ExitProblems)
 	}
 	return nil
@@ -185,7 +201,7 @@ func printHex(w io.Writer, x *examination) {
 		if n := arrayProblems(x.Problems, end); n > 0 {
 			check = fmt.Sprintf("BAD  %d problem%s in the records (below)", n, plural(n))
 		}
-		fmt.Fprintf(tw, "0x%04x\t(%d bytes)\tpackages\t%d readable records\t%s\n", end, arr, len(x.Packages), check)
+		fmt.Fprintf(tw, "0x%04x\t(%d bytes)\tpackages\t%d readable records\t%s\n", end, arr, x.Found, check)
 	}
 	tw.Flush()
 	if !x.Valid() {
@@ -226,19 +242,9 @@ func (x *examination) dumpJSON() dumpJSON {
 		v := s.Version
 		j.Layout = &v
 	}
-	if l := x.Loaded.Lockfile; l != nil {
-		cc := schema.ToContent(l).Config
-		cc.Writer = l.Writer
-		j.Config = &cc
-	} else if c := x.Config; c != nil {
+	if c := x.Config; c != nil {
 		url, _ := x.registryInfo()
-		cc := schema.ContentConfig{
-			Version:      c.Version,
-			Registry:     url,
-			RegistryHash: fmt.Sprintf("0x%08x", c.RegistryHash),
-			Flags:        c.Flags.Names(),
-			Terminal:     schema.ContentTerminal{Mode: c.TerminalMode.String(), Rows: int(c.Rows), Cols: int(c.Cols)},
-		}
+		cc := schema.ConfigContent(*c, url)
 		cc.Writer, _ = x.writer()
 		j.Config = &cc
 	}
@@ -252,7 +258,7 @@ func (x *examination) dumpJSON() dumpJSON {
 		j.Header = append(j.Header, fj)
 	}
 	if end := x.headerEnd(); len(x.Bytes) >= end && x.Schema != nil {
-		j.PackageArray = &arrayJSON{Offset: end, Size: len(x.Bytes) - end, Records: len(x.Packages)}
+		j.PackageArray = &arrayJSON{Offset: end, Size: len(x.Bytes) - end, Records: x.Found}
 	}
 	return j
 }

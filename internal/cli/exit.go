@@ -228,3 +228,15 @@ func commandLine(args []string) (string, []string) {
 	}
 	return strings.Join(names, " "), positional
 }
+
+// unknownVersion returns, for the problems of an invalid file, what to
+// say instead of "repair it first" when the file is of a config version
+// this build does not know (recover refuses those too); "" otherwise.
+func unknownVersion(problems []error) string {
+	for _, p := range problems {
+		if errors.Is(p, schema.ErrUnsupportedVersion) {
+			return fmt.Sprintf("it is of a config version this build does not know (it knows %v): use a lockfix that knows it", schema.Versions())
+		}
+	}
+	return ""
+}

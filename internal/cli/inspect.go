@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unsafe"
 
 	ucli "github.com/urfave/cli/v2"
 
+	"github.com/lockfix/lockfix/migrate"
 	"github.com/lockfix/lockfix/schema"
 )
 
@@ -51,8 +53,10 @@ Examples:
 type examination struct {
 	Path  string
 	Bytes []byte
-	// Loaded is the strict load of the file.
-	Loaded *loaded
+	// Strict says the file passed the strict checks. Its records are
+	// then read straight from Bytes (eachRecord) when it was checked as
+	// it was read, and are the decoded Packages when it was loaded.
+	Strict bool
 	// Schema is the layout the header is read at: the sniffed schema, or
 	// a guess when sniffing failed (Guess says why); nil when no version
 	// is registered.
@@ -62,8 +66,13 @@ type examination struct {
 	Fields []schema.Field
 	// Config is the raw config block, when the file holds it.
 	Config *schema.Config
-	// Packages are the records that could be read, in file order.
+	// Packages are the records that could be read, in file order, unless
+	// they are read from Bytes.
 	Packages []schema.Package
+	// Found is how many records could be read.
+	Found int
+	// Regs are the registries of the records read, most common first.
+	Regs []schema.RegistryCount
 	// Checksums are the CRC-64s of the layout, stored and computed.
 	Checksums []checksum
 	// Records counts the v2 record CRC-32Cs; nil for plain records.
@@ -93,19 +102,41 @@ type recordSums struct {
 // Valid reports whether the file has no problem.
 func (x *examination) Valid() bool { return len(x.Problems) == 0 }
 
-// examine reads a file and finds out all it can. The error is for
-// reading only.
-func examine(path string) (*examination, error) {
-	ld, err := load(path)
-	if err != nil {
-		return nil, err
-	}
-	return examineLoaded(ld), nil
+// examine reads a file as validate does (checked while it is read) and
+// calls use with all it can find out. x.Bytes is only valid during the
+// call. The error is for reading only.
+func examine(path string, use func(x *examination)) error {
+	return checkFile(path, func(b []byte, s *schema.Schema, errs []error) {
+		use(examineChecked(path, b, s, errs))
+	})
 }
 
+// examineChecked examines b, whose schema s (nil when it did not sniff)
+// and strict check errs are known.
+func examineChecked(path string, b []byte, s *schema.Schema, errs []error) *examination {
+	if len(errs) > 0 || s == nil {
+		// A damaged file takes the full load, whose problems name the
+		// path as every other command's do.
+		return examineLoaded(parse(path, b))
+	}
+	x := &examination{Path: path, Bytes: b, Strict: true, Schema: s}
+	x.describe()
+	// One pass over the records: the registries.
+	var t schema.RegistryTally
+	x.Found = eachRecord(b, s, func(r *schema.RawPackage) {
+		t.Add(bstr(r.Name), bstr(r.Version), bstr(r.Resolved))
+	})
+	x.Regs = t.Registries()
+	if s.Framing != nil {
+		x.Records = &recordSums{OK: x.Found}
+	}
+	return x
+}
+
+// examineLoaded examines a file loaded in full.
 func examineLoaded(ld *loaded) *examination {
 	b := ld.Bytes
-	x := &examination{Path: ld.Path, Bytes: b, Loaded: ld, Schema: ld.Schema}
+	x := &examination{Path: ld.Path, Bytes: b, Schema: ld.Schema, Strict: ld.Lockfile != nil}
 	for _, p := range ld.Problems {
 		x.Problems = append(x.Problems, unwrapPath(p, ld.Path))
 	}
@@ -115,45 +146,70 @@ func examineLoaded(ld *loaded) *examination {
 			x.Problems = mergeProblems(x.Problems, x.Schema.Check(b))
 		}
 	}
+	if ld.Lockfile != nil {
+		x.Packages = ld.Lockfile.Packages
+	}
+	if x.Schema != nil {
+		if x.Schema.Framing == nil {
+			x.scanPlain()
+		} else {
+			x.scanFramed()
+		}
+	}
+	x.describe()
+	x.Found = len(x.Packages)
+	x.Regs = schema.Registries(x.Packages)
+	return x
+}
+
+// describe reads the config, the header fields and the checksums of the
+// header and array at x's layout.
+func (x *examination) describe() {
+	b := x.Bytes
 	if len(b) >= schema.PrefixSize {
 		c := schema.DecodeConfig(b[schema.OffConfigVersion:])
 		x.Config = &c
 	}
-	if x.Schema == nil {
-		return x
-	}
 	s := x.Schema
+	if s == nil {
+		return
+	}
 	x.Fields = s.Fields(b)
-	if ld.Lockfile != nil {
-		x.Packages = ld.Lockfile.Packages
-	}
-	if s.Framing == nil {
-		x.scanPlain()
-	} else {
-		x.scanFramed()
-	}
 	if len(b) < s.HeaderSize {
-		return x
+		return
 	}
 	for _, f := range s.Header {
 		var sum uint64
 		var name, covers string
+		stored := schema.Uint(b[f.Offset:f.End()])
 		switch f.Kind {
 		case schema.KindHeaderChecksum:
 			sum = schema.HeaderCRC(b[:s.HeaderSize], f.Offset)
 			name, covers = "header", fmt.Sprintf("the %d header bytes", s.HeaderSize)
 		case schema.KindArrayChecksum:
-			sum = schema.CRC64(b[s.HeaderSize:])
+			sum = stored // the strict check has computed it
+			if !x.Strict {
+				sum = schema.CRC64(b[s.HeaderSize:])
+			}
 			name, covers = "packages", fmt.Sprintf("the package array, %d bytes", len(b)-s.HeaderSize)
 		default:
 			continue
 		}
-		stored := schema.Uint(b[f.Offset:f.End()])
 		x.Checksums = append(x.Checksums, checksum{Name: name, Offset: f.Offset, Covers: covers,
 			Stored: fmt.Sprintf("0x%016x", stored), Computed: fmt.Sprintf("0x%016x", sum), OK: stored == sum})
 	}
-	return x
 }
+
+// eachRecord calls f with every record of b, a file that passed the
+// strict checks at schema s, in file order (the strings alias b), and
+// returns how many there are (migrate.Records).
+func eachRecord(b []byte, s *schema.Schema, f func(r *schema.RawPackage)) int {
+	return migrate.Records(b, s, func(_ int, r *schema.RawPackage) { f(r) })
+}
+
+// bstr returns the bytes of b as a string without copying them, for
+// strings used while b does not change and not kept.
+func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // unwrapPath removes the "path: " that load puts in front of problems.
 func unwrapPath(err error, path string) error {
@@ -217,7 +273,7 @@ func mergeProblems(have, more []error) []error {
 // the strict load did not decode the file.
 func (x *examination) scanPlain() {
 	header := x.Schema.HeaderSize
-	if x.Loaded.Lockfile != nil || len(x.Bytes) < header {
+	if x.Strict || len(x.Bytes) < header {
 		return
 	}
 	b := x.Bytes
@@ -240,7 +296,7 @@ func (x *examination) scanFramed() {
 	}
 	rs := &recordSums{}
 	x.Records = rs
-	keep := x.Loaded.Lockfile == nil
+	keep := !x.Strict
 	head := len(s.Framing.Marker) + 4
 	for off, i := s.HeaderSize, 0; off < len(b); i++ {
 		f, err := s.ReadFrame(b[off:], off, i)
@@ -293,7 +349,7 @@ func (x *examination) registryInfo() (url string, common *schema.RegistryCount) 
 	if x.Config == nil {
 		return "", nil
 	}
-	regs := schema.Registries(x.Packages)
+	regs := x.Regs
 	for _, r := range regs {
 		if r.Hash == x.Config.RegistryHash {
 			return r.URL, nil
@@ -341,7 +397,7 @@ type registryJSON struct {
 }
 
 func (x *examination) toJSON() inspectJSON {
-	j := inspectJSON{Path: x.Path, Valid: x.Valid(), Size: len(x.Bytes), PackagesFound: len(x.Packages),
+	j := inspectJSON{Path: x.Path, Valid: x.Valid(), Size: len(x.Bytes), PackagesFound: x.Found,
 		Checksums: x.Checksums, Records: x.Records, Problems: toProblems(x.Problems), Guess: x.Guess}
 	if j.Checksums == nil {
 		j.Checksums = []checksum{}
@@ -369,7 +425,7 @@ func (x *examination) toJSON() inspectJSON {
 	if n, ok := x.headerCount(); ok {
 		j.PackageCount = &n
 	}
-	for _, r := range schema.Registries(x.Packages) {
+	for _, r := range x.Regs {
 		j.Registries = append(j.Registries, registryJSON{r.URL, fmt.Sprintf("0x%08x", r.Hash), r.Count})
 	}
 	return j
@@ -387,7 +443,21 @@ func runInspect(c *ucli.Context) error {
 	code := 0
 	results := []any{}
 	for i, path := range files {
-		x, err := examine(path)
+		err := examine(path, func(x *examination) {
+			if !x.Valid() {
+				code |= ExitProblems
+			}
+			switch {
+			case asJSON:
+				results = append(results, x.toJSON())
+			case quiet && x.Valid():
+			default:
+				if i > 0 && !quiet {
+					fmt.Fprintln(Stdout)
+				}
+				printInspect(Stdout, x, quiet)
+			}
+		})
 		if err != nil {
 			code |= ioCode(err)
 			if asJSON {
@@ -396,20 +466,6 @@ func runInspect(c *ucli.Context) error {
 			} else {
 				fmt.Fprintf(Stderr, "lockfix: %v\n", err)
 			}
-			continue
-		}
-		if !x.Valid() {
-			code |= ExitProblems
-		}
-		switch {
-		case asJSON:
-			results = append(results, x.toJSON())
-		case quiet && x.Valid():
-		default:
-			if i > 0 && !quiet {
-				fmt.Fprintln(Stdout)
-			}
-			printInspect(Stdout, x, quiet)
 		}
 	}
 	if asJSON {
@@ -498,9 +554,9 @@ func printSummary(w io.Writer, x *examination) {
 	}
 	line("flags", "%s", flags)
 	line("terminal", "%s, %d rows, %d cols", c.TerminalMode, c.Rows, c.Cols)
-	pk := fmt.Sprintf("%d", len(x.Packages))
-	if n, ok := x.headerCount(); ok && (int(n) != len(x.Packages) || x.Loaded.Lockfile == nil) {
-		pk = fmt.Sprintf("%d readable, the header says %d", len(x.Packages), n)
+	pk := fmt.Sprintf("%d", x.Found)
+	if n, ok := x.headerCount(); ok && (int(n) != x.Found || !x.Strict) {
+		pk = fmt.Sprintf("%d readable, the header says %d", x.Found, n)
 	}
 	line("packages", "%s", pk)
 	var sums []string

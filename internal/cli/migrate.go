@@ -363,7 +363,11 @@ func describe(r *migrate.Result, single, quiet bool) string {
 				ver = fmt.Sprintf("v%d ", r.From)
 			}
 			n := len(r.Problems)
-			fmt.Fprintf(&b, "%s: refused: invalid %sfile (%s); repair it first with 'lockfix recover %s'\n", path, ver, countOf(n, "problem"), shellQuote(r.Path))
+			todo := fmt.Sprintf("repair it first with 'lockfix recover %s'", shellQuote(r.Path))
+			if why := unknownVersion(r.Problems); why != "" {
+				todo = why
+			}
+			fmt.Fprintf(&b, "%s: refused: invalid %sfile (%s); %s\n", path, ver, countOf(n, "problem"), todo)
 			for i, p := range r.Problems {
 				if i == maxShown {
 					fmt.Fprintf(&b, "  ... and %d more (use --json for all)\n", n-maxShown)

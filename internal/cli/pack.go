@@ -1,13 +1,13 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"reflect"
 	"strings"
 	"time"
 
@@ -96,8 +96,13 @@ type packOptions struct {
 
 // packed is a lockfile built from an input.
 type packed struct {
-	Kind     string
-	Lockfile *schema.Lockfile
+	Kind string
+	// Config and Writer are those of the file, Count its packages and
+	// Data its bytes.
+	Config schema.Config
+	Writer string
+	Count  int
+	Data   []byte
 	// Registry is the registry URL the hash was made from, when known.
 	Registry string
 	// Skipped and Duplicates are what a package-lock.json left out.
@@ -105,6 +110,8 @@ type packed struct {
 	Duplicates int
 	// LockfileVersion is the package-lock.json's.
 	LockfileVersion int
+	// sp holds the digest of the packages read, for verify.
+	sp *spool
 }
 
 // inputError is an INPUT that cannot become a lockfile (exit 4).
@@ -116,56 +123,119 @@ func inputErrorf(format string, args ...any) error {
 	return &inputError{fmt.Sprintf(format, args...)}
 }
 
-// buildPacked turns INPUT bytes into a lockfile at the version o says.
-// Every error is an *inputError.
+// buildPacked turns INPUT bytes into a lockfile at the version o says
+// (packInput for bytes in memory). Every error is an *inputError.
 func buildPacked(b []byte, o packOptions) (*packed, error) {
-	trimmed := bytes.TrimLeft(b, " \t\r\n")
-	switch {
-	case bytes.HasPrefix(b, []byte(schema.Magic)):
-		return nil, inputErrorf("this is a binary lockfile, not JSON (pack reads what 'lockfix export' writes; 'lockfix migrate' changes a lockfile's version)")
-	case len(trimmed) == 0 || trimmed[0] != '{':
-		return nil, inputErrorf("not a JSON object: want lockfix JSON ({\"config\": ..., \"packages\": ...}) or an npm package-lock.json")
+	return packInput(bytes.NewReader(b), int64(len(b)), o)
+}
+
+// recorder keeps what is read through it while on, so that an input that
+// turns out to be a package-lock.json can be read again from the start.
+type recorder struct {
+	r   io.Reader
+	on  bool
+	buf []byte
+}
+
+func (r *recorder) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if r.on {
+		r.buf = append(r.buf, p[:n]...)
 	}
+	return n, err
+}
+
+// packInput reads INPUT from r (size bytes, when known: it sizes the
+// output buffer) in one pass and builds the lockfile at the version o
+// says. Every error is an *inputError.
+func packInput(r io.Reader, size int64, o packOptions) (*packed, error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	if head, _ := br.Peek(len(schema.Magic)); string(head) == schema.Magic {
+		return nil, inputErrorf("this is a binary lockfile, not JSON (pack reads what 'lockfix export' writes; 'lockfix migrate' changes a lockfile's version)")
+	}
+	for {
+		c, err := br.ReadByte()
+		if err != nil || c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			if err == nil {
+				br.UnreadByte()
+			}
+			if err != nil || c != '{' {
+				return nil, inputErrorf("not a JSON object: want lockfix JSON ({\"config\": ..., \"packages\": ...}) or an npm package-lock.json")
+			}
+			break
+		}
+	}
+	rec := &recorder{r: br, on: true}
+	dec := newJSONReader(rec)
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, syntaxError(err)
+	}
+	sp := newSpool(size)
+	for {
+		if dec.PeekKind() == '}' {
+			return nil, inputErrorf("neither lockfix JSON (no \"config\" member) nor a package-lock.json (no \"lockfileVersion\" member)")
+		}
+		v, err := dec.ReadValue()
+		if err != nil {
+			return nil, syntaxError(err)
+		}
+		name := unquote(v, nil)
+		switch {
+		case string(name) == "lockfileVersion":
+			rest, err := io.ReadAll(br)
+			if err != nil {
+				return nil, inputErrorf("%v", err)
+			}
+			return fromPackageLock(append(rec.buf, rest...), o)
+		case bytes.EqualFold(name, []byte("config")), bytes.EqualFold(name, []byte("packages")), bytes.EqualFold(name, []byte("valid")):
+			rec.on, rec.buf = false, nil
+			cfg, hasPackages, err := streamContent(dec, sp, bytes.Clone(name))
+			if err != nil {
+				return nil, err
+			}
+			return fromContent(cfg, hasPackages, sp, o)
+		}
+		if err := dec.SkipValue(); err != nil {
+			return nil, syntaxError(err)
+		}
+	}
+}
+
+// finishPacked applies the flags of o to l, builds the file and fills p.
+func finishPacked(p *packed, l *schema.Lockfile, o packOptions) error {
+	if o.Flags != 0 {
+		l.Config.Flags |= o.Flags
+	}
+	if o.Writer != "" {
+		l.Writer = o.Writer
+	}
+	if o.To >= 0 {
+		l.Config.Version = o.To
+	}
+	if s, ok := schema.Lookup(l.Config.Version); !ok || s.FieldOf(schema.KindWriter) == nil {
+		l.Writer = ""
+	} else if l.Writer == "" {
+		l.Writer = writerName
+	}
+	data, err := p.sp.finish(l)
+	if err != nil {
+		return err
+	}
+	p.Config, p.Writer, p.Count, p.Data = l.Config, l.Writer, p.sp.count, data
+	return nil
+}
+
+func fromPackageLock(b []byte, o packOptions) (*packed, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(b, &top); err != nil {
 		return nil, inputErrorf("not valid JSON: %v", err)
 	}
-	var p *packed
-	var err error
-	switch _, isLock := top["lockfileVersion"]; {
-	case isLock:
-		p, err = fromPackageLock(b, o)
-	case top["config"] != nil || top["packages"] != nil:
-		p, err = fromContent(top, o)
-	default:
-		return nil, inputErrorf("neither lockfix JSON (no \"config\" member) nor a package-lock.json (no \"lockfileVersion\" member)")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if o.Flags != 0 {
-		p.Lockfile.Config.Flags |= o.Flags
-	}
-	if o.Writer != "" {
-		p.Lockfile.Writer = o.Writer
-	}
-	if o.To >= 0 {
-		p.Lockfile.Config.Version = o.To
-	}
-	if s, ok := schema.Lookup(p.Lockfile.Config.Version); !ok || s.FieldOf(schema.KindWriter) == nil {
-		p.Lockfile.Writer = ""
-	} else if p.Lockfile.Writer == "" {
-		p.Lockfile.Writer = writerName
-	}
-	return p, nil
-}
-
-func fromPackageLock(b []byte, o packOptions) (*packed, error) {
 	lock, err := npmlock.Parse(b)
 	if err != nil {
 		return nil, inputErrorf("%v", err)
 	}
-	p := &packed{Kind: kindPackageLock, Skipped: lock.Skipped, Duplicates: lock.Duplicates, LockfileVersion: lock.LockfileVersion}
+	p := &packed{Kind: kindPackageLock, Skipped: lock.Skipped, Duplicates: lock.Duplicates, LockfileVersion: lock.LockfileVersion,
+		sp: newSpool(int64(len(b)))}
 	reg := o.Registry
 	if reg == "" {
 		regs := schema.Registries(lock.Packages)
@@ -179,17 +249,23 @@ func fromPackageLock(b []byte, o packOptions) (*packed, error) {
 		return nil, inputErrorf("registry: %v", err)
 	}
 	p.Registry = norm
-	version := schema.Latest()
-	p.Lockfile = &schema.Lockfile{
-		Config: schema.Config{Version: version, RegistryHash: hash, TerminalMode: schema.ModeCooked,
-			Rows: schema.DefaultRows, Cols: schema.DefaultCols},
-		Packages: lock.Packages,
+	for i := range lock.Packages {
+		pk := &lock.Packages[i]
+		if _, rule := schema.CheckPackage(pk); rule != "" {
+			return nil, inputErrorf("cannot write version %d:\n  %s: package %s@%s: %s", max(o.To, schema.Latest()), schema.ErrInvalidPackage, pk.Name, pk.Version, rule)
+		}
+		p.sp.add(pk)
+	}
+	l := &schema.Lockfile{Config: schema.Config{Version: schema.Latest(), RegistryHash: hash, TerminalMode: schema.ModeCooked,
+		Rows: schema.DefaultRows, Cols: schema.DefaultCols}}
+	if err := finishPacked(p, l, o); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
 // strictJSON decodes raw into v, refusing unknown members.
-func strictJSON(raw json.RawMessage, v any) error {
+func strictJSON(raw []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -201,31 +277,15 @@ func strictJSON(raw json.RawMessage, v any) error {
 	return nil
 }
 
-func fromContent(top map[string]json.RawMessage, o packOptions) (*packed, error) {
-	if raw, ok := top["valid"]; ok && string(bytes.TrimSpace(raw)) == "false" {
-		return nil, inputErrorf("this is 'lockfix dump --json' of an invalid lockfile; repair the lockfile with 'lockfix recover' first")
-	}
-	if top["config"] == nil {
+// fromContent builds the file of lockfix JSON whose packages are in sp.
+func fromContent(cfg *schema.ContentConfig, hasPackages bool, sp *spool, o packOptions) (*packed, error) {
+	if cfg == nil {
 		return nil, inputErrorf("lockfix JSON without a \"config\" object")
 	}
-	if top["packages"] == nil {
+	if !hasPackages {
 		return nil, inputErrorf("lockfix JSON without a \"packages\" array")
 	}
-	var c schema.Content
-	if err := strictJSON(top["config"], &c.Config); err != nil {
-		return nil, inputErrorf("config: %v", err)
-	}
-	if err := strictJSON(top["packages"], &c.Packages); err != nil {
-		return nil, inputErrorf("packages: %v", err)
-	}
-	if c.Packages == nil {
-		return nil, inputErrorf("packages: want an array, got null")
-	}
-	for i := range c.Packages {
-		if field, rule := schema.CheckPackage(&c.Packages[i]); rule != "" {
-			return nil, inputErrorf("packages[%d] (%s@%s): %s: %s", i, c.Packages[i].Name, c.Packages[i].Version, field, rule)
-		}
-	}
+	c := schema.Content{Config: *cfg}
 	if o.Registry != "" {
 		c.Config.Registry, c.Config.RegistryHash = o.Registry, ""
 	}
@@ -236,41 +296,43 @@ func fromContent(top map[string]json.RawMessage, o packOptions) (*packed, error)
 	if err != nil {
 		return nil, inputErrorf("%v", err)
 	}
-	p := &packed{Kind: kindContent, Lockfile: l}
+	p := &packed{Kind: kindContent, sp: sp}
 	if c.Config.Registry != "" {
 		p.Registry, _ = schema.NormalizeRegistry(c.Config.Registry)
 	} else {
-		p.Registry = schema.RegistryFor(l.Packages, l.Config.RegistryHash)
+		p.Registry = registryOf(sp.tally.Registries(), l.Config.RegistryHash)
+	}
+	if err := finishPacked(p, l, o); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
-// encodePacked encodes the lockfile; the problems are an *inputError that
-// names packages by name and version.
-func encodePacked(p *packed) ([]byte, error) {
-	l := p.Lockfile
-	b, err := schema.Encode(l)
-	if err == nil {
-		return b, nil
+// verify is the check of the bytes pack writes: strictly valid, with the
+// config, writer and packages read from the input.
+func (p *packed) verify(nb []byte) error {
+	s, err := schema.Sniff(nb)
+	if err != nil {
+		return err
 	}
-	var ee *schema.EncodeError
-	if !errors.As(err, &ee) {
-		return nil, inputErrorf("%v", err)
+	if errs := s.Check(nb); len(errs) > 0 {
+		return errs[0]
 	}
-	var msgs []string
-	for _, e := range ee.Problems {
-		var ce *schema.CorruptionError
-		switch {
-		case schema.AsCorruption(e, &ce) && ce.Record >= 0 && ce.Record < len(l.Packages):
-			pk := l.Packages[ce.Record]
-			msgs = append(msgs, fmt.Sprintf("%s: package %s@%s: %s", ce.Err, pk.Name, pk.Version, ce.Rule))
-		case schema.AsCorruption(e, &ce):
-			msgs = append(msgs, fmt.Sprintf("%s: config.%s: %s", ce.Err, ce.Field, ce.Rule))
-		default:
-			msgs = append(msgs, e.Error())
-		}
+	if got := schema.DecodeConfig(nb[schema.OffConfigVersion:]); got != p.Config {
+		return errors.New("the encoded file does not decode to the input's config")
 	}
-	return nil, inputErrorf("cannot write version %d:\n  %s", ee.Version, strings.Join(msgs, "\n  "))
+	x := &examination{Bytes: nb, Schema: s}
+	if w, _ := x.writer(); w != p.Writer {
+		return errors.New("the encoded file does not hold the writer asked for")
+	}
+	var digest uint64
+	n := eachRecord(nb, s, func(r *schema.RawPackage) {
+		digest += packageHash(p.sp.seed, bstr(r.Name), bstr(r.Version), bstr(r.Resolved), bstr(r.Integrity))
+	})
+	if n != p.Count || digest != p.sp.digest {
+		return errors.New("the encoded file does not decode to the input's packages")
+	}
+	return nil
 }
 
 // parseTo reads --to with migrate's target parser: a config version (2,
@@ -370,39 +432,32 @@ func runPack(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := readFile(in)
+	r, size, err := openInput(in)
 	if err != nil {
 		return exit(ioCode(err), "pack: read %v", err)
 	}
 	span := trace.Start("pack.build")
-	p, err := buildPacked(b, o)
+	p, err := packInput(r, size, o)
+	r.Close()
 	if err != nil {
 		span.End("")
+		var ie *inputError
+		if !errors.As(err, &ie) {
+			return exit(ExitOperational, "pack: read %s: %v", inputName(in), err)
+		}
 		return exit(ExitProblems, "pack: %s: %v", inputName(in), err)
 	}
-	data, err := encodePacked(p)
-	span.End(fmt.Sprintf("schema/v%d", p.Lockfile.Config.Version))
-	if err != nil {
-		return exit(ExitProblems, "pack: %s: %v", inputName(in), err)
-	}
-	l := p.Lockfile
-	want := l.Clone()
+	span.End(fmt.Sprintf("schema/v%d", p.Config.Version))
+	data := p.Data
 	verify := func(nb []byte) error {
 		span := trace.Start("verify")
-		defer span.End(fmt.Sprintf("schema/v%d", want.Config.Version))
-		got, err := schema.Decode(nb)
-		if err != nil {
-			return err
-		}
-		if !reflect.DeepEqual(got.Config, want.Config) || got.Writer != want.Writer || !packagesEqual(got.Packages, want.Packages) {
-			return errors.New("the encoded file does not decode to the input's content")
-		}
-		return nil
+		defer span.End(fmt.Sprintf("schema/v%d", p.Config.Version))
+		return p.verify(nb)
 	}
 	rep := packReport{Input: in, Kind: p.Kind, LockfileVersion: p.LockfileVersion, Output: out,
-		Version: l.Config.Version, Packages: len(l.Packages), Registry: p.Registry,
-		RegistryHash: fmt.Sprintf("0x%08x", l.Config.RegistryHash), Flags: l.Config.Flags.Names(),
-		Writer: want.Writer, Bytes: len(data), Skipped: p.Skipped, Duplicates: p.Duplicates}
+		Version: p.Config.Version, Packages: p.Count, Registry: p.Registry,
+		RegistryHash: fmt.Sprintf("0x%08x", p.Config.RegistryHash), Flags: p.Config.Flags.Names(),
+		Writer: p.Writer, Bytes: len(data), Skipped: p.Skipped, Duplicates: p.Duplicates}
 	if rep.Skipped == nil {
 		rep.Skipped = []string{}
 	}
@@ -420,6 +475,10 @@ func runPack(c *ucli.Context) error {
 		rep.Status = statusWritten
 	case c.Bool("dry-run"):
 		rep.Status = statusDryRun
+		want, err := schema.Decode(data)
+		if err != nil {
+			return exit(ExitProblems, "pack: %s: %v", inputName(in), err)
+		}
 		rep.Diff = packDiff(out, want)
 	default:
 		status, err := writeOutput(out, data, 0o644, verify, c.Duration("wait"))

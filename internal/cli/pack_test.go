@@ -1,10 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -30,9 +30,15 @@ func TestBuildPackedKinds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want.Writer = ""
-		if p.Kind != kindContent || !reflect.DeepEqual(p.Lockfile.Config, want.Config) || !packagesEqual(p.Lockfile.Packages, want.Packages) {
-			t.Errorf("%s.json: built %+v, want %+v", v, p.Lockfile.Config, want.Config)
+		got, err := schema.Decode(p.Data)
+		if err != nil {
+			t.Fatalf("%s.json: the built file does not decode: %v", v, err)
+		}
+		if p.Kind != kindContent || p.Config != want.Config || got.Config != want.Config || !packagesEqual(got.Packages, want.Packages) {
+			t.Errorf("%s.json: built %+v, want %+v", v, p.Config, want.Config)
+		}
+		if err := p.verify(p.Data); err != nil {
+			t.Errorf("%s.json: verify: %v", v, err)
 		}
 	}
 	lock := `{"lockfileVersion": 2, "packages": {"node_modules/ms": {"version": "2.1.3", "resolved": "https://registry.example.org/ms/-/ms-2.1.3.tgz"}}}`
@@ -40,8 +46,38 @@ func TestBuildPackedKinds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Kind != kindPackageLock || p.Lockfile.Config.Version != 1 || p.Lockfile.Config.Flags != schema.FlagDebug || p.Registry != "https://registry.example.org/" {
+	if p.Kind != kindPackageLock || p.Config.Version != 1 || p.Config.Flags != schema.FlagDebug || p.Registry != "https://registry.example.org/" || p.Count != 1 {
 		t.Errorf("package-lock: %+v", p)
+	}
+}
+
+// TestPackStreamOrders: the config after the packages, unsorted packages,
+// escaped strings and members in any case and order build the file that
+// the same content in export's shape builds.
+func TestPackStreamOrders(t *testing.T) {
+	want := `{"config": {"version": 2, "registryHash": "0x52e06bbe"}, "packages": [` +
+		`{"name": "a", "version": "1.0.0", "resolved": "https://registry.example.org/a/-/a-1.0.0.tgz", "integrity": ""},` +
+		`{"name": "b", "version": "2.0.0", "resolved": "", "integrity": ""}]}`
+	base, err := buildPacked([]byte(want), packOptions{To: -1, Writer: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{
+		`{"packages": [{"name": "a", "version": "1.0.0", "resolved": "https://registry.example.org/a/-/a-1.0.0.tgz"}, {"name": "b", "version": "2.0.0"}], "config": {"version": 2, "registryHash": "0x52e06bbe"}}`,
+		`{"config": {"version": 2, "registryHash": "0x52e06bbe"}, "packages": [{"version": "2.0.0", "name": "b", "resolved": null}, {"Name": "a", "VERSION": "1.0.0", "resolved": "https:\/\/registry.example.org\/a\/-\/a-1.0.0.tgz"}]}`,
+		`{"path": "x", "valid": true, "config": {"version": 2, "registryHash": "0x52e06bbe"}, "packages": [{"name": "\u0061", "version": "1.0.0", "resolved": "https://registry.example.org/a/-/a-1.0.0.tgz"}, {"name": "b", "version": "2.0.0"}], "header": []}`,
+	} {
+		p, err := buildPacked([]byte(in), packOptions{To: -1, Writer: "t"})
+		if err != nil {
+			t.Errorf("%s: %v", in, err)
+			continue
+		}
+		if !bytes.Equal(p.Data, base.Data) || p.Registry != "https://registry.example.org/" {
+			t.Errorf("%s: built other bytes (registry %q)", in, p.Registry)
+		}
+		if err := p.verify(p.Data); err != nil {
+			t.Errorf("%s: verify: %v", in, err)
+		}
 	}
 }
 
@@ -60,6 +96,11 @@ func TestBuildPackedErrors(t *testing.T) {
 		{`{"config": {"version": 1, "registryHash": "0x1"}, "packages": [{"name": "a", "version": "1", "extra": 1}]}`, "unknown field \"extra\""},
 		{`{"valid": false, "config": {}, "packages": []}`, "invalid lockfile"},
 		{`{"lockfileVersion": 3, "packages": {}}`, "--registry URL"},
+		{`{"packages": [], "config": {"version": 1, "registryHash": "0x1"}, "packages": []}`, "two \"packages\" members"},
+		{`{"config": {"version": 1, "registryHash": "0x1"}, "packages": [{"name": "b", "version": "1.0.0"}, {"name": "a", "version": "1.0.0"}, {"name": "b", "version": "1.0.0"}]}`, "DuplicatePackage: package b@1.0.0: b@1.0.0 appears twice"},
+		{`{"config": {"version": 1, "registryHash": "0x1"}, "packages": [{"name": "a", "version": 1}]}`, "cannot unmarshal number"},
+		{`{"config": {"version": 1, "registryHash": "0x1"}, "packages": [{"name": "a", "version": "1.0.0"}]} x`, "not valid JSON"},
+		{`{"config": {"version": 1, "registryHash": "0x1"}, "packages": [{"name": "a", "version": "1.0.0"`, "not valid JSON"},
 	} {
 		_, err := buildPacked([]byte(tc.in), packOptions{To: -1})
 		var ie *inputError
@@ -104,19 +145,38 @@ func FuzzPackContent(f *testing.F) {
 			}
 			return
 		}
+		if err := p.verify(p.Data); err != nil {
+			t.Fatalf("the packed file fails its verify: %v", err)
+		}
+		base, err := schema.Decode(p.Data)
+		if err != nil {
+			t.Fatalf("packed file does not decode: %v", err)
+		}
 		for _, v := range schema.Versions() {
-			l := p.Lockfile.Clone()
-			l.Config.Version = v
-			enc, err := encodePacked(&packed{Lockfile: l})
+			q, err := buildPacked(b, packOptions{To: v})
 			if err != nil {
-				continue // a flag, a duplicate or a bad field: refused, fine
+				var ie *inputError
+				if !errors.As(err, &ie) {
+					t.Fatalf("v%d: error %v is not an input error", v, err)
+				}
+				continue // a flag the version lacks: refused, fine
 			}
-			got, err := schema.Decode(enc)
+			got, err := schema.Decode(q.Data)
 			if err != nil {
 				t.Fatalf("v%d: encoded file does not decode: %v", v, err)
 			}
-			if !reflect.DeepEqual(got.Config, l.Config) || !packagesEqual(got.Packages, l.Packages) {
+			want := base.Config
+			want.Version = v
+			if got.Config != want || got.Config != q.Config || !packagesEqual(got.Packages, base.Packages) {
 				t.Fatalf("v%d: decoded content differs", v)
+			}
+			if err := q.verify(q.Data); err != nil {
+				t.Fatalf("v%d: verify: %v", v, err)
+			}
+			bad := bytes.Clone(q.Data)
+			bad[len(bad)-1] ^= 1
+			if len(got.Packages) > 0 && q.verify(bad) == nil {
+				t.Fatalf("v%d: verify accepts a changed file", v)
 			}
 		}
 	})

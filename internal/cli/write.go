@@ -331,7 +331,11 @@ func refuseProblems(path string, problems []error, why string) error {
 		}
 		fmt.Fprintf(&sb, "\n  %v", p)
 	}
-	fmt.Fprintf(&sb, "\nrepair it first: lockfix recover %s", path)
+	if why := unknownVersion(problems); why != "" {
+		fmt.Fprintf(&sb, "\n%s", why)
+	} else {
+		fmt.Fprintf(&sb, "\nrepair it first: lockfix recover %s", path)
+	}
 	e := &exitError{code: ExitProblems, msg: sb.String(), path: path}
 	if len(problems) > 0 {
 		e.cause = problems[0]
