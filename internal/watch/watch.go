@@ -370,6 +370,7 @@ func (w *Watcher) Run(ctx context.Context, emit func(Event)) error {
 					ready = append(ready, f)
 				}
 			}
+			var events []Event
 			for _, f := range w.files { // in the order given
 				if !slices.Contains(ready, f) {
 					continue
@@ -377,13 +378,18 @@ func (w *Watcher) Run(ctx context.Context, emit func(Event)) error {
 				delete(due, f)
 				delete(first, f)
 				if ev, ok := w.update(f); ok {
-					emit(ev)
+					events = append(events, ev)
 				}
 			}
 			if len(ready) > 0 {
 				w.mu.Lock()
 				w.reindex()
 				w.mu.Unlock()
+			}
+			// Emitted once the new targets are watched, so that a
+			// change made by whoever reacts to an event is seen.
+			for _, ev := range events {
+				emit(ev)
 			}
 			if len(due) > 0 {
 				next := time.Time{}
