@@ -317,8 +317,9 @@ func startServe(t *testing.T, c corev1.Container, n node, cms map[string]*corev1
 var metricsURL = regexp.MustCompile(`metrics on (http://[^ ]+)/metrics`)
 
 // startLockfix starts 'lockfix ARGS' (a serve) in directory dir (""
-// for this one) with environment env (nil for this process's), stops it
-// with SIGTERM when the test ends, and returns the base URL it prints.
+// for this one) with environment env (nil for this process's), waits
+// until it has read its files a first time, stops it with SIGTERM when
+// the test ends, and returns the base URL it prints.
 func startLockfix(t *testing.T, dir string, env []string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(lockfixBin(t), args...)
@@ -337,12 +338,16 @@ func startLockfix(t *testing.T, dir string, env []string, args ...string) string
 	}()
 	found := make(chan string, 1)
 	go func() {
+		base := ""
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			log.WriteString(sc.Text() + "\n")
 			if m := metricsURL.FindStringSubmatch(sc.Text()); m != nil {
+				base = m[1]
+			}
+			if strings.HasPrefix(sc.Text(), "lockfix serve: read ") && base != "" {
 				select {
-				case found <- m[1]:
+				case found <- base:
 				default:
 				}
 			}

@@ -5,6 +5,7 @@ package ops
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 	"gopkg.in/yaml.v3"
+
+	"github.com/lockfix/lockfix/internal/configcmp"
 )
 
 // needTool returns the path of a program from Debian's prometheus
@@ -287,6 +290,42 @@ func TestDockerignore(t *testing.T) {
 		"schema/v2/v2_test.go", "testdata/script/validate.txtar", "schema/testdata/fuzz/FuzzDecode/0", "docs/operations.md", ".ci/run"} {
 		if sent(p) {
 			t.Errorf("%s is sent to the docker daemon", p)
+		}
+	}
+}
+
+// TestConfigDriftCoversEveryField checks that the recording rule behind
+// ConfigDrift counts every config field serve exports as a label, but the
+// version (ConfigVersionDrift's), so that a field added to serve cannot be
+// left out of the drift alert.
+func TestConfigDriftCoversEveryField(t *testing.T) {
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Record string `yaml:"record"`
+				Expr   string `yaml:"expr"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	decodeFile(t, filepath.Join("prometheus", "rules.yml"), &rules)
+	expr := ""
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r.Record == "path_field:lockfix_config_values:count" {
+				expr = r.Expr
+			}
+		}
+	}
+	if expr == "" {
+		t.Fatal("no recording rule path_field:lockfix_config_values:count")
+	}
+	for _, f := range configcmp.Fields {
+		if f.Label == "" || f.Label == "config_version" {
+			continue
+		}
+		want := fmt.Sprintf(`count by (path, %s) (lockfix_config_info)), "field", %q`, f.Label, f.Name)
+		if !strings.Contains(expr, want) {
+			t.Errorf("the drift rule does not count %s (label %s): want %s", f.Name, f.Label, want)
 		}
 	}
 }

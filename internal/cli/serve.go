@@ -44,6 +44,8 @@ Metrics, one series per path:
    lockfix_config_last_change_timestamp_seconds{path}
    lockfix_config_read_duration_seconds            histogram
    lockfix_build_info{version,goversion}           1
+   lockfix_first_read_done                         1 once every file was read
+   lockfix_files_pending_first_read                files not read yet
    lockfix_policy_violations{path,rule}            with --policy: lint findings per rule
 
 config_fingerprint is the 13 config bytes in hex; the other labels are
@@ -60,7 +62,11 @@ FILE' run (an init container's), reread when it changes:
    lockfix_migrate_report_ok                       1 read whole, 0 missing or torn
    lockfix_migrate_report_timestamp_seconds
 
-Each change is logged on stderr (not with --quiet). Ctrl-C or SIGTERM
+serve answers at once: the files are read in the background, and until
+every file has been read /metrics shows those read so far
+(lockfix_files_pending_first_read counts the others); a line on stderr
+says when the first read is done. Each change is logged on stderr (not
+with --quiet). Ctrl-C or SIGTERM
 stops it with exit 0; exit 8 when it cannot listen or watch.
 
 Examples:
@@ -91,36 +97,46 @@ func runServe(c *ucli.Context) error {
 	if c.Duration("debounce") < 0 {
 		return usage("serve: --debounce %s is negative", c.Duration("debounce"))
 	}
-	files, err := watchPaths(c.Args().Slice(), c.String("name"))
-	if err != nil {
-		return err
+	glob := c.String("name")
+	if _, err := filepath.Match(glob, ""); err != nil {
+		return usage("serve: --name %q is not a valid glob: %v", glob, err)
 	}
 	ref := c.String("reference")
-	if ref != "" {
+	// The directories are walked by srv.Run, after serve listens, so
+	// that /metrics answers while thousands of files are found and read.
+	find := func() ([]string, error) {
+		files, err := watchPaths(c.Args().Slice(), glob)
 		// The reference is named as the user gave it: a directory walk
 		// may have found it under another spelling, so compare cleaned.
-		for _, f := range files {
-			if filepath.Clean(f) == filepath.Clean(ref) {
-				ref = f
+		for i, f := range files {
+			if ref != "" && filepath.Clean(f) == filepath.Clean(ref) {
+				files[i] = ref
 			}
 		}
+		return files, err
 	}
 	ctx, stop := signalContext(c.Context)
 	defer stop()
 	quiet := global(c, "quiet")
+	var srv *metrics.Server
 	opts := metrics.Options{
+		Find:          find,
 		Debounce:      c.Duration("debounce"),
 		Version:       Version,
 		OnError:       func(err error) { fmt.Fprintf(Stderr, "lockfix: %v\n", err) },
 		Reference:     ref,
 		MigrateReport: c.String("migrate-report"),
+		OnScanned: func(n int, d time.Duration) {
+			fmt.Fprintf(Stderr, "lockfix serve: read %d lockfiles in %s (%d valid)\n", n, roundDuration(d), countValid(srv))
+		},
 	}
 	if c.String("policy") != "" {
+		var err error
 		if opts.Policy, opts.PolicyRules, err = servePolicy(c); err != nil {
 			return err
 		}
 	}
-	srv, err := metrics.New(files, opts)
+	srv, err := metrics.New(nil, opts)
 	if err != nil {
 		return exit(ExitOperational, "%v", err)
 	}
@@ -135,13 +151,9 @@ func runServe(c *ucli.Context) error {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	valid := 0
-	for _, s := range srv.States() {
-		if s.Valid() {
-			valid++
-		}
-	}
-	fmt.Fprintf(Stderr, "lockfix serve: watching %d lockfiles (%d valid); metrics on http://%s/metrics\n", len(files), valid, l.Addr())
+	// The files are found and read in the background: /metrics answers
+	// at once with those read so far.
+	fmt.Fprintf(Stderr, "lockfix serve: metrics on http://%s/metrics\n", l.Addr())
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(l) }()
 	watched := make(chan error, 1)
@@ -164,10 +176,38 @@ func runServe(c *ucli.Context) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	hs.Shutdown(shutdown)
-	if runErr != nil && !errors.Is(runErr, http.ErrServerClosed) {
+	var ee *exitError
+	switch {
+	case errors.As(runErr, &ee): // from the walk, with its own code
+		return runErr
+	case runErr != nil && !errors.Is(runErr, http.ErrServerClosed):
 		return exit(ExitOperational, "serve: %v", runErr)
 	}
 	return nil
+}
+
+// countValid counts the valid files among srv's.
+func countValid(srv *metrics.Server) int {
+	n := 0
+	for _, s := range srv.States() {
+		if s.Valid() {
+			n++
+		}
+	}
+	return n
+}
+
+// describeSummary is describeState for a summary, whose problems may be
+// cut short: it counts them all.
+func describeSummary(s *watch.State) string {
+	if !s.Exists || s.Valid() {
+		return describeState(s)
+	}
+	ver := ""
+	if s.Version >= 0 {
+		ver = fmt.Sprintf("v%d, ", s.Version)
+	}
+	return fmt.Sprintf("INVALID (%s%s: %s)", ver, countOf(max(s.ProblemCount, len(s.Problems)), "problem"), strings.Join(s.ProblemNames(), ", "))
 }
 
 // servePolicy compiles --policy for serve's policy metrics.
@@ -198,9 +238,14 @@ func logEvent(e watch.Event) {
 	switch {
 	case e.Kind == watch.Deleted:
 	case !e.New.Valid():
-		line += " " + describeState(e.New)
-	case e.Changes != nil && !e.Changes.Empty():
+		line += " " + describeSummary(e.New)
+	case e.Changes != nil && (!e.Changes.Empty() || e.From.Packages != e.New.Packages):
+		// serve keeps summaries (watch.Options.Summary): the changes are
+		// the config's, and the package count's.
 		lines := changeLines(e.Changes, e.From.Lockfile, e.New.Lockfile)
+		if e.From.Packages != e.New.Packages {
+			lines = append(lines, fmt.Sprintf("packages: %d -> %d", e.From.Packages, e.New.Packages))
+		}
 		if n := len(lines) - maxLogged; n > 0 {
 			lines = append(lines[:maxLogged], fmt.Sprintf("and %d more", n))
 		}

@@ -57,7 +57,7 @@ func TestServe(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no address in %q", r.err.String())
 	}
-	if !strings.Contains(r.err.String(), "watching 2 lockfiles (2 valid)") {
+	if !strings.Contains(waitOutput(t, r.err, 0, "(2 valid)\n"), "read 2 lockfiles in ") {
 		t.Errorf("stderr: %s", r.err.String())
 	}
 	base := "http://" + m[1]

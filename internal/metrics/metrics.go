@@ -1,14 +1,17 @@
 // Package metrics exports the state of watched lockfiles in the Prometheus
 // exposition format, for 'lockfix serve'.
 //
-// A watch.Watcher keeps every file's state current; each read it makes is
-// recorded in a store (counters, the read-duration histogram, the time the
-// content last changed). A scrape only reads that store: it never rereads
-// a file. The metrics are gathered by a private prometheus.Registry with a
-// custom Collector (nothing global, no Go runtime metrics mixed in), and the
-// encoded response is cached until the store changes, so scraping a
-// thousand files costs about as much as serving a static file of the same
-// size.
+// A watch.Watcher keeps every file's state current, as a summary (its
+// config, package count and validity; the packages are checked but not
+// kept); each read it makes is recorded in a store (counters, the
+// read-duration histogram, the time the content last changed). A scrape
+// only reads that store: it never rereads a file. The exposition is
+// written straight from the store in the text format (exposition.go;
+// only lockfix's metrics, no Go runtime series), and the response is
+// cached until the store changes, so scraping a thousand files costs
+// about as much as serving a static file of the same size. The files are
+// first read in the background: serve answers at once, with the files
+// read so far.
 //
 // The metrics, one series per watched path:
 //
@@ -22,6 +25,8 @@
 //	lockfix_config_last_change_timestamp_seconds{path}                    when its content last changed (files that exist)
 //	lockfix_config_read_duration_seconds                                  histogram of read+check+decode time
 //	lockfix_build_info{version,goversion}                                 1
+//	lockfix_first_read_done                                               1 once every file was read
+//	lockfix_files_pending_first_read                                      files not read yet
 //	lockfix_policy_violations{path,rule}                                  findings per policy rule (valid files; with Options.Policy)
 //
 // With Options.Reference (a lockfile every watched file should agree with):
@@ -45,17 +50,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"runtime"
 	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/lockfix/lockfix/internal/configcmp"
 	"github.com/lockfix/lockfix/internal/watch"
 	"github.com/lockfix/lockfix/schema"
 )
@@ -68,7 +69,9 @@ var DurationBuckets = []float64{
 	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
 }
 
-// fileStats is what the store knows about one path.
+// fileStats is what the store knows about one path: the last state (a
+// summary, see watch.Options.Summary), counters and a time. It is all
+// serve keeps per file, besides the watcher's record of its names.
 type fileStats struct {
 	state      *watch.State
 	reads      uint64
@@ -86,20 +89,45 @@ type Store struct {
 	order  []string
 	files  map[string]*fileStats
 	// gen counts changes of anything a scrape shows.
-	gen  atomic.Uint64
-	hist prometheus.Histogram
+	gen atomic.Uint64
+	// The read-duration histogram: a count per bucket of
+	// DurationBuckets (not cumulative) and one above, the sum and count.
+	buckets []uint64
+	sum     float64
+	count   uint64
+	// watched is the number of files watched, read or not.
+	watched atomic.Int64
 }
 
 // NewStore returns an empty store.
 func NewStore() *Store {
-	return &Store{
-		files: map[string]*fileStats{},
-		hist: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "lockfix_config_read_duration_seconds",
-			Help:    "Time to read, check and decode a watched lockfile.",
-			Buckets: DurationBuckets,
-		}),
+	return &Store{files: map[string]*fileStats{}, buckets: make([]uint64, len(DurationBuckets)+1)}
+}
+
+// observeDuration records a read's duration in the histogram; st.mu is
+// held.
+func (st *Store) observeDuration(sec float64) {
+	i := sort.SearchFloat64s(DurationBuckets, sec) // the first bound >= sec
+	st.buckets[i]++
+	st.sum += sec
+	st.count++
+}
+
+// writeHistogram writes lockfix_config_read_duration_seconds.
+func (st *Store) writeHistogram(t *textWriter) {
+	st.mu.RLock()
+	counts := slices.Clone(st.buckets)
+	sum, count := st.sum, st.count
+	st.mu.RUnlock()
+	t.begin()
+	var cum uint64
+	for i, le := range DurationBuckets {
+		cum += counts[i]
+		t.series(famDuration, "_bucket", float64(cum), "le", strconv.FormatFloat(le, 'g', -1, 64))
 	}
+	t.series(famDuration, "_bucket", float64(count), "le", "+Inf")
+	t.series(famDuration, "_sum", sum)
+	t.series(famDuration, "_count", float64(count))
 }
 
 // Observe records a read. It is the watcher's OnRead hook.
@@ -128,7 +156,7 @@ func (st *Store) Observe(s *watch.State) {
 	if s.ReadError() {
 		f.errors++
 	}
-	st.hist.Observe(s.Duration.Seconds())
+	st.observeDuration(s.Duration.Seconds())
 	st.gen.Add(1)
 }
 
@@ -149,158 +177,6 @@ func (st *Store) snapshot() []snapshot {
 		out[i] = snapshot{p, *st.files[p]}
 	}
 	return out
-}
-
-var (
-	descInfo = prometheus.NewDesc("lockfix_config_info",
-		"The config of a valid watched lockfile, in labels: its 13 bytes in hex and each field; always 1.",
-		infoLabels(), nil)
-	descMatches = prometheus.NewDesc("lockfix_config_matches_reference",
-		"1 when the valid watched lockfile's 13 config bytes equal the reference lockfile's, else 0.",
-		[]string{"path"}, nil)
-	descDifference = prometheus.NewDesc("lockfix_config_reference_difference",
-		"A config field of the watched lockfile that differs from the reference's, with both values; always 1.",
-		[]string{"path", "field", "value", "reference"}, nil)
-	descMigrateStatus = prometheus.NewDesc("lockfix_migrate_last_status",
-		"The outcome of the last 'lockfix migrate' run for a file, from its --report; always 1.",
-		[]string{"path", "status", "reason"}, nil)
-	descMigrateOK = prometheus.NewDesc("lockfix_migrate_report_ok",
-		"1 when the migrate report exists and every line of it was read, else 0.",
-		nil, nil)
-	descMigrateTime = prometheus.NewDesc("lockfix_migrate_report_timestamp_seconds",
-		"Unix time the migrate report was last modified.",
-		nil, nil)
-	descValid = prometheus.NewDesc("lockfix_config_valid",
-		"1 when the watched lockfile exists and passes every check of the format, else 0.",
-		[]string{"path"}, nil)
-	descFeature = prometheus.NewDesc("lockfix_feature_enabled",
-		"1 when the feature flag is set in a valid watched lockfile, 0 when it is not; only the flags its version defines.",
-		[]string{"path", "flag"}, nil)
-	descPackages = prometheus.NewDesc("lockfix_packages",
-		"Number of packages in a valid watched lockfile.",
-		[]string{"path"}, nil)
-	descReads = prometheus.NewDesc("lockfix_config_reads_total",
-		"Reads of the watched lockfile (at start and after each change seen on disk).",
-		[]string{"path"}, nil)
-	descReadErrors = prometheus.NewDesc("lockfix_config_read_errors_total",
-		"Reads that found the watched lockfile missing, unreadable or invalid.",
-		[]string{"path"}, nil)
-	descLastChange = prometheus.NewDesc("lockfix_config_last_change_timestamp_seconds",
-		"Unix time the watched lockfile's content last changed: its modification time at start, then when a change was seen.",
-		[]string{"path"}, nil)
-	descViolations = prometheus.NewDesc("lockfix_policy_violations",
-		"Findings of 'lockfix lint' in a valid watched lockfile under serve's --policy, by rule; 0 for each rule the policy checks that finds nothing.",
-		[]string{"path", "rule"}, nil)
-	descBuild = prometheus.NewDesc("lockfix_build_info",
-		"The lockfix build that serves these metrics; always 1.",
-		[]string{"version", "goversion"}, nil)
-)
-
-// infoLabels are the labels of lockfix_config_info: the path, the
-// fingerprint and one per exported config field.
-func infoLabels() []string {
-	labels := []string{"path", "config_fingerprint"}
-	for _, f := range configcmp.Fields {
-		if f.Label != "" {
-			labels = append(labels, f.Label)
-		}
-	}
-	return labels
-}
-
-// infoValues are the values of infoLabels for path and cfg.
-func infoValues(path string, cfg schema.Config) []string {
-	values := []string{path, configcmp.Fingerprint(cfg)}
-	for _, f := range configcmp.Fields {
-		if f.Label != "" {
-			values = append(values, f.Value(cfg))
-		}
-	}
-	return values
-}
-
-// collector turns the store into metrics at each gather.
-type collector struct {
-	store     *Store
-	version   string
-	reference string         // the reference lockfile's path, or ""
-	report    *migrateReport // nil without a migrate report
-	rules     []string       // the policy's rules, each a series per valid file
-}
-
-func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descInfo, descValid, descFeature, descPackages, descReads, descReadErrors, descLastChange, descBuild,
-		descMatches, descDifference, descMigrateStatus, descMigrateOK, descMigrateTime, descViolations} {
-		ch <- d
-	}
-	c.store.hist.Describe(ch)
-}
-
-func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, c.version, runtime.Version())
-	c.store.hist.Collect(ch)
-	c.collectReport(ch)
-	files := c.store.snapshot()
-	var ref *schema.Config
-	for _, f := range files {
-		if c.reference != "" && f.path == c.reference && f.state.Valid() {
-			ref = &f.state.Lockfile.Config
-		}
-	}
-	for _, f := range files {
-		s := f.state
-		ch <- prometheus.MustNewConstMetric(descReads, prometheus.CounterValue, float64(f.reads), f.path)
-		ch <- prometheus.MustNewConstMetric(descReadErrors, prometheus.CounterValue, float64(f.errors), f.path)
-		ch <- prometheus.MustNewConstMetric(descValid, prometheus.GaugeValue, bool01(s.Valid()), f.path)
-		if !f.lastChange.IsZero() {
-			ch <- prometheus.MustNewConstMetric(descLastChange, prometheus.GaugeValue,
-				float64(f.lastChange.UnixNano())/1e9, f.path)
-		}
-		if !s.Valid() {
-			continue
-		}
-		cfg := s.Lockfile.Config
-		ch <- prometheus.MustNewConstMetric(descInfo, prometheus.GaugeValue, 1, infoValues(f.path, cfg)...)
-		if ref != nil && f.path != c.reference {
-			diff := configcmp.Diff(cfg, *ref)
-			ch <- prometheus.MustNewConstMetric(descMatches, prometheus.GaugeValue, bool01(len(diff) == 0), f.path)
-			for _, d := range diff {
-				ch <- prometheus.MustNewConstMetric(descDifference, prometheus.GaugeValue, 1, f.path, d.Field, d.Value, d.Reference)
-			}
-		}
-		ch <- prometheus.MustNewConstMetric(descPackages, prometheus.GaugeValue, float64(len(s.Lockfile.Packages)), f.path)
-		if sc, ok := schema.Lookup(cfg.Version); ok {
-			for _, fl := range sc.Defines {
-				ch <- prometheus.MustNewConstMetric(descFeature, prometheus.GaugeValue, bool01(cfg.Flags&fl.Mask != 0), f.path, fl.Name)
-			}
-		}
-		for _, r := range c.rules {
-			ch <- prometheus.MustNewConstMetric(descViolations, prometheus.GaugeValue, float64(f.violations[r]), f.path, r)
-		}
-	}
-}
-
-// collectReport exports the migrate report's lines.
-func (c *collector) collectReport(ch chan<- prometheus.Metric) {
-	if c.report == nil {
-		return
-	}
-	ok, mod, lines := c.report.snapshot()
-	ch <- prometheus.MustNewConstMetric(descMigrateOK, prometheus.GaugeValue, bool01(ok))
-	if !mod.IsZero() {
-		ch <- prometheus.MustNewConstMetric(descMigrateTime, prometheus.GaugeValue, float64(mod.UnixNano())/1e9)
-	}
-	// A report names each file once; a path given twice on migrate's
-	// command line is shown with its last outcome.
-	last := map[string]int{}
-	for i, l := range lines {
-		last[l.Path] = i
-	}
-	for i, l := range lines {
-		if last[l.Path] == i {
-			ch <- prometheus.MustNewConstMetric(descMigrateStatus, prometheus.GaugeValue, 1, l.Path, l.Status, l.Reason)
-		}
-	}
 }
 
 func bool01(b bool) float64 {
@@ -324,6 +200,13 @@ type Options struct {
 	// MigrateReport is the --report file of a 'lockfix migrate' run,
 	// reread when it changes (lockfix_migrate_last_status).
 	MigrateReport string
+	// OnScanned, when set, is called once Run has read every file a
+	// first time, with the time since it began finding them.
+	OnScanned func(n int, elapsed time.Duration)
+	// Find, when set, gives the paths to watch instead of New's (a
+	// directory walk): Run calls it, so that the handlers answer while
+	// it runs. Its error ends Run.
+	Find func() ([]string, error)
 	// Policy, when set, counts the policy findings of a valid lockfile by
 	// rule, at each read; PolicyRules are the rules it checks, each
 	// exported as lockfix_policy_violations{path,rule}.
@@ -333,41 +216,72 @@ type Options struct {
 
 // Server watches lockfiles and serves their metrics.
 type Server struct {
-	watcher  *watch.Watcher
-	store    *Store
-	registry *prometheus.Registry
-	metrics  *cachedHandler
-	report   *migrateReport
-	running  atomic.Bool
+	watcher   atomic.Pointer[watch.Watcher] // nil until the files are found
+	opts      Options
+	started   time.Time // when finding or reading the files began
+	store     *Store
+	version   string
+	reference string // the reference lockfile's path, or ""
+	metrics   *cachedHandler
+	report    *migrateReport
+	scanned   chan struct{} // closed when every file has been read once
+	running   atomic.Bool
 }
 
-// New reads every path, starts watching them and prepares the handlers.
-// Call Run to keep the state current.
+// Scanned is closed once Run has read every file a first time.
+func (s *Server) Scanned() <-chan struct{} { return s.scanned }
+
+// New starts watching every path and prepares the handlers; Run reads
+// the files a first time (the handlers answer meanwhile with the files
+// read so far, and lockfix_files_pending_first_read counts the others)
+// and then keeps their state current.
 func New(paths []string, opts Options) (*Server, error) {
 	store := NewStore()
+	store.watched.Store(-1)
 	store.policy = opts.Policy
-	if opts.Reference != "" && !slices.Contains(paths, opts.Reference) {
-		paths = append(slices.Clip(paths), opts.Reference)
-	}
 	var report *migrateReport
 	if opts.MigrateReport != "" {
 		report = &migrateReport{path: opts.MigrateReport}
 		report.refresh()
 	}
-	w, err := watch.New(paths, watch.Options{Debounce: opts.Debounce, OnRead: store.Observe, OnError: opts.OnError})
-	if err != nil {
-		return nil, err
+	s := &Server{store: store, opts: opts, version: opts.Version, reference: opts.Reference, report: report,
+		scanned: make(chan struct{}), started: time.Now()}
+	s.metrics = newCachedHandler(s.generation, http.HandlerFunc(s.serveExposition))
+	if opts.Find == nil {
+		if err := s.watch(paths); err != nil {
+			return nil, err
+		}
 	}
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(&collector{store: store, version: opts.Version, reference: opts.Reference, report: report, rules: opts.PolicyRules}); err != nil {
-		w.Close()
-		return nil, err
-	}
-	s := &Server{watcher: w, store: store, registry: reg, report: report}
-	s.metrics = newCachedHandler(s.generation, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorHandling: promhttp.HTTPErrorOnError,
-	}))
 	return s, nil
+}
+
+// watch creates the watcher of paths (and of the reference). Summary: the
+// metrics need each file's config, package count and validity, not its
+// packages. Background: the files are read by Run, while the handlers
+// already answer with what has been read.
+func (s *Server) watch(paths []string) error {
+	if ref := s.opts.Reference; ref != "" && !slices.Contains(paths, ref) {
+		paths = append(slices.Clip(paths), ref)
+	}
+	// A policy lints the packages, so with one they are kept.
+	w, err := watch.New(paths, watch.Options{Debounce: s.opts.Debounce, OnRead: s.store.Observe, OnError: s.opts.OnError,
+		Summary: s.opts.Policy == nil, Background: true, OnScanned: s.onScanned})
+	if err != nil {
+		return err
+	}
+	s.store.watched.Store(int64(len(w.States())))
+	s.watcher.Store(w)
+	s.store.gen.Add(1)
+	return nil
+}
+
+// onScanned is called by the watcher once every file has been read.
+func (s *Server) onScanned(n int, _ time.Duration) {
+	close(s.scanned)
+	s.store.gen.Add(1)
+	if s.opts.OnScanned != nil {
+		s.opts.OnScanned(n, time.Since(s.started))
+	}
 }
 
 // generation is the store's generation, first moved on when the migrate
@@ -379,25 +293,40 @@ func (s *Server) generation() uint64 {
 	return s.store.Generation()
 }
 
-// Registry returns the server's private registry.
-func (s *Server) Registry() *prometheus.Registry { return s.registry }
-
 // Store returns the server's store.
 func (s *Server) Store() *Store { return s.store }
 
-// States returns the watched files' current states.
-func (s *Server) States() []*watch.State { return s.watcher.States() }
+// States returns the watched files' current states (nil for a file not
+// read yet, and no states before Options.Find has returned).
+func (s *Server) States() []*watch.State {
+	if w := s.watcher.Load(); w != nil {
+		return w.States()
+	}
+	return nil
+}
 
-// Run keeps the files' state current until ctx is done; emit, when not
-// nil, receives every change.
+// Run finds the files (Options.Find), reads them a first time and keeps
+// their state current until ctx is done; emit, when not nil, receives
+// every change. An error of Find or of watching ends it.
 func (s *Server) Run(ctx context.Context, emit func(watch.Event)) error {
 	s.running.Store(true)
 	defer s.running.Store(false)
-	defer s.watcher.Close()
+	if s.opts.Find != nil && s.watcher.Load() == nil {
+		s.started = time.Now()
+		paths, err := s.opts.Find()
+		if err != nil {
+			return err
+		}
+		if err := s.watch(paths); err != nil {
+			return err
+		}
+	}
+	w := s.watcher.Load()
+	defer w.Close()
 	if emit == nil {
 		emit = func(watch.Event) {}
 	}
-	return s.watcher.Run(ctx, emit)
+	return w.Run(ctx, emit)
 }
 
 // Handler serves /metrics, /healthz and an index at /.
@@ -422,12 +351,23 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "not watching")
 		return
 	}
-	valid := 0
+	if s.watcher.Load() == nil {
+		fmt.Fprintln(w, "ok: finding the lockfiles to watch")
+		return
+	}
+	valid, read := 0, 0
 	states := s.States()
 	for _, st := range states {
+		if st != nil {
+			read++
+		}
 		if st.Valid() {
 			valid++
 		}
+	}
+	if read < len(states) {
+		fmt.Fprintf(w, "ok: %d lockfiles watched, %d read so far, %d valid\n", len(states), read, valid)
+		return
 	}
 	fmt.Fprintf(w, "ok: %d lockfiles watched, %d valid\n", len(states), valid)
 }
@@ -470,7 +410,9 @@ func (h *cachedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec := &recorder{header: http.Header{}, status: http.StatusOK}
 		h.next.ServeHTTP(rec, r)
 		rec.header.Set("Content-Length", strconv.Itoa(rec.body.Len()))
-		c = &cached{gen: g, status: rec.status, header: rec.header, body: rec.body.Bytes()}
+		// A clone: the buffer grew by doubling, and the cache keeps the
+		// body until the next change.
+		c = &cached{gen: g, status: rec.status, header: rec.header, body: bytes.Clone(rec.body.Bytes())}
 		n := 0
 		h.entries.Range(func(any, any) bool { n++; return true })
 		if n >= maxCached {

@@ -101,6 +101,7 @@ func serve(t testing.TB, paths ...string) (*Server, string) {
 		defer close(done)
 		s.Run(ctx, nil)
 	}()
+	<-s.Scanned()                         // the tests look at the files' first state
 	ts := httptest.NewServer(s.Handler()) // 127.0.0.1:0
 	t.Cleanup(func() {
 		ts.Close()
@@ -317,7 +318,7 @@ func TestHealthzNotRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.watcher.Close()
+	defer s.watcher.Load().Close()
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	if rec.Code != http.StatusServiceUnavailable {

@@ -18,7 +18,7 @@ func TestPolicyViolations(t *testing.T) {
 	good, bad := filepath.Join(dir, "good.lockb"), filepath.Join(dir, "bad.lockb")
 	os.WriteFile(good, lockgen.Bytes(lockgen.Options{Version: 2, Packages: 40, Seed: 1}), 0o644)
 	os.WriteFile(bad, []byte("BUN1 broken"), 0o644)
-	s, err := New([]string{good, bad}, Options{
+	url := serveOpts(t, Options{
 		PolicyRules: []string{"https", "integrity-algorithm"},
 		Policy: func(l *schema.Lockfile) map[string]int {
 			n := 0
@@ -29,27 +29,15 @@ func TestPolicyViolations(t *testing.T) {
 			}
 			return map[string]int{"integrity-algorithm": n}
 		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.watcher.Close()
-	mf, err := s.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	}, good, bad)
+	mf := parse(t, getBody(t, url))
 	got := map[string]float64{}
-	for _, f := range mf {
-		if f.GetName() != "lockfix_policy_violations" {
-			continue
+	for _, m := range mf["lockfix_policy_violations"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
 		}
-		for _, m := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			got[filepath.Base(labels["path"])+" "+labels["rule"]] = m.GetGauge().GetValue()
-		}
+		got[filepath.Base(labels["path"])+" "+labels["rule"]] = m.GetGauge().GetValue()
 	}
 	if len(got) != 2 || got["good.lockb https"] != 0 || got["good.lockb integrity-algorithm"] < 1 {
 		t.Fatalf("lockfix_policy_violations: %v", got)

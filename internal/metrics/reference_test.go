@@ -24,6 +24,7 @@ func serveOpts(t testing.TB, opts Options, paths ...string) string {
 		defer close(done)
 		s.Run(ctx, nil)
 	}()
+	<-s.Scanned() // the tests look at the files' first state
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(func() {
 		ts.Close()

@@ -91,14 +91,24 @@ type State struct {
 	Duration time.Duration
 	// Version is the configVersion when the header was recognised, else -1.
 	Version int
-	// Lockfile is the decoded content; nil unless the file is valid.
+	// Lockfile is the decoded content; nil unless the file is valid. With
+	// Options.Summary it holds the config only, no packages.
 	Lockfile *schema.Lockfile
+	// Packages is the package count of a valid file.
+	Packages int
 	// Problems are the format problems (FORMAT.md section 6) found in the
 	// file, or the error that kept it from being read (not a regular file,
 	// permission denied, too large). Empty when the file is valid or does
-	// not exist.
+	// not exist. With Options.Summary, only the first MaxSummaryProblems.
 	Problems []error
+	// ProblemCount is the number of problems found, kept or not.
+	ProblemCount int
 }
+
+// MaxSummaryProblems is how many problems a State keeps with
+// Options.Summary: enough to name the damage, bounded however damaged the
+// file.
+const MaxSummaryProblems = 8
 
 // Valid reports whether the file exists and decoded without a problem.
 func (s *State) Valid() bool { return s != nil && s.Lockfile != nil }
@@ -153,6 +163,19 @@ type Options struct {
 	// OnError, when set, receives errors that do not stop the watcher
 	// (a directory that can no longer be watched, an fsnotify error).
 	OnError func(err error)
+	// Summary keeps of each read only what a summary needs: the config,
+	// the package count and the first problems. A valid file is checked
+	// in full (as 'lockfix validate' does) but its packages are not
+	// decoded, so memory does not grow with the files' sizes; Changes
+	// then hold config changes only.
+	Summary bool
+	// Background leaves the first read of each file to Run, which makes
+	// it before watching for changes, in the order of the paths: New
+	// returns at once, and States holds nil for a file not read yet.
+	Background bool
+	// OnScanned, when set, is called by Run once every file has been read
+	// a first time (with Background; at the start of Run otherwise).
+	OnScanned func(n int, elapsed time.Duration)
 }
 
 // file is one watched path.
@@ -214,15 +237,18 @@ func New(paths []string, opts Options) (*Watcher, error) {
 		}
 		w.files = append(w.files, &file{path: p, abs: abs})
 	}
-	for _, f := range w.files {
-		f.state = w.read(f)
-		if f.state.Valid() {
-			f.lastValid = f.state
+	if !opts.Background {
+		w.scan()
+	} else {
+		// Watch each path's own directory now, so that New fails at
+		// once for one that cannot be watched; Run resolves the links.
+		for _, f := range w.files {
+			f.dirs = []string{filepath.Dir(f.abs)}
 		}
+		w.mu.Lock()
+		w.reindex()
+		w.mu.Unlock()
 	}
-	w.mu.Lock()
-	w.reindex()
-	w.mu.Unlock()
 	for _, f := range w.files {
 		if !w.dirs[filepath.Dir(f.abs)] {
 			fw.Close()
@@ -230,6 +256,23 @@ func New(paths []string, opts Options) (*Watcher, error) {
 		}
 	}
 	return w, nil
+}
+
+// scan reads every file a first time and watches what they resolve
+// through.
+func (w *Watcher) scan() {
+	for _, f := range w.files {
+		st := w.read(f)
+		w.mu.Lock()
+		f.state = st
+		w.mu.Unlock()
+		if st.Valid() {
+			f.lastValid = st
+		}
+	}
+	w.mu.Lock()
+	w.reindex()
+	w.mu.Unlock()
 }
 
 // Close stops watching. Run returns after Close.
@@ -259,8 +302,16 @@ func (w *Watcher) Initial() []Event {
 
 // Run watches until ctx is done or the watcher is closed, calling emit
 // for every change, on the calling goroutine. It returns nil when ctx is
-// done or Close was called.
+// done or Close was called. With Options.Background it first reads every
+// file; a change made meanwhile to a file already read is seen.
 func (w *Watcher) Run(ctx context.Context, emit func(Event)) error {
+	start := time.Now()
+	if w.opts.Background {
+		w.scan()
+	}
+	if w.opts.OnScanned != nil {
+		w.opts.OnScanned(len(w.files), time.Since(start))
+	}
 	due := map[*file]time.Time{}   // when to read
 	first := map[*file]time.Time{} // first pending event
 	timer := time.NewTimer(time.Hour)
@@ -319,6 +370,7 @@ func (w *Watcher) Run(ctx context.Context, emit func(Event)) error {
 					ready = append(ready, f)
 				}
 			}
+			var events []Event
 			for _, f := range w.files { // in the order given
 				if !slices.Contains(ready, f) {
 					continue
@@ -326,13 +378,18 @@ func (w *Watcher) Run(ctx context.Context, emit func(Event)) error {
 				delete(due, f)
 				delete(first, f)
 				if ev, ok := w.update(f); ok {
-					emit(ev)
+					events = append(events, ev)
 				}
 			}
 			if len(ready) > 0 {
 				w.mu.Lock()
 				w.reindex()
 				w.mu.Unlock()
+			}
+			// Emitted once the new targets are watched, so that a
+			// change made by whoever reacts to an event is seen.
+			for _, ev := range events {
+				emit(ev)
 			}
 			if len(due) > 0 {
 				next := time.Time{}
@@ -372,6 +429,9 @@ func (w *Watcher) concerned(name string) []*file {
 // update reads f again and returns the event its new state makes, if any.
 func (w *Watcher) update(f *file) (Event, bool) {
 	old := f.state
+	if old == nil { // not read yet: the scan will
+		return Event{}, false
+	}
 	now := w.read(f)
 	w.mu.Lock()
 	f.state = now
@@ -436,6 +496,7 @@ func (w *Watcher) read(f *file) *State {
 		s.Exists = true
 		s.Target = target
 		s.Problems = []error{fmt.Errorf("%s: %w", f.path, err)}
+		s.ProblemCount = 1
 		s.Sum = sha256.Sum256([]byte(err.Error()))
 	default:
 		b = h.Data()
@@ -447,7 +508,7 @@ func (w *Watcher) read(f *file) *State {
 			s.Size, s.ModTime = st.Size(), st.ModTime()
 		}
 		s.Sum = sha256.Sum256(b)
-		decode(s, b)
+		decode(s, b, w.opts.Summary)
 	}
 	s.Time = time.Now()
 	s.Duration = s.Time.Sub(start)
@@ -458,13 +519,46 @@ func (w *Watcher) read(f *file) *State {
 	return s
 }
 
-// decode sniffs, checks and decodes b into s, tracing each step.
-func decode(s *State, b []byte) {
-	p := lockload.Parse(s.Path, b)
-	if p.Schema != nil {
-		s.Version = p.Schema.Version
+// decode sniffs, checks and decodes b into s (lockload.Parse, which
+// traces each step). A summary is checked the same way but not decoded:
+// it keeps the config block and the package count.
+func decode(s *State, b []byte, summary bool) {
+	if !summary {
+		p := lockload.Parse(s.Path, b)
+		if p.Schema != nil {
+			s.Version = p.Schema.Version
+		}
+		s.Problems, s.Lockfile = p.Problems, p.Lockfile
+		s.ProblemCount = len(p.Problems)
+		if p.Lockfile != nil {
+			s.Packages = len(p.Lockfile.Packages)
+		}
+		return
 	}
-	s.Problems, s.Lockfile = p.Problems, p.Lockfile
+	sc, err := lockload.Sniff(b)
+	if err != nil {
+		s.Problems = []error{fmt.Errorf("%s: %w", s.Path, err)}
+		s.ProblemCount = 1
+		return
+	}
+	s.Version = sc.Version
+	start := time.Now()
+	errs := sc.Check(b)
+	trace.Line("validate", time.Since(start), fmt.Sprintf("schema/v%d", sc.Version))
+	if len(errs) > 0 {
+		s.ProblemCount = len(errs)
+		if len(errs) > MaxSummaryProblems {
+			errs = errs[:MaxSummaryProblems]
+		}
+		for _, e := range errs {
+			s.Problems = append(s.Problems, fmt.Errorf("%s: %w", s.Path, e))
+		}
+		return
+	}
+	// Check passed: the block and the count are what the file says.
+	f := sc.FieldOf(schema.KindCount)
+	s.Lockfile = &schema.Lockfile{Config: schema.DecodeConfig(b[schema.OffConfigVersion:])}
+	s.Packages = int(schema.Uint(b[f.Offset:f.End()]))
 }
 
 // reindex rebuilds the name and directory indexes from every file's last
