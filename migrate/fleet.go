@@ -174,6 +174,7 @@ const (
 	ReasonLocked  Reason = "locked"  // another lockfix holds the file
 	ReasonChanged Reason = "changed" // another program changed the file meanwhile
 	ReasonSync    Reason = "sync"    // the sync after the rename failed (not-durable)
+	ReasonLinked  Reason = "linked"  // more than one hard link, and no --break-links
 
 	reasonNone Reason = ""
 )
@@ -232,6 +233,9 @@ type Options struct {
 	BatchSize int
 	// Wait is how long to wait for a lock held by another process.
 	Wait time.Duration
+	// Links lets a file with more than one hard link be replaced (which
+	// breaks the link); without it such a file fails (ReasonLinked).
+	Links bool
 	// FS is the write path's filesystem layer (nil: the operating
 	// system); tests inject failures with it.
 	FS atomicfile.FS
@@ -456,7 +460,7 @@ func (r *runner) begin(path string) *job {
 	if r.final {
 		wait = r.o.Wait
 	}
-	h, err := atomicfile.Open(path, atomicfile.Options{Wait: wait, FS: r.o.FS, ReadOnly: r.o.DryRun})
+	h, err := atomicfile.Open(path, atomicfile.Options{Wait: wait, FS: r.o.FS, ReadOnly: r.o.DryRun, Links: r.o.Links})
 	if errors.Is(err, atomicfile.ErrLocked) && !r.final {
 		r.mu.Lock()
 		r.deferred = append(r.deferred, path)
@@ -814,6 +818,9 @@ func Classify(err error) (Status, Reason) {
 		return StatusNotDurable, ReasonSync
 	case errors.Is(err, atomicfile.ErrLocked):
 		return StatusFailed, ReasonLocked
+	case errors.Is(err, atomicfile.ErrLinked):
+		return StatusFailed, ReasonLinked
+
 	case errors.Is(err, atomicfile.ErrChanged):
 		return StatusFailed, ReasonChanged
 	}
