@@ -175,6 +175,7 @@ const (
 	ReasonChanged Reason = "changed" // another program changed the file meanwhile
 	ReasonSync    Reason = "sync"    // the sync after the rename failed (not-durable)
 	ReasonLinked  Reason = "linked"  // more than one hard link, and no --break-links
+	ReasonMemory  Reason = "memory"  // the file would not fit in the memory left
 
 	reasonNone Reason = ""
 )
@@ -302,6 +303,9 @@ type runner struct {
 	final bool // the last pass: wait for locks, defer nothing
 	// syncers is how many fsyncs a batch has in flight at once.
 	syncers int
+	// mem admits files by the memory they need, when memory is limited
+	// (memLimited); nil otherwise.
+	mem *memGate
 
 	mu       sync.Mutex
 	sum      Summary
@@ -330,6 +334,9 @@ func Run(ctx context.Context, files []string, o Options) Summary {
 	}
 	o, syncers := limits(o, len(files))
 	r := &runner{o: o, step: schema.StepOptions{AllowLossy: o.AllowLossy}, ctx: ctx, syncers: syncers}
+	if memLimited() {
+		r.mem = &memGate{}
+	}
 	r.sum = Summary{Files: len(files), Sync: o.Sync, Jobs: max(1, min(o.Jobs, len(files))), Reasons: map[Reason]int{}}
 	if o.Sync == SyncBatch {
 		r.sum.BatchSize = o.BatchSize
@@ -418,6 +425,7 @@ type job struct {
 	verify  func([]byte) error
 	pending *atomicfile.Pending
 	work    time.Duration
+	mem     int64 // what the memory gate admitted
 }
 
 // each runs begin on every file with the workers, then fn on each job that
@@ -459,6 +467,17 @@ func (r *runner) begin(path string) *job {
 	wait := time.Duration(0)
 	if r.final {
 		wait = r.o.Wait
+	}
+	if r.mem != nil {
+		// Measured before the read: a file that cannot fit is refused
+		// here, and the run goes on.
+		if st, err := os.Stat(path); err == nil {
+			need, err := r.mem.admit(path, st.Size())
+			if err != nil {
+				return end(StatusFailed, ReasonMemory, err)
+			}
+			j.mem = need
+		}
 	}
 	h, err := atomicfile.Open(path, atomicfile.Options{Wait: wait, FS: r.o.FS, ReadOnly: r.o.DryRun, Links: r.o.Links})
 	if errors.Is(err, atomicfile.ErrLocked) && !r.final {
@@ -555,6 +574,10 @@ func (r *runner) finishOne(j *job) {
 func (r *runner) finish(j *job) {
 	if j.h != nil {
 		j.h.Close()
+	}
+	if r.mem != nil {
+		r.mem.release(j.mem)
+		j.mem = 0
 	}
 	if j.res.Status != StatusMigrated && j.res.Status != StatusWouldMigrate && j.res.Status != StatusNotDurable {
 		j.res.Before, j.res.After = nil, nil
@@ -820,6 +843,8 @@ func Classify(err error) (Status, Reason) {
 		return StatusFailed, ReasonLocked
 	case errors.Is(err, atomicfile.ErrLinked):
 		return StatusFailed, ReasonLinked
+	case errors.Is(err, ErrNoMemory):
+		return StatusFailed, ReasonMemory
 
 	case errors.Is(err, atomicfile.ErrChanged):
 		return StatusFailed, ReasonChanged

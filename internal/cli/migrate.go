@@ -74,7 +74,8 @@ summary goes to stderr. --report FILE writes the same objects to FILE, one
 per line. A progress bar is drawn on stderr when it is a terminal.
 Statuses: migrated, would-migrate (--dry-run), skipped, refused (invalid,
 lossy, no-step, verify), failed (io, locked, changed, linked: more than
-one hard link and no --break-links; the file is as it was), not-durable (sync: the new content is in place, but the fsync after
+one hard link and no --break-links, memory: the file would not fit in the
+memory left under GOMEMLIMIT or ulimit -v/-d; the file is as it was), not-durable (sync: the new content is in place, but the fsync after
 its rename failed, so it may not survive a crash; run migrate again),
 synced (already at the target; a previous run had left it not durable, and
 this run synced it).
@@ -373,7 +374,7 @@ func summaryText(s migrate.Summary, to int, dry bool) string {
 	if len(s.Reasons) > 0 {
 		var parts []string
 		for _, r := range []migrate.Reason{migrate.ReasonInvalid, migrate.ReasonLossy, migrate.ReasonNoStep, migrate.ReasonVerify,
-			migrate.ReasonIO, migrate.ReasonLocked, migrate.ReasonChanged, migrate.ReasonSync, migrate.ReasonLinked} {
+			migrate.ReasonIO, migrate.ReasonLocked, migrate.ReasonChanged, migrate.ReasonSync, migrate.ReasonLinked, migrate.ReasonMemory} {
 			if n := s.Reasons[r]; n > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", n, r))
 			}
