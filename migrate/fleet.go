@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -91,7 +93,7 @@ func limits(o Options, files int) (Options, int) {
 	if o.Sync != SyncBatch {
 		return o, 0
 	}
-	syncers := max(1, min(maxSyncers, left/8))
+	syncers := max(1, min(maxSyncers, 8*runtime.GOMAXPROCS(0), left/8))
 	fit := (left - o.Jobs*fdsPerWorker - syncers) / (2 * fdsPerBatched)
 	o.BatchSize = min(o.BatchSize, fit)
 	if o.BatchSize < minBatch && files > o.BatchSize {
@@ -172,6 +174,8 @@ const (
 	ReasonLocked  Reason = "locked"  // another lockfix holds the file
 	ReasonChanged Reason = "changed" // another program changed the file meanwhile
 	ReasonSync    Reason = "sync"    // the sync after the rename failed (not-durable)
+	ReasonLinked  Reason = "linked"  // more than one hard link, and no --break-links
+	ReasonMemory  Reason = "memory"  // the file would not fit in the memory left
 
 	reasonNone Reason = ""
 )
@@ -233,6 +237,9 @@ type Options struct {
 	BatchSize int
 	// Wait is how long to wait for a lock held by another process.
 	Wait time.Duration
+	// Links lets a file with more than one hard link be replaced (which
+	// breaks the link); without it such a file fails (ReasonLinked).
+	Links bool
 	// FS is the write path's filesystem layer (nil: the operating
 	// system); tests inject failures with it.
 	FS atomicfile.FS
@@ -299,6 +306,9 @@ type runner struct {
 	final bool // the last pass: wait for locks, defer nothing
 	// syncers is how many fsyncs a batch has in flight at once.
 	syncers int
+	// mem admits files by the memory they need, when memory is limited
+	// (memLimited); nil otherwise.
+	mem *memGate
 
 	mu       sync.Mutex
 	sum      Summary
@@ -327,6 +337,9 @@ func Run(ctx context.Context, files []string, o Options) Summary {
 	}
 	o, syncers := limits(o, len(files))
 	r := &runner{o: o, step: schema.StepOptions{AllowLossy: o.AllowLossy, Writer: o.Writer}, ctx: ctx, syncers: syncers}
+	if memLimited() {
+		r.mem = &memGate{}
+	}
 	r.sum = Summary{Files: len(files), Sync: o.Sync, Jobs: max(1, min(o.Jobs, len(files))), Reasons: map[Reason]int{}}
 	if o.Sync == SyncBatch {
 		r.sum.BatchSize = o.BatchSize
@@ -415,6 +428,7 @@ type job struct {
 	verify  func([]byte) error
 	pending *atomicfile.Pending
 	work    time.Duration
+	mem     int64 // what the memory gate admitted
 }
 
 // each runs begin on every file with the workers, then fn on each job that
@@ -457,7 +471,18 @@ func (r *runner) begin(path string) *job {
 	if r.final {
 		wait = r.o.Wait
 	}
-	h, err := atomicfile.Open(path, atomicfile.Options{Wait: wait, FS: r.o.FS, ReadOnly: r.o.DryRun})
+	if r.mem != nil {
+		// Measured before the read: a file that cannot fit is refused
+		// here, and the run goes on.
+		if st, err := os.Stat(path); err == nil {
+			need, err := r.mem.admit(path, st.Size())
+			if err != nil {
+				return end(StatusFailed, ReasonMemory, err)
+			}
+			j.mem = need
+		}
+	}
+	h, err := atomicfile.Open(path, atomicfile.Options{Wait: wait, FS: r.o.FS, ReadOnly: r.o.DryRun, Links: r.o.Links})
 	if errors.Is(err, atomicfile.ErrLocked) && !r.final {
 		r.mu.Lock()
 		r.deferred = append(r.deferred, path)
@@ -553,6 +578,10 @@ func (r *runner) finish(j *job) {
 	if j.h != nil {
 		j.h.Close()
 	}
+	if r.mem != nil {
+		r.mem.release(j.mem)
+		j.mem = 0
+	}
 	if j.res.Status != StatusMigrated && j.res.Status != StatusWouldMigrate && j.res.Status != StatusNotDurable {
 		j.res.Before, j.res.After = nil, nil
 		j.res.Dropped = nil
@@ -631,31 +660,49 @@ func (r *runner) commit(renamed, ready []*job) []*job {
 		dirs[d] = append(dirs[d], j)
 	}
 	tempErr := make([]error, len(ready))
-	dirErr := make([]error, len(order))
-	span := trace.Start("batch.sync")
-	r.parallel(len(ready)+len(order), func(i int) {
-		if i < len(ready) {
-			tempErr[i] = ready[i].pending.Sync()
-			return
-		}
-		dirErr[i-len(ready)] = atomicfile.SyncDir(r.o.FS, order[i-len(ready)])
-	})
-	if trace.Enabled() {
-		span.End(fmt.Sprintf("%d temp files, %d directories", len(ready), len(order)))
-	}
-	for i, d := range order {
-		for _, j := range dirs[d] {
-			if err := dirErr[i]; err != nil {
-				// The original keeps its second name: the next run sees
-				// it and syncs the file.
-				j.res.Status, j.res.Reason = StatusNotDurable, ReasonSync
-				j.res.Err = fmt.Errorf("migrated, but the directory fsync after the rename failed, so the new content may not survive a crash (run migrate again to sync it): %w", err)
-				r.finish(j)
-				continue
+	if ours := pendingBytes(ready, len(order)); !foreignDirty(ours) {
+		// Nothing much of other programs' waits to be written: one
+		// syncfs per filesystem is the cheapest sync of the lot.
+		span := trace.Start("batch.syncfs")
+		errs := map[uint64]error{}
+		for _, j := range ready {
+			dev := device(j)
+			if _, done := errs[dev]; !done {
+				errs[dev] = atomicfile.SyncFS(filepath.Dir(j.h.Target()))
 			}
-			j.pending.Forget()
-			j.res.Status = StatusMigrated
-			r.finish(j)
+		}
+		for _, d := range order {
+			dev := device(dirs[d][0])
+			if _, done := errs[dev]; !done {
+				errs[dev] = atomicfile.SyncFS(d)
+			}
+		}
+		for i, j := range ready {
+			tempErr[i] = errs[device(j)]
+		}
+		for _, d := range order {
+			r.settle(dirs[d], errs[device(dirs[d][0])])
+		}
+		if trace.Enabled() {
+			span.End(fmt.Sprintf("%d temp files, %d directories, %d filesystems", len(ready), len(order), len(errs)))
+		}
+	} else {
+		// Other programs have data waiting: a filesystem sync would wait
+		// for it too. Sync only lockfix's own files and directories, all
+		// at once. A directory's files are settled (reported, their
+		// originals' second names removed) by the goroutine that synced
+		// it.
+		span := trace.Start("batch.fsync")
+		r.parallel(len(ready)+len(order), func(i int) {
+			if i < len(ready) {
+				tempErr[i] = ready[i].pending.Sync()
+				return
+			}
+			d := order[i-len(ready)]
+			r.settle(dirs[d], atomicfile.SyncDir(r.o.FS, d))
+		})
+		if trace.Enabled() {
+			span.End(fmt.Sprintf("%d temp files, %d directories", len(ready), len(order)))
 		}
 	}
 	var ok []*job
@@ -688,6 +735,76 @@ func (r *runner) commit(renamed, ready []*job) []*job {
 		mu.Unlock()
 	})
 	return out
+}
+
+// device is the device number of a job's lockfile.
+func device(j *job) uint64 {
+	if st, ok := j.h.Info().Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Dev)
+	}
+	return 0
+}
+
+// pendingBytes estimates what a sync round of lockfix's own has to
+// write: the temp files' bytes and a block per directory.
+func pendingBytes(ready []*job, dirs int) int64 {
+	n := int64(dirs) * 4096
+	for _, j := range ready {
+		n += int64(len(j.conv.Data)) + 4096
+	}
+	return n
+}
+
+// foreignSlack is how much data beyond its own a batch lets a filesystem
+// sync wait for before it syncs only its own files instead.
+const foreignSlack = 16 << 20
+
+// foreignDirty reports whether more data than ours (and foreignSlack)
+// waits to be written back (Dirty and Writeback in /proc/meminfo):
+// another program's, which a filesystem sync would wait for. The count is
+// the machine's, not the filesystem's, so it errs towards the per-file
+// fsyncs, which are always correct. Without /proc/meminfo it says yes.
+func foreignDirty(ours int64) bool {
+	if forceSync != "" {
+		return forceSync == "fsync"
+	}
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return true
+	}
+	var pending int64
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && (f[0] == "Dirty:" || f[0] == "Writeback:") {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				return true
+			}
+			pending += kb << 10
+		}
+	}
+	return pending > ours+foreignSlack
+}
+
+// forceSync, when "fsync" or "syncfs", fixes the batch's sync mechanism
+// (LOCKFIX_BATCH_SYNC, for tests and measurements).
+var forceSync = os.Getenv("LOCKFIX_BATCH_SYNC")
+
+// settle reports the renamed files of one directory once its fsync has
+// returned err: migrated, their originals' second names removed, or
+// not-durable, the second names kept for the next run.
+func (r *runner) settle(jobs []*job, err error) {
+	for _, j := range jobs {
+		if err != nil {
+			j.res.Status, j.res.Reason = StatusNotDurable, ReasonSync
+			j.res.Err = fmt.Errorf("migrated, but the directory fsync after the rename failed, so the new content may not survive a crash (run migrate again to sync it): %w", err)
+			r.finish(j)
+			continue
+		}
+		j.pending.Forget()
+		j.res.Status = StatusMigrated
+		r.finish(j)
+	}
 }
 
 // parallel runs fn(0..n-1) with up to r.syncers goroutines: fsyncs in
@@ -727,6 +844,11 @@ func Classify(err error) (Status, Reason) {
 		return StatusNotDurable, ReasonSync
 	case errors.Is(err, atomicfile.ErrLocked):
 		return StatusFailed, ReasonLocked
+	case errors.Is(err, atomicfile.ErrLinked):
+		return StatusFailed, ReasonLinked
+	case errors.Is(err, ErrNoMemory):
+		return StatusFailed, ReasonMemory
+
 	case errors.Is(err, atomicfile.ErrChanged):
 		return StatusFailed, ReasonChanged
 	}

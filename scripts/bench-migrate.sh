@@ -2,40 +2,54 @@
 # bench-migrate.sh: how fast 'lockfix migrate' rewrites a fleet, against
 # the floor measured in the same run.
 #
-# The floor (scripts/migrate-floor) is the least a safe rewrite costs: read
-# each file, write it to a temp file, fsync, rename over the original,
-# fsync the directory, with the same number of workers. lockfix does that
-# plus the lock, the strict decode, the conversion, the second decode and
-# the unchanged-underneath check, with per-file fsync (--sync=file) or with
-# one syncfs per batch before and after the renames (--sync=batch).
+# The floor (scripts/migrate-floor) is the naive safe rewrite: read each
+# file, write it to a temp file, fsync, rename over the original, fsync the
+# directory, with N workers. It is measured at every count in FLOOR_JOBS
+# and the best is the floor of that round. lockfix does that plus the
+# lock, the lease, the strict decode, the conversion, the second decode
+# and the unchanged-underneath checks.
 #
-# Every timed run starts from a freshly generated fleet (versions 0 and 1,
-# so every file is migrated to 2), flushed with sync(1) so that no run pays
-# for the generator's writes. Each run is timed from outside, the same way
-# for all three (walk included). Goals: per-file sync at least 0.8 of the
-# floor's files per second, batch at least 1.5 times.
+# Each round measures, interleaved, on a freshly generated fleet each time
+# (versions 0 and 1, so every file is migrated to 2, flushed with sync(1)
+# so that no run pays for the generator's writes), timed from outside
+# (walk included):
+#   floor      migrate-floor at each count of FLOOR_JOBS; the best counts
+#   default    lockfix migrate --to 2 DIR (default jobs and sync)
+#   file       lockfix migrate --to 2 --sync file DIR (default jobs)
+#   busy       with a background dd of BUSY_MB MB to the same filesystem
+#              started just before each: the floor at the round's best
+#              count, and lockfix's default
+# and prints each ratio: default/floor (goal >= 2), file/floor (goal >=
+# 0.9), busy default/busy floor, and busy default/default (how much of its
+# speed the default keeps on a busy filesystem). The summary gives the
+# median, min and max of every ratio over the rounds.
 #
 # Usage: scripts/bench-migrate.sh
 # Environment:
-#   FILES=10000    lockfiles in the fleet
-#   JOBS="8"       worker counts to measure, e.g. "1 2 8"
-#   ROUNDS=3       rounds per worker count; the medians are reported
-#   WORK=DIR       where to build and generate: put it on the filesystem
-#                  to measure (default: a new directory under $TMPDIR or
-#                  /tmp; removed at the end unless KEEP=1)
-#   STRICT=1       exit 1 when a median misses its goal
+#   FILES=5000          lockfiles in the fleet
+#   FLOOR_JOBS="4 16 64" floor worker counts; the best is the floor
+#   ROUNDS=3            rounds
+#   BUSY_MB=500         size of the background dd (0: no busy case)
+#   WORK=DIR            where to build and generate: put it on the
+#                       filesystem to measure (default: a new directory
+#                       under $TMPDIR or /tmp; removed at the end unless
+#                       KEEP=1)
+#   STRICT=1            exit 1 when a median misses its goal
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-files=${FILES:-10000}
-jobs_list=${JOBS:-8}
+files=${FILES:-5000}
+floor_jobs=${FLOOR_JOBS:-4 16 64}
 rounds=${ROUNDS:-3}
+busy_mb=${BUSY_MB:-500}
 name=bench-migrate
 # shellcheck source=scripts/bench-common.sh
 . "$root/scripts/bench-common.sh"
 build lockfix ./cmd/lockfix migrate-floor ./scripts/migrate-floor genfleet ./scripts/genfleet
 
 fleet="$work/fleet"
+busy_file="$work/busy.dat"
+busy_pid=""
 
 # regen writes a fresh fleet and flushes it to disk.
 regen() {
@@ -53,6 +67,23 @@ rate() {
 	awk -v n="$files" -v ns="$((end - start))" 'BEGIN { printf "%.0f", n / (ns / 1e9) }'
 }
 
+# busy_start starts the background writer: dd of BUSY_MB MB to a file on
+# the fleet's filesystem, through the page cache, as a deploy copying an
+# artifact does.
+busy_start() {
+	dd if=/dev/zero of="$busy_file" bs=1M count="$busy_mb" status=none &
+	busy_pid=$!
+}
+
+# busy_stop waits for the writer, removes its file and flushes, so that
+# the next measurement starts quiet.
+busy_stop() {
+	wait "$busy_pid" || true
+	busy_pid=""
+	rm -f "$busy_file"
+	sync
+}
+
 # check fails unless every file of the fleet is valid at version 2.
 check() {
 	if ! "$work/bin/lockfix" validate --quiet "$fleet" >/dev/null; then
@@ -65,35 +96,64 @@ check() {
 	fi
 }
 
+# stats prints "median M (min A, max B)" of the numbers given.
+stats() {
+	local list
+	list=$(printf '%s\n' "$@" | grep .)
+	printf 'median %s (min %s, max %s)' "$(echo "$list" | median)" "$(echo "$list" | sort -g | head -1)" "$(echo "$list" | sort -g | tail -1)"
+}
+
 echo "fleet: $files lockfiles under $work ($(df -PT "$work" | awk 'NR == 2 { print $2 " on " $1 }'))"
-echo "machine: $(nproc) processors, load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-5s %-5s %10s %10s %10s %10s %10s\n' jobs round floor file batch file/floor batch/floor
-status=0
-for j in $jobs_list; do
-	file_ratios=""
-	batch_ratios=""
-	for r in $(seq 1 "$rounds"); do
+echo "machine: $(nproc) processors, load $(cut -d' ' -f1-3 /proc/loadavg); lockfix default: $("$work/bin/lockfix" migrate --help | grep -o 'default [0-9]* here' | head -1)"
+printf '%-5s %-22s %8s %8s %8s %8s %8s %9s %9s %9s %9s\n' round floors best-floor default file busy-fl busy-def def/floor file/floor busy-ratio busy/quiet
+r_def=() r_file=() r_busy=() r_keep=()
+for r in $(seq 1 "$rounds"); do
+	best=0 best_j=0 floors=""
+	for j in $floor_jobs; do
 		regen "$r"
-		floor=$(rate "$work/bin/migrate-floor" -jobs "$j" "$fleet")
-		regen "$r"
-		per_file=$(rate "$work/bin/lockfix" migrate --to 2 --jobs "$j" --sync file "$fleet")
-		check "--sync file"
-		regen "$r"
-		batch=$(rate "$work/bin/lockfix" migrate --to 2 --jobs "$j" --sync batch "$fleet")
-		check "--sync batch"
-		fr=$(ratio "$per_file" "$floor")
-		br=$(ratio "$batch" "$floor")
-		file_ratios="$file_ratios $fr"
-		batch_ratios="$batch_ratios $br"
-		printf '%-5s %-5s %10s %10s %10s %10s %10s\n' "$j" "$r" "$floor" "$per_file" "$batch" "$fr" "$br"
+		f=$(rate "$work/bin/migrate-floor" -jobs "$j" "$fleet")
+		floors="$floors$j:$f "
+		if [ "$f" -gt "$best" ]; then best=$f best_j=$j; fi
 	done
-	fm=$(echo "$file_ratios" | tr ' ' '\n' | grep . | median)
-	bm=$(echo "$batch_ratios" | tr ' ' '\n' | grep . | median)
-	fv=$(awk -v x="$fm" 'BEGIN { print (x >= 0.8) ? "meets 0.8" : "MISSES 0.8" }')
-	bv=$(awk -v x="$bm" 'BEGIN { print (x >= 1.5) ? "meets 1.5" : "MISSES 1.5" }')
-	echo "jobs $j: median file/floor $fm ($fv), batch/floor $bm ($bv)"
-	case "$fv$bv" in *MISSES*) status=1 ;; esac
+	regen "$r"
+	def=$(rate "$work/bin/lockfix" migrate --to 2 "$fleet")
+	check "the default run"
+	regen "$r"
+	file=$(rate "$work/bin/lockfix" migrate --to 2 --sync file "$fleet")
+	check "--sync file"
+	busy_fl=- busy_def=- busy_ratio=- keep=-
+	if [ "$busy_mb" -gt 0 ]; then
+		regen "$r"
+		busy_start
+		busy_fl=$(rate "$work/bin/migrate-floor" -jobs "$best_j" "$fleet")
+		busy_stop
+		regen "$r"
+		busy_start
+		busy_def=$(rate "$work/bin/lockfix" migrate --to 2 "$fleet")
+		busy_stop
+		check "the default run on a busy filesystem"
+		busy_ratio=$(ratio "$busy_def" "$busy_fl")
+		keep=$(ratio "$busy_def" "$def")
+		r_busy+=("$busy_ratio")
+		r_keep+=("$keep")
+	fi
+	dr=$(ratio "$def" "$best")
+	fr=$(ratio "$file" "$best")
+	r_def+=("$dr")
+	r_file+=("$fr")
+	printf '%-5s %-22s %8s %8s %8s %8s %8s %9s %9s %9s %9s\n' "$r" "$floors" "$best" "$def" "$file" "$busy_fl" "$busy_def" "$dr" "$fr" "$busy_ratio" "$keep"
 done
+status=0
+goal() { awk -v x="$1" -v g="$2" 'BEGIN { print (x >= g) ? "meets " g : "MISSES " g }'; }
+dm=$(printf '%s\n' "${r_def[@]}" | median)
+fm=$(printf '%s\n' "${r_file[@]}" | median)
+echo "default/floor: $(stats "${r_def[@]}") ($(goal "$dm" 2))"
+echo "file/floor:    $(stats "${r_file[@]}") ($(goal "$fm" 0.9))"
+if [ "${#r_busy[@]}" -gt 0 ]; then
+	echo "busy: default/floor with a ${busy_mb} MB dd: $(stats "${r_busy[@]}")"
+	echo "busy: default busy/quiet:             $(stats "${r_keep[@]}")"
+fi
+case "$(goal "$dm" 2)$(goal "$fm" 0.9)" in *MISSES*) status=1 ;; esac
 if [ "${STRICT:-0}" = 1 ]; then
 	exit "$status"
 fi

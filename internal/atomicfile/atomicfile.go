@@ -102,6 +102,9 @@ var (
 	// ErrVerify wraps the verify function's error: the new bytes were
 	// refused and nothing was written.
 	ErrVerify = errors.New("new content failed verification")
+	// ErrLinked is returned by a writing Open of a file with more than
+	// one hard link, unless Options.Links.
+	ErrLinked = errors.New("has more than one hard link")
 )
 
 // euid and egid are the process's effective user and group, read once:
@@ -150,6 +153,10 @@ type Options struct {
 	FS FS
 	// ReadOnly takes no lock: the handle can only be read.
 	ReadOnly bool
+	// Links lets a writing Open take a lockfile that has more than one
+	// hard link; replacing it breaks the link (the other names keep the
+	// old content). Without it Open refuses such a file (ErrLinked).
+	Links bool
 
 	// stream leaves the file unread and open (read-only): OpenStream
 	// reads it.
@@ -268,6 +275,18 @@ func open(path, target string, st os.FileInfo, opts Options, fsys FS, deadline t
 		}
 		info = now // as of the lock: what the unchanged check compares
 		stale = cleanStaleOf(target, info, fsys)
+		if s, ok := info.Sys().(*syscall.Stat_t); ok && s.Nlink > 1 && !opts.Links {
+			// The stale temp files just removed may have been its
+			// other names: look again.
+			if again, err := f.stat(); err == nil && again.Nlink > 1 {
+				f.Close()
+				return nil, false, fmt.Errorf("%s: %w (%d names): replacing it would give this name the new content and leave the others with the old; use --break-links to replace it anyway", path, ErrLinked, again.Nlink)
+			}
+			if info, err = os.Stat(target); err != nil {
+				f.Close()
+				return nil, false, err
+			}
+		}
 	}
 	if opts.stream {
 		return &Handle{path: path, target: target, info: info, lock: f, fsys: fsys}, false, nil
@@ -386,7 +405,7 @@ func cleanStaleOf(target string, locked os.FileInfo, fsys FS) int {
 			continue
 		}
 		st, err := f.stat()
-		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && ownedAsLockfile(st, locked) {
 			if locked != nil && sameInode(locked, st) || unix.Flock(f.fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
 				if fsys.Remove(p) == nil {
 					removed++
@@ -399,6 +418,21 @@ func cleanStaleOf(target string, locked os.FileInfo, fsys FS) int {
 		span.End(fmt.Sprintf("%s: removed %d stale temp files", target, removed))
 	}
 	return removed
+}
+
+// ownedAsLockfile reports whether a temp file belongs to the lockfile's
+// owner or to the running user: lockfix's temp files do (they get the
+// lockfile's owner, or are the running user's until then). Another
+// user's file of a matching name is not lockfix's to remove.
+func ownedAsLockfile(st *unix.Stat_t, locked os.FileInfo) bool {
+	if int(st.Uid) == euid {
+		return true
+	}
+	if locked == nil {
+		return false
+	}
+	ls, ok := locked.Sys().(*syscall.Stat_t)
+	return ok && ls.Uid == st.Uid
 }
 
 // readAll reads r to the end, at most MaxSize+1 bytes, into one buffer
@@ -572,8 +606,11 @@ func (h *Handle) checkUnchanged() error {
 	span := trace.Start("file.check")
 	defer span.End(h.path)
 	now, err := os.Stat(h.target)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %w: another program removed it", h.path, ErrChanged)
+	}
 	if err != nil {
-		return fmt.Errorf("%s: %w: %v", h.path, ErrChanged, err)
+		return fmt.Errorf("%s: check that it is unchanged: %w", h.path, err) // an I/O error, not a change
 	}
 	if !os.SameFile(now, h.info) {
 		return fmt.Errorf("%s: %w: another program replaced it", h.path, ErrChanged)
@@ -637,7 +674,7 @@ func (h *Handle) sameBytes() error {
 			return fmt.Errorf("%s: %w: another program cut it short", h.path, ErrChanged)
 		}
 		if err != nil && err != io.EOF {
-			return fmt.Errorf("%s: %w: %v", h.path, ErrChanged, err)
+			return fmt.Errorf("%s: read it again to check that it is unchanged: %w", h.path, err)
 		}
 	}
 	return nil
@@ -764,6 +801,9 @@ func (h *Handle) writeTemp(data []byte, sync bool) (*Pending, error) {
 		return fail("write", err)
 	}
 	if op, err := keepOwnerAndMode(f, h.info); err != nil {
+		return fail(op, err)
+	}
+	if op, err := copyXattrs(h.lock, f); err != nil {
 		return fail(op, err)
 	}
 	if sync {
@@ -974,7 +1014,7 @@ func (h *Handle) after() error {
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(int(h.lock.Fd()), &st); err != nil {
-		return fmt.Errorf("%s: %w: %v", h.path, ErrChanged, err)
+		return fmt.Errorf("%s: stat it again to check that it is unchanged: %w", h.path, err)
 	}
 	if st.Size != h.info.Size() || !time.Unix(st.Mtim.Unix()).Equal(h.info.ModTime()) {
 		return fmt.Errorf("%s: %w: another program rewrote it while lockfix replaced it", h.path, ErrChanged)

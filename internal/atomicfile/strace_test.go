@@ -134,23 +134,36 @@ func tail(b []byte, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// TestStraceBatchSync runs a batched fleet migrate under strace with the
-// fsync of a third of the directories failing (EIO): the sync after those
-// files' renames. Every file's status in --report says what is on disk
-// (migrated and not-durable files hold the new version, failed ones their
-// original bytes), those files are not-durable, the exit code is 10, and a
-// rerun syncs exactly them ("synced") and exits 0.
+// TestStraceBatchSync runs a batched fleet migrate of 300 files under
+// strace with the sync after the renames failing (EIO), for both of the
+// batch's mechanisms: the per-file fsyncs, with the fsync of a third of the
+// directories failing, and the filesystem sync, with the second syncfs
+// (after the first batch's renames) failing. Every file's status in
+// --report says what is on disk (migrated and not-durable files hold the
+// new version, failed ones their original bytes), the exit code is 10,
+// and a rerun syncs exactly the not-durable files ("synced") and exits 0.
 func TestStraceBatchSync(t *testing.T) {
 	strace := needStrace(t)
 	if testing.Short() {
 		t.Skip("builds the lockfix command")
 	}
 	lockfix := buildLockfix(t, t.TempDir())
+	for _, mech := range []string{"fsync", "syncfs"} {
+		t.Run(mech, func(t *testing.T) { straceBatchSync(t, strace, lockfix, mech) })
+	}
+}
+
+func straceBatchSync(t *testing.T, strace, lockfix, mech string) {
 	root := t.TempDir()
 	const n = 300
 	orig := map[string][]byte{}
 	failing := map[string]bool{}
-	args := []string{"-f", "-o", os.DevNull, "-e", "trace=fsync", "-e", "inject=fsync:error=EIO"}
+	args := []string{"-f", "-o", os.DevNull}
+	if mech == "fsync" {
+		args = append(args, "-e", "trace=fsync", "-e", "inject=fsync:error=EIO")
+	} else {
+		args = append(args, "-e", "trace=syncfs", "-e", "inject=syncfs:error=EIO:when=2")
+	}
 	for i := range n {
 		dir := filepath.Join(root, "team", fmt.Sprintf("app%03d", i))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -158,14 +171,16 @@ func TestStraceBatchSync(t *testing.T) {
 		}
 		p := writeLock(t, dir, "bun.lockb", genLock(1, 5+i%20, uint64(i)), 0o644)
 		orig[p], _ = os.ReadFile(p)
-		if i%3 == 0 {
+		if mech == "fsync" && i%3 == 0 {
 			failing[p] = true
 			args = append(args, "-P", dir)
 		}
 	}
 	report := filepath.Join(t.TempDir(), "run.jsonl")
 	args = append(args, lockfix, "migrate", "--to", "2", "--sync", "batch", "--report", report, root)
-	out, err := exec.Command(strace, args...).CombinedOutput()
+	cmd := exec.Command(strace, args...)
+	cmd.Env = append(os.Environ(), "LOCKFIX_BATCH_SYNC="+mech)
+	out, err := cmd.CombinedOutput()
 	if code := exitCode(err); code != 10 {
 		t.Errorf("migrate under strace: exit %d, want 10 (8 + 2: not durable)\n%s", code, tail(out, 20))
 	}
@@ -184,6 +199,7 @@ func TestStraceBatchSync(t *testing.T) {
 	if len(statuses) != n {
 		t.Fatalf("%d records in the report, want %d", len(statuses), n)
 	}
+	notDurable := 0
 	for p, st := range statuses {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -202,15 +218,22 @@ func TestStraceBatchSync(t *testing.T) {
 		default:
 			t.Errorf("%s: status %s", p, st)
 		}
-		if failing[p] != (st == "not-durable") {
+		if st == "not-durable" {
+			notDurable++
+		}
+		if mech == "fsync" && failing[p] != (st == "not-durable") {
 			t.Errorf("%s: %s, its directory's fsync failing: %v", p, st, failing[p])
 		}
+	}
+	if notDurable == 0 {
+		t.Fatal("no file is not-durable: the injection hit nothing")
 	}
 	out, err = exec.Command(lockfix, "migrate", "--to", "2", "--sync", "batch", "--report", report, root).CombinedOutput()
 	if code := exitCode(err); code != 0 {
 		t.Fatalf("the rerun: exit %d\n%s", code, tail(out, 20))
 	}
-	if want := fmt.Sprintf("0 migrated, %d skipped, 0 refused, 0 failed, %d synced", n-len(failing), len(failing)); !strings.Contains(string(out), want) {
+	want := fmt.Sprintf(", %d synced", notDurable)
+	if !strings.Contains(string(out), want) {
 		t.Errorf("the rerun says %q, want %q", tail(out, 1), want)
 	}
 	for p := range orig {

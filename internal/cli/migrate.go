@@ -76,8 +76,9 @@ to, status, reason, duration in seconds, error, dropped, problems) and the
 summary goes to stderr. --report FILE writes the same objects to FILE, one
 per line. A progress bar is drawn on stderr when it is a terminal.
 Statuses: migrated, would-migrate (--dry-run), skipped, refused (invalid,
-lossy, no-step, verify), failed (io, locked, changed; the file is as it
-was), not-durable (sync: the new content is in place, but the fsync after
+lossy, no-step, verify), failed (io, locked, changed, linked: more than
+one hard link and no --break-links, memory: the file would not fit in the
+memory left under GOMEMLIMIT or ulimit -v/-d; the file is as it was), not-durable (sync: the new content is in place, but the fsync after
 its rename failed, so it may not survive a crash; run migrate again),
 synced (already at the target; a previous run had left it not durable, and
 this run synced it).
@@ -113,6 +114,7 @@ Examples:
 			&ucli.StringFlag{Name: "sync", Value: string(migrate.SyncAuto), Usage: fmt.Sprintf("`MODE`: file (fsync each), batch (fsyncs of a batch at once) or auto (batch above %d files)", migrate.BatchThreshold)},
 			&ucli.BoolFlag{Name: "exit-zero", Usage: "exit 0 whatever happened to the files (an init container that must not hold its pod back); --report keeps what did"},
 			&ucli.DurationFlag{Name: "wait", Usage: "how long to wait for a file locked by another lockfix (`DURATION`, e.g. 5s)"},
+			&ucli.BoolFlag{Name: "break-links", Usage: "replace lockfiles that have more than one hard link (their other names keep the old content)"},
 		},
 		Action: runMigrate,
 	})
@@ -254,6 +256,7 @@ func runMigrate(c *ucli.Context) error {
 		Jobs:        jobs,
 		Sync:        mode,
 		Wait:        c.Duration("wait"),
+		Links:       c.Bool("break-links"),
 		KeepContent: single && dry,
 		OnResult:    onResult,
 	})
@@ -416,7 +419,7 @@ func summaryText(s migrate.Summary, to int, dry bool) string {
 	if len(s.Reasons) > 0 {
 		var parts []string
 		for _, r := range []migrate.Reason{migrate.ReasonInvalid, migrate.ReasonLossy, migrate.ReasonNoStep, migrate.ReasonVerify,
-			migrate.ReasonIO, migrate.ReasonLocked, migrate.ReasonChanged, migrate.ReasonSync} {
+			migrate.ReasonIO, migrate.ReasonLocked, migrate.ReasonChanged, migrate.ReasonSync, migrate.ReasonLinked, migrate.ReasonMemory} {
 			if n := s.Reasons[r]; n > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", n, r))
 			}

@@ -22,6 +22,7 @@ func writeFlags() []ucli.Flag {
 	return []ucli.Flag{
 		&ucli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the diff of what would change and write nothing"},
 		&ucli.DurationFlag{Name: "wait", Usage: "wait up to `DURATION` (e.g. 10s) for another lockfix that holds the file's lock; 0 fails at once with exit 8"},
+		&ucli.BoolFlag{Name: "break-links", Usage: "replace a lockfile that has more than one hard link (its other names keep the old content)"},
 	}
 }
 
@@ -33,7 +34,8 @@ fsynced and renamed over the original, and the directory is fsynced. The
 file keeps its mode and owner; a symlink stays a link and its target is
 replaced. Another lockfix writing the same file holds a lock: --wait
 waits for it, else exit 8. If another program changed the file since it
-was read, nothing is written (exit 8). An invalid file is refused (exit 4)
+was read, nothing is written (exit 8). A lockfile with more than one hard
+link is refused (exit 8) unless --break-links: replacing it breaks the link. An invalid file is refused (exit 4)
 unless the only problems are config fields this edit replaces; repair it
 with 'lockfix recover' first.`
 
@@ -69,7 +71,7 @@ func rewrite(c *ucli.Context, path string, change edit) error {
 	if wait < 0 {
 		return usage("%s: --wait %s: want a duration of 0 or more, e.g. --wait 10s", c.Command.Name, wait)
 	}
-	h, err := atomicfile.Open(path, atomicfile.Options{Wait: wait, ReadOnly: dry})
+	h, err := atomicfile.Open(path, atomicfile.Options{Wait: wait, ReadOnly: dry, Links: c.Bool("break-links")})
 	if err != nil {
 		return exitPath(ExitOperational, path, err)
 	}
