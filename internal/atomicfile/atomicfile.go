@@ -177,6 +177,9 @@ type Handle struct {
 	// leaseBroken: another program opened the file for writing since.
 	// Both are guarded by leases' mutex.
 	leased, leaseBroken bool
+	// committing holds a broken lease until the commit has put the
+	// original back (holdBreaks).
+	committing bool
 	// stale is the number of this lockfile's temp files that Open
 	// removed: left by a run that was killed or whose sync failed, so the
 	// file's durability is not known.
@@ -883,6 +886,8 @@ func (p *Pending) commit(durable bool) error {
 	if p.tmp == nil {
 		return fmt.Errorf("%s: temp file already committed or aborted", h.path)
 	}
+	h.holdBreaks(true)
+	defer h.holdBreaks(false)
 	if err := h.checkUnchanged(); err != nil {
 		p.Abort()
 		return err
@@ -893,13 +898,17 @@ func (p *Pending) commit(durable bool) error {
 		p.Abort()
 		return err
 	}
-	if err := h.after(); err != nil {
-		return p.putBack(old, err)
-	}
 	if durable {
 		if err := SyncDir(h.fsys, dir); err != nil {
 			return p.putBack(old, err)
 		}
+	}
+	// The second look comes after the directory fsync, which takes a
+	// while: a writer whose open looked up the path before the rename and
+	// was held up (preempted) on its way to the lease check reaches it in
+	// that time, breaks the lease, and its change is kept.
+	if err := h.after(); err != nil {
+		return p.putBack(old, err)
 	}
 	// The handle moves to the new file first, so that removing the old
 	// name frees the original at once instead of leaving it an open
@@ -1006,8 +1015,13 @@ func noExchange(err error) bool {
 // open on it.
 func (h *Handle) after() error {
 	span := trace.Start("file.recheck")
-	defer span.End(h.path)
-	if held, broken := h.lease(); broken {
+	how := " (no lease: the bytes compared)"
+	defer func() { span.End(h.path + how) }()
+	held, broken := h.lease()
+	if held {
+		how = " (lease)"
+	}
+	if broken {
 		return fmt.Errorf("%s: %w: %s while lockfix replaced it", h.path, ErrChanged, leaseBrokenWhy)
 	} else if held {
 		return nil
@@ -1057,11 +1071,22 @@ func (p *Pending) putBack(old string, cause error) error {
 		}
 		return fmt.Errorf("%s: %w; %w (this filesystem keeps no link to the original)", h.path, cause, ErrNotDurable)
 	}
+	changed := errors.Is(cause, ErrChanged)
+	if changed && !p.untouched() {
+		return p.keepTheirs(old, cause)
+	}
 	var err error
 	exchanged := false
 	if x, ok := h.fsys.(Exchanger); ok {
 		err = x.Exchange(old, h.target)
 		exchanged = err == nil || !noExchange(err)
+		if err == nil && changed && !p.untouched() {
+			// Written in the moment of the exchange back: that write is
+			// the other program's last; bring it back to the path.
+			if x.Exchange(old, h.target) == nil {
+				return p.keepTheirs(old, cause)
+			}
+		}
 	}
 	if !exchanged {
 		err = h.fsys.Rename(old, h.target)
@@ -1084,6 +1109,38 @@ func (p *Pending) putBack(old string, cause error) error {
 		return fmt.Errorf("%w; the original was put back with the other program's change, nothing was written", cause)
 	}
 	return fmt.Errorf("%s: %w; the original was put back unchanged", h.path, cause)
+}
+
+// untouched reports whether the new content's file still holds exactly
+// the bytes lockfix wrote: another program that opened the path after the
+// rename writes into it.
+func (p *Pending) untouched() bool {
+	var st unix.Stat_t
+	if unix.Fstat(int(p.tmp.Fd()), &st) != nil || st.Size != int64(len(p.data)) {
+		return false
+	}
+	buf := make([]byte, 64<<10)
+	for off := 0; off < len(p.data); {
+		n, err := unix.Pread(int(p.tmp.Fd()), buf[:min(len(buf), len(p.data)-off)], int64(off))
+		if err != nil || n <= 0 || !bytes.Equal(buf[:n], p.data[off:off+n]) {
+			return false
+		}
+		off += n
+	}
+	return true
+}
+
+// keepTheirs ends a replace whose second look found another program's
+// change when that program has also written the new file since the
+// rename: its last write is the file at the path, so that file stays, and
+// the original (with the earlier change) is dropped.
+func (p *Pending) keepTheirs(old string, cause error) error {
+	h := p.h
+	p.done()
+	h.data = nil // not lockfix's bytes
+	h.fsys.Remove(old)
+	SyncDir(h.fsys, filepath.Dir(h.target))
+	return fmt.Errorf("%w; it also wrote the file after lockfix's rename, and that last write is in place", cause)
 }
 
 // done moves the handle to the new file: its lock (the temp file's flock,

@@ -44,6 +44,7 @@ func TestInPlaceWriter(t *testing.T) {
 
 	var stop atomic.Bool
 	var writes, lost int64
+	var lostAt atomic.Int64
 	var werr error
 	done := make(chan struct{})
 	go func() {
@@ -65,6 +66,7 @@ func TestInPlaceWriter(t *testing.T) {
 			}
 			if int(l.Config.Cols) != last {
 				lost++
+				lostAt.Store(time.Now().UnixNano())
 				t.Errorf("the writer's change to %d columns was overwritten: the file says %d", last, l.Config.Cols)
 			}
 			next := last%255 + 1
@@ -87,10 +89,17 @@ func TestInPlaceWriter(t *testing.T) {
 	var ok, refused int
 	start := time.Now()
 	for i := 0; time.Since(start) < dur; i++ {
-		cmd := exec.Command(lockfix, "set", path, "terminal.rows", strconv.Itoa(10+i%2))
+		cmd := exec.Command(lockfix, "--trace", "set", path, "terminal.rows", strconv.Itoa(10+i%2))
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
+		t0 := time.Now().UnixNano()
 		err := cmd.Run()
+		if la := lostAt.Load(); la != 0 {
+			// The set that ran when the writer saw its change lost, or
+			// the one before: their traces say which path they took.
+			t.Logf("a change was lost %v after this set started (exit %v):\n%s", time.Duration(la-t0), err, stderr.String())
+			lostAt.Store(0)
+		}
 		var ee *exec.ExitError
 		switch {
 		case err == nil:

@@ -116,8 +116,30 @@ func (h *Handle) checkLease() {
 		return
 	}
 	h.leaseBroken = true
+	if h.committing {
+		// Between the check before the rename and the look after it,
+		// the other program's open waits: it completes once the original
+		// is back at the path (holdBreaks), so that it neither writes into
+		// a file that has lost the name nor sees lockfix's content there
+		// in the meantime.
+		return
+	}
 	unix.FcntlInt(h.lock.Fd(), unix.F_SETLEASE, unix.F_UNLCK)
 	delete(leases.held, h)
+}
+
+// holdBreaks, on, keeps a broken lease held (the breaker's open waits)
+// until it is called off again, which lets a broken lease go.
+func (h *Handle) holdBreaks(on bool) {
+	leases.Lock()
+	defer leases.Unlock()
+	h.committing = on
+	if !on && h.leased && h.leaseBroken {
+		if _, held := leases.held[h]; held {
+			unix.FcntlInt(h.lock.Fd(), unix.F_SETLEASE, unix.F_UNLCK)
+			delete(leases.held, h)
+		}
+	}
 }
 
 // watchLeases starts the watcher: on every SIGIO (the kernel's notice of

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lockfix/lockfix/internal/atomicfile"
 )
@@ -71,6 +72,36 @@ func TestChangedInTheWindow(t *testing.T) {
 					defer h.Close()
 					if lease && !h.Leased() {
 						t.Skip("this filesystem grants no lease")
+					}
+					if lease {
+						// The other program's open waits on the lease
+						// until the commit has put the original back:
+						// it runs in a goroutine, and the commit goes on
+						// once the open has broken the lease.
+						done := make(chan error, 1)
+						fsys.before = func() {
+							go func() {
+								f, err := os.OpenFile(path, os.O_WRONLY, 0)
+								if err == nil {
+									_, err = f.WriteAt(other, 0)
+									f.Close()
+								}
+								done <- err
+							}()
+							for h.Leased() {
+								time.Sleep(100 * time.Microsecond)
+							}
+						}
+						err = h.Replace(nw, verify)
+						if !errors.Is(err, atomicfile.ErrChanged) || !strings.Contains(err.Error(), path) {
+							t.Fatalf("Replace: %v, want ErrChanged naming the file", err)
+						}
+						if err := <-done; err != nil {
+							t.Fatal(err)
+						}
+						sameBytes(t, path, other, "the other program's change")
+						noTemps(t, dir)
+						return
 					}
 					var f *os.File
 					fsys.before = func() {
