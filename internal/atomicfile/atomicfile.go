@@ -356,10 +356,13 @@ func rawTypeName(mode uint32) string {
 	return fmt.Sprintf("type 0%o", mode&unix.S_IFMT)
 }
 
-// lockFile takes an exclusive flock, polling until deadline.
+// lockFile takes an exclusive flock, polling until deadline. When the
+// first try finds the lock held and there is time left to wait, a
+// file.lock.held trace line says so at once (the file.lock line comes
+// when the lock is taken).
 func lockFile(f File, deadline time.Time) error {
 	pause := time.Millisecond
-	for {
+	for first := true; ; first = false {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
 			return nil
@@ -373,6 +376,9 @@ func lockFile(f File, deadline time.Time) error {
 		left := time.Until(deadline)
 		if left <= 0 {
 			return ErrLocked
+		}
+		if first {
+			trace.Line("file.lock.held", 0, f.Name()+", waiting")
 		}
 		time.Sleep(min(pause, left))
 		pause = min(pause*2, 25*time.Millisecond)
