@@ -1,8 +1,10 @@
 package schema
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // The sentinel errors, one per error name of FORMAT.md section 6. Each
@@ -74,11 +76,24 @@ func ErrorName(err error) string {
 // NoRecord is the Record of a CorruptionError that concerns no record.
 const NoRecord = -1
 
-// CorruptionError locates a problem in a file. It wraps one of the
-// sentinel errors; Offset is the byte offset of the offending field, Record
-// the index of the package record (NoRecord for the header), Field the name
-// of the field and Rule a short sentence that says what rule is broken.
+// NoOffset is the Offset of a CorruptionError that has no position in
+// the file: a file that could not be read at all.
+const NoOffset = -1
+
+// CorruptionError is a problem with a file: lockfix's one problem type,
+// used by every check, by recovery's report and by every --json. It wraps
+// one of the sentinel errors (or, for a file that cannot be read, the
+// I/O error); Path is the file (set by whoever read it, "" when the bytes
+// came from nowhere in particular), Offset the byte offset of the
+// offending field (NoOffset when there is none), Record the index of the
+// package record (NoRecord for the header), Field the name of the field
+// and Rule a short sentence that says what rule is broken.
+//
+// In JSON it is an object with the keys error (the FORMAT.md error name,
+// or "IOError"), offset, record, field, rule and path (each left out when
+// it is unset) and message (what Error returns).
 type CorruptionError struct {
+	Path   string
 	Offset int64
 	Record int
 	Field  string
@@ -86,8 +101,26 @@ type CorruptionError struct {
 	Err    error
 }
 
-// Error returns "Name at offset 0xNN (record N, field): rule".
+// Error returns "path: Name at offset 0xNN (record N, field): rule",
+// without "path: " when Path is empty or the problem already names it
+// (an I/O error such as "open PATH: permission denied").
 func (e *CorruptionError) Error() string {
+	p := e.Problem()
+	if e.Path == "" || (e.Offset < 0 && strings.Contains(p, e.Path)) {
+		return p
+	}
+	return e.Path + ": " + p
+}
+
+// Problem returns the problem without the path: "Name at offset 0xNN
+// (record N, field): rule".
+func (e *CorruptionError) Problem() string {
+	if e.Offset < 0 {
+		if e.Rule == "" {
+			return e.Err.Error()
+		}
+		return e.Err.Error() + ": " + e.Rule
+	}
 	loc := fmt.Sprintf("offset 0x%x", e.Offset)
 	switch {
 	case e.Record >= 0 && e.Field != "":
@@ -103,8 +136,65 @@ func (e *CorruptionError) Error() string {
 	return fmt.Sprintf("%v at %s: %s", e.Err, loc, e.Rule)
 }
 
+// Name returns the FORMAT.md error name of the problem, or "IOError" when
+// it wraps none of the sentinels.
+func (e *CorruptionError) Name() string {
+	if n := ErrorName(e.Err); n != "" {
+		return n
+	}
+	return "IOError"
+}
+
 // Unwrap returns the sentinel error.
 func (e *CorruptionError) Unwrap() error { return e.Err }
+
+// problemJSON is the JSON form of a CorruptionError.
+type problemJSON struct {
+	Error   string `json:"error"`
+	Offset  *int64 `json:"offset,omitempty"`
+	Record  *int   `json:"record,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Rule    string `json:"rule,omitempty"`
+	Path    string `json:"path,omitempty"`
+	Message string `json:"message"`
+}
+
+// MarshalJSON returns the problem as a JSON object (see CorruptionError).
+func (e *CorruptionError) MarshalJSON() ([]byte, error) {
+	p := problemJSON{Error: e.Name(), Path: e.Path, Field: e.Field, Rule: e.Rule, Message: e.Error()}
+	if e.Offset >= 0 {
+		p.Offset = &e.Offset
+	}
+	if e.Record >= 0 {
+		p.Record = &e.Record
+	}
+	return json.Marshal(p)
+}
+
+// AsProblem returns err as a CorruptionError of the file at path: a copy
+// of the CorruptionError err is or wraps, with Path set, or else (an I/O
+// error) one with no position that wraps err. A Path err already has is
+// kept.
+func AsProblem(err error, path string) *CorruptionError {
+	var ce *CorruptionError
+	if errors.As(err, &ce) {
+		c := *ce
+		if c.Path == "" {
+			c.Path = path
+		}
+		return &c
+	}
+	return &CorruptionError{Path: path, Offset: NoOffset, Record: NoRecord, Err: err}
+}
+
+// AsProblems is AsProblem of each of errs.
+func AsProblems(errs []error, path string) []*CorruptionError {
+	out := make([]*CorruptionError, 0, len(errs))
+	for _, e := range errs {
+		out = append(out, AsProblem(e, path))
+	}
+	return out
+}
 
 // Corrupt returns a *CorruptionError for a header field.
 func Corrupt(err error, off int, field, rule string) *CorruptionError {

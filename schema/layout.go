@@ -144,25 +144,13 @@ const (
 func (s *Schema) checkField(f *HeaderField, h []byte) fieldProblem {
 	v := h[f.Offset:f.End()]
 	switch f.Kind {
-	case KindMagic:
-		if string(v) != Magic {
-			return fieldBadMagic
-		}
-	case KindVersion:
-		if int(v[0]) != s.Version {
-			return fieldBadVersion
+	case KindMagic, KindVersion, KindFixed:
+		if s.plan.fixedBad(h, f.Offset, f.End()) {
+			return [...]fieldProblem{KindMagic: fieldBadMagic, KindVersion: fieldBadVersion, KindFixed: fieldBadFixed}[f.Kind]
 		}
 	case KindConfig:
 		if configFaults(h[OffConfigVersion:], s.Flags)&configBit(f.Offset) != 0 {
 			return fieldBadConfig
-		}
-	case KindFixed:
-		if f.Value == nil {
-			if !AllZero(v) {
-				return fieldBadFixed
-			}
-		} else if string(v) != string(f.Value) {
-			return fieldBadFixed
 		}
 	case KindHeaderChecksum:
 		if binary.BigEndian.Uint64(v) != HeaderCRC(h[:s.HeaderSize], f.Offset) {
@@ -244,53 +232,106 @@ func (s *Schema) checkOrder() []int {
 }
 
 // headerPlan is a header's table compiled for the fast path: the same
-// rules, grouped so that a valid header is checked in a few comparisons.
+// rules, laid out so that a valid header is checked in a few word
+// comparisons.
 type headerPlan struct {
-	fixed    []planSpan // KindFixed fields: zero, or a value
-	writer   planSpan   // the writer field; end 0 when none
-	checksum int        // offset of the header checksum, -1 when none
+	// want and mask hold the header as little-endian words: where a bit
+	// of mask is set, the table fixes the bit to want's (the magic, the
+	// version, every KindFixed field); elsewhere mask is 0.
+	want, mask []uint64
+	writer     planSpan // the writer field; end 0 when none
+	checksum   int      // offset of the header checksum, -1 when none
 }
 
-type planSpan struct {
-	off, end int
-	value    string // "" for all zero
-}
+type planSpan struct{ off, end int }
 
 // compile builds the plan of s's table.
 func (s *Schema) compile() headerPlan {
+	want, mask := make([]byte, s.HeaderSize+7), make([]byte, s.HeaderSize+7)
 	p := headerPlan{checksum: -1}
 	for i := range s.Header {
 		f := &s.Header[i]
 		switch f.Kind {
+		case KindMagic:
+			copy(want[f.Offset:], Magic)
+		case KindVersion:
+			want[f.Offset] = byte(s.Version)
 		case KindFixed:
-			p.fixed = append(p.fixed, planSpan{f.Offset, f.End(), string(f.Value)})
+			copy(want[f.Offset:f.End()], f.Value)
 		case KindWriter:
-			p.writer = planSpan{off: f.Offset, end: f.End()}
+			p.writer = planSpan{f.Offset, f.End()}
+			continue
 		case KindHeaderChecksum:
 			p.checksum = f.Offset
+			continue
+		default:
+			continue
 		}
+		for j := f.Offset; j < f.End(); j++ {
+			mask[j] = 0xff
+		}
+	}
+	for w := 0; w*8 < s.HeaderSize; w++ {
+		p.want = append(p.want, binary.LittleEndian.Uint64(want[w*8:]))
+		p.mask = append(p.mask, binary.LittleEndian.Uint64(mask[w*8:]))
 	}
 	return p
 }
 
+// fixedDiff returns the bits of word w of the header h (bytes 8w to
+// 8w+7, little-endian) that differ from the values the table fixes them
+// to: the one rule of the magic, the version and every KindFixed field.
+func (p *headerPlan) fixedDiff(h []byte, w int) uint64 {
+	var v uint64
+	if len(h) >= w*8+8 {
+		v = binary.LittleEndian.Uint64(h[w*8:])
+	} else {
+		v = loadTail(h[w*8:])
+	}
+	return (v ^ p.want[w]) & p.mask[w]
+}
+
+// loadTail reads the last, partial word of a header.
+func loadTail(b []byte) uint64 {
+	var v uint64
+	for i := len(b) - 1; i >= 0; i-- {
+		v = v<<8 | uint64(b[i])
+	}
+	return v
+}
+
+// fixedBad reports whether a byte of h in [off, end) breaks fixedDiff.
+func (p *headerPlan) fixedBad(h []byte, off, end int) bool {
+	for w := off / 8; w*8 < end; w++ {
+		m := ^uint64(0)
+		if lo := off - w*8; lo > 0 {
+			m <<= 8 * lo
+		}
+		if hi := end - w*8; hi < 8 {
+			m &= 1<<(8*hi) - 1
+		}
+		if p.fixedDiff(h, w)&m != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // HeaderValid reports whether the header of b is whole and keeps every
 // rule, without allocating: the fast path of a strict check. It applies
-// the rules of CheckHeader (configFaults, WriterRule, HeaderCRC) to the
-// plan compiled from the same table, cheapest first.
+// the rules of CheckHeader (fixedDiff, configFaults, WriterRule,
+// HeaderCRC) to the plan compiled from the same table, cheapest first.
 func (s *Schema) HeaderValid(b []byte) bool {
-	if len(b) < s.HeaderSize || string(b[:4]) != Magic || int(b[OffConfigVersion]) != s.Version ||
-		configFaults(b[OffConfigVersion:], s.Flags) != 0 {
+	p := &s.plan
+	if len(b) < s.HeaderSize {
 		return false
 	}
-	p := &s.plan
-	for _, f := range p.fixed {
-		if f.value == "" {
-			if !AllZero(b[f.off:f.end]) {
-				return false
-			}
-		} else if string(b[f.off:f.end]) != f.value {
-			return false
-		}
+	var diff uint64
+	for w := range p.mask {
+		diff |= p.fixedDiff(b, w)
+	}
+	if diff != 0 || configFaults(b[OffConfigVersion:], s.Flags) != 0 {
+		return false
 	}
 	if p.writer.end != 0 && WriterRule(b[p.writer.off:p.writer.end]) != "" {
 		return false

@@ -50,13 +50,13 @@ Examples:
 
 // fieldJSON is one header field in dump --json.
 type fieldJSON struct {
-	Offset  int          `json:"offset"`
-	Size    int          `json:"size"`
-	Name    string       `json:"name"`
-	Hex     string       `json:"hex"`
-	Value   string       `json:"value"`
-	OK      bool         `json:"ok"`
-	Problem *problemJSON `json:"problem,omitempty"`
+	Offset  int                     `json:"offset"`
+	Size    int                     `json:"size"`
+	Name    string                  `json:"name"`
+	Hex     string                  `json:"hex"`
+	Value   string                  `json:"value"`
+	OK      bool                    `json:"ok"`
+	Problem *schema.CorruptionError `json:"problem,omitempty"`
 }
 
 // arrayJSON is the package array in dump --json.
@@ -68,18 +68,18 @@ type arrayJSON struct {
 
 // dumpJSON is the output of dump --json.
 type dumpJSON struct {
-	Path         string                `json:"path"`
-	Valid        bool                  `json:"valid"`
-	Size         int                   `json:"size"`
-	Layout       *int                  `json:"layout,omitempty"`
-	Guess        string                `json:"guess,omitempty"`
-	Config       *schema.ContentConfig `json:"config,omitempty"`
-	Packages     []schema.Package      `json:"packages"`
-	Header       []fieldJSON           `json:"header"`
-	PackageArray *arrayJSON            `json:"packageArray,omitempty"`
-	Checksums    []checksum            `json:"checksums"`
-	Records      *recordSums           `json:"records,omitempty"`
-	Problems     []problemJSON         `json:"problems"`
+	Path         string                    `json:"path"`
+	Valid        bool                      `json:"valid"`
+	Size         int                       `json:"size"`
+	Layout       *int                      `json:"layout,omitempty"`
+	Guess        string                    `json:"guess,omitempty"`
+	Config       *schema.ContentConfig     `json:"config,omitempty"`
+	Packages     []schema.Package          `json:"packages"`
+	Header       []fieldJSON               `json:"header"`
+	PackageArray *arrayJSON                `json:"packageArray,omitempty"`
+	Checksums    []checksum                `json:"checksums"`
+	Records      *recordSums               `json:"records,omitempty"`
+	Problems     []*schema.CorruptionError `json:"problems"`
 }
 
 func runDump(c *ucli.Context) error {
@@ -211,7 +211,7 @@ func printHex(w io.Writer, x *examination) {
 				fmt.Fprintf(w, "  ... and %d more (use --json for all)\n", len(x.Problems)-maxShown)
 				break
 			}
-			fmt.Fprintf(w, "  %v\n", p)
+			fmt.Fprintf(w, "  %s\n", withoutPath(p))
 		}
 	}
 }
@@ -252,8 +252,7 @@ func (x *examination) dumpJSON() dumpJSON {
 		fj := fieldJSON{Offset: f.Offset, Size: f.Size, Name: f.Name, Hex: hex.EncodeToString(fieldBytes(x.Bytes, f)),
 			Value: f.Value, OK: f.Err == nil}
 		if f.Err != nil {
-			p := toProblem(f.Err)
-			fj.Problem = &p
+			fj.Problem = toProblem(f.Err)
 		}
 		j.Header = append(j.Header, fj)
 	}

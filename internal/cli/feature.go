@@ -103,11 +103,11 @@ type featureJSON struct {
 
 // featureListJSON is feature list --json's output.
 type featureListJSON struct {
-	Path     string        `json:"path"`
-	Version  int           `json:"version"`
-	Valid    bool          `json:"valid"`
-	Flags    []featureJSON `json:"flags"`
-	Problems []problemJSON `json:"problems"`
+	Path     string                    `json:"path"`
+	Version  int                       `json:"version"`
+	Valid    bool                      `json:"valid"`
+	Flags    []featureJSON             `json:"flags"`
+	Problems []*schema.CorruptionError `json:"problems"`
 }
 
 func runFeatureList(c *ucli.Context) error {

@@ -137,13 +137,11 @@ func examineChecked(path string, b []byte, s *schema.Schema, errs []error) *exam
 func examineLoaded(ld *loaded) *examination {
 	b := ld.Bytes
 	x := &examination{Path: ld.Path, Bytes: b, Schema: ld.Schema, Strict: ld.Lockfile != nil}
-	for _, p := range ld.Problems {
-		x.Problems = append(x.Problems, unwrapPath(p, ld.Path))
-	}
+	x.Problems = ld.Problems
 	if x.Schema == nil {
 		x.Schema, x.Guess = guessLayout(b)
 		if x.Schema != nil {
-			x.Problems = mergeProblems(x.Problems, x.Schema.Check(b))
+			x.Problems = mergeProblems(x.Problems, x.Schema.Check(b), ld.Path)
 		}
 	}
 	if ld.Lockfile != nil {
@@ -211,16 +209,6 @@ func eachRecord(b []byte, s *schema.Schema, f func(r *schema.RawPackage)) int {
 // strings used while b does not change and not kept.
 func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-// unwrapPath removes the "path: " that load puts in front of problems.
-func unwrapPath(err error, path string) error {
-	if u, ok := err.(interface{ Unwrap() error }); ok && strings.HasPrefix(err.Error(), path+": ") {
-		if inner := u.Unwrap(); inner != nil {
-			return inner
-		}
-	}
-	return err
-}
-
 // guessLayout picks a layout for a file whose magic or version did not
 // sniff: the version its configVersion byte names, or else the registered
 // layout with the fewest problems.
@@ -251,7 +239,7 @@ func guessLayout(b []byte) (*schema.Schema, string) {
 // mergeProblems adds the problems a guessed layout finds to the sniff
 // problem, leaving out the ones about the same offset and the version
 // byte (which the guess reads on purpose at another layout).
-func mergeProblems(have, more []error) []error {
+func mergeProblems(have, more []error, path string) []error {
 	at := map[int64]bool{}
 	for _, e := range have {
 		var ce *schema.CorruptionError
@@ -264,7 +252,7 @@ func mergeProblems(have, more []error) []error {
 		if schema.AsCorruption(e, &ce) && (at[ce.Offset] || ce.Field == "configVersion") {
 			continue
 		}
-		have = append(have, e)
+		have = append(have, schema.AsProblem(e, path))
 	}
 	return have
 }
@@ -363,22 +351,22 @@ func (x *examination) registryInfo() (url string, common *schema.RegistryCount) 
 
 // inspectJSON is one file of inspect --json.
 type inspectJSON struct {
-	Path          string         `json:"path"`
-	Valid         bool           `json:"valid"`
-	Size          int            `json:"size"`
-	Version       *int           `json:"version,omitempty"`
-	Layout        *int           `json:"layout,omitempty"`
-	Guess         string         `json:"guess,omitempty"`
-	Bun           string         `json:"bun,omitempty"`
-	HeaderSize    int            `json:"headerSize,omitempty"`
-	Writer        *string        `json:"writer,omitempty"`
-	Config        *configJSON    `json:"config,omitempty"`
-	PackageCount  *uint32        `json:"packageCount,omitempty"`
-	PackagesFound int            `json:"packagesFound"`
-	Checksums     []checksum     `json:"checksums"`
-	Records       *recordSums    `json:"records,omitempty"`
-	Problems      []problemJSON  `json:"problems"`
-	Registries    []registryJSON `json:"registries,omitempty"`
+	Path          string                    `json:"path"`
+	Valid         bool                      `json:"valid"`
+	Size          int                       `json:"size"`
+	Version       *int                      `json:"version,omitempty"`
+	Layout        *int                      `json:"layout,omitempty"`
+	Guess         string                    `json:"guess,omitempty"`
+	Bun           string                    `json:"bun,omitempty"`
+	HeaderSize    int                       `json:"headerSize,omitempty"`
+	Writer        *string                   `json:"writer,omitempty"`
+	Config        *configJSON               `json:"config,omitempty"`
+	PackageCount  *uint32                   `json:"packageCount,omitempty"`
+	PackagesFound int                       `json:"packagesFound"`
+	Checksums     []checksum                `json:"checksums"`
+	Records       *recordSums               `json:"records,omitempty"`
+	Problems      []*schema.CorruptionError `json:"problems"`
+	Registries    []registryJSON            `json:"registries,omitempty"`
 }
 
 type configJSON struct {
@@ -462,7 +450,7 @@ func runInspect(c *ucli.Context) error {
 			code |= ioCode(err)
 			if asJSON {
 				results = append(results, map[string]any{"path": path, "valid": false,
-					"problems": []problemJSON{{Error: "IOError", Message: err.Error()}}})
+					"problems": []*schema.CorruptionError{schema.AsProblem(err, path)}})
 			} else {
 				fmt.Fprintf(Stderr, "lockfix: %v\n", err)
 			}
@@ -496,7 +484,7 @@ func printInspect(w io.Writer, x *examination, quiet bool) {
 			fmt.Fprintf(w, "    ... and %d more (use --json for all)\n", len(x.Problems)-maxShown)
 			break
 		}
-		fmt.Fprintf(w, "    %v\n", p)
+		fmt.Fprintf(w, "    %s\n", withoutPath(p))
 	}
 }
 

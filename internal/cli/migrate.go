@@ -21,6 +21,7 @@ import (
 
 	"github.com/lockfix/lockfix/internal/render"
 	"github.com/lockfix/lockfix/migrate"
+	"github.com/lockfix/lockfix/schema"
 )
 
 func init() {
@@ -126,16 +127,16 @@ const TargetEnv = "LOCKFIX_TARGET"
 
 // migrateRecord is one file's object in --json and --report.
 type migrateRecord struct {
-	Path     string        `json:"path"`
-	From     *int          `json:"from"`
-	To       int           `json:"to"`
-	Status   string        `json:"status"`
-	Reason   string        `json:"reason,omitempty"`
-	Duration float64       `json:"duration"`
-	Error    string        `json:"error"`
-	Dropped  []string      `json:"dropped"`
-	Problems []problemJSON `json:"problems,omitempty"`
-	Diff     string        `json:"diff,omitempty"`
+	Path     string                    `json:"path"`
+	From     *int                      `json:"from"`
+	To       int                       `json:"to"`
+	Status   string                    `json:"status"`
+	Reason   string                    `json:"reason,omitempty"`
+	Duration float64                   `json:"duration"`
+	Error    string                    `json:"error"`
+	Dropped  []string                  `json:"dropped"`
+	Problems []*schema.CorruptionError `json:"problems,omitempty"`
+	Diff     string                    `json:"diff,omitempty"`
 }
 
 func runMigrate(c *ucli.Context) error {
@@ -323,7 +324,7 @@ func toRecord(r *migrate.Result, diff bool) migrateRecord {
 		rec.From = &from
 	}
 	for _, p := range r.Problems {
-		rec.Problems = append(rec.Problems, toProblem(fmt.Errorf("%s: %w", r.Path, p)))
+		rec.Problems = append(rec.Problems, schema.AsProblem(p, r.Path))
 	}
 	if diff && r.Before != nil && r.After != nil {
 		rec.Diff = render.Unified(fmt.Sprintf("%s (v%d)", r.Path, r.From), fmt.Sprintf("%s (v%d, dry run)", r.Path, r.To), r.Before, r.After)

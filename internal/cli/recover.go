@@ -111,7 +111,7 @@ type recoverResult struct {
 	// Problems are what a strict check still finds in a file left
 	// damaged (refused, unrepairable or a dry run), as validate --json
 	// reports them.
-	Problems []problemJSON `json:"problems,omitempty"`
+	Problems []*schema.CorruptionError `json:"problems,omitempty"`
 }
 
 type recoverRun struct {
@@ -311,11 +311,7 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 	trace.Line("recover.analyze", rep.Duration, fmt.Sprintf("schema/v%d %s", rep.Version, rep.Status))
 	res.Report = rep
 	if run.asJSON && rep.Status != recovery.StatusClean && (run.dryRun || rep.Status != recovery.StatusRepaired) {
-		var errs []error
-		for _, e := range schema.Check(data) {
-			errs = append(errs, fmt.Errorf("%s: %w", path, e))
-		}
-		res.Problems = toProblems(errs)
+		res.Problems = schema.AsProblems(schema.Check(data), path)
 	}
 	switch rep.Status {
 	case recovery.StatusClean:

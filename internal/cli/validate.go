@@ -47,11 +47,11 @@ Examples:
 
 // fileResult is one file's line of a validate report.
 type fileResult struct {
-	Path     string        `json:"path"`
-	Valid    bool          `json:"valid"`
-	Version  *int          `json:"version,omitempty"`
-	Packages *int          `json:"packages,omitempty"`
-	Problems []problemJSON `json:"problems"`
+	Path     string                    `json:"path"`
+	Valid    bool                      `json:"valid"`
+	Version  *int                      `json:"version,omitempty"`
+	Packages *int                      `json:"packages,omitempty"`
+	Problems []*schema.CorruptionError `json:"problems"`
 	// Differences are the config fields that differ from --reference's
 	// (valid files, with --reference only).
 	Differences []configcmp.Difference `json:"differences,omitempty"`
@@ -75,7 +75,7 @@ func runValidate(c *ucli.Context) error {
 		if !r.Valid {
 			msg := "is not a valid lockfile"
 			if len(r.Problems) > 0 {
-				msg += ": " + r.Problems[0].Message
+				msg += ": " + r.Problems[0].Error()
 			}
 			if refCode == ExitOK { // read, sniffed, and not valid
 				refCode = ExitProblems
@@ -124,7 +124,7 @@ func runValidate(c *ucli.Context) error {
 					fmt.Fprintf(Stdout, "  ... and %d more (use --json for all)\n", len(r.Problems)-maxShown)
 					break
 				}
-				fmt.Fprintf(Stdout, "  %s\n", p.Message)
+				fmt.Fprintf(Stdout, "  %s\n", p.Error())
 			}
 		}
 	}
@@ -153,11 +153,11 @@ func runValidate(c *ucli.Context) error {
 
 // validateFile checks one file and returns its result and exit code.
 func validateFile(path string) (fileResult, int) {
-	r := fileResult{Path: path, Problems: []problemJSON{}}
+	r := fileResult{Path: path, Problems: []*schema.CorruptionError{}}
 	code := ExitOK
 	err := checkFile(path, func(b []byte, s *schema.Schema, errs []error) {
 		if s == nil { // errs holds why the header names no known version
-			r.Problems = append(r.Problems, toProblem(fmt.Errorf("%s: %w", path, errs[0])))
+			r.Problems = append(r.Problems, schema.AsProblem(errs[0], path))
 			code = ExitProblems
 			return
 		}
@@ -165,7 +165,7 @@ func validateFile(path string) (fileResult, int) {
 		r.Version = &v
 		if len(errs) > 0 {
 			for _, e := range errs {
-				r.Problems = append(r.Problems, toProblem(fmt.Errorf("%s: %w", path, e)))
+				r.Problems = append(r.Problems, schema.AsProblem(e, path))
 			}
 			code = ExitProblems
 			return
@@ -176,7 +176,7 @@ func validateFile(path string) (fileResult, int) {
 		r.config = schema.DecodeConfig(b[schema.OffConfigVersion:])
 	})
 	if err != nil {
-		r.Problems = append(r.Problems, problemJSON{Error: "IOError", Message: err.Error()})
+		r.Problems = append(r.Problems, schema.AsProblem(err, path))
 		return r, ioCode(err)
 	}
 	return r, code

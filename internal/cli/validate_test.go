@@ -41,8 +41,8 @@ func TestValidateLargeWhileReading(t *testing.T) {
 			t.Fatalf("%s: valid %v with %d problems (exit %d), want %d: %v", name, got.Valid, len(got.Problems), code, len(want), got.Problems)
 		}
 		for i, p := range got.Problems {
-			if w := fmt.Sprintf("%s: %v", path, want[i]); p.Message != w {
-				t.Errorf("%s: problem %d is %q, want %q", name, i, p.Message, w)
+			if w := fmt.Sprintf("%s: %v", path, want[i]); p.Error() != w {
+				t.Errorf("%s: problem %d is %q, want %q", name, i, p.Error(), w)
 			}
 		}
 	}

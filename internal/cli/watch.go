@@ -143,15 +143,15 @@ type eventPrinter struct {
 
 // eventJSON is one line of watch --json.
 type eventJSON struct {
-	Time     string          `json:"time"`
-	Path     string          `json:"path"`
-	Kind     watch.Kind      `json:"kind"`
-	Exists   bool            `json:"exists"`
-	Valid    bool            `json:"valid"`
-	Version  *int            `json:"version,omitempty"`
-	Packages *int            `json:"packages,omitempty"`
-	Changes  *render.Changes `json:"changes,omitempty"`
-	Problems []problemJSON   `json:"problems"`
+	Time     string                    `json:"time"`
+	Path     string                    `json:"path"`
+	Kind     watch.Kind                `json:"kind"`
+	Exists   bool                      `json:"exists"`
+	Valid    bool                      `json:"valid"`
+	Version  *int                      `json:"version,omitempty"`
+	Packages *int                      `json:"packages,omitempty"`
+	Changes  *render.Changes           `json:"changes,omitempty"`
+	Problems []*schema.CorruptionError `json:"problems"`
 }
 
 func (p *eventPrinter) print(e watch.Event) {

@@ -255,7 +255,7 @@ var configProblems = []error{
 func checkForEdit(path string, b []byte) (*schema.Schema, schema.Config, []error, error) {
 	s, err := sniffHeader(b)
 	if err != nil {
-		return nil, schema.Config{}, nil, refuseProblems(path, []error{fmt.Errorf("%s: %w", path, err)}, "")
+		return nil, schema.Config{}, nil, refuseProblems(path, []error{schema.AsProblem(err, path)}, "")
 	}
 	start := time.Now()
 	errs := s.Check(b)
@@ -265,7 +265,7 @@ func checkForEdit(path string, b []byte) (*schema.Schema, schema.Config, []error
 	}
 	problems := make([]error, len(errs))
 	for i, e := range errs {
-		problems[i] = fmt.Errorf("%s: %w", path, e)
+		problems[i] = schema.AsProblem(e, path)
 	}
 	if onlyConfigDamaged(s, b, problems) {
 		return s, schema.DecodeConfig(b[schema.OffConfigVersion:]), problems, nil

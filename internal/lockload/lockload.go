@@ -15,7 +15,7 @@ import (
 
 // Parsed is a lockfile read for a command: its bytes, its version's
 // description when the magic and version were recognised, every problem
-// found (each prefixed with the path), and the decoded content when there
+// found (each a *schema.CorruptionError with its Path set), and the decoded content when there
 // were none.
 type Parsed struct {
 	Path     string
@@ -43,7 +43,7 @@ func Parse(path string, b []byte) *Parsed {
 	p := &Parsed{Path: path, Bytes: b}
 	s, err := Sniff(b)
 	if err != nil {
-		p.Problems = []error{fmt.Errorf("%s: %w", path, err)}
+		p.Problems = []error{schema.AsProblem(err, path)}
 		return p
 	}
 	ver := fmt.Sprintf("schema/v%d", s.Version)
@@ -56,7 +56,7 @@ func Parse(path string, b []byte) *Parsed {
 	trace.Line("validate", time.Since(start), ver)
 	if len(errs) > 0 {
 		for _, e := range errs {
-			p.Problems = append(p.Problems, fmt.Errorf("%s: %w", path, e))
+			p.Problems = append(p.Problems, schema.AsProblem(e, path))
 		}
 		return p
 	}
@@ -64,7 +64,7 @@ func Parse(path string, b []byte) *Parsed {
 	l, err := s.Decode(b)
 	trace.Line("decode", time.Since(start), ver)
 	if err != nil {
-		p.Problems = []error{fmt.Errorf("%s: %w", path, err)}
+		p.Problems = []error{schema.AsProblem(err, path)}
 		return p
 	}
 	p.Lockfile = l

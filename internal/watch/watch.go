@@ -122,10 +122,7 @@ func (s *State) ReadError() bool { return !s.Valid() }
 func (s *State) ProblemNames() []string {
 	var names []string
 	for _, p := range s.Problems {
-		n := schema.ErrorName(p)
-		if n == "" {
-			n = "IOError"
-		}
+		n := schema.AsProblem(p, "").Name()
 		if !slices.Contains(names, n) {
 			names = append(names, n)
 		}
@@ -495,7 +492,7 @@ func (w *Watcher) read(f *file) *State {
 		span.End(f.path + " " + err.Error())
 		s.Exists = true
 		s.Target = target
-		s.Problems = []error{fmt.Errorf("%s: %w", f.path, err)}
+		s.Problems = []error{schema.AsProblem(err, f.path)}
 		s.ProblemCount = 1
 		s.Sum = sha256.Sum256([]byte(err.Error()))
 	default:
@@ -537,7 +534,7 @@ func decode(s *State, b []byte, summary bool) {
 	}
 	sc, err := lockload.Sniff(b)
 	if err != nil {
-		s.Problems = []error{fmt.Errorf("%s: %w", s.Path, err)}
+		s.Problems = []error{schema.AsProblem(err, s.Path)}
 		s.ProblemCount = 1
 		return
 	}
@@ -551,7 +548,7 @@ func decode(s *State, b []byte, summary bool) {
 			errs = errs[:MaxSummaryProblems]
 		}
 		for _, e := range errs {
-			s.Problems = append(s.Problems, fmt.Errorf("%s: %w", s.Path, e))
+			s.Problems = append(s.Problems, schema.AsProblem(e, s.Path))
 		}
 		return
 	}
