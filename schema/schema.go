@@ -133,6 +133,10 @@ func (s *Schema) Decode(b []byte) (*Lockfile, error) {
 	return l, nil
 }
 
+// Load checks and decodes b in one parse: the lockfile when b is valid,
+// else nil and every problem, as Check reports them.
+func (s *Schema) Load(b []byte) (*Lockfile, []error) { return s.parse(b, true, nil) }
+
 // Check reports every problem of FORMAT.md section 6 in b, in file order;
 // nil when b is valid.
 func (s *Schema) Check(b []byte) []error {

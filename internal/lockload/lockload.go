@@ -1,7 +1,7 @@
 // Package lockload is the one way lockfix reads the bytes of a lockfile
 // for a command: sniff the version, check the header and its checksum,
-// check the whole file strictly, decode it, and time each step for
-// --trace. The codecs in schema never trace; this is where they are
+// then check the whole file strictly and decode it in one parse, and time
+// each step for --trace. The codecs in schema never trace; this is where they are
 // timed.
 package lockload
 
@@ -38,7 +38,8 @@ func Sniff(b []byte) (*schema.Schema, error) {
 	return s, nil
 }
 
-// Parse sniffs, checks and decodes b, the bytes of the file at path.
+// Parse sniffs b, the bytes of the file at path, then checks and decodes
+// it in one parse (Schema.Load).
 func Parse(path string, b []byte) *Parsed {
 	p := &Parsed{Path: path, Bytes: b}
 	s, err := Sniff(b)
@@ -52,20 +53,10 @@ func Parse(path string, b []byte) *Parsed {
 	s.HeaderValid(b)
 	trace.Line("checksum", time.Since(start), ver+" header")
 	start = time.Now()
-	errs := s.Check(b)
-	trace.Line("validate", time.Since(start), ver)
-	if len(errs) > 0 {
-		for _, e := range errs {
-			p.Problems = append(p.Problems, schema.AsProblem(e, path))
-		}
-		return p
-	}
-	start = time.Now()
-	l, err := s.Decode(b)
-	trace.Line("decode", time.Since(start), ver)
-	if err != nil {
-		p.Problems = []error{schema.AsProblem(err, path)}
-		return p
+	l, errs := s.Load(b)
+	trace.Line("decode", time.Since(start), ver+" checked and decoded in one parse")
+	for _, e := range errs {
+		p.Problems = append(p.Problems, schema.AsProblem(e, path))
 	}
 	p.Lockfile = l
 	return p
