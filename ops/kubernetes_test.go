@@ -142,9 +142,8 @@ func TestKubernetesConfigMapLockfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	cli.Stdout, cli.Stderr = &out, &out
-	defer func() { cli.Stdout, cli.Stderr = os.Stdout, os.Stderr }()
-	if code := cli.Main([]string{"lockfix", "validate", path}); code != 0 {
+	app := cli.New(cli.Commands(), cli.Streams{Stdin: os.Stdin, Stdout: &out, Stderr: &out})
+	if code := cli.Run(app, []string{"lockfix", "validate", path}); code != 0 {
 		t.Fatalf("lockfix validate: exit %d\n%s", code, out.String())
 	}
 }

@@ -20,10 +20,8 @@ import (
 func run(t *testing.T, stdin []byte, args ...string) (int, []byte, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	oldOut, oldErr, oldIn := cli.Stdout, cli.Stderr, cli.Stdin
-	cli.Stdout, cli.Stderr, cli.Stdin = &out, &errb, bytes.NewReader(stdin)
-	defer func() { cli.Stdout, cli.Stderr, cli.Stdin = oldOut, oldErr, oldIn }()
-	code := cli.Main(append([]string{"lockfix"}, args...))
+	app := cli.New(cli.Commands(), cli.Streams{Stdin: bytes.NewReader(stdin), Stdout: &out, Stderr: &errb})
+	code := cli.Run(app, append([]string{"lockfix"}, args...))
 	return code, out.Bytes(), errb.String()
 }
 

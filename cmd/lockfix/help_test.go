@@ -13,7 +13,7 @@ import (
 // exit codes, the size limit and where the format is described, and never
 // a document that is not in the repository.
 func TestHelpTeaches(t *testing.T) {
-	names := commandNames(cli.NewApp().Commands, "")
+	names := commandNames(cli.Commands(), "")
 	if len(names) < 15 {
 		t.Fatalf("only %d commands: %v", len(names), names)
 	}

@@ -121,7 +121,7 @@ func TestJSONFailure(t *testing.T) {
 			{[]string{"--json", "--nope"}, 16, "UsageError", ""},
 		},
 	}
-	for _, name := range commandNames(cli.NewApp().Commands, "") {
+	for _, name := range commandNames(cli.Commands(), "") {
 		if _, ok := cases[name]; !ok {
 			t.Errorf("command %q has no failing --json case", name)
 		}

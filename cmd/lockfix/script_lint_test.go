@@ -135,9 +135,8 @@ func dedupe(m map[string][]string) map[string][]string {
 // and exit code.
 func runLockfix(args ...string) (string, string, int) {
 	var out, errb bytes.Buffer
-	cli.Stdout, cli.Stderr = &out, &errb
-	defer func() { cli.Stdout, cli.Stderr = os.Stdout, os.Stderr }()
-	code := cli.Main(append([]string{"lockfix"}, args...))
+	app := cli.New(cli.Commands(), cli.Streams{Stdin: os.Stdin, Stdout: &out, Stderr: &errb})
+	code := cli.Run(app, append([]string{"lockfix"}, args...))
 	return out.String(), errb.String(), code
 }
 

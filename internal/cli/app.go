@@ -4,6 +4,7 @@ package cli
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -24,15 +25,25 @@ const Version = "0.1.0"
 // that have one, whichever command writes the file.
 const writerName = "lockfix " + Version
 
-var commands []*ucli.Command
+// Commands returns lockfix's commands, made anew: the list New is
+// usually given.
+func Commands() []*ucli.Command {
+	return []*ucli.Command{
+		completionCommand(), diffCommand(), dumpCommand(), exportCommand(), featureCommand(),
+		gitCommand(), inspectCommand(), lintCommand(), manCommand(), mergeDriverCommand(),
+		migrateCommand(), packCommand(), recoverCommand(), schemaCommand(), serveCommand(),
+		setCommand(), textconvCommand(), validateCommand(), watchCommand(),
+	}
+}
 
-// register adds a command to the app. Command files call it from init.
-func register(c *ucli.Command) {
+// prepare adds the flags every command has to c: the global flags, and
+// --follow-outside for the commands that walk directories.
+func prepare(c *ucli.Command) *ucli.Command {
 	if _, walks := lookupFlag(c, "name"); walks {
-		c.Flags = append(c.Flags, followOutsideFlag)
+		c.Flags = append(c.Flags, followOutsideFlag())
 	}
 	c.Flags = append(c.Flags, globalFlags()...)
-	commands = append(commands, c)
+	return c
 }
 
 // globalCategory is the heading of the global flags in a command's help.
@@ -59,12 +70,30 @@ func global(c *ucli.Context, name string) bool {
 	return false
 }
 
-// Stdout and Stderr are where commands write; tests may replace them.
-var (
-	Stdout io.Writer = os.Stdout
-	Stderr io.Writer = os.Stderr
-	Stdin  io.Reader = os.Stdin
-)
+// Streams are what a run of lockfix reads and writes instead of the
+// process's standard files.
+type Streams struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// env is one run's streams and state, kept in its app's Metadata so that
+// runs in one process (tests) share none of them.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// out counts what the run wrote on stdout (a failure with --json
+	// answers there only when nothing else did).
+	out  *countingWriter
+	walk walkState
+}
+
+// envOf returns the run that c belongs to.
+func envOf(c *ucli.Context) *env { return c.App.Metadata["env"].(*env) }
+
+func stdout(c *ucli.Context) io.Writer { return envOf(c).stdout }
+func stderr(c *ucli.Context) io.Writer { return envOf(c).stderr }
+func stdin(c *ucli.Context) io.Reader  { return envOf(c).stdin }
 
 // versionsText returns the registered config versions for people:
 // "0, 1 and 2".
@@ -79,13 +108,16 @@ func versionsText() string {
 	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
 
-// NewApp returns the lockfix application.
-func NewApp() *ucli.App {
-	// Each app gets its own copies of the commands, so that wrapping their
-	// hooks below does not pile up over repeated in-process runs.
-	cmds := make([]*ucli.Command, len(commands))
-	for i, c := range commands {
-		cmds[i] = withHelp(c)
+// New returns a lockfix application with the commands cmds (Commands,
+// or a list of one's own), which reads and writes the streams s. Names
+// on stdout and stderr have their control characters escaped; --json
+// output is left exact (Run).
+func New(cmds []*ucli.Command, s Streams) *ucli.App {
+	e := &env{stdin: s.Stdin, out: &countingWriter{w: controlEscaper{s.Stdout}}, stderr: controlEscaper{s.Stderr}}
+	e.stdout = e.out
+	cmds = slices.Clone(cmds)
+	for i, c := range cmds {
+		cmds[i] = withHelp(prepare(c))
 	}
 	slices.SortFunc(cmds, func(a, b *ucli.Command) int { return strings.Compare(a.Name, b.Name) })
 	app := &ucli.App{
@@ -111,9 +143,10 @@ names: docs/format.md. Every command: docs/commands.md, and
 the manual page: 'lockfix man'.`,
 		Flags:                globalFlags(),
 		Commands:             cmds,
-		Writer:               Stdout,
-		ErrWriter:            Stderr,
-		Reader:               Stdin,
+		Writer:               e.stdout,
+		ErrWriter:            e.stderr,
+		Reader:               e.stdin,
+		Metadata:             map[string]any{"env": e},
 		EnableBashCompletion: true,
 		HideHelpCommand:      false,
 		Before: func(c *ucli.Context) error {
@@ -124,7 +157,7 @@ the manual page: 'lockfix man'.`,
 			return usage("%v (see 'lockfix --help')", err)
 		},
 		CommandNotFound: func(c *ucli.Context, name string) {
-			fmt.Fprintf(Stderr, "lockfix: no command %q (see 'lockfix --help')\n", name)
+			fmt.Fprintf(e.stderr, "lockfix: no command %q (see 'lockfix --help')\n", name)
 		},
 	}
 	for _, cmd := range cmds {
@@ -135,12 +168,12 @@ the manual page: 'lockfix man'.`,
 		before := cmd.Before
 		cmd.Before = func(c *ucli.Context) error {
 			if global(c, "trace") {
-				trace.Enable(Stderr)
+				trace.Enable(e.stderr)
 			}
 			if c.Bool("follow-outside") {
-				walkState.Lock()
-				walkState.followOutside = true
-				walkState.Unlock()
+				e.walk.Lock()
+				e.walk.followOutside = true
+				e.walk.Unlock()
 			}
 			if before != nil {
 				return before(c)
@@ -151,28 +184,30 @@ the manual page: 'lockfix man'.`,
 	return app
 }
 
-// Main runs lockfix with args (os.Args) and returns the exit code. With
-// --json, a run that fails without writing anything on stdout answers
-// there with one JSON object (failureJSON): every command, usage errors
-// included.
+// Main runs lockfix with args (os.Args) on the process's standard files
+// and returns the exit code.
 func Main(args []string) int {
-	resetWalk()
+	return Run(New(Commands(), Streams{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}), args)
+}
+
+// Run runs app (made by New) once with args and returns the exit code.
+// With --json, stdout is written unescaped, and a run that fails without
+// writing anything there answers with one JSON object (failureJSON):
+// every command, usage errors included.
+func Run(app *ucli.App, args []string) int {
+	e := app.Metadata["env"].(*env)
 	asJSON := jsonRequested(args)
-	saved, savedErr := Stdout, Stderr
-	out := &countingWriter{w: Stdout}
-	if !asJSON {
-		out.w = controlEscaper{Stdout}
+	if esc, ok := e.out.w.(controlEscaper); ok && asJSON {
+		e.out.w = esc.w
 	}
-	Stdout, Stderr = out, controlEscaper{Stderr}
-	defer func() { Stdout, Stderr = saved, savedErr }()
-	code, err := runApp(args)
+	code, err := runApp(app, args)
 	trace.Disable()
-	if code != ExitOK && out.n == 0 && asJSON {
-		cmd, positional := commandLine(args)
+	if code != ExitOK && e.out.n == 0 && asJSON {
+		cmd, positional := commandLine(app.Commands, args)
 		if err == nil {
 			err = fmt.Errorf("exit %d (see stderr)", code)
 		}
-		if perr := printJSON(newFailure(cmd, positional, code, err)); perr != nil {
+		if perr := printJSON(e.stdout, newFailure(cmd, positional, code, err)); perr != nil {
 			code |= ExitOperational
 		}
 	}
@@ -181,8 +216,8 @@ func Main(args []string) int {
 
 // runApp runs the app and returns the exit code, and the error it printed on
 // stderr (nil when there was none, or when the command printed its own).
-func runApp(args []string) (int, error) {
-	app := NewApp()
+func runApp(app *ucli.App, args []string) (int, error) {
+	e := app.Metadata["env"].(*env)
 	var notFound error
 	app.CommandNotFound = func(c *ucli.Context, name string) {
 		notFound = usage("no command %q%s (see 'lockfix --help')", name, suggestCommand(app.Commands, name))
@@ -209,6 +244,26 @@ func runApp(args []string) (int, error) {
 	if errors.As(err, &ee) && ee.silent() {
 		return ee.code, nil
 	}
-	fmt.Fprintf(Stderr, "lockfix: %v\n", err)
+	fmt.Fprintf(e.stderr, "lockfix: %v\n", err)
 	return codeOf(err), err
+}
+
+// sharedFlag is a flag that urfave/cli keeps in a package variable
+// (--help, --version) and so puts into every app. It parses with a copy
+// of itself, so that apps running at once never write to the one flag.
+type sharedFlag struct{ *ucli.BoolFlag }
+
+// Apply defines a copy of the flag in set.
+func (f sharedFlag) Apply(set *flag.FlagSet) error {
+	c := *f.BoolFlag
+	return c.Apply(set)
+}
+
+func init() {
+	if f, ok := ucli.HelpFlag.(*ucli.BoolFlag); ok {
+		ucli.HelpFlag = sharedFlag{f}
+	}
+	if f, ok := ucli.VersionFlag.(*ucli.BoolFlag); ok {
+		ucli.VersionFlag = sharedFlag{f}
+	}
 }

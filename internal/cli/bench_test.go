@@ -41,8 +41,7 @@ func BenchmarkValidateCommand(b *testing.B) {
 		}
 	})
 	b.Run("op=paired", func(b *testing.B) {
-		Stdout, Stderr = io.Discard, io.Discard
-		defer func() { Stdout, Stderr = os.Stdout, os.Stderr }()
+		e := quietEnv()
 		var floor, check time.Duration
 		for b.Loop() {
 			t0 := time.Now()
@@ -52,7 +51,7 @@ func BenchmarkValidateCommand(b *testing.B) {
 			}
 			benchSum = schema.CRC64(buf)
 			t1 := time.Now()
-			if r, code := validateFile(path); code != 0 || !r.Valid {
+			if r, code := e.validateFile(path); code != 0 || !r.Valid {
 				b.Fatalf("validate: %d %v", code, r.Problems)
 			}
 			floor, check = floor+t1.Sub(t0), check+time.Since(t1)
@@ -60,11 +59,10 @@ func BenchmarkValidateCommand(b *testing.B) {
 		b.ReportMetric(float64(check)/float64(floor), "validate/floor")
 	})
 	b.Run("op=validate", func(b *testing.B) {
-		Stdout, Stderr = io.Discard, io.Discard
-		defer func() { Stdout, Stderr = os.Stdout, os.Stderr }()
+		e := quietEnv()
 		b.SetBytes(st.Size())
 		for b.Loop() {
-			if r, code := validateFile(path); code != 0 || !r.Valid {
+			if r, code := e.validateFile(path); code != 0 || !r.Valid {
 				b.Fatalf("validate: %d %v", code, r.Problems)
 			}
 		}
@@ -85,18 +83,17 @@ func BenchmarkSetCommand(b *testing.B) {
 	}
 	st, _ := os.Stat(path)
 	b.SetBytes(st.Size())
-	Stdout, Stderr = io.Discard, io.Discard
-	defer func() { Stdout, Stderr = os.Stdout, os.Stderr }()
+	e := quietEnv()
 	var validate, set time.Duration
 	rows := 30
 	for b.Loop() {
 		t0 := time.Now()
-		if r, code := validateFile(path); code != 0 || !r.Valid {
+		if r, code := e.validateFile(path); code != 0 || !r.Valid {
 			b.Fatalf("validate: %d %v", code, r.Problems)
 		}
 		t1 := time.Now()
 		rows = 30 + (rows+1)%2
-		if code := Main([]string{"lockfix", "set", "--quiet", path, "terminal.rows", strconv.Itoa(rows)}); code != 0 {
+		if code := runWith(io.Discard, io.Discard, "set", "--quiet", path, "terminal.rows", strconv.Itoa(rows)); code != 0 {
 			b.Fatalf("set: exit %d", code)
 		}
 		validate, set = validate+t1.Sub(t0), set+time.Since(t1)

@@ -12,8 +12,8 @@ import (
 // has it.
 const exitDiffer = 1
 
-func init() {
-	register(&ucli.Command{
+func diffCommand() *ucli.Command {
+	return &ucli.Command{
 		Name:      "diff",
 		Usage:     "show how two lockfiles' decoded content differs",
 		ArgsUsage: "A B",
@@ -47,7 +47,7 @@ Examples:
    lockfix diff --json old.lockb new.lockb | jq '.added'
    lockfix diff --format markdown base.lockb bun.lockb > comment.md`,
 		Action: runDiff,
-	})
+	}
 }
 
 // diffJSON is lockfix diff --json's output.
@@ -77,7 +77,7 @@ func runDiff(c *ucli.Context) error {
 	}
 	var loaded [2]*loaded
 	for i, p := range []string{pa, pb} {
-		ld, err := load(p)
+		ld, err := envOf(c).load(p)
 		if err != nil {
 			return exitPath(ExitOperational, p, err)
 		}
@@ -105,23 +105,23 @@ func runDiff(c *ucli.Context) error {
 	}
 	switch {
 	case format == "json" || global(c, "json"):
-		if err := printJSON(diffJSON{A: pa, B: pb, Equal: d.Equal(), Changes: d.Changes()}); err != nil {
+		if err := printJSON(stdout(c), diffJSON{A: pa, B: pb, Equal: d.Equal(), Changes: d.Changes()}); err != nil {
 			return err
 		}
 	case global(c, "quiet"):
 	case format == "markdown":
-		if err := d.WriteMarkdown(Stdout, render.MarkdownOptions{NameA: pa, NameB: pb, MaxRows: c.Int("max-rows")}); err != nil {
+		if err := d.WriteMarkdown(stdout(c), render.MarkdownOptions{NameA: pa, NameB: pb, MaxRows: c.Int("max-rows")}); err != nil {
 			return exit(ExitOperational, "diff: write: %v", err)
 		}
 	case d.Equal():
 	default:
-		if err := d.WriteUnified(Stdout, pa, pb); err != nil {
+		if err := d.WriteUnified(stdout(c), pa, pb); err != nil {
 			return exit(ExitOperational, "diff: write: %v", err)
 		}
 		ch := d.Changes()
-		fmt.Fprintf(Stdout, "\n%s\n", d.Summary())
+		fmt.Fprintf(stdout(c), "\n%s\n", d.Summary())
 		for _, line := range ch.Summary() {
-			fmt.Fprintln(Stdout, line)
+			fmt.Fprintln(stdout(c), line)
 		}
 	}
 	return exitCode(code)

@@ -12,8 +12,8 @@ import (
 	"github.com/lockfix/lockfix/schema"
 )
 
-func init() {
-	register(&ucli.Command{
+func dumpCommand() *ucli.Command {
+	return &ucli.Command{
 		Name:      "dump",
 		Usage:     "show a lockfile's header byte by byte (--hex) or the whole file as JSON (--json)",
 		ArgsUsage: "FILE",
@@ -45,7 +45,7 @@ Examples:
 			&ucli.BoolFlag{Name: "hex", Usage: "annotated hex dump of the header, one line per field (the default)"},
 		},
 		Action: runDump,
-	})
+	}
 }
 
 // fieldJSON is one header field in dump --json.
@@ -92,20 +92,20 @@ func runDump(c *ucli.Context) error {
 	}
 	var werr error
 	valid := false
-	err := examine(c.Args().First(), func(x *examination) {
+	err := envOf(c).examine(c.Args().First(), func(x *examination) {
 		valid = x.Valid()
 		if !asJSON {
-			printHex(Stdout, x)
+			printHex(stdout(c), x)
 			return
 		}
 		j := x.dumpJSON()
 		if !x.Strict || x.Packages != nil {
-			werr = printJSON(j)
+			werr = printJSON(stdout(c), j)
 			return
 		}
 		// The records of a file checked as it was read go straight from
 		// its bytes to the output.
-		werr = writeWithPackages(Stdout, j, func(emit func(name, version, resolved, integrity string)) {
+		werr = writeWithPackages(stdout(c), j, func(emit func(name, version, resolved, integrity string)) {
 			eachRecord(x.Bytes, x.Schema, func(r *schema.RawPackage) {
 				emit(bstr(r.Name), bstr(r.Version), bstr(r.Resolved), bstr(r.Integrity))
 			})

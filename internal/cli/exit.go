@@ -200,8 +200,7 @@ func jsonRequested(args []string) bool {
 
 // commandLine returns the command that args name ("feature enable"), and
 // their positional arguments.
-func commandLine(args []string) (string, []string) {
-	cmds := commands
+func commandLine(cmds []*ucli.Command, args []string) (string, []string) {
 	var cmd *ucli.Command
 	var names, positional []string
 	for i := 1; i < len(args); i++ {

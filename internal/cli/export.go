@@ -12,8 +12,8 @@ import (
 	"github.com/lockfix/lockfix/schema"
 )
 
-func init() {
-	register(&ucli.Command{
+func exportCommand() *ucli.Command {
+	return &ucli.Command{
 		Name:      "export",
 		Usage:     "write a lockfile's content as JSON on stdout",
 		ArgsUsage: "FILE",
@@ -34,7 +34,7 @@ Examples:
    lockfix export bun.lockb | jq -r '.packages[] | .name + "@" + .version'
    lockfix export old/bun.lockb | lockfix pack --to 2 -o new/bun.lockb -`,
 		Action: runExport,
-	})
+	}
 }
 
 func runExport(c *ucli.Context) error {
@@ -43,7 +43,7 @@ func runExport(c *ucli.Context) error {
 	}
 	path := c.Args().First()
 	var werr error
-	err := checkFile(path, func(b []byte, s *schema.Schema, errs []error) {
+	err := envOf(c).checkFile(path, func(b []byte, s *schema.Schema, errs []error) {
 		if len(errs) > 0 || s == nil {
 			werr = exportInvalid(c, parse(path, b))
 			return
@@ -55,7 +55,7 @@ func runExport(c *ucli.Context) error {
 		content := &schema.Content{Config: schema.ConfigContent(cfg, registryOf(t.Registries(), cfg.RegistryHash)),
 			Packages: []schema.Package{}}
 		content.Config.Writer, _ = (&examination{Bytes: b, Schema: s}).writer()
-		werr = writeWithPackages(Stdout, content, func(emit func(name, version, resolved, integrity string)) {
+		werr = writeWithPackages(stdout(c), content, func(emit func(name, version, resolved, integrity string)) {
 			eachRecord(b, s, func(r *schema.RawPackage) {
 				emit(bstr(r.Name), bstr(r.Version), bstr(r.Resolved), bstr(r.Integrity))
 			})
@@ -71,13 +71,13 @@ func runExport(c *ucli.Context) error {
 func exportInvalid(c *ucli.Context, ld *loaded) error {
 	path := ld.Path
 	if global(c, "json") {
-		if err := printJSON(map[string]any{"path": path, "valid": false, "problems": toProblems(ld.Problems)}); err != nil {
+		if err := printJSON(stdout(c), map[string]any{"path": path, "valid": false, "problems": toProblems(ld.Problems)}); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(Stderr, "lockfix: %s: invalid, not exported (%d problem%s; 'lockfix recover' repairs it):\n", path, len(ld.Problems), plural(len(ld.Problems)))
+	fmt.Fprintf(stderr(c), "lockfix: %s: invalid, not exported (%d problem%s; 'lockfix recover' repairs it):\n", path, len(ld.Problems), plural(len(ld.Problems)))
 	for _, p := range ld.Problems {
-		fmt.Fprintf(Stderr, "  %v\n", p)
+		fmt.Fprintf(stderr(c), "  %v\n", p)
 	}
 	return exitCode(ExitProblems)
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/lockfix/lockfix/schema"
 )
 
-func init() {
+func featureCommand() *ucli.Command {
 	cmd := &ucli.Command{
 		Name:      "feature",
 		Usage:     "list, enable or disable the feature flags of a lockfile",
@@ -87,7 +87,7 @@ Examples:
 			return usage("feature %s: %v (see 'lockfix feature %s --help')", name, err, name)
 		}
 	}
-	register(cmd)
+	return cmd
 }
 
 // featureJSON is one flag in feature list --json.
@@ -115,7 +115,7 @@ func runFeatureList(c *ucli.Context) error {
 		return usage("feature list: want one FILE, got %d arguments (usage: lockfix feature list FILE)", c.NArg())
 	}
 	path := c.Args().First()
-	ld, err := load(path)
+	ld, err := envOf(c).load(path)
 	if err != nil {
 		return exitPath(ExitOperational, path, err)
 	}
@@ -134,13 +134,13 @@ func runFeatureList(c *ucli.Context) error {
 		code = ExitProblems
 	}
 	if global(c, "json") {
-		if err := printJSON(featureListJSON{Path: path, Version: s.Version, Valid: code == 0,
+		if err := printJSON(stdout(c), featureListJSON{Path: path, Version: s.Version, Valid: code == 0,
 			Flags: flags, Problems: toProblems(ld.Problems)}); err != nil {
 			return err
 		}
 		return exitCode(code)
 	}
-	fmt.Fprintf(Stdout, "%s: config version %d, flags %s\n", displayPath(path), s.Version, cfg.Flags)
+	fmt.Fprintf(stdout(c), "%s: config version %d, flags %s\n", displayPath(path), s.Version, cfg.Flags)
 	for _, f := range flags {
 		state := "off"
 		switch {
@@ -151,10 +151,10 @@ func runFeatureList(c *ucli.Context) error {
 		case !f.Defined:
 			state = "-   " + needsVersion(path, s.Version, f.Name)
 		}
-		fmt.Fprintf(Stdout, "  %-24s %s\n", f.Name, state)
+		fmt.Fprintf(stdout(c), "  %-24s %s\n", f.Name, state)
 	}
 	if code != 0 {
-		fmt.Fprintf(Stdout, "%s: the file has %d problems (lockfix validate %s)\n", path, len(ld.Problems), path)
+		fmt.Fprintf(stdout(c), "%s: the file has %d problems (lockfix validate %s)\n", path, len(ld.Problems), path)
 	}
 	return exitCode(code)
 }

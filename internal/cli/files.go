@@ -40,35 +40,31 @@ var (
 	errOutsideRoot = errors.New("symlink leads outside the directory walked")
 )
 
-// walkState holds what this run's walks found wrong, by the path they put
+// walkState holds what a run's walks found wrong, by the path they put
 // in the file list, and whether links out of the root are followed
-// (--follow-outside). Main resets it for each run.
-var walkState struct {
+// (--follow-outside).
+type walkState struct {
 	sync.Mutex
 	problems      map[string]error
 	followOutside bool
 }
 
-// resetWalk forgets the problems of an earlier run.
-func resetWalk() {
-	walkState.Lock()
-	defer walkState.Unlock()
-	walkState.problems, walkState.followOutside = nil, false
-}
-
 // walkProblem returns the problem a walk of this run found at path, or nil.
 // Files given on the command line have none: a link given as FILE is
 // followed wherever it leads.
-func walkProblem(path string) error {
-	walkState.Lock()
-	defer walkState.Unlock()
-	return walkState.problems[path]
+func (e *env) walkProblem(path string) error {
+	e.walk.Lock()
+	defer e.walk.Unlock()
+	return e.walk.problems[path]
 }
 
-// followOutsideFlag is --follow-outside, which every command that walks
-// directories (every command with --name) has.
-var followOutsideFlag = &ucli.BoolFlag{Name: "follow-outside",
-	Usage: "follow a lockfile symlink found in a directory walk whose target lies outside that directory (by default it is reported, not followed, exit 8)"}
+// followOutsideFlag returns --follow-outside, which every command that
+// walks directories (every command with --name) has; a flag is made anew
+// for each app, as urfave/cli writes into it while it parses.
+func followOutsideFlag() ucli.Flag {
+	return &ucli.BoolFlag{Name: "follow-outside",
+		Usage: "follow a lockfile symlink found in a directory walk whose target lies outside that directory (by default it is reported, not followed, exit 8)"}
+}
 
 // expandPaths turns the command line's paths into files: a file stays as
 // it is, a directory is walked for files whose base name matches glob.
@@ -76,18 +72,18 @@ var followOutsideFlag = &ucli.BoolFlag{Name: "follow-outside",
 // sorted. What the walk finds wrong (walkPaths) stays in the list, at the
 // path it is about, and reading that path returns the problem: a command
 // reports it as a file it could not read and ends with exit 8.
-func expandPaths(paths []string, glob string) ([]string, error) {
-	files, problems, err := walkPaths(paths, glob, true)
+func (e *env) expandPaths(paths []string, glob string) ([]string, error) {
+	files, problems, err := e.walkPaths(paths, glob, true)
 	if err != nil {
 		return nil, err
 	}
-	walkState.Lock()
-	defer walkState.Unlock()
-	for p, e := range problems {
-		if walkState.problems == nil {
-			walkState.problems = map[string]error{}
+	e.walk.Lock()
+	defer e.walk.Unlock()
+	for p, pe := range problems {
+		if e.walk.problems == nil {
+			e.walk.problems = map[string]error{}
 		}
-		walkState.problems[p] = e
+		e.walk.problems[p] = pe
 	}
 	return files, nil
 }
@@ -102,16 +98,16 @@ func expandPaths(paths []string, glob string) ([]string, error) {
 //   - a matching symlink whose target does not exist (errDanglingLink);
 //   - a matching symlink to a file outside the directory given
 //     (errOutsideRoot), unless --follow-outside.
-func walkPaths(paths []string, glob string, empty bool) ([]string, map[string]error, error) {
+func (e *env) walkPaths(paths []string, glob string, empty bool) ([]string, map[string]error, error) {
 	if glob == "" {
 		glob = DefaultName
 	}
 	if _, err := filepath.Match(glob, ""); err != nil {
 		return nil, nil, usage("--name %q is not a valid glob: %v", glob, err)
 	}
-	walkState.Lock()
-	follow := walkState.followOutside
-	walkState.Unlock()
+	e.walk.Lock()
+	follow := e.walk.followOutside
+	e.walk.Unlock()
 	problems := map[string]error{}
 	var out []string
 	for _, p := range paths {
@@ -199,8 +195,8 @@ func checkLink(path, dir, root string, follow bool) (problem error, skip bool) {
 
 // openFile is atomicfile.Open for a path that may come from a walk: a
 // path the walk found wrong returns its problem and is not opened.
-func openFile(path string, opts atomicfile.Options) (*atomicfile.Handle, error) {
-	if err := walkProblem(path); err != nil {
+func (e *env) openFile(path string, opts atomicfile.Options) (*atomicfile.Handle, error) {
+	if err := e.walkProblem(path); err != nil {
 		return nil, err
 	}
 	return atomicfile.Open(path, opts)
@@ -208,8 +204,8 @@ func openFile(path string, opts atomicfile.Options) (*atomicfile.Handle, error) 
 
 // openStream is atomicfile.OpenStream for a path that may come from a
 // walk (openFile).
-func openStream(path string) (*atomicfile.Stream, error) {
-	if err := walkProblem(path); err != nil {
+func (e *env) openStream(path string) (*atomicfile.Stream, error) {
+	if err := e.walkProblem(path); err != nil {
 		return nil, err
 	}
 	return atomicfile.OpenStream(path)
@@ -218,16 +214,16 @@ func openStream(path string) (*atomicfile.Stream, error) {
 // readFile reads a lockfile for a read-only command: regular files only,
 // at most atomicfile.MaxSize bytes, "-" for stdin. The read is traced
 // (atomicfile traces files itself).
-func readFile(path string) ([]byte, error) {
+func (e *env) readFile(path string) ([]byte, error) {
 	if path != "-" {
-		h, err := openFile(path, atomicfile.Options{ReadOnly: true})
+		h, err := e.openFile(path, atomicfile.Options{ReadOnly: true})
 		if err != nil {
 			return nil, err
 		}
 		return h.Data(), nil
 	}
 	span := trace.Start("file.read")
-	b, err := io.ReadAll(io.LimitReader(Stdin, atomicfile.MaxSize+1))
+	b, err := io.ReadAll(io.LimitReader(e.stdin, atomicfile.MaxSize+1))
 	if err == nil && len(b) > atomicfile.MaxSize {
 		err = fmt.Errorf("stdin: %w: the limit is %d bytes", atomicfile.ErrTooLarge, atomicfile.MaxSize)
 	}

@@ -23,8 +23,8 @@ const gitAttributes = "binary diff=lockfix merge=lockfix"
 // defaultPattern is the .gitattributes pattern always added.
 const defaultPattern = "*.lockb"
 
-func init() {
-	register(&ucli.Command{
+func gitCommand() *ucli.Command {
+	return &ucli.Command{
 		Name:  "git",
 		Usage: "set up git to diff and merge lockfiles by their content",
 		Subcommands: []*ucli.Command{{
@@ -65,7 +65,7 @@ files cannot be written, 16 for bad arguments.`,
 			}
 			return usage("git: no subcommand %q: want setup (see 'lockfix git --help')", c.Args().First())
 		},
-	})
+	}
 }
 
 // setupChange is one thing git setup added, set or found in place.
@@ -131,7 +131,7 @@ func runGitSetup(c *ucli.Context) error {
 		changes = append(changes, ch)
 	}
 	if global(c, "json") {
-		return printJSON(map[string]any{"changes": changes})
+		return printJSON(stdout(c), map[string]any{"changes": changes})
 	}
 	if global(c, "quiet") {
 		return nil
@@ -144,12 +144,12 @@ func runGitSetup(c *ucli.Context) error {
 				verb = "set in"
 			}
 		}
-		fmt.Fprintf(Stdout, "%s %s: %s\n", verb, ch.File, ch.Setting)
+		fmt.Fprintf(stdout(c), "%s %s: %s\n", verb, ch.File, ch.Setting)
 	}
 	if top != "" {
-		fmt.Fprintln(Stdout, "commit .gitattributes; the git config is per clone: run 'lockfix git setup' once in each clone, or 'lockfix git setup --global'")
+		fmt.Fprintln(stdout(c), "commit .gitattributes; the git config is per clone: run 'lockfix git setup' once in each clone, or 'lockfix git setup --global'")
 	} else {
-		fmt.Fprintln(Stdout, "not in a repository: add '*.lockb "+gitAttributes+"' to each repository's .gitattributes (run 'lockfix git setup' in it)")
+		fmt.Fprintln(stdout(c), "not in a repository: add '*.lockb "+gitAttributes+"' to each repository's .gitattributes (run 'lockfix git setup' in it)")
 	}
 	return nil
 }

@@ -53,8 +53,8 @@ func withHelp(cmd *ucli.Command) *ucli.Command {
 	return &cp
 }
 
-func init() {
-	register(&ucli.Command{
+func completionCommand() *ucli.Command {
+	return &ucli.Command{
 		Name:      "completion",
 		Usage:     "print a shell completion script: bash, zsh or fish",
 		ArgsUsage: "bash|zsh|fish",
@@ -67,8 +67,11 @@ Install it:
    zsh:  lockfix completion zsh > "${fpath[1]}/_lockfix"
    fish: lockfix completion fish > ~/.config/fish/completions/lockfix.fish`,
 		Action: runCompletion,
-	})
-	register(&ucli.Command{
+	}
+}
+
+func manCommand() *ucli.Command {
+	return &ucli.Command{
 		Name:  "man",
 		Usage: "print lockfix's manual page (roff), made from the same definitions as --help",
 		Description: `man prints the manual page lockfix(1), generated from the commands, their
@@ -78,7 +81,7 @@ Examples:
    lockfix man > /usr/local/share/man/man1/lockfix.1
    lockfix man | man -l -`,
 		Action: runMan,
-	})
+	}
 }
 
 // completionScripts are the bash and zsh scripts; both ask lockfix itself
@@ -131,14 +134,14 @@ func runCompletion(c *ucli.Context) error {
 		if err != nil {
 			return exit(ExitOperational, "completion fish: %v", err)
 		}
-		_, err = fmt.Fprint(Stdout, s)
+		_, err = fmt.Fprint(stdout(c), s)
 		return err
 	}
 	s, ok := completionScripts[shell]
 	if !ok {
 		return usage("completion: no script for %q%s: want bash, zsh or fish", shell, suggestShell(shell))
 	}
-	_, err := fmt.Fprint(Stdout, s)
+	_, err := fmt.Fprint(stdout(c), s)
 	return err
 }
 
@@ -154,7 +157,7 @@ func runMan(c *ucli.Context) error {
 	if c.NArg() != 0 {
 		return usage("man: takes no arguments, got %q (usage: lockfix man)", c.Args().First())
 	}
-	_, err := Stdout.Write(md2man.Render([]byte(manMarkdown(c.App))))
+	_, err := stdout(c).Write(md2man.Render([]byte(manMarkdown(c.App))))
 	return err
 }
 

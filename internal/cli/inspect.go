@@ -12,8 +12,8 @@ import (
 	"github.com/lockfix/lockfix/schema"
 )
 
-func init() {
-	register(&ucli.Command{
+func inspectCommand() *ucli.Command {
+	return &ucli.Command{
 		Name:      "inspect",
 		Usage:     "summarize a lockfile: version, the 13 config bytes, checksums and every problem",
 		ArgsUsage: "FILE|DIR...",
@@ -45,7 +45,7 @@ Examples:
 			&ucli.StringFlag{Name: "name", Value: DefaultName, Usage: "file name `GLOB` to look for in directories"},
 		},
 		Action: runInspect,
-	})
+	}
 }
 
 // examination is everything inspect and dump find out about one file,
@@ -105,8 +105,8 @@ func (x *examination) Valid() bool { return len(x.Problems) == 0 }
 // examine reads a file as validate does (checked while it is read) and
 // calls use with all it can find out. x.Bytes is only valid during the
 // call. The error is for reading only.
-func examine(path string, use func(x *examination)) error {
-	return checkFile(path, func(b []byte, s *schema.Schema, errs []error) {
+func (e *env) examine(path string, use func(x *examination)) error {
+	return e.checkFile(path, func(b []byte, s *schema.Schema, errs []error) {
 		use(examineChecked(path, b, s, errs))
 	})
 }
@@ -423,7 +423,7 @@ func runInspect(c *ucli.Context) error {
 	if c.NArg() == 0 {
 		return usage("inspect: no FILE given (usage: lockfix inspect FILE|DIR...)")
 	}
-	files, err := expandPaths(c.Args().Slice(), c.String("name"))
+	files, err := envOf(c).expandPaths(c.Args().Slice(), c.String("name"))
 	if err != nil {
 		return err
 	}
@@ -431,7 +431,7 @@ func runInspect(c *ucli.Context) error {
 	code := 0
 	results := []any{}
 	for i, path := range files {
-		err := examine(path, func(x *examination) {
+		err := envOf(c).examine(path, func(x *examination) {
 			if !x.Valid() {
 				code |= ExitProblems
 			}
@@ -441,9 +441,9 @@ func runInspect(c *ucli.Context) error {
 			case quiet && x.Valid():
 			default:
 				if i > 0 && !quiet {
-					fmt.Fprintln(Stdout)
+					fmt.Fprintln(stdout(c))
 				}
-				printInspect(Stdout, x, quiet)
+				printInspect(stdout(c), x, quiet)
 			}
 		})
 		if err != nil {
@@ -452,12 +452,12 @@ func runInspect(c *ucli.Context) error {
 				results = append(results, map[string]any{"path": path, "valid": false,
 					"problems": []*schema.CorruptionError{schema.AsProblem(err, path)}})
 			} else {
-				fmt.Fprintf(Stderr, "lockfix: %v\n", err)
+				fmt.Fprintf(stderr(c), "lockfix: %v\n", err)
 			}
 		}
 	}
 	if asJSON {
-		if err := printJSON(map[string]any{"files": results}); err != nil {
+		if err := printJSON(stdout(c), map[string]any{"files": results}); err != nil {
 			return err
 		}
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/lockfix/lockfix/schema"
 )
 
-func init() {
-	register(&ucli.Command{
+func lintCommand() *ucli.Command {
+	return &ucli.Command{
 		Name:      "lint",
 		Usage:     "check lockfiles against a supply-chain policy",
 		ArgsUsage: "FILE|DIR...",
@@ -75,7 +75,7 @@ Examples:
 			&ucli.StringFlag{Name: "name", Value: DefaultName, Usage: "file name `GLOB` to look for in directories"},
 		},
 		Action: runLint,
-	})
+	}
 }
 
 // listFlag is a repeatable flag whose values are kept whole: a semver
@@ -192,22 +192,22 @@ func runLint(c *ucli.Context) error {
 	var results []lint.FileResult
 	var files []string
 	for _, arg := range c.Args().Slice() {
-		found, err := expandPaths([]string{arg}, c.String("name"))
+		found, err := envOf(c).expandPaths([]string{arg}, c.String("name"))
 		if err != nil {
 			return err
 		}
 		if len(found) == 0 {
-			fmt.Fprintf(Stderr, "lockfix: lint: %s: no lockfile named %s found\n", arg, c.String("name"))
+			fmt.Fprintf(stderr(c), "lockfix: lint: %s: no lockfile named %s found\n", arg, c.String("name"))
 			code |= ExitOperational
 		}
 		files = append(files, found...)
 	}
-	enc := json.NewEncoder(Stdout)
+	enc := json.NewEncoder(stdout(c))
 	clean, found, invalid := 0, 0, 0
 	for _, path := range files {
-		r, err := lintFile(path, checker)
+		r, err := envOf(c).lintFile(path, checker)
 		if err != nil {
-			fmt.Fprintf(Stderr, "lockfix: lint: %v\n", err)
+			fmt.Fprintf(stderr(c), "lockfix: lint: %v\n", err)
 			code |= ioCode(err)
 			continue
 		}
@@ -231,17 +231,17 @@ func runLint(c *ucli.Context) error {
 				}
 			}
 		default:
-			printLint(Stdout, r, quiet)
+			printLint(stdout(c), r, quiet)
 		}
 	}
 	switch {
 	case format == "sarif":
 		rep := lint.SARIF(results, "lockfix", Version, code&ExitOperational == 0)
-		if err := rep.PrettyWrite(Stdout); err != nil {
+		if err := rep.PrettyWrite(stdout(c)); err != nil {
 			return exit(ExitOperational, "lint: write: %v", err)
 		}
 	case format == "human" && len(files) > 1 && !quiet:
-		fmt.Fprintf(Stdout, "%d files: %d clean, %d with findings, %d invalid\n", len(files), clean, found, invalid)
+		fmt.Fprintf(stdout(c), "%d files: %d clean, %d with findings, %d invalid\n", len(files), clean, found, invalid)
 	}
 	return exitCode(code)
 }
@@ -249,9 +249,9 @@ func runLint(c *ucli.Context) error {
 // lintFile reads and checks one file the way validate does (the same
 // strict check, while the file is read), then lints its records in place.
 // The error is for reading only.
-func lintFile(path string, checker *lint.Checker) (lint.FileResult, error) {
+func (e *env) lintFile(path string, checker *lint.Checker) (lint.FileResult, error) {
 	r := lint.FileResult{Path: path, Version: -1}
-	err := checkFile(path, func(b []byte, s *schema.Schema, errs []error) {
+	err := e.checkFile(path, func(b []byte, s *schema.Schema, errs []error) {
 		r.Size = len(b)
 		if s == nil {
 			r.Findings = lint.Invalid(errs)

@@ -43,14 +43,15 @@ func BenchmarkLintCommand(b *testing.B) {
 	}
 	st, _ := os.Stat(path)
 	c := benchPolicy(b)
+	e := quietEnv()
 	lintOnce := func(b *testing.B) {
-		r, err := lintFile(path, c)
+		r, err := e.lintFile(path, c)
 		if err != nil || len(r.Findings) > 0 || r.Packages != 100_000 {
 			b.Fatalf("lint: %v, %d findings (%v), %d packages", err, len(r.Findings), r.Findings[:min(len(r.Findings), 3)], r.Packages)
 		}
 	}
 	validateOnce := func(b *testing.B) {
-		if r, code := validateFile(path); code != 0 || !r.Valid {
+		if r, code := e.validateFile(path); code != 0 || !r.Valid {
 			b.Fatalf("validate: %d %v", code, r.Problems)
 		}
 	}

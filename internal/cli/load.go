@@ -7,8 +7,8 @@ type loaded = lockload.Parsed
 
 // load reads, sniffs, checks and decodes a lockfile, tracing each step.
 // The error is for reading only; format problems are in Problems.
-func load(path string) (*loaded, error) {
-	b, err := readFile(path)
+func (e *env) load(path string) (*loaded, error) {
+	b, err := e.readFile(path)
 	if err != nil {
 		return nil, err
 	}

@@ -19,8 +19,8 @@ import (
 // git takes any non-zero code as "conflicted".
 const exitConflict = 1
 
-func init() {
-	register(&ucli.Command{
+func mergeDriverCommand() *ucli.Command {
+	return &ucli.Command{
 		Name:      "merge-driver",
 		Usage:     "git's merge driver for lockfiles: a three-way merge of their decoded content",
 		ArgsUsage: "BASE OURS THEIRS [PATH]",
@@ -48,7 +48,7 @@ too (its problems are printed). An empty BASE (both branches added the
 file) merges with no common ancestor: only what both sides agree on merges.
 16 for bad arguments.`,
 		Action: runMergeDriver,
-	})
+	}
 }
 
 // mergeJSON is merge-driver --json's output.
@@ -84,7 +84,7 @@ func runMergeDriver(c *ucli.Context) error {
 			data[i] = h.Data()
 			continue
 		}
-		if data[i], err = readFile(p); err != nil {
+		if data[i], err = envOf(c).readFile(p); err != nil {
 			return exit(ExitOperational, "merge-driver: %s: %s (%s)", name, namePath(p, err), [3]string{"base", "ours", "theirs"}[i])
 		}
 	}
@@ -123,14 +123,14 @@ func runMergeDriver(c *ucli.Context) error {
 	}
 	out.Merged = true
 	if global(c, "json") {
-		return printJSON(out)
+		return printJSON(stdout(c), out)
 	}
 	if !global(c, "quiet") {
 		migrated := ""
 		if res.Migrated != "" {
 			migrated = ", " + strings.Replace(res.Migrated, "->", "migrated to", 1)
 		}
-		fmt.Fprintf(Stdout, "lockfix: %s merged (v%d, %s; package names changed: %d by ours, %d by theirs%s)\n",
+		fmt.Fprintf(stdout(c), "lockfix: %s merged (v%d, %s; package names changed: %d by ours, %d by theirs%s)\n",
 			name, res.Version, countOf(len(res.Lockfile.Packages), "package"), res.FromOurs, res.FromTheirs, migrated)
 	}
 	return nil
@@ -185,23 +185,23 @@ func decodeStrict(b []byte) (*schema.Lockfile, []error) {
 // sides) and returns exit 1: ours is left as it was.
 func reportMerge(c *ucli.Context, out *mergeJSON, why string) error {
 	if global(c, "json") {
-		if err := printJSON(out); err != nil {
+		if err := printJSON(stdout(c), out); err != nil {
 			return err
 		}
 		return exitCode(exitConflict)
 	}
-	fmt.Fprintf(Stderr, "lockfix: %s: merge conflict, the work tree keeps ours (a valid lockfile)\n", out.Path)
+	fmt.Fprintf(stderr(c), "lockfix: %s: merge conflict, the work tree keeps ours (a valid lockfile)\n", out.Path)
 	for _, p := range out.Problems {
-		fmt.Fprintf(Stderr, "  %s\n", p)
+		fmt.Fprintf(stderr(c), "  %s\n", p)
 	}
 	for _, cf := range out.Conflicts {
-		fmt.Fprintf(Stderr, "  %s\n", cf)
+		fmt.Fprintf(stderr(c), "  %s\n", cf)
 	}
 	if why != "" {
-		fmt.Fprintf(Stderr, "  %s\n", why)
+		fmt.Fprintf(stderr(c), "  %s\n", why)
 	}
 	if len(out.Conflicts) > 0 {
-		fmt.Fprintf(Stderr, "  resolve: set the versions you want (e.g. run your package manager), then 'git add %s'\n", out.Path)
+		fmt.Fprintf(stderr(c), "  resolve: set the versions you want (e.g. run your package manager), then 'git add %s'\n", out.Path)
 	}
 	return exitCode(exitConflict)
 }

@@ -35,15 +35,13 @@ func BenchmarkMergeDriverCommand(b *testing.B) {
 		}
 	}
 	oursBytes, _ := os.ReadFile(p("ours"))
-	Stdout, Stderr = io.Discard, io.Discard
-	defer func() { Stdout, Stderr = os.Stdout, os.Stderr }()
 	for b.Loop() {
 		b.StopTimer()
 		if err := os.WriteFile(p("merged"), oursBytes, 0o644); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		if code := Main([]string{"lockfix", "merge-driver", p("base"), p("merged"), p("theirs"), "bun.lockb"}); code != 0 {
+		if code := runWith(io.Discard, io.Discard, "merge-driver", p("base"), p("merged"), p("theirs"), "bun.lockb"); code != 0 {
 			b.Fatalf("merge-driver exited %d", code)
 		}
 	}

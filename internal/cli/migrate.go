@@ -24,8 +24,8 @@ import (
 	"github.com/lockfix/lockfix/schema"
 )
 
-func init() {
-	register(&ucli.Command{
+func migrateCommand() *ucli.Command {
+	return &ucli.Command{
 		Name:      "migrate",
 		Usage:     "convert lockfiles to another config version, one file or a fleet",
 		ArgsUsage: "--to N FILE|DIR...",
@@ -118,7 +118,7 @@ Examples:
 			&ucli.BoolFlag{Name: "break-links", Usage: "replace lockfiles that have more than one hard link (their other names keep the old content)"},
 		},
 		Action: runMigrate,
-	})
+	}
 }
 
 // TargetEnv names the environment variable migrate reads its target from
@@ -165,7 +165,7 @@ func runMigrate(c *ucli.Context) error {
 	if c.Duration("wait") < 0 {
 		return usage("migrate: --wait %s: want a duration of 0 or more", c.Duration("wait"))
 	}
-	files, err := expandPaths(c.Args().Slice(), c.String("name"))
+	files, err := envOf(c).expandPaths(c.Args().Slice(), c.String("name"))
 	if err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {
@@ -177,9 +177,9 @@ func runMigrate(c *ucli.Context) error {
 	single := len(files) == 1
 
 	// Human text goes to stdout, or to stderr when stdout carries JSON.
-	human := Stdout
+	human := stdout(c)
 	if asJSON {
-		human = Stderr
+		human = stderr(c)
 	}
 	var report *bufio.Writer
 	if name := c.String("report"); name != "" {
@@ -194,7 +194,7 @@ func runMigrate(c *ucli.Context) error {
 		fmt.Fprintf(human, "target: %s\n", target.Why)
 	}
 
-	bar := newBar(len(files), quiet)
+	bar := newBar(stderr(c), len(files), quiet)
 	var outMu sync.Mutex
 	say := func(w io.Writer, format string, args ...any) {
 		outMu.Lock()
@@ -213,7 +213,7 @@ func runMigrate(c *ucli.Context) error {
 				reportErr = err
 			}
 			if asJSON {
-				say(Stdout, "%s\n", line)
+				say(stdout(c), "%s\n", line)
 			}
 			if report != nil {
 				if _, err := report.Write(append(line, '\n')); err != nil && reportErr == nil {
@@ -223,10 +223,10 @@ func runMigrate(c *ucli.Context) error {
 		}
 		if !asJSON {
 			if text := describe(r, single, quiet); text != "" {
-				say(Stdout, "%s", text)
+				say(stdout(c), "%s", text)
 			}
 			if single && dry && r.Status == migrate.StatusWouldMigrate && !quiet {
-				say(Stdout, "%s", render.Unified(fmt.Sprintf("%s (v%d)", r.Path, r.From), fmt.Sprintf("%s (v%d, dry run)", r.Path, r.To), r.Before, r.After))
+				say(stdout(c), "%s", render.Unified(fmt.Sprintf("%s (v%d)", r.Path, r.From), fmt.Sprintf("%s (v%d, dry run)", r.Path, r.To), r.Before, r.After))
 			}
 		}
 		if bar != nil {
@@ -241,7 +241,7 @@ func runMigrate(c *ucli.Context) error {
 	var walked []string
 	var walkFailed int
 	for _, f := range files {
-		if e := walkProblem(f); e != nil {
+		if e := envOf(c).walkProblem(f); e != nil {
 			walkFailed++
 			onResult(&migrate.Result{Path: f, From: -1, To: target.Version, Status: migrate.StatusFailed, Reason: migrate.ReasonIO, Err: e})
 			continue
@@ -282,7 +282,7 @@ func runMigrate(c *ucli.Context) error {
 		}
 	}
 	if reportErr != nil {
-		fmt.Fprintf(Stderr, "lockfix: migrate: --report %s: %v\n", c.String("report"), reportErr)
+		fmt.Fprintf(stderr(c), "lockfix: migrate: --report %s: %v\n", c.String("report"), reportErr)
 		code |= ExitOperational
 	}
 	if !quiet {
@@ -293,8 +293,8 @@ func runMigrate(c *ucli.Context) error {
 
 // newBar returns a progress bar on stderr when stderr is a terminal, or
 // nil.
-func newBar(n int, quiet bool) *progressbar.ProgressBar {
-	f, ok := rawWriter(Stderr).(*os.File)
+func newBar(w io.Writer, n int, quiet bool) *progressbar.ProgressBar {
+	f, ok := rawWriter(w).(*os.File)
 	if quiet || n < 2 || !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}

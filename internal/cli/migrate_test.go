@@ -111,7 +111,7 @@ func lastLine(s string) string {
 func checkFleet(t *testing.T, paths []string, damaged map[string][]byte, status map[string]string, want int) {
 	t.Helper()
 	for _, p := range paths {
-		r, code := validateFile(p)
+		r, code := quietEnv().validateFile(p)
 		if orig, bad := damaged[p]; bad {
 			b, _ := os.ReadFile(p)
 			if !bytes.Equal(b, orig) {

@@ -21,8 +21,8 @@ import (
 	"github.com/lockfix/lockfix/schema"
 )
 
-func init() {
-	register(&ucli.Command{
+func packCommand() *ucli.Command {
+	return &ucli.Command{
 		Name:      "pack",
 		Usage:     "build a lockfile from JSON content or from an npm package-lock.json",
 		ArgsUsage: "INPUT",
@@ -73,7 +73,7 @@ Examples:
 			&ucli.BoolFlag{Name: "dry-run", Usage: "show what would be written (with a diff against an existing OUT) and write nothing"},
 		},
 		Action: runPack,
-	})
+	}
 }
 
 // Input kinds of pack.
@@ -432,7 +432,7 @@ func runPack(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	r, size, err := openInput(in)
+	r, size, err := openInput(stdin(c), in)
 	if err != nil {
 		return exit(ioCode(err), "pack: read %v", err)
 	}
@@ -469,7 +469,7 @@ func runPack(c *ucli.Context) error {
 	}
 	switch {
 	case out == "-":
-		if _, err := rawWriter(Stdout).Write(data); err != nil {
+		if _, err := rawWriter(stdout(c)).Write(data); err != nil {
 			return exit(ExitOperational, "pack: write stdout: %v", err)
 		}
 		rep.Status = statusWritten
@@ -479,7 +479,7 @@ func runPack(c *ucli.Context) error {
 		if err != nil {
 			return exit(ExitProblems, "pack: %s: %v", inputName(in), err)
 		}
-		rep.Diff = packDiff(out, want)
+		rep.Diff = packDiff(envOf(c), out, want)
 	default:
 		status, err := writeOutput(out, data, 0o644, verify, c.Duration("wait"))
 		if err != nil {
@@ -492,13 +492,13 @@ func runPack(c *ucli.Context) error {
 	}
 	switch {
 	case asJSON:
-		return printJSON(rep)
+		return printJSON(stdout(c), rep)
 	case quiet:
 		return nil
 	}
-	w := Stdout
+	w := stdout(c)
 	if out == "-" {
-		w = Stderr
+		w = stderr(c)
 	}
 	printPackReport(w, &rep)
 	return nil
@@ -555,8 +555,8 @@ func writeOutput(out string, data []byte, perm fs.FileMode, verify func([]byte) 
 }
 
 // packDiff shows how the content of an existing out would change.
-func packDiff(out string, want *schema.Lockfile) string {
-	b, err := readFile(out)
+func packDiff(e *env, out string, want *schema.Lockfile) string {
+	b, err := e.readFile(out)
 	if err != nil {
 		return ""
 	}

@@ -28,9 +28,9 @@ import (
 
 // openInput opens pack's INPUT ("-" for stdin) for reading and returns
 // its size when it is a regular file (0 for stdin).
-func openInput(in string) (io.ReadCloser, int64, error) {
+func openInput(stdin io.Reader, in string) (io.ReadCloser, int64, error) {
 	if in == "-" {
-		return io.NopCloser(Stdin), 0, nil
+		return io.NopCloser(stdin), 0, nil
 	}
 	f, err := os.Open(in)
 	if err != nil {

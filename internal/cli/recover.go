@@ -18,8 +18,8 @@ import (
 	"github.com/lockfix/lockfix/schema"
 )
 
-func init() {
-	register(&ucli.Command{
+func recoverCommand() *ucli.Command {
+	return &ucli.Command{
 		Name:      "recover",
 		Usage:     "find and repair damage in lockfiles",
 		ArgsUsage: "FILE|DIR...",
@@ -94,7 +94,7 @@ Examples:
 			&ucli.StringFlag{Name: "name", Value: DefaultName, Usage: "file name `GLOB` to look for in directories"},
 		},
 		Action: runRecover,
-	})
+	}
 }
 
 // recoverResult is one file's entry in the JSON report.
@@ -115,6 +115,7 @@ type recoverResult struct {
 }
 
 type recoverRun struct {
+	e      *env
 	opts   recovery.Options
 	dryRun bool
 	output string
@@ -135,14 +136,14 @@ type peerFile struct {
 
 // loadPeers reads every --reference FILE and every lockfile under a
 // --reference DIR, once.
-func loadPeers(refs []string, glob string) ([]peerFile, error) {
-	paths, err := expandPaths(refs, glob)
+func (e *env) loadPeers(refs []string, glob string) ([]peerFile, error) {
+	paths, err := e.expandPaths(refs, glob)
 	if err != nil {
 		return nil, err
 	}
 	var out []peerFile
 	for _, p := range paths {
-		data, err := readFile(p)
+		data, err := e.readFile(p)
 		if err != nil {
 			return nil, exit(ExitOperational, "recover: --reference: %v", err)
 		}
@@ -177,11 +178,12 @@ func runRecover(c *ucli.Context) error {
 	if c.NArg() == 0 {
 		return usage("recover: no FILE given (usage: lockfix recover [--dry-run] [--yes] FILE|DIR...)")
 	}
-	files, err := expandPaths(c.Args().Slice(), c.String("name"))
+	files, err := envOf(c).expandPaths(c.Args().Slice(), c.String("name"))
 	if err != nil {
 		return err
 	}
 	run := &recoverRun{
+		e:      envOf(c),
 		dryRun: c.Bool("dry-run"),
 		output: c.String("output"),
 		force:  c.Bool("force"),
@@ -204,7 +206,7 @@ func runRecover(c *ucli.Context) error {
 		run.opts.Registry = u
 	}
 	if refs := c.StringSlice("reference"); len(refs) > 0 {
-		peers, err := loadPeers(refs, c.String("name"))
+		peers, err := run.e.loadPeers(refs, c.String("name"))
 		if err != nil {
 			return err
 		}
@@ -228,7 +230,7 @@ func runRecover(c *ucli.Context) error {
 		if results == nil {
 			results = []recoverResult{}
 		}
-		if err := printJSON(map[string]any{"files": results, "counts": counts, "exit": code}); err != nil {
+		if err := printJSON(stdout(c), map[string]any{"files": results, "counts": counts, "exit": code}); err != nil {
 			return err
 		}
 	} else if len(files) > 1 && !run.quiet {
@@ -236,7 +238,7 @@ func runRecover(c *ucli.Context) error {
 		if n := counts["repairable"]; n > 0 {
 			repairable = fmt.Sprintf(", %d repairable", n)
 		}
-		fmt.Fprintf(Stdout, "%d files: %d clean, %d repaired%s, %d refused, %d unrepairable, %d errors\n", len(files),
+		fmt.Fprintf(stdout(c), "%d files: %d clean, %d repaired%s, %d refused, %d unrepairable, %d errors\n", len(files),
 			counts["clean"], counts["repaired"], repairable, counts["refused"], counts["unrepairable"], counts["error"])
 	}
 	return exitCode(code)
@@ -251,24 +253,24 @@ func (r *recoverResult) statusOr(s string) recovery.Status {
 
 func (run *recoverRun) print(res recoverResult) {
 	if res.Report == nil {
-		fmt.Fprintf(Stdout, "%s: error: %s\n", displayPath(res.Path), res.Error)
+		fmt.Fprintf(run.e.stdout, "%s: error: %s\n", displayPath(res.Path), res.Error)
 		return
 	}
 	if run.quiet && res.Status == recovery.StatusClean {
 		return
 	}
-	res.WriteText(Stdout, displayPath(res.Path), res.DryRun)
+	res.WriteText(run.e.stdout, displayPath(res.Path), res.DryRun)
 	if res.Backup != "" {
-		fmt.Fprintf(Stdout, "  backup: %s\n", res.Backup)
+		fmt.Fprintf(run.e.stdout, "  backup: %s\n", res.Backup)
 	}
 	if res.Written != "" {
-		fmt.Fprintf(Stdout, "  written: %s\n", res.Written)
+		fmt.Fprintf(run.e.stdout, "  written: %s\n", res.Written)
 	}
 	if res.Error != "" {
-		fmt.Fprintf(Stdout, "  error: %s\n", res.Error)
+		fmt.Fprintf(run.e.stdout, "  error: %s\n", res.Error)
 	}
 	if res.Diff != "" {
-		fmt.Fprint(Stdout, indent(res.Diff))
+		fmt.Fprint(run.e.stdout, indent(res.Diff))
 	}
 }
 
@@ -293,13 +295,13 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 	var data []byte
 	var err error
 	if inPlace {
-		h, err = openFile(path, atomicfile.Options{Wait: run.wait})
+		h, err = run.e.openFile(path, atomicfile.Options{Wait: run.wait})
 		if err == nil {
 			defer h.Close()
 			data = h.Data()
 		}
 	} else {
-		data, err = readFile(path)
+		data, err = run.e.readFile(path)
 	}
 	if err != nil {
 		res.Error = err.Error()

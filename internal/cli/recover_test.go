@@ -78,7 +78,7 @@ func TestWriteBackup(t *testing.T) {
 		}
 	}
 	// Directory walks do not take backups for lockfiles.
-	files, err := expandPaths([]string{dir}, "")
+	files, err := quietEnv().expandPaths([]string{dir}, "")
 	if err != nil || len(files) != 1 {
 		t.Fatalf("walk found %v, %v", files, err)
 	}

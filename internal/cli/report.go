@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 
 	"github.com/lockfix/lockfix/schema"
 )
@@ -21,7 +22,7 @@ func withoutPath(err error) string { return schema.AsProblem(err, "").Problem() 
 // printJSON writes v as indented JSON on stdout. "<", ">" and "&" are
 // written as they are (bun ranges such as "< 1.3.5", URLs with queries),
 // not as \u003c escapes.
-func printJSON(v any) error {
+func printJSON(w io.Writer, v any) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -29,7 +30,7 @@ func printJSON(v any) error {
 	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	_, err := Stdout.Write(buf.Bytes())
+	_, err := w.Write(buf.Bytes())
 	return err
 }
 

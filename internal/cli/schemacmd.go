@@ -11,8 +11,8 @@ import (
 	"github.com/lockfix/lockfix/schema"
 )
 
-func init() {
-	register(&ucli.Command{
+func schemaCommand() *ucli.Command {
+	return &ucli.Command{
 		Name:  "schema",
 		Usage: "list the lockfile versions this build knows and the migrations between them",
 		Description: `schema lists every registered config version: the bun releases that write
@@ -33,7 +33,7 @@ Examples:
 			&ucli.StringFlag{Name: "bun", Usage: "print the config version bun release `VERSION` writes"},
 		},
 		Action: runSchema,
-	})
+	}
 }
 
 type flagJSON struct {
@@ -116,9 +116,9 @@ func runSchema(c *ucli.Context) error {
 			return usage("schema --bun: %v", err)
 		}
 		if asJSON {
-			return printJSON(map[string]any{"bun": rel, "version": s.Version, "range": s.Bun()})
+			return printJSON(stdout(c), map[string]any{"bun": rel, "version": s.Version, "range": s.Bun()})
 		}
-		fmt.Fprintf(Stdout, "bun %s writes config version %d (bun %s)\n", strings.TrimPrefix(rel, "bun@"), s.Version, s.Bun())
+		fmt.Fprintf(stdout(c), "bun %s writes config version %d (bun %s)\n", strings.TrimPrefix(rel, "bun@"), s.Version, s.Bun())
 		return nil
 	}
 	var vs []versionJSON
@@ -134,9 +134,9 @@ func runSchema(c *ucli.Context) error {
 		if st == nil {
 			st = []stepJSON{}
 		}
-		return printJSON(map[string]any{"versions": vs, "latest": schema.Latest(), "steps": st})
+		return printJSON(stdout(c), map[string]any{"versions": vs, "latest": schema.Latest(), "steps": st})
 	}
-	tw := tabwriter.NewWriter(Stdout, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(stdout(c), 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "version\tbun\theader\tflags")
 	for _, v := range vs {
 		var names []string
@@ -146,17 +146,17 @@ func runSchema(c *ucli.Context) error {
 		fmt.Fprintf(tw, "%d\t%s\t%d bytes\t%s\n", v.Version, v.Bun, v.HeaderSize, strings.Join(names, ", "))
 	}
 	tw.Flush()
-	fmt.Fprintln(Stdout)
+	fmt.Fprintln(stdout(c))
 	for _, v := range vs {
-		fmt.Fprintf(Stdout, "v%d: %s\n", v.Version, v.Description)
+		fmt.Fprintf(stdout(c), "v%d: %s\n", v.Version, v.Description)
 	}
-	fmt.Fprintln(Stdout, "\nmigration steps:")
+	fmt.Fprintln(stdout(c), "\nmigration steps:")
 	for _, s := range st {
 		lossy := "lossless"
 		if s.Lossy != "" {
 			lossy = "lossy " + s.Lossy + " (refused unless --allow-lossy)"
 		}
-		fmt.Fprintf(Stdout, "  %d -> %d  %s\n", s.From, s.To, lossy)
+		fmt.Fprintf(stdout(c), "  %d -> %d  %s\n", s.From, s.To, lossy)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -21,8 +22,8 @@ import (
 // DefaultListen is where serve listens unless told otherwise: loopback.
 const DefaultListen = "127.0.0.1:9090"
 
-func init() {
-	register(&ucli.Command{
+func serveCommand() *ucli.Command {
+	return &ucli.Command{
 		Name:      "serve",
 		Usage:     "export the state of lockfiles as Prometheus metrics",
 		ArgsUsage: "FILE|DIR...",
@@ -83,7 +84,7 @@ Examples:
 			&ucli.StringFlag{Name: "policy", Usage: "export the findings of 'lockfix lint' under the YAML policy `FILE`"},
 		},
 		Action: runServe,
-	})
+	}
 }
 
 func runServe(c *ucli.Context) error {
@@ -105,7 +106,7 @@ func runServe(c *ucli.Context) error {
 	// The directories are walked by srv.Run, after serve listens, so
 	// that /metrics answers while thousands of files are found and read.
 	find := func() ([]string, error) {
-		files, err := watchPaths(c.Args().Slice(), glob)
+		files, err := envOf(c).watchPaths(c.Args().Slice(), glob)
 		// The reference is named as the user gave it: a directory walk
 		// may have found it under another spelling, so compare cleaned.
 		for i, f := range files {
@@ -123,11 +124,11 @@ func runServe(c *ucli.Context) error {
 		Find:          find,
 		Debounce:      c.Duration("debounce"),
 		Version:       Version,
-		OnError:       func(err error) { fmt.Fprintf(Stderr, "lockfix: %v\n", err) },
+		OnError:       func(err error) { fmt.Fprintf(stderr(c), "lockfix: %v\n", err) },
 		Reference:     ref,
 		MigrateReport: c.String("migrate-report"),
 		OnScanned: func(n int, d time.Duration) {
-			fmt.Fprintf(Stderr, "lockfix serve: read %d lockfiles in %s (%d valid)\n", n, roundDuration(d), countValid(srv))
+			fmt.Fprintf(stderr(c), "lockfix serve: read %d lockfiles in %s (%d valid)\n", n, roundDuration(d), countValid(srv))
 		},
 	}
 	if c.String("policy") != "" {
@@ -153,14 +154,14 @@ func runServe(c *ucli.Context) error {
 	}
 	// The files are found and read in the background: /metrics answers
 	// at once with those read so far.
-	fmt.Fprintf(Stderr, "lockfix serve: metrics on http://%s/metrics\n", l.Addr())
+	fmt.Fprintf(stderr(c), "lockfix serve: metrics on http://%s/metrics\n", l.Addr())
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(l) }()
 	watched := make(chan error, 1)
 	go func() {
 		watched <- srv.Run(ctx, func(e watch.Event) {
 			if !quiet {
-				logEvent(e)
+				logEvent(stderr(c), e)
 			}
 		})
 	}()
@@ -233,7 +234,7 @@ func servePolicy(c *ucli.Context) (func(*schema.Lockfile) map[string]int, []stri
 const maxLogged = 5
 
 // logEvent writes one line per change on stderr, for container logs.
-func logEvent(e watch.Event) {
+func logEvent(w io.Writer, e watch.Event) {
 	line := fmt.Sprintf("%s %s: %s", e.Time.Format(timeFormat), e.Path, e.Kind)
 	switch {
 	case e.Kind == watch.Deleted:
@@ -251,5 +252,5 @@ func logEvent(e watch.Event) {
 		}
 		line += " (" + strings.Join(lines, "; ") + ")"
 	}
-	fmt.Fprintln(Stderr, line)
+	fmt.Fprintln(w, line)
 }

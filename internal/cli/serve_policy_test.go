@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,7 +43,7 @@ func TestServePolicy(t *testing.T) {
 
 	// A bad policy is a usage error before anything is served.
 	os.WriteFile(policy, []byte("require-http: true\n"), 0o644)
-	if code := Main([]string{"lockfix", "serve", "--listen", "127.0.0.1:0", "--policy", policy, a}); code != ExitUsage {
+	if code := runWith(io.Discard, io.Discard, "serve", "--listen", "127.0.0.1:0", "--policy", policy, a); code != ExitUsage {
 		t.Errorf("serve with a bad policy: exit %d, want %d", code, ExitUsage)
 	}
 }

@@ -140,10 +140,8 @@ func TestServeErrors(t *testing.T) {
 		{[]string{"serve", "--listen", "127.0.0.1:0", "/no/such/dir/bun.lockb"}, ExitOperational, "/no/such/dir"},
 	} {
 		var out bytes.Buffer
-		Stdout, Stderr = &out, &out
-		if code := Main(append([]string{"lockfix"}, c.args...)); code != c.code || !strings.Contains(out.String(), c.msg) {
+		if code := runWith(&out, &out, c.args...); code != c.code || !strings.Contains(out.String(), c.msg) {
 			t.Errorf("%v: exit %d, want %d with %q\n%s", c.args, code, c.code, c.msg, out.String())
 		}
 	}
-	Stdout, Stderr = os.Stdout, os.Stderr
 }

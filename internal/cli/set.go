@@ -10,8 +10,8 @@ import (
 	"github.com/lockfix/lockfix/schema"
 )
 
-func init() {
-	register(&ucli.Command{
+func setCommand() *ucli.Command {
+	return &ucli.Command{
 		Name:      "set",
 		Usage:     "change a config field of a lockfile, keeping its version",
 		ArgsUsage: "FILE KEY VALUE",
@@ -33,7 +33,7 @@ Examples:
    lockfix set --wait 30s --json bun.lockb terminal.rows 50`,
 		Flags:  writeFlags(),
 		Action: runSet,
-	})
+	}
 }
 
 // setKey is a key of lockfix set: it parses a value into a change of the

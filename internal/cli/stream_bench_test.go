@@ -22,14 +22,10 @@ func BenchmarkStreamCommands(b *testing.B) {
 	if err := os.WriteFile(lock, lockgen.Bytes(lockgen.Options{Version: 2, Packages: 100_000, Seed: 7}), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	Stdout, Stderr = io.Discard, io.Discard
-	defer func() { Stdout, Stderr = os.Stdout, os.Stderr }()
 	var js bytes.Buffer
-	Stdout = &js
-	if code := Main([]string{"lockfix", "export", lock}); code != 0 {
+	if code := runWith(&js, io.Discard, "export", lock); code != 0 {
 		b.Fatalf("export: exit %d", code)
 	}
-	Stdout = io.Discard
 	in := filepath.Join(dir, "in.json")
 	if err := os.WriteFile(in, js.Bytes(), 0o644); err != nil {
 		b.Fatal(err)
@@ -66,7 +62,7 @@ func BenchmarkStreamCommands(b *testing.B) {
 	for _, cmd := range [][]string{{"export"}, {"dump", "--json"}, {"inspect"}, {"validate"}} {
 		b.Run("op="+cmd[0], func(b *testing.B) {
 			for b.Loop() {
-				if code := Main(append(append([]string{"lockfix"}, cmd...), lock)); code != 0 {
+				if code := runWith(io.Discard, io.Discard, append(cmd, lock)...); code != 0 {
 					b.Fatalf("%v: exit %d", cmd, code)
 				}
 			}

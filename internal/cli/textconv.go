@@ -11,8 +11,8 @@ import (
 	"github.com/lockfix/lockfix/schema"
 )
 
-func init() {
-	register(&ucli.Command{
+func textconvCommand() *ucli.Command {
+	return &ucli.Command{
 		Name:      "textconv",
 		Usage:     "print a lockfile as stable lines of text, for git diff",
 		ArgsUsage: "FILE",
@@ -31,16 +31,16 @@ as it can be read, its problems first on lines that start with '#', and
 a file that cannot be read at all gives one such line. The exit code is
 0 but for bad arguments (16). "-" reads stdin.`,
 		Action: runTextconv,
-	})
+	}
 }
 
 func runTextconv(c *ucli.Context) error {
 	if c.NArg() != 1 {
 		return usage("textconv: want one FILE, got %d arguments (usage: lockfix textconv FILE)", c.NArg())
 	}
-	w := bufio.NewWriterSize(Stdout, 64<<10)
+	w := bufio.NewWriterSize(stdout(c), 64<<10)
 	defer w.Flush()
-	b, err := readFile(c.Args().First())
+	b, err := envOf(c).readFile(c.Args().First())
 	if err != nil {
 		fmt.Fprintf(w, "# lockfix textconv: cannot read the file: %v\n", err)
 		return nil

@@ -12,8 +12,8 @@ import (
 	"github.com/lockfix/lockfix/schema"
 )
 
-func init() {
-	register(&ucli.Command{
+func validateCommand() *ucli.Command {
+	return &ucli.Command{
 		Name:      "validate",
 		Usage:     "check lockfiles strictly against the format",
 		ArgsUsage: "FILE|DIR...",
@@ -42,7 +42,7 @@ Examples:
 			&ucli.StringFlag{Name: "reference", Usage: "also report each file whose config differs from `REF`'s, field by field"},
 		},
 		Action: runValidate,
-	})
+	}
 }
 
 // fileResult is one file's line of a validate report.
@@ -63,7 +63,7 @@ func runValidate(c *ucli.Context) error {
 	if c.NArg() == 0 {
 		return usage("validate: no FILE given (usage: lockfix validate FILE|DIR...)")
 	}
-	files, err := expandPaths(c.Args().Slice(), c.String("name"))
+	files, err := envOf(c).expandPaths(c.Args().Slice(), c.String("name"))
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func runValidate(c *ucli.Context) error {
 	refPath := c.String("reference")
 	var ref *schema.Config
 	if refPath != "" {
-		r, refCode := validateFile(refPath)
+		r, refCode := envOf(c).validateFile(refPath)
 		if !r.Valid {
 			msg := "is not a valid lockfile"
 			if len(r.Problems) > 0 {
@@ -88,7 +88,7 @@ func runValidate(c *ucli.Context) error {
 	var results []fileResult
 	valid, invalid, differ := 0, 0, 0
 	for _, path := range files {
-		r, fileCode := validateFile(path)
+		r, fileCode := envOf(c).validateFile(path)
 		if r.Valid && ref != nil {
 			if r.Differences = configcmp.Diff(r.config, *ref); r.Differences != nil {
 				fileCode |= ExitProblems
@@ -107,24 +107,24 @@ func runValidate(c *ucli.Context) error {
 		}
 		switch {
 		case r.Differences != nil:
-			fmt.Fprintf(Stdout, "%s: DIFFERS from %s (v%d, %s differ)\n", path, refPath, *r.Version, countOf(len(r.Differences), "field"))
+			fmt.Fprintf(stdout(c), "%s: DIFFERS from %s (v%d, %s differ)\n", path, refPath, *r.Version, countOf(len(r.Differences), "field"))
 			for _, d := range r.Differences {
-				fmt.Fprintf(Stdout, "  %s: %s, reference %s\n", d.Field, d.Value, d.Reference)
+				fmt.Fprintf(stdout(c), "  %s: %s, reference %s\n", d.Field, d.Value, d.Reference)
 			}
 		case r.Valid && !quiet:
-			fmt.Fprintf(Stdout, "%s: OK (v%d, %d packages)\n", displayPath(path), *r.Version, *r.Packages)
+			fmt.Fprintf(stdout(c), "%s: OK (v%d, %d packages)\n", displayPath(path), *r.Version, *r.Packages)
 		case !r.Valid:
 			ver := ""
 			if r.Version != nil {
 				ver = fmt.Sprintf("v%d, ", *r.Version)
 			}
-			fmt.Fprintf(Stdout, "%s: INVALID (%s%s)\n", displayPath(path), ver, countOf(len(r.Problems), "problem"))
+			fmt.Fprintf(stdout(c), "%s: INVALID (%s%s)\n", displayPath(path), ver, countOf(len(r.Problems), "problem"))
 			for i, p := range r.Problems {
 				if i == maxShown {
-					fmt.Fprintf(Stdout, "  ... and %d more (use --json for all)\n", len(r.Problems)-maxShown)
+					fmt.Fprintf(stdout(c), "  ... and %d more (use --json for all)\n", len(r.Problems)-maxShown)
 					break
 				}
-				fmt.Fprintf(Stdout, "  %s\n", p.Error())
+				fmt.Fprintf(stdout(c), "  %s\n", p.Error())
 			}
 		}
 	}
@@ -136,26 +136,26 @@ func runValidate(c *ucli.Context) error {
 		if ref != nil {
 			out["reference"], out["differ"] = refPath, differ
 		}
-		if err := printJSON(out); err != nil {
+		if err := printJSON(stdout(c), out); err != nil {
 			return err
 		}
 	} else if len(files) > 1 && !quiet {
-		fmt.Fprintf(Stdout, "%d files: %d valid, %d invalid", len(files), valid, invalid)
+		fmt.Fprintf(stdout(c), "%d files: %d valid, %d invalid", len(files), valid, invalid)
 		if ref != nil {
-			fmt.Fprintf(Stdout, ", %d differ from %s", differ, refPath)
+			fmt.Fprintf(stdout(c), ", %d differ from %s", differ, refPath)
 		}
-		fmt.Fprintln(Stdout)
+		fmt.Fprintln(stdout(c))
 	} else if ref != nil && differ == 0 && !quiet {
-		fmt.Fprintf(Stdout, "the config agrees with %s\n", refPath)
+		fmt.Fprintf(stdout(c), "the config agrees with %s\n", refPath)
 	}
 	return exitCode(code)
 }
 
 // validateFile checks one file and returns its result and exit code.
-func validateFile(path string) (fileResult, int) {
+func (e *env) validateFile(path string) (fileResult, int) {
 	r := fileResult{Path: path, Problems: []*schema.CorruptionError{}}
 	code := ExitOK
-	err := checkFile(path, func(b []byte, s *schema.Schema, errs []error) {
+	err := e.checkFile(path, func(b []byte, s *schema.Schema, errs []error) {
 		if s == nil { // errs holds why the header names no known version
 			r.Problems = append(r.Problems, schema.AsProblem(errs[0], path))
 			code = ExitProblems
@@ -189,15 +189,15 @@ func validateFile(path string) (fileResult, int) {
 // can be checked as it arrives (schema.Schema.CheckArriving) is checked
 // while it is read: the check starts on the first records instead of
 // after the last byte.
-func checkFile(path string, use func(b []byte, s *schema.Schema, errs []error)) error {
+func (e *env) checkFile(path string, use func(b []byte, s *schema.Schema, errs []error)) error {
 	var b []byte
 	if path == "-" {
 		var err error
-		if b, err = readFile(path); err != nil {
+		if b, err = e.readFile(path); err != nil {
 			return err
 		}
 	} else {
-		st, err := openStream(path)
+		st, err := e.openStream(path)
 		if err != nil {
 			return err
 		}

@@ -36,7 +36,7 @@ func TestValidateLargeWhileReading(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := schema.Check(b)
-		got, code := validateFile(path)
+		got, code := quietEnv().validateFile(path)
 		if got.Valid != (len(want) == 0) || len(got.Problems) != len(want) {
 			t.Fatalf("%s: valid %v with %d problems (exit %d), want %d: %v", name, got.Valid, len(got.Problems), code, len(want), got.Problems)
 		}

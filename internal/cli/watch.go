@@ -19,8 +19,8 @@ import (
 	"github.com/lockfix/lockfix/schema"
 )
 
-func init() {
-	register(&ucli.Command{
+func watchCommand() *ucli.Command {
+	return &ucli.Command{
 		Name:      "watch",
 		Usage:     "print what changes in lockfiles, live, as it happens",
 		ArgsUsage: "FILE|DIR...",
@@ -55,7 +55,7 @@ Examples:
 			&ucli.StringFlag{Name: "name", Value: DefaultName, Usage: "file name `GLOB` to look for in directories"},
 		},
 		Action: runWatch,
-	})
+	}
 }
 
 // timeFormat stamps watch's lines: local time to the millisecond.
@@ -65,18 +65,18 @@ const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 // are, a directory is walked for files matching glob, and a directory with
 // none has its DefaultName (or glob, when it is a plain name) watched for
 // creation.
-func watchPaths(args []string, glob string) ([]string, error) {
+func (e *env) watchPaths(args []string, glob string) ([]string, error) {
 	var out []string
 	for _, a := range args {
-		found, problems, err := walkPaths([]string{a}, glob, false)
+		found, problems, err := e.walkPaths([]string{a}, glob, false)
 		if err != nil {
 			return nil, err
 		}
 		// A link the walk refuses is reported and not watched.
 		var files []string
 		for _, f := range found {
-			if e := problems[f]; e != nil {
-				fmt.Fprintf(Stderr, "lockfix: %s\n", e)
+			if pe := problems[f]; pe != nil {
+				fmt.Fprintf(e.stderr, "lockfix: %s\n", pe)
 				continue
 			}
 			files = append(files, f)
@@ -108,7 +108,7 @@ func runWatch(c *ucli.Context) error {
 	if c.Duration("debounce") < 0 {
 		return usage("watch: --debounce %s is negative", c.Duration("debounce"))
 	}
-	files, err := watchPaths(c.Args().Slice(), c.String("name"))
+	files, err := envOf(c).watchPaths(c.Args().Slice(), c.String("name"))
 	if err != nil {
 		return err
 	}
@@ -118,13 +118,13 @@ func runWatch(c *ucli.Context) error {
 	defer stop()
 	w, err := watch.New(files, watch.Options{
 		Debounce: c.Duration("debounce"),
-		OnError:  func(err error) { fmt.Fprintf(Stderr, "lockfix: %v\n", err) },
+		OnError:  func(err error) { fmt.Fprintf(stderr(c), "lockfix: %v\n", err) },
 	})
 	if err != nil {
 		return exit(ExitOperational, "%v", err)
 	}
 	defer w.Close()
-	p := &eventPrinter{out: Stdout, json: global(c, "json"), quiet: global(c, "quiet")}
+	p := &eventPrinter{out: stdout(c), errOut: stderr(c), json: global(c, "json"), quiet: global(c, "quiet")}
 	for _, e := range w.Initial() {
 		p.print(e)
 	}
@@ -136,9 +136,10 @@ func runWatch(c *ucli.Context) error {
 
 // eventPrinter writes watch events for people or as JSON lines.
 type eventPrinter struct {
-	out   io.Writer
-	json  bool
-	quiet bool
+	out    io.Writer
+	errOut io.Writer
+	json   bool
+	quiet  bool
 }
 
 // eventJSON is one line of watch --json.
@@ -212,7 +213,7 @@ func (p *eventPrinter) printJSON(e watch.Event) {
 	}
 	b, err := json.Marshal(j)
 	if err != nil {
-		fmt.Fprintf(Stderr, "lockfix: %v\n", err)
+		fmt.Fprintf(p.errOut, "lockfix: %v\n", err)
 		return
 	}
 	p.out.Write(append(b, '\n'))

@@ -72,9 +72,7 @@ type running struct {
 func start(t testing.TB, args ...string) *running {
 	t.Helper()
 	r := &running{out: &syncBuffer{}, err: &syncBuffer{}, code: make(chan int, 1)}
-	Stdout, Stderr = r.out, r.err
-	go func() { r.code <- Main(append([]string{"lockfix"}, args...)) }()
-	t.Cleanup(func() { Stdout, Stderr = os.Stdout, os.Stderr })
+	go func() { r.code <- runWith(r.out, r.err, args...) }()
 	return r
 }
 
@@ -271,12 +269,10 @@ func TestWatchUsage(t *testing.T) {
 		{[]string{"watch", filepath.Join(t.TempDir(), "no", "such", "bun.lockb")}, ExitOperational},
 	} {
 		var out bytes.Buffer
-		Stdout, Stderr = &out, &out
-		if code := Main(append([]string{"lockfix"}, c.args...)); code != c.code {
+		if code := runWith(&out, &out, c.args...); code != c.code {
 			t.Errorf("%v: exit %d, want %d\n%s", c.args, code, c.code, out.String())
 		}
 	}
-	Stdout, Stderr = os.Stdout, os.Stderr
 }
 
 // BenchmarkWatchLatency measures the time from a rename over a watched
@@ -294,9 +290,7 @@ func BenchmarkWatchLatency(b *testing.B) {
 			printed <- time.Now()
 		}
 	}}, err: &syncBuffer{}, code: make(chan int, 1)}
-	Stdout, Stderr = r.out, r.err
-	defer func() { Stdout, Stderr = os.Stdout, os.Stderr }()
-	go func() { r.code <- Main([]string{"lockfix", "watch", path}) }()
+	go func() { r.code <- runWith(r.out, r.err, "watch", path) }()
 	waitOutput(b, r.out, 0, "watching")
 	var lat []time.Duration
 	b.ResetTimer()

@@ -223,18 +223,18 @@ func namePath(path string, err error) string {
 // reportRewrite prints a rewrite's result.
 func reportRewrite(c *ucli.Context, res *rewriteResult, status string) error {
 	if global(c, "json") {
-		return printJSON(res)
+		return printJSON(stdout(c), res)
 	}
 	if global(c, "quiet") {
 		return nil
 	}
 	if res.Diff != "" {
-		fmt.Fprint(Stdout, res.Diff)
+		fmt.Fprint(stdout(c), res.Diff)
 	}
 	for _, line := range res.Changes.Summary() {
-		fmt.Fprintf(Stdout, "%s: %s\n", displayPath(res.Path), line)
+		fmt.Fprintf(stdout(c), "%s: %s\n", displayPath(res.Path), line)
 	}
-	fmt.Fprintf(Stdout, "%s: %s\n", displayPath(res.Path), status)
+	fmt.Fprintf(stdout(c), "%s: %s\n", displayPath(res.Path), status)
 	return nil
 }
 

@@ -17,10 +17,7 @@ import (
 func run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	oldOut, oldErr := Stdout, Stderr
-	Stdout, Stderr = &out, &errb
-	defer func() { Stdout, Stderr = oldOut, oldErr }()
-	code := Main(append([]string{"lockfix"}, args...))
+	code := runWith(&out, &errb, args...)
 	return code, out.String(), errb.String()
 }
 
