@@ -1,5 +1,6 @@
 // Package cli is the lockfix command line: one file per command, each
-// registering itself with register in its init function.
+// with a constructor that Commands lists; New builds an app from such a
+// list with streams of its own, and Run runs it.
 package cli
 
 import (
