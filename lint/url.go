@@ -111,7 +111,7 @@ func (u *resolvedURL) folded() bool {
 }
 
 // registryLayout is a resolved path of the registry layout
-// <registry><name>/-/<basename>-<version>.tgz (FORMAT.md section 4) taken
+// <registry><name>/-/<basename>-<version>.tgz (docs/format.md section 4) taken
 // apart: scope is "@scope" or "", name the last segment before "/-/",
 // file the tarball's name; dirAt is where the package's directory (its
 // scope's, for a scoped name) starts in the path.

@@ -10,7 +10,7 @@ import (
 )
 
 // ErrInvalid is returned by Convert for a file that fails the strict
-// checks of FORMAT.md section 6. Such a file is never migrated: it must be
+// checks of docs/format.md section 6. Such a file is never migrated: it must be
 // repaired first ('lockfix recover').
 var ErrInvalid = errors.New("the file fails the format's checks")
 
@@ -75,7 +75,7 @@ func Sniff(b []byte) (int, error) {
 
 // Convert decodes b strictly and converts it to config version to with the
 // chain of Plan. The errors are: an *InvalidError for a file that fails
-// FORMAT.md section 6; an error wrapping ErrNoStep when no chain leads to
+// docs/format.md section 6; an error wrapping ErrNoStep when no chain leads to
 // to; the error of a step (wrapping schema.ErrLossy when a step refused to
 // drop data); and an encoding error when the result cannot be written at
 // to. Convert does not check Data; pass it to Verify.
@@ -133,7 +133,7 @@ func Convert(b []byte, to int, opts schema.StepOptions) (*Conversion, error) {
 
 // Verify returns the check that the new bytes of a conversion to want's
 // version pass before they replace a file: their version byte is the
-// target, every check of FORMAT.md section 6 passes, and decoded again
+// target, every check of docs/format.md section 6 passes, and decoded again
 // they hold exactly want's config and packages. (The writer field, which
 // is informational and which encoders fill in, is not compared.)
 func Verify(want *schema.Lockfile) func([]byte) error {

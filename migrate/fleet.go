@@ -166,7 +166,7 @@ type Reason string
 
 // The reasons.
 const (
-	ReasonInvalid Reason = "invalid" // the file fails FORMAT.md section 6
+	ReasonInvalid Reason = "invalid" // the file fails docs/format.md section 6
 	ReasonLossy   Reason = "lossy"   // a step would drop data (--allow-lossy)
 	ReasonNoStep  Reason = "no-step" // no registered chain leads to the target
 	ReasonVerify  Reason = "verify"  // the new bytes failed verification

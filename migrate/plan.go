@@ -2,11 +2,11 @@
 // memory or a fleet of tens of thousands on disk.
 //
 // A migration is a chain of the steps that the registered schemas declare
-// (schema.Schema.Up and Down, FORMAT.md section 7): 0 -> 1 -> 2 going up,
+// (schema.Schema.Up and Down, docs/format.md section 7): 0 -> 1 -> 2 going up,
 // 2 -> 1 -> 0 going down. Plan builds the chain from the registry alone, so
 // a version registered by another package is reachable with no
 // change here. Convert runs a chain in memory: it decodes the file
-// strictly (a file that fails FORMAT.md section 6 is refused: it must be
+// strictly (a file that fails docs/format.md section 6 is refused: it must be
 // repaired first), applies each step, and encodes the result at the
 // target. Verify is the check the new bytes pass before they replace a
 // file: decoded again, valid at the target version, and holding exactly

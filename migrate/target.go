@@ -29,7 +29,7 @@ type Target struct {
 }
 
 // Range is the range of bun releases that write a config version
-// (FORMAT.md section 2), from the registered schema.Schema.Bun.
+// (docs/format.md section 2), from the registered schema.Schema.Bun.
 type Range struct {
 	Version int
 	// Bun is the constraint as registered (">= 1.3.5, < 1.4.0").

@@ -139,7 +139,7 @@ func (a *array) keepValid(start, end int) int {
 }
 
 // firstInvalid returns the index of the first record that breaks a rule
-// of FORMAT.md section 5, or -1.
+// of docs/format.md section 5, or -1.
 func firstInvalid(recs []record) int {
 	for i := range recs {
 		r := &recs[i]
@@ -471,7 +471,7 @@ func registries(recs []record) []schema.RegistryCount {
 
 // registryPrefix returns the part of the record's resolved URL before
 // "<name>/-/<basename>-<version>.tgz", or nil when the URL does not have
-// that layout (FORMAT.md section 4).
+// that layout (docs/format.md section 4).
 func registryPrefix(r *record) []byte {
 	res, name, ver := r.resolved, r.name, r.version
 	base := name

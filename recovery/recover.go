@@ -30,7 +30,7 @@
 //
 // Mode Default applies only repairs that lose no package and guess no
 // value; Mode Yes also drops and fills. Recover never returns bytes that
-// break a rule of FORMAT.md section 6 (callers that write verify them
+// break a rule of docs/format.md section 6 (callers that write verify them
 // again with schema.Check before replacing a file).
 package recovery
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Offsets and sizes of the common prefix (FORMAT.md section 1).
+// Offsets and sizes of the common prefix (docs/format.md section 1).
 const (
 	OffMagic         = 0x00
 	OffConfigVersion = 0x04
@@ -60,7 +60,7 @@ func ParseTerminalMode(s string) (TerminalMode, error) {
 	return 0, fmt.Errorf("unknown terminal mode %q (want raw, cooked or cbreak)", s)
 }
 
-// Flags is the featureFlags bitmask (FORMAT.md section 3).
+// Flags is the featureFlags bitmask (docs/format.md section 3).
 type Flags uint32
 
 // The feature flags.
@@ -81,7 +81,7 @@ type FlagInfo struct {
 	Since int
 }
 
-// The flags of FORMAT.md section 3, for the version packages' Defines.
+// The flags of docs/format.md section 3, for the version packages' Defines.
 var (
 	Debug                 = FlagInfo{Name: "DEBUG", Mask: FlagDebug}
 	DisableIsolatedLinker = FlagInfo{Name: "DISABLE_ISOLATED_LINKER", Mask: FlagDisableIsolatedLinker}
@@ -199,7 +199,7 @@ func PutConfig(b []byte, c Config) {
 // rule of their own (all but configVersion), in file order.
 var configOffsets = [...]int{OffRegistryHash, OffFeatureFlags, OffTerminalMode, OffRows, OffCols, OffReserved}
 
-// configFaults returns the config rules (FORMAT.md section 1) that the
+// configFaults returns the config rules (docs/format.md section 1) that the
 // 13-byte config block b breaks, one bit per field in the order of
 // configOffsets; defined are the flags of the file's version. It is the
 // one implementation of the config rules: the fast paths ask whether it is

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// The sentinel errors, one per error name of FORMAT.md section 6. Each
+// The sentinel errors, one per error name of docs/format.md section 6. Each
 // error's message is its stable name, so it can be shown and matched as is.
 // Problems with a position come back as a *CorruptionError that wraps one of
 // these; use errors.Is to branch on the kind and errors.As for the position.
@@ -41,7 +41,7 @@ var (
 	// the end of the file disagree with the records.
 	ErrPackageCountMismatch = errors.New("PackageCountMismatch")
 	// ErrInvalidPackage is returned when a record breaks a rule of
-	// FORMAT.md section 5.
+	// docs/format.md section 5.
 	ErrInvalidPackage = errors.New("InvalidPackage")
 	// ErrUnsortedPackages is returned when records are not sorted by name,
 	// then version, comparing bytes.
@@ -53,7 +53,7 @@ var (
 	ErrTrailingData = errors.New("TrailingData")
 )
 
-// Sentinels lists every sentinel error in the order of FORMAT.md section 6.
+// Sentinels lists every sentinel error in the order of docs/format.md section 6.
 var Sentinels = []error{
 	ErrCorruptedHeader, ErrUnsupportedVersion, ErrTruncated,
 	ErrChecksumMismatch, ErrRecordChecksumMismatch, ErrInvalidRegistryHash,

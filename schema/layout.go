@@ -20,7 +20,7 @@ const (
 	KindVersion
 	// KindConfig is a field of the config block other than the version:
 	// registryHash, featureFlags, terminalMode, rows, cols, reserved,
-	// each checked by its rule (FORMAT.md section 1).
+	// each checked by its rule (docs/format.md section 1).
 	KindConfig
 	// KindFixed always holds Value (all zero when Value is nil): padding,
 	// headerSize, the checksum field of a version without a checksum.
@@ -75,7 +75,7 @@ type HeaderField struct {
 func (f *HeaderField) End() int { return f.Offset + f.Size }
 
 // Prefix returns the fields every version starts with: the magic and the
-// 13-byte config block (FORMAT.md section 1). A version's header table
+// 13-byte config block (docs/format.md section 1). A version's header table
 // starts with them.
 func Prefix() []HeaderField {
 	return []HeaderField{
@@ -90,7 +90,7 @@ func Prefix() []HeaderField {
 	}
 }
 
-// Framing describes framed records (FORMAT.md section 5.2): a marker, a
+// Framing describes framed records (docs/format.md section 5.2): a marker, a
 // 4-byte body size between MinBody and MaxBody, the body and its CRC-32C.
 // A version whose Framing is nil stores plain records (section 5.1).
 type Framing struct {

@@ -9,7 +9,7 @@ import (
 	"unsafe"
 )
 
-// Limits of the package strings (FORMAT.md section 5).
+// Limits of the package strings (docs/format.md section 5).
 const (
 	MaxName      = 214
 	MaxVersion   = 256
@@ -106,7 +106,7 @@ func AppendBody(dst []byte, p *Package) []byte {
 
 // ValidBody is the fast path of a strict check: it parses the four
 // strings that make up body and reports whether they fill it exactly and
-// break no rule of FORMAT.md section 5, returning the name and version for
+// break no rule of docs/format.md section 5, returning the name and version for
 // the order check. It does not allocate. When it says false, ParseBody and
 // CheckRaw tell what is wrong.
 func ValidBody(body []byte) (name, version []byte, ok bool) {
@@ -131,7 +131,7 @@ func ValidBody(body []byte) (name, version []byte, ok bool) {
 	return f[0], f[1], true
 }
 
-// A fault is the rule of FORMAT.md section 5 that a package string breaks;
+// A fault is the rule of docs/format.md section 5 that a package string breaks;
 // okay when it breaks none. Each string has one rule function that
 // returns its fault (nameFault, semverFault, resolvedFault,
 // integrityFault): the fast paths ask whether it is okay, and explain
@@ -189,7 +189,7 @@ func ruleFault(i int, s []byte) fault {
 	return integrityFault(s)
 }
 
-// CheckRaw checks a parsed record against the rules of FORMAT.md section 5
+// CheckRaw checks a parsed record against the rules of docs/format.md section 5
 // and returns an InvalidPackage CorruptionError naming the field and the
 // rule, or nil. It does not allocate when the record is valid.
 func CheckRaw(r *RawPackage, record int) error {
@@ -202,7 +202,7 @@ func CheckRaw(r *RawPackage, record int) error {
 	return nil
 }
 
-// CheckPackage checks p against the rules of FORMAT.md section 5 and
+// CheckPackage checks p against the rules of docs/format.md section 5 and
 // returns the name of the first field that breaks one and the rule, or two
 // empty strings.
 func CheckPackage(p *Package) (field, rule string) {

@@ -15,7 +15,7 @@ var ErrBadRegistryURL = errors.New("bad registry URL")
 // RegistryURLHelp says what a good registry URL looks like.
 const RegistryURLHelp = "want an absolute http or https URL with a host and no user info, query or fragment, e.g. https://registry.example.org/"
 
-// NormalizeRegistry normalizes a registry URL as FORMAT.md section 4 says:
+// NormalizeRegistry normalizes a registry URL as docs/format.md section 4 says:
 // lower-case scheme and host, no default port, a path ending in exactly one
 // "/".
 func NormalizeRegistry(raw string) (string, error) {

@@ -1,7 +1,7 @@
 // Package schema is the version-independent model of a bun.lockb lockfile
 // and the registry of the config versions that lockfix can read and write.
 //
-// The format is defined in FORMAT.md (shared/spec): every file starts with
+// The format is described in docs/format.md: every file starts with
 // the magic "BUN1" and a 13-byte config block (configVersion, registryHash,
 // featureFlags, terminalMode, rows, cols, reserved), followed by a header
 // whose layout depends on the version, and an array of package records
@@ -137,7 +137,7 @@ func (s *Schema) Decode(b []byte) (*Lockfile, error) {
 // else nil and every problem, as Check reports them.
 func (s *Schema) Load(b []byte) (*Lockfile, []error) { return s.parse(b, true, nil) }
 
-// Check reports every problem of FORMAT.md section 6 in b, in file order;
+// Check reports every problem of docs/format.md section 6 in b, in file order;
 // nil when b is valid.
 func (s *Schema) Check(b []byte) []error {
 	_, errs := s.parse(b, false, nil)

@@ -53,7 +53,7 @@ func openInput(stdin io.Reader, in string) (io.ReadCloser, int64, error) {
 }
 
 // spool is a lockfile being packed: its records as plain records (four
-// length-prefixed strings, FORMAT.md section 5.1) after room for the
+// length-prefixed strings, docs/format.md section 5.1) after room for the
 // largest header of the registered versions. finish turns it into the file
 // at the version asked for.
 type spool struct {

@@ -11,7 +11,7 @@
 // sha256 > sha1. A (name, version) pair installed at several paths is kept
 // once; two entries of one pair that disagree on resolved or integrity are
 // an error, as are versions, names, resolved URLs and integrity strings
-// that a lockfile cannot hold (FORMAT.md section 5).
+// that a lockfile cannot hold (docs/format.md section 5).
 package npmlock
 
 import (

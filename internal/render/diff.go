@@ -139,7 +139,7 @@ func Compute(a, b *schema.Lockfile) *Diff {
 }
 
 // compareKey orders packages by name, then version, comparing bytes (the
-// order of FORMAT.md section 5).
+// order of docs/format.md section 5).
 func compareKey(a, b *schema.Package) int {
 	if c := strings.Compare(a.Name, b.Name); c != 0 {
 		return c

@@ -96,7 +96,7 @@ type State struct {
 	Lockfile *schema.Lockfile
 	// Packages is the package count of a valid file.
 	Packages int
-	// Problems are the format problems (FORMAT.md section 6) found in the
+	// Problems are the format problems (docs/format.md section 6) found in the
 	// file, or the error that kept it from being read (not a regular file,
 	// permission denied, too large). Empty when the file is valid or does
 	// not exist. With Options.Summary, only the first MaxSummaryProblems.

@@ -1,6 +1,6 @@
 // Package v0 registers config version 0, the legacy layout written by bun
 // 1.3.3 and earlier: a 64-byte header whose checksum field is all zero,
-// followed by plain records (FORMAT.md sections 2.1 and 5.1).
+// followed by plain records (docs/format.md sections 2.1 and 5.1).
 package v0
 
 import "github.com/lockfix/lockfix/schema"

@@ -1,6 +1,6 @@
 // Package v1 registers config version 1, written by bun 1.3.5 up to 1.4.0:
 // a 64-byte header protected by a CRC-64/NVME, followed by plain records
-// (FORMAT.md sections 2.1 and 5.1).
+// (docs/format.md sections 2.1 and 5.1).
 package v1
 
 import "github.com/lockfix/lockfix/schema"

@@ -1,7 +1,7 @@
 // Package v2 registers config version 2, written by bun 1.4.0 and later: a
 // 104-byte header with a CRC-64/NVME of the header, the length and CRC-64
 // of the package array and the writer's name, followed by framed records
-// ("PK", bodySize, body, CRC-32C of the body). See FORMAT.md sections 2.2
+// ("PK", bodySize, body, CRC-32C of the body). See docs/format.md sections 2.2
 // and 5.2.
 package v2
 
