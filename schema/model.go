@@ -122,7 +122,11 @@ func FlagsStep(from int, lowerFlags, upperFlags []FlagInfo) (up, down *Step) {
 		return out, dropped, nil
 	}}
 	if len(lost) > 0 {
-		down.Lossy = "when " + strings.Join(lost, "|") + " are set: version " + fmt.Sprint(from-1) + " cannot hold them"
+		set, them := " is set: version %d cannot hold it", ""
+		if len(lost) > 1 {
+			set, them = " is set: version %d cannot hold them", "any of "
+		}
+		down.Lossy = "when " + them + strings.Join(lost, ", ") + fmt.Sprintf(set, from-1)
 	}
 	return up, down
 }
