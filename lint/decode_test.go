@@ -48,9 +48,15 @@ func TestDecode(t *testing.T) {
 	}
 }
 
-// FuzzDecode checks that Decode never panics, whatever the bytes and the
-// count, and agrees with the strict decoder on valid files.
+// FuzzDecode checks that Decode and LintBytes never panic, whatever the
+// bytes and the count, and that Decode agrees with the strict decoder on
+// valid files.
 func FuzzDecode(f *testing.F) {
+	c, err := lint.Compile(lint.Policy{RequireHTTPS: true, AllowedHosts: []string{"registry.example.org"},
+		RequireIntegrity: true, Deny: []string{"left-pad"}})
+	if err != nil {
+		f.Fatal(err)
+	}
 	for v := 0; v <= 2; v++ {
 		b := lockgen.Bytes(lockgen.Options{Version: v, Packages: 5, Seed: 1})
 		f.Add(b, 5)
@@ -61,6 +67,7 @@ func FuzzDecode(f *testing.F) {
 		for _, v := range schema.Versions() {
 			s, _ := schema.Lookup(v)
 			lint.Decode(b, s, count%100000)
+			lint.LintBytes(b, s, count%100000, c)
 		}
 		checkDecode(t, b)
 	})

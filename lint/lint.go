@@ -522,6 +522,7 @@ func LintBytes(b []byte, s *schema.Schema, count int, c *Checker) ([]Finding, in
 	}
 	out := c.header(l, nil)
 	file := unsafe.String(unsafe.SliceData(b), len(b))
+	count = max(count, 0)
 	spans := make([][]schema.Span, (count+chunkRecords-1)/chunkRecords)
 	chunks := make([][]Finding, len(spans))
 	pos := s.HeaderSize // where the next chunk to walk starts
@@ -536,7 +537,7 @@ func LintBytes(b []byte, s *schema.Schema, count int, c *Checker) ([]Finding, in
 		if first > 0 {
 			size = (pos - s.HeaderSize) / first * (last - first) * 9 / 8
 		}
-		warm(b[pos:min(len(b), pos+size)])
+		warm(b[min(pos, len(b)):min(len(b), pos+size)])
 		if spans[k], walkErr = spansAt(b, s, pos, first, last-first); walkErr == nil {
 			end := spans[k][len(spans[k])-1]
 			pos = end.Offset + end.Length
