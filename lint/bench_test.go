@@ -11,8 +11,9 @@ import (
 
 var sinkFindings []lint.Finding
 
-// BenchmarkLint100k times the checks alone (Decode and Lint) on a
-// 100,000-package v2 file with every check on and nothing to find:
+// BenchmarkLint100k times the checks alone (Decode and Lint, and the two
+// in one pass as LintBytes, op=bytes) on a 100,000-package v2 file with
+// every check on and nothing to find:
 //
 //	go test -run XXX -bench Lint100k ./lint/
 func BenchmarkLint100k(b *testing.B) {
@@ -46,6 +47,16 @@ func BenchmarkLint100k(b *testing.B) {
 			if len(sinkFindings) > 0 {
 				b.Fatal(sinkFindings[0])
 			}
+		}
+	})
+	b.Run("op=bytes", func(b *testing.B) {
+		b.SetBytes(int64(len(buf)))
+		for b.Loop() {
+			fs, n, err := lint.LintBytes(buf, s, 100_000, c)
+			if err != nil || len(fs) > 0 || n != 100_000 {
+				b.Fatal(err, fs, n)
+			}
+			sinkFindings = fs
 		}
 	})
 	b.Run("op=lint-1cpu", func(b *testing.B) {

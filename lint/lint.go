@@ -17,8 +17,10 @@ package lint
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/Masterminds/semver/v3"
@@ -127,7 +129,7 @@ func Lint(l *schema.Lockfile, spans []schema.Span, c *Checker) []Finding {
 	// records' order.
 	n := len(l.Packages)
 	chunks := make([][]Finding, (n+chunkRecords-1)/chunkRecords)
-	parallel(n, func(k, first, last int) {
+	parallel(n, nil, func(k, first, last int) {
 		chunks[k] = c.records(l.Packages, spans, first, last, nil)
 	})
 	for _, fs := range chunks {
@@ -145,12 +147,13 @@ const (
 
 // records checks records first..last-1.
 func (c *Checker) records(pkgs []schema.Package, spans []schema.Span, first, last int, out []Finding) []Finding {
+	var seen origins
 	for i := first; i < last; i++ {
 		var sp schema.Span
 		if i < len(spans) {
 			sp = spans[i]
 		}
-		out = c.record(&pkgs[i], i, sp, out)
+		out = c.record(&pkgs[i], i, sp, &seen, out)
 	}
 	return out
 }
@@ -168,15 +171,30 @@ func (c *Checker) header(l *schema.Lockfile, out []Finding) []Finding {
 	return out
 }
 
-// record runs the checks of one package record.
-func (c *Checker) record(p *schema.Package, i int, sp schema.Span, out []Finding) []Finding {
+// record runs the checks of one package record. seen holds the origins
+// of the records before it in the same run of records (none for the
+// first): the origin checks run only for a resolved URL of another scheme
+// or host, or of one they found something in.
+func (c *Checker) record(p *schema.Package, i int, sp schema.Span, seen *origins, out []Finding) []Finding {
 	var u resolvedURL
+	var o *origin
+	known := false
 	if c.needsURL {
-		u = splitURL(p.Resolved)
+		u, o, known = seen.split(p.Resolved)
 	}
 	n := len(out)
+	if !known || !o.clean {
+		for _, check := range c.originChecks {
+			if f := c.check(check, p, &u); f != nil {
+				out = append(out, *f)
+			}
+		}
+		if o != nil && !known {
+			o.clean = len(out) == n
+		}
+	}
 	for _, check := range c.recordChecks {
-		if f := check(c, p, &u); f != nil {
+		if f := c.check(check, p, &u); f != nil {
 			out = append(out, *f)
 		}
 	}
@@ -189,9 +207,44 @@ func (c *Checker) record(p *schema.Package, i int, sp schema.Span, out []Finding
 	return out
 }
 
-// recordCheck is one per-record rule: it returns a finding, with the
-// package's location left for record to fill in, or nil.
-type recordCheck func(c *Checker, p *schema.Package, u *resolvedURL) *Finding
+// recordCheck names one per-record rule.
+type recordCheck uint8
+
+const (
+	ruleHTTPS recordCheck = iota
+	ruleAllowedHost
+	ruleAllowedScheme
+	ruleIntegrityMissing
+	ruleIntegrityAlgorithm
+	ruleNameMatchesURL
+	ruleVersionMatchesURL
+	ruleDenied
+)
+
+// check runs the per-record rule r: it returns a finding, with the
+// package's location left for record to fill in, or nil. The calls are
+// direct, so that p and u stay on record's caller's stack.
+func (c *Checker) check(r recordCheck, p *schema.Package, u *resolvedURL) *Finding {
+	switch r {
+	case ruleHTTPS:
+		return checkHTTPS(c, p, u)
+	case ruleAllowedHost:
+		return checkAllowedHost(c, p, u)
+	case ruleAllowedScheme:
+		return checkAllowedScheme(c, p, u)
+	case ruleIntegrityMissing:
+		return checkIntegrityMissing(c, p, u)
+	case ruleIntegrityAlgorithm:
+		return checkIntegrityAlgorithm(c, p, u)
+	case ruleNameMatchesURL:
+		return checkNameMatchesURL(c, p, u)
+	case ruleVersionMatchesURL:
+		return checkVersionMatchesURL(c, p, u)
+	case ruleDenied:
+		return checkDenied(c, p, u)
+	}
+	panic(fmt.Sprintf("lint: unknown record check %d", r))
+}
 
 func headerFinding(rule, field string, off, size int, value, expected, msg string) Finding {
 	return Finding{Rule: rule, Record: schema.NoRecord, Offset: off, Length: size, Field: field, Value: value, Expected: expected, Message: msg}
@@ -360,6 +413,9 @@ func checkVersionMatchesURL(_ *Checker, p *schema.Package, u *resolvedURL) *Find
 
 // checkDenied is the denied-package rule.
 func checkDenied(c *Checker, p *schema.Package, _ *resolvedURL) *Finding {
+	if c.denyNames != nil && !slices.Contains(c.denyNames, p.Name) {
+		return nil // a few compares of lengths, cheaper than hashing the name
+	}
 	rules, ok := c.deny[p.Name]
 	if !ok {
 		return nil
@@ -405,7 +461,7 @@ func Decode(b []byte, s *schema.Schema, count int) (*schema.Lockfile, []schema.S
 	file := unsafe.String(unsafe.SliceData(b), len(b))
 	pkgs := make([]schema.Package, len(spans))
 	errs := make([]error, (len(spans)+chunkRecords-1)/chunkRecords)
-	parallel(len(spans), func(k, first, last int) {
+	parallel(len(spans), nil, func(k, first, last int) {
 		for i := first; i < last && errs[k] == nil; i++ {
 			pkgs[i], errs[k] = readRecord(file, &spans[i], i)
 		}
@@ -443,72 +499,146 @@ func readRecord(file string, sp *schema.Span, i int) (schema.Package, error) {
 // checked in place, without building the list of packages, for a file
 // that passed the strict check (see Decode). It returns the findings and
 // the number of packages.
+//
+// The records are walked (schema.Schema.RecordSpans) a chunk at a time,
+// in order, each chunk by the goroutine that then checks it while the
+// next chunk is walked by another: the walk, which only one goroutine can
+// do, overlaps the checks, and a chunk is checked while its bytes are
+// still in that processor's cache, where warm has put them for the walk.
 func LintBytes(b []byte, s *schema.Schema, count int, c *Checker) ([]Finding, int, error) {
 	if len(b) < schema.PrefixSize {
 		return nil, 0, schema.Corrupt(schema.ErrTruncated, len(b), "header", "the file is too short for a header")
 	}
-	spans, err := s.RecordSpans(b, count)
-	if err != nil {
-		return nil, 0, err
-	}
 	l := &schema.Lockfile{Config: schema.DecodeConfig(b[schema.OffConfigVersion:])}
-	if c.registry != "" && l.Config.RegistryHash != c.registryHash {
+	if c.registry != "" && l.Config.RegistryHash != c.registryHash || !c.perPackage {
 		// The registry's finding names the registry the packages give
-		// the header's hash: only then are they all needed.
-		if l, spans, err = Decode(b, s, count); err != nil {
+		// the header's hash: only then are they all needed. Without a
+		// record check there is nothing to overlap the walk with.
+		l, spans, err := Decode(b, s, count)
+		if err != nil {
 			return nil, 0, err
 		}
+		return Lint(l, spans, c), len(spans), nil
 	}
 	out := c.header(l, nil)
-	if !c.perPackage {
-		return out, len(spans), nil
-	}
 	file := unsafe.String(unsafe.SliceData(b), len(b))
-	chunks := make([][]Finding, (len(spans)+chunkRecords-1)/chunkRecords)
-	errs := make([]error, len(chunks))
-	parallel(len(spans), func(k, first, last int) {
-		for i := first; i < last; i++ {
-			p, err := readRecord(file, &spans[i], i)
+	count = max(count, 0)
+	spans := make([][]schema.Span, (count+chunkRecords-1)/chunkRecords)
+	chunks := make([][]Finding, len(spans))
+	pos := s.HeaderSize // where the next chunk to walk starts
+	var walkErr error
+	walk := func(k, first, last int) {
+		if walkErr != nil {
+			return
+		}
+		// The chunk's bytes, guessed from the records before it (a
+		// quarter kilobyte a record for the first chunk).
+		size := (last - first) * 256
+		if first > 0 {
+			size = (pos - s.HeaderSize) / first * (last - first) * 9 / 8
+		}
+		warm(b[min(pos, len(b)):min(len(b), pos+size)])
+		if spans[k], walkErr = spansAt(b, s, pos, first, last-first); walkErr == nil {
+			end := spans[k][len(spans[k])-1]
+			pos = end.Offset + end.Length
+		}
+	}
+	readErrs := make([]error, len(spans))
+	parallel(count, walk, func(k, first, last int) {
+		var seen origins
+		for j := range spans[k] {
+			sp := &spans[k][j]
+			p, err := readRecord(file, sp, first+j)
 			if err != nil {
-				errs[k] = err
+				readErrs[k] = err
 				return
 			}
-			chunks[k] = c.record(&p, i, spans[i], chunks[k])
+			chunks[k] = c.record(&p, first+j, *sp, &seen, chunks[k])
 		}
 	})
+	if walkErr != nil {
+		return nil, 0, walkErr
+	}
 	for k, fs := range chunks {
-		if errs[k] != nil {
-			return nil, 0, errs[k]
+		if readErrs[k] != nil {
+			return nil, 0, readErrs[k]
 		}
 		out = append(out, fs...)
 	}
-	return out, len(spans), nil
+	return out, count, nil
+}
+
+// warmed keeps warm's loads (an atomic, as Lints may run at once).
+var warmed atomic.Uint32
+
+// warm reads a byte of each cache line of b, so that the walk over the
+// records, which must read each record's size before it can find the
+// next, finds them in the cache: independent loads, which the processor
+// overlaps, instead of a chain of dependent ones.
+func warm(b []byte) {
+	var x byte
+	for i := 0; i < len(b); i += 64 {
+		x |= b[i]
+	}
+	warmed.Store(uint32(x))
+}
+
+// spansAt returns the spans of the n records of b, a file of version s,
+// that start at offset off with record first: RecordSpans of the records
+// from there, as if the package array started at off.
+func spansAt(b []byte, s *schema.Schema, off, first, n int) ([]schema.Span, error) {
+	shift := off - s.HeaderSize
+	spans, err := s.RecordSpans(b[shift:], n)
+	if err != nil {
+		var ce *schema.CorruptionError
+		if schema.AsCorruption(err, &ce) {
+			ce.Offset += int64(shift)
+			ce.Record += first
+		}
+		return nil, err
+	}
+	for i := range spans {
+		spans[i].Offset += shift
+		spans[i].BodyOffset += shift
+	}
+	return spans, nil
 }
 
 // parallel calls f for each chunk of chunkRecords of n records, with the
 // chunk's index and its records first..last-1: on up to GOMAXPROCS
 // goroutines (at most 8) when n is parallelMin or more, else in this one.
-func parallel(n int, f func(k, first, last int)) {
+// inOrder, when not nil, is called for each chunk before f, by the
+// goroutine that then calls f for it, one chunk at a time and in the
+// chunks' order: for the work on a chunk that needs the one before.
+func parallel(n int, inOrder, f func(k, first, last int)) {
 	chunks := (n + chunkRecords - 1) / chunkRecords
+	var mu sync.Mutex
+	next := 0 // the next chunk to take, under mu
+	work := func() {
+		for {
+			mu.Lock()
+			k := next
+			if k == chunks {
+				mu.Unlock()
+				return
+			}
+			next++
+			first, last := k*chunkRecords, min(n, (k+1)*chunkRecords)
+			if inOrder != nil {
+				inOrder(k, first, last)
+			}
+			mu.Unlock()
+			f(k, first, last)
+		}
+	}
 	workers := min(runtime.GOMAXPROCS(0), 8, chunks)
 	if n < parallelMin || workers < 2 {
-		for k := 0; k < chunks; k++ {
-			f(k, k*chunkRecords, min(n, (k+1)*chunkRecords))
-		}
+		work()
 		return
 	}
-	next := make(chan int, chunks)
-	for k := range chunks {
-		next <- k
-	}
-	close(next)
 	var wg sync.WaitGroup
 	for range workers {
-		wg.Go(func() {
-			for k := range next {
-				f(k, k*chunkRecords, min(n, (k+1)*chunkRecords))
-			}
-		})
+		wg.Go(work)
 	}
 	wg.Wait()
 }

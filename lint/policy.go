@@ -101,7 +101,12 @@ type Checker struct {
 	forbid        []schema.FlagInfo
 	minVersion    int
 	deny          map[string][]denyRule
+	denyNames     []string // deny's names, when there are few
 
+	// originChecks read only the scheme and host of a resolved URL;
+	// recordChecks the rest of a record. Each is in the order of Rules,
+	// the origin ones first.
+	originChecks []recordCheck
 	recordChecks []recordCheck
 	perPackage   bool
 	needsURL     bool // a record check reads the resolved URL
@@ -115,7 +120,7 @@ func Compile(p Policy) (*Checker, error) {
 		return nil, fmt.Errorf("%w: %s", ErrPolicy, fmt.Sprintf(format, args...))
 	}
 	if p.RequireHTTPS {
-		c.recordChecks = append(c.recordChecks, checkHTTPS)
+		c.originChecks = append(c.originChecks, ruleHTTPS)
 	}
 	if len(p.AllowedHosts) > 0 {
 		c.hosts = map[string]bool{}
@@ -134,7 +139,7 @@ func Compile(p Policy) (*Checker, error) {
 		if len(list) <= 8 {
 			c.hostSlice = list
 		}
-		c.recordChecks = append(c.recordChecks, checkAllowedHost)
+		c.originChecks = append(c.originChecks, ruleAllowedHost)
 	}
 	if len(p.AllowedSchemes) > 0 {
 		c.schemes = map[string]bool{}
@@ -150,10 +155,10 @@ func Compile(p Policy) (*Checker, error) {
 			c.schemes[s] = true
 		}
 		c.schemeList = strings.Join(list, ", ")
-		c.recordChecks = append(c.recordChecks, checkAllowedScheme)
+		c.originChecks = append(c.originChecks, ruleAllowedScheme)
 	}
 	if p.RequireIntegrity {
-		c.recordChecks = append(c.recordChecks, checkIntegrityMissing)
+		c.recordChecks = append(c.recordChecks, ruleIntegrityMissing)
 	}
 	if len(p.Integrity) > 0 {
 		for _, a := range p.Integrity {
@@ -170,13 +175,13 @@ func Compile(p Policy) (*Checker, error) {
 			}
 		}
 		c.algorithmList = strings.Join(c.algorithms, " or ")
-		c.recordChecks = append(c.recordChecks, checkIntegrityAlgorithm)
+		c.recordChecks = append(c.recordChecks, ruleIntegrityAlgorithm)
 	}
 	if p.MatchNames == nil || *p.MatchNames {
-		c.recordChecks = append(c.recordChecks, checkNameMatchesURL)
+		c.recordChecks = append(c.recordChecks, ruleNameMatchesURL)
 	}
 	if p.MatchVersions == nil || *p.MatchVersions {
-		c.recordChecks = append(c.recordChecks, checkVersionMatchesURL)
+		c.recordChecks = append(c.recordChecks, ruleVersionMatchesURL)
 	}
 	if p.Registry != "" {
 		norm, h, err := schema.RegistryHash(p.Registry)
@@ -221,26 +226,21 @@ func Compile(p Policy) (*Checker, error) {
 		if c.deny == nil {
 			c.deny = map[string][]denyRule{}
 		}
+		if c.deny[name] == nil {
+			c.denyNames = append(c.denyNames, name)
+		}
 		c.deny[name] = append(c.deny[name], d)
 	}
-	// Every record check so far but the integrity ones reads the URL.
-	urlChecks := len(c.recordChecks)
-	if p.RequireIntegrity || len(p.Integrity) > 0 {
-		urlChecks -= boolInt(p.RequireIntegrity) + boolInt(len(p.Integrity) > 0)
+	if len(c.denyNames) > 8 {
+		c.denyNames = nil
 	}
-	c.needsURL = urlChecks > 0
+	c.needsURL = len(c.originChecks) > 0 || slices.Contains(c.recordChecks, ruleNameMatchesURL) ||
+		slices.Contains(c.recordChecks, ruleVersionMatchesURL)
 	if len(c.deny) > 0 {
-		c.recordChecks = append(c.recordChecks, checkDenied)
+		c.recordChecks = append(c.recordChecks, ruleDenied)
 	}
-	c.perPackage = len(c.recordChecks) > 0
+	c.perPackage = len(c.originChecks)+len(c.recordChecks) > 0
 	return c, nil
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // Policy returns the policy c was compiled from.

@@ -37,7 +37,7 @@ func splitURL(s string) resolvedURL {
 	for end < len(rest) && rest[end] != '/' && rest[end] != '?' && rest[end] != '#' {
 		end++
 	}
-	u.host, u.path, u.pathAt = rest[:end], rest[end:], i+3+end
+	u.host = rest[:end]
 	if at := strings.LastIndexByte(u.host, '@'); at >= 0 {
 		u.host = u.host[at+1:]
 	}
@@ -47,13 +47,60 @@ func splitURL(s string) resolvedURL {
 	case u.scheme == "http" && strings.HasSuffix(u.host, ":80"):
 		u.host = u.host[:len(u.host)-3]
 	}
+	u.setPath(s, i+3+end)
+	return u
+}
+
+// setPath sets the path of u to that of s, the URL, whose path starts
+// at pathAt.
+func (u *resolvedURL) setPath(s string, pathAt int) {
+	u.path, u.pathAt, u.named = s[pathAt:], pathAt, 0
 	if q := strings.IndexByte(u.path, '?'); q >= 0 {
 		u.path = u.path[:q]
 	}
 	if q := strings.IndexByte(u.path, '#'); q >= 0 {
 		u.path = u.path[:q]
 	}
-	return u
+}
+
+// origin is the scheme and host of a resolved URL and whether the rules
+// that read only those (https, allowed-host, allowed-scheme) passed for
+// it.
+type origin struct {
+	prefix string      // the URL up to its path: scheme "://" host, as written
+	u      resolvedURL // its split
+	clean  bool        // no origin rule has a finding for it
+}
+
+// origins are the last few origins a run of records had. The records of
+// one registry share one, so the URLs are taken apart and the origin
+// rules run once per distinct origin in a run, not once per record.
+type origins struct {
+	seen [4]origin
+	n    int // origins added so far; the oldest is replaced when all are taken
+}
+
+// split takes s apart as splitURL does. When s has the prefix of an
+// origin seen (the same scheme and host), it takes only the path apart
+// and returns that origin with seen true; else it adds s's origin and
+// returns it, nil for a URL that splitURL refuses.
+func (r *origins) split(s string) (u resolvedURL, o *origin, seen bool) {
+	for k := range min(r.n, len(r.seen)) {
+		o = &r.seen[k]
+		p := o.prefix
+		if len(s) >= len(p) && s[:len(p)] == p && (len(s) == len(p) || s[len(p)] == '/' || s[len(p)] == '?' || s[len(p)] == '#') {
+			u = o.u
+			u.setPath(s, len(p))
+			return u, o, true
+		}
+	}
+	if u = splitURL(s); !u.ok {
+		return u, nil, false
+	}
+	o = &r.seen[r.n%len(r.seen)]
+	*o = origin{prefix: s[:u.pathAt], u: u}
+	r.n++
+	return u, o, false
 }
 
 // names reports whether the path ends in the registry layout of exactly

@@ -6,9 +6,11 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	ucli "github.com/urfave/cli/v2"
 
+	"github.com/lockfix/lockfix/internal/trace"
 	"github.com/lockfix/lockfix/lint"
 	"github.com/lockfix/lockfix/schema"
 )
@@ -262,11 +264,13 @@ func (e *env) lintFile(path string, checker *lint.Checker) (lint.FileResult, err
 			r.Findings = lint.Invalid(errs)
 			return
 		}
+		start := time.Now()
 		findings, n, err := lint.LintBytes(b, s, packageCount(s, b), checker)
 		if err != nil { // the check passed, so this is a bug
 			r.Findings = lint.Invalid([]error{err})
 			return
 		}
+		trace.Line("lint", time.Since(start), fmt.Sprintf("%s, %s", lintCount(n, "package"), lintCount(len(findings), "finding")))
 		r.Packages, r.Findings = n, findings
 	})
 	return r, err
