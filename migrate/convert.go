@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/lockfix/lockfix/schema"
@@ -114,12 +115,11 @@ func Convert(b []byte, to int, opts schema.StepOptions) (*Conversion, error) {
 	target, _ := schema.Lookup(to) // Plan checked it
 	eo := schema.EncodeOptions{Writer: opts.Writer}
 	encode := target.EncodeWith
-	if slices.Equal(cur.Packages, l.Packages) {
-		// One slice for both: the steps' copies are not kept.
+	if samePackages(cur.Packages, l.Packages) {
+		// One slice for both: a step's copy is not kept.
 		cur.Packages = l.Packages
 		// The packages are those the strict decode checked (the steps
-		// copied them unchanged; equal strings that share their bytes
-		// compare in a few instructions), and Verify checks the new
+		// shared or copied them unchanged), and Verify checks the new
 		// bytes before they are written.
 		encode = target.EncodeTrusted
 	}
@@ -133,9 +133,19 @@ func Convert(b []byte, to int, opts schema.StepOptions) (*Conversion, error) {
 
 // Verify returns the check that the new bytes of a conversion to want's
 // version pass before they replace a file: their version byte is the
-// target, every check of FORMAT.md section 6 passes, and decoded again
-// they hold exactly want's config and packages. (The writer field, which
-// is informational and which encoders fill in, is not compared.)
+// target, every check of FORMAT.md section 6 passes, and they hold
+// exactly want's config and packages. (The writer field, which is
+// informational and which encoders fill in, is not compared.)
+//
+// want's packages must each have passed the rules of section 5, as those
+// of Convert and of a strict decode have: the new bytes are checked with
+// schema.CheckKnown, and a record whose strings are byte for byte those of
+// want's package at its index is not checked against those rules a second
+// time (they depend on a string alone). Everything else of section 6 is
+// checked on the new bytes themselves: the header, every frame and
+// checksum, the sizes, the count, the order and what follows the last
+// record. The records are compared where they lie, with no decoded copy
+// of the new file, in the same pass as the check.
 func Verify(want *schema.Lockfile) func([]byte) error {
 	to := want.Config.Version
 	return func(b []byte) error {
@@ -146,33 +156,58 @@ func Verify(want *schema.Lockfile) func([]byte) error {
 		if s.Version != to {
 			return fmt.Errorf("%w: the new bytes are version %d, want %d", ErrMismatch, s.Version, to)
 		}
-		if problems := s.Check(b); len(problems) > 0 {
+		// bad is the first record that differs from want's package (or
+		// has no package in want), len(b) when none does. The check calls
+		// known from several goroutines.
+		var bad atomic.Int64
+		bad.Store(int64(len(b)))
+		known := func(i int, r *schema.RawPackage) bool {
+			if i < len(want.Packages) && sameStrings(r, &want.Packages[i]) {
+				return true
+			}
+			for cur := bad.Load(); int64(i) < cur && !bad.CompareAndSwap(cur, int64(i)); cur = bad.Load() {
+			}
+			return false
+		}
+		if problems := s.CheckKnown(b, known); len(problems) > 0 {
 			return &InvalidError{Version: to, Problems: problems}
 		}
-		// The new records are compared where they lie, with no decoded
-		// copy of the new file.
 		if got := schema.DecodeConfig(b[schema.OffConfigVersion:]); got != want.Config {
 			return fmt.Errorf("%w: config %+v, want %+v", ErrMismatch, got, want.Config)
 		}
-		bad := -1
-		var badPkg schema.Package
-		n := Records(b, s, func(i int, r *schema.RawPackage) {
-			if bad >= 0 || i >= len(want.Packages) {
-				return
-			}
-			if p := &want.Packages[i]; string(r.Name) != p.Name || string(r.Version) != p.Version ||
-				string(r.Resolved) != p.Resolved || string(r.Integrity) != p.Integrity {
-				bad, badPkg = i, r.Package()
-			}
-		})
-		switch {
-		case n != len(want.Packages):
+		// The check passed: the count field is the number of records, and
+		// known has seen every one of them.
+		cf := s.FieldOf(schema.KindCount)
+		if n := schema.Uint(b[cf.Offset:cf.End()]); n != uint64(len(want.Packages)) {
 			return fmt.Errorf("%w: %d packages, want %d", ErrMismatch, n, len(want.Packages))
-		case bad >= 0:
-			return fmt.Errorf("%w: package %d is %+v, want %+v", ErrMismatch, bad, badPkg, want.Packages[bad])
+		}
+		if i := int(bad.Load()); i < len(want.Packages) {
+			var got schema.Package
+			Records(b, s, func(j int, r *schema.RawPackage) {
+				if j == i {
+					got = r.Package()
+				}
+			})
+			return fmt.Errorf("%w: package %d is %+v, want %+v", ErrMismatch, i, got, want.Packages[i])
 		}
 		return nil
 	}
+}
+
+// samePackages reports whether a and b hold the same packages: at once
+// when they are one slice (steps that leave the packages alone share
+// them), else by comparing them.
+func samePackages(a, b []schema.Package) bool {
+	if len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0]) {
+		return true
+	}
+	return slices.Equal(a, b)
+}
+
+// sameStrings reports whether r holds exactly p's four strings.
+func sameStrings(r *schema.RawPackage, p *schema.Package) bool {
+	return string(r.Name) == p.Name && string(r.Version) == p.Version &&
+		string(r.Resolved) == p.Resolved && string(r.Integrity) == p.Integrity
 }
 
 // decodeChecked decodes b, which passed the strict check of s, without

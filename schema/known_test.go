@@ -1,0 +1,117 @@
+package schema_test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/lockfix/lockfix/internal/lockgen"
+	"github.com/lockfix/lockfix/schema"
+)
+
+// TestCheckKnownAgrees damages v1 and v2 files, small (checked on one
+// goroutine) and large (in parallel chunks), and checks them with a known
+// that vouches for the records whose strings are a package of the good
+// file, wherever it lies: CheckKnown must find exactly the problems of
+// Check. A record whose strings were damaged is not vouched for and is
+// checked in full; swapped records are vouched for and their order is
+// still checked.
+func TestCheckKnownAgrees(t *testing.T) {
+	for _, v := range []int{1, 2} {
+		for _, n := range []int{50, 20_000} {
+			good := lockgen.Bytes(lockgen.Options{Version: v, Packages: n, Seed: 9})
+			l, err := schema.Decode(good)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set := map[schema.Package]bool{}
+			for _, p := range l.Packages {
+				set[p] = true
+			}
+			s, _ := schema.Lookup(v)
+			framed := s.Framing != nil
+			// at is the offset of record i's name (its length prefix).
+			at := func(b []byte, i int) int {
+				off := s.HeaderSize
+				for j := range i {
+					off += s.RecordSize(&l.Packages[j])
+				}
+				if framed {
+					off += 6
+				}
+				return off
+			}
+			mid := n / 2
+			cases := map[string]func(b []byte) []byte{
+				"valid":       func(b []byte) []byte { return b },
+				"bad name":    func(b []byte) []byte { b[at(b, mid)+2] = ' '; return b },
+				"bad version": func(b []byte) []byte { o := at(b, mid); b[o+2+int(binary.BigEndian.Uint16(b[o:]))+2] = 'x'; return b },
+				"unsorted": func(b []byte) []byte {
+					p := slices.Clone(l.Packages)
+					p[mid], p[mid+1] = p[mid+1], p[mid]
+					return encodeRaw(b, p, framed)
+				},
+				"duplicate": func(b []byte) []byte {
+					p := slices.Insert(slices.Clone(l.Packages), mid, l.Packages[mid])
+					return encodeRaw(b, p, framed)
+				},
+				"torn":     func(b []byte) []byte { return b[:len(b)-3] },
+				"trailing": func(b []byte) []byte { return append(b, 0, 1, 'a') },
+			}
+			for name, damage := range cases {
+				b := damage(slices.Clone(good))
+				want := fmt.Sprint(schema.Check(b))
+				var mu sync.Mutex
+				asked := map[int]int{}
+				got := fmt.Sprint(s.CheckKnown(b, func(i int, r *schema.RawPackage) bool {
+					mu.Lock()
+					asked[i]++
+					mu.Unlock()
+					return set[r.Package()]
+				}))
+				if got != want {
+					t.Errorf("v%d, %d packages, %s: CheckKnown\n%s\nCheck\n%s", v, n, name, got, want)
+				}
+				for i, k := range asked {
+					if k > 1 {
+						t.Errorf("v%d, %d packages, %s: known asked %d times about record %d", v, n, name, k, i)
+					}
+				}
+				if name == "valid" && len(asked) != n {
+					t.Errorf("v%d, %d packages: known asked about %d records, want all %d", v, n, len(asked), n)
+				}
+				if name != "valid" && want == "[]" {
+					t.Errorf("v%d, %d packages, %s: no problem found", v, n, name)
+				}
+			}
+		}
+	}
+}
+
+// TestCheckKnownSkipsRules: a record known vouches for does not have its
+// strings' rules checked (its caller has them from a check already), while
+// its checksum still is.
+func TestCheckKnownSkipsRules(t *testing.T) {
+	for _, v := range []int{1, 2} {
+		s, _ := schema.Lookup(v)
+		l := lockgen.Lockfile(lockgen.Options{Version: v, Packages: 5, Seed: 2})
+		l.Packages[2].Version = "not-semver"
+		good := lockgen.Bytes(lockgen.Options{Version: v, Packages: 5, Seed: 2})
+		b := encodeRaw(good, l.Packages, s.Framing != nil)
+		if len(schema.Check(b)) == 0 {
+			t.Fatalf("v%d: the bad version is not found by Check", v)
+		}
+		yes := func(int, *schema.RawPackage) bool { return true }
+		if errs := s.CheckKnown(b, yes); len(errs) != 0 {
+			t.Errorf("v%d: CheckKnown with every record vouched for = %v, want no problem", v, errs)
+		}
+		if s.Framing != nil {
+			b[len(b)-1] ^= 1
+			if errs := s.CheckKnown(b, yes); len(errs) == 0 {
+				t.Errorf("v%d: CheckKnown misses a record checksum", v)
+			}
+		}
+	}
+}
