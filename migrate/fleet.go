@@ -546,11 +546,14 @@ func (r *runner) finishOne(j *job) {
 	start := time.Now()
 	verify := j.verify
 	var err error
-	if r.o.Jobs >= runtime.GOMAXPROCS(0) {
+	if min(r.o.Jobs, r.sum.Jobs) >= runtime.GOMAXPROCS(0) {
 		// Replace would check the new bytes in a goroutine of its own
 		// while it writes and fsyncs them; with a worker per processor or
-		// more, the workers keep the processors busy and that goroutine
-		// only adds scheduling, so the check runs here, first.
+		// more at work, the workers keep the processors busy and that
+		// goroutine only adds scheduling, so the check runs here, first.
+		// (Fewer files than processors, a single large one above all,
+		// leave a processor free for the check while the bytes go to
+		// the disk.)
 		span := trace.Start("migrate.verify")
 		if err = verify(j.conv.Data); err != nil {
 			err = fmt.Errorf("%s: %w: %w", j.res.Path, atomicfile.ErrVerify, err)
