@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/lockfix/lockfix/schema"
 )
@@ -88,10 +87,10 @@ func Convert(b []byte, to int, opts schema.StepOptions) (*Conversion, error) {
 	if err != nil {
 		return nil, &InvalidError{Version: -1, Problems: []error{err}}
 	}
-	if problems := s.Check(b); len(problems) > 0 {
+	l, problems := s.DecodeInPlace(b)
+	if len(problems) > 0 {
 		return nil, &InvalidError{Version: s.Version, Problems: problems}
 	}
-	l := decodeChecked(b, s)
 	c := &Conversion{From: s.Version, To: to, Before: l, After: l}
 	if s.Version == to {
 		return c, nil
@@ -208,24 +207,6 @@ func samePackages(a, b []schema.Package) bool {
 func sameStrings(r *schema.RawPackage, p *schema.Package) bool {
 	return string(r.Name) == p.Name && string(r.Version) == p.Version &&
 		string(r.Resolved) == p.Resolved && string(r.Integrity) == p.Integrity
-}
-
-// decodeChecked decodes b, which passed the strict check of s, without
-// checking it again and without copying it: the strings of the packages
-// are substrings of b.
-func decodeChecked(b []byte, s *schema.Schema) *schema.Lockfile {
-	file := unsafe.String(unsafe.SliceData(b), len(b))
-	var pkgs []schema.Package
-	if f := s.FieldOf(schema.KindCount); f != nil {
-		// The count is right in a checked file.
-		pkgs = make([]schema.Package, 0, schema.Uint(b[f.Offset:f.End()]))
-	}
-	Records(b, s, func(_ int, r *schema.RawPackage) { pkgs = append(pkgs, r.PackageIn(file)) })
-	l := &schema.Lockfile{Config: schema.DecodeConfig(b[schema.OffConfigVersion:]), Packages: pkgs}
-	if f := s.FieldOf(schema.KindWriter); f != nil {
-		l.Writer = schema.WriterString(b[f.Offset:f.End()])
-	}
-	return l
 }
 
 // Records calls f with every record of b, a file that passed the strict

@@ -115,3 +115,33 @@ func TestCheckKnownSkipsRules(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeInPlaceIsDecode: the decode that shares its input's bytes
+// gives what the strict decoder gives, for every version, with and
+// without packages, with a writer, on one goroutine and in parallel
+// chunks, and every problem of Check for a damaged file.
+func TestDecodeInPlaceIsDecode(t *testing.T) {
+	for _, v := range schema.Versions() {
+		s, _ := schema.Lookup(v)
+		for _, n := range []int{0, 1, 300, 20_000} {
+			b := lockgen.Bytes(lockgen.Options{Version: v, Packages: n, Seed: uint64(n + v), Writer: "bench 1.0"})
+			want, err := s.Decode(b)
+			if err != nil {
+				t.Fatalf("v%d, %d packages: %v", v, n, err)
+			}
+			got, errs := s.DecodeInPlace(b)
+			if len(errs) > 0 || got.Config != want.Config || got.Writer != want.Writer || !slices.Equal(got.Packages, want.Packages) || len(got.Packages) != n {
+				t.Errorf("v%d, %d packages: DecodeInPlace = %v, %d packages, want %+v (%d)", v, n, errs, len(got.Packages), want.Config, len(want.Packages))
+			}
+			if n == 0 {
+				continue
+			}
+			bad := slices.Clone(b)
+			bad[len(bad)-1] ^= 0x40
+			got, errs = s.DecodeInPlace(bad)
+			if got != nil || fmt.Sprint(errs) != fmt.Sprint(s.Check(bad)) {
+				t.Errorf("v%d, %d packages, damaged: DecodeInPlace = %v, %v; want nil and %v", v, n, got != nil, errs, s.Check(bad))
+			}
+		}
+	}
+}

@@ -127,17 +127,25 @@ type EncodeOptions struct {
 // Decode decodes b strictly: it returns the lockfile, or nil and the
 // first problem found.
 func (s *Schema) Decode(b []byte) (*Lockfile, error) {
-	l, errs := s.parse(b, true, nil, nil)
+	l, errs := s.parse(b, true, false, nil, nil)
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}
 	return l, nil
 }
 
+// DecodeInPlace decodes b strictly without copying it: it returns the
+// lockfile, whose package strings are substrings of b, or nil and every
+// problem found (those of Check). b must not change while the lockfile is
+// used.
+func (s *Schema) DecodeInPlace(b []byte) (*Lockfile, []error) {
+	return s.parse(b, true, true, nil, nil)
+}
+
 // Check reports every problem of FORMAT.md section 6 in b, in file order;
 // nil when b is valid.
 func (s *Schema) Check(b []byte) []error {
-	_, errs := s.parse(b, false, nil, nil)
+	_, errs := s.parse(b, false, false, nil, nil)
 	return errs
 }
 
@@ -159,7 +167,7 @@ type Known func(i int, r *RawPackage) bool
 // and what follows the last one. A record known does not vouch for is
 // checked in full. CheckKnown returns the same problems as Check.
 func (s *Schema) CheckKnown(b []byte, known Known) []error {
-	_, errs := s.parse(b, false, nil, known)
+	_, errs := s.parse(b, false, false, nil, known)
 	return errs
 }
 
@@ -170,7 +178,7 @@ func (s *Schema) CheckKnown(b []byte, known Known) []error {
 // the check of a large file run while the file is read; a version with
 // plain records waits for the whole file.
 func (s *Schema) CheckArriving(b []byte, ready func(n int) int) []error {
-	_, errs := s.parse(b, false, ready, nil)
+	_, errs := s.parse(b, false, false, ready, nil)
 	return errs
 }
 
