@@ -83,11 +83,24 @@ func Sniff(b []byte) (int, error) {
 // The strings of Before and After are b's own bytes (a file is not
 // copied to be decoded): b must not change while they are used.
 func Convert(b []byte, to int, opts schema.StepOptions) (*Conversion, error) {
-	s, err := schema.Sniff(b)
+	return ConvertArriving(b, nil, to, opts)
+}
+
+// ConvertArriving is Convert for a b still being read in order, as
+// atomicfile.Stream reads it: ready(n) waits until the first n bytes are
+// in, and returns how many are (fewer when the read ended early: then the
+// caller throws the answer away and converts what was read). The strict
+// decode runs while the file is read (schema.Schema.DecodeInPlace).
+func ConvertArriving(b []byte, ready func(n int) int, to int, opts schema.StepOptions) (*Conversion, error) {
+	head := b
+	if ready != nil {
+		head = b[:min(len(b), ready(min(len(b), schema.OffConfigVersion+1)))]
+	}
+	s, err := schema.Sniff(head)
 	if err != nil {
 		return nil, &InvalidError{Version: -1, Problems: []error{err}}
 	}
-	l, problems := s.DecodeInPlace(b)
+	l, problems := s.DecodeInPlace(b, ready)
 	if len(problems) > 0 {
 		return nil, &InvalidError{Version: s.Version, Problems: problems}
 	}

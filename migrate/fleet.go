@@ -482,7 +482,7 @@ func (r *runner) begin(path string) *job {
 			j.mem = need
 		}
 	}
-	h, err := atomicfile.Open(path, atomicfile.Options{Wait: wait, FS: r.o.FS, ReadOnly: r.o.DryRun, Links: r.o.Links})
+	h, st, err := atomicfile.OpenArriving(path, atomicfile.Options{Wait: wait, FS: r.o.FS, ReadOnly: r.o.DryRun, Links: r.o.Links})
 	if errors.Is(err, atomicfile.ErrLocked) && !r.final {
 		r.mu.Lock()
 		r.deferred = append(r.deferred, path)
@@ -494,11 +494,24 @@ func (r *runner) begin(path string) *job {
 		return end(st, reason, err)
 	}
 	j.h = h
-	res.From, _ = Sniff(h.Data())
+	// The strict decode runs while the file is read: the read of a large
+	// file and its check overlap.
+	buf := st.Bytes()
 	span := trace.Start("migrate.convert")
-	conv, err := Convert(h.Data(), r.o.To, r.step)
+	conv, err := ConvertArriving(buf, st.Ready, r.o.To, r.step)
+	data, rerr := h.Arrived()
+	if rerr == nil && len(data) != len(buf) {
+		// The file changed size while it was read: convert what was read
+		// (the replace will find the change and refuse).
+		conv, err = Convert(data, r.o.To, r.step)
+	}
+	res.From, _ = Sniff(data)
 	if trace.Enabled() {
 		span.End(fmt.Sprintf("%s v%d->v%d", path, res.From, r.o.To))
+	}
+	if rerr != nil {
+		st, reason := Classify(rerr)
+		return end(st, reason, rerr)
 	}
 	if err != nil {
 		var inv *InvalidError

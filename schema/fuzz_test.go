@@ -47,7 +47,7 @@ func FuzzDecode(f *testing.F) {
 			if got := s.CheckKnown(b, no); fmt.Sprint(got) != fmt.Sprint(errs) {
 				t.Fatalf("CheckKnown vouching for nothing found %v, Check %v", got, errs)
 			}
-			if l2, got := s.DecodeInPlace(b); fmt.Sprint(got) != fmt.Sprint(errs) || (l2 == nil) != (len(errs) > 0) {
+			if l2, got := s.DecodeInPlace(b, nil); fmt.Sprint(got) != fmt.Sprint(errs) || (l2 == nil) != (len(errs) > 0) {
 				t.Fatalf("DecodeInPlace found %v, Check %v", got, errs)
 			}
 		}

@@ -46,8 +46,7 @@ func (s *Schema) parse(b []byte, build, alias bool, ready func(n int) int, known
 	}
 	var results []chunkResult
 	if s.Framing == nil {
-		ready(len(b))
-		results = s.parsePlain(b, out, count, known)
+		results = s.parsePlain(b, out, count, ready, known)
 	} else {
 		var sumErr error
 		results, sumErr = s.parseFramed(b, out, count, &errs, ready, known)
@@ -97,9 +96,15 @@ func (s *Schema) countError(count, records int, ended bool) error {
 // hopping ends: the chunk holding that record runs to the last one and
 // meets the damage, as a sequential check would, so the problems come out
 // in the same order.
-func (s *Schema) parsePlain(b []byte, out *sink, count int, known Known) []chunkResult {
+//
+// When b is still being read, the hop waits for the bytes of each record
+// it reads, and a chunk is handed out once the hop has passed its last
+// record, so its bytes are in; the last chunk, which also reads what
+// follows the last record, waits for the whole file.
+func (s *Schema) parsePlain(b []byte, out *sink, count int, ready func(n int) int, known Known) []chunkResult {
 	n := min(runtime.GOMAXPROCS(0), 8)
 	if n < 2 || count < parallelMin {
+		ready(len(b))
 		return []chunkResult{s.checkPlain(b, out, chunk{first: 0, last: count, off: s.HeaderSize, prev: -1}, count, known)}
 	}
 	// count is the header's word: the chunks are bounded by the records
@@ -120,6 +125,7 @@ func (s *Schema) parsePlain(b []byte, out *sink, count int, known Known) []chunk
 	}
 	cur := chunk{first: 0, off: s.HeaderSize, prev: -1}
 	off, prev := s.HeaderSize, -1
+	have := 0 // bytes known to be in
 hop:
 	for i := 0; i < count; i++ {
 		if i > 0 && i%chunkRecords == 0 {
@@ -132,6 +138,9 @@ hop:
 			if len(b)-at < 2 {
 				break hop
 			}
+			if at+2 > have {
+				have = ready(at + 2)
+			}
 			size := int(binary.BigEndian.Uint16(b[at:]))
 			if size > fieldMax[f] || len(b)-at-2 < size {
 				break hop
@@ -139,8 +148,12 @@ hop:
 			at += 2 + size
 		}
 		prev, off = off, at
+		if off > have {
+			have = ready(off)
+		}
 	}
 	cur.last = count
+	ready(len(b))
 	tasks <- task{k: cur.first / chunkRecords, c: cur}
 	close(tasks)
 	wg.Wait()

@@ -137,9 +137,11 @@ func (s *Schema) Decode(b []byte) (*Lockfile, error) {
 // DecodeInPlace decodes b strictly without copying it: it returns the
 // lockfile, whose package strings are substrings of b, or nil and every
 // problem found (those of Check). b must not change while the lockfile is
-// used.
-func (s *Schema) DecodeInPlace(b []byte) (*Lockfile, []error) {
-	return s.parse(b, true, true, nil, nil)
+// used. When ready is not nil, b is still being read, as for
+// CheckArriving: the caller throws the answer away when the read ended
+// early and decodes what was read.
+func (s *Schema) DecodeInPlace(b []byte, ready func(n int) int) (*Lockfile, []error) {
+	return s.parse(b, true, true, ready, nil)
 }
 
 // Check reports every problem of FORMAT.md section 6 in b, in file order;
@@ -176,7 +178,9 @@ func (s *Schema) CheckKnown(b []byte, known Known) []error {
 // once there are n or more (or fewer when the read has ended early: the
 // caller then throws the answer away and checks what was read). It lets
 // the check of a large file run while the file is read; a version with
-// plain records waits for the whole file.
+// plain records hops over their lengths as the bytes arrive, and checks
+// them in chunks behind it (on one goroutine, or for a small file, it
+// waits for the whole file).
 func (s *Schema) CheckArriving(b []byte, ready func(n int) int) []error {
 	_, errs := s.parse(b, false, false, ready, nil)
 	return errs
