@@ -32,3 +32,23 @@ func BenchmarkConvertVerify(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConvertVerifyLarge is BenchmarkConvertVerify for one large v1
+// file (100,000 packages, 17 MB), the single-file migrate of
+// scripts/bench-migrate-one.sh without the file system.
+//
+//	go test -run XXX -bench ConvertVerifyLarge -count 6 ./migrate/
+func BenchmarkConvertVerifyLarge(b *testing.B) {
+	in := lockgen.Bytes(lockgen.Options{Version: 1, Packages: 100_000, Seed: 7})
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := migrate.Convert(in, 2, schema.StepOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := migrate.Verify(c.After)(c.Data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"unsafe"
+	"sync/atomic"
 
 	"github.com/lockfix/lockfix/schema"
 )
@@ -83,14 +83,27 @@ func Sniff(b []byte) (int, error) {
 // The strings of Before and After are b's own bytes (a file is not
 // copied to be decoded): b must not change while they are used.
 func Convert(b []byte, to int, opts schema.StepOptions) (*Conversion, error) {
-	s, err := schema.Sniff(b)
+	return ConvertArriving(b, nil, to, opts)
+}
+
+// ConvertArriving is Convert for a b still being read in order, as
+// atomicfile.Stream reads it: ready(n) waits until the first n bytes are
+// in, and returns how many are (fewer when the read ended early: then the
+// caller throws the answer away and converts what was read). The strict
+// decode runs while the file is read (schema.Schema.DecodeInPlace).
+func ConvertArriving(b []byte, ready func(n int) int, to int, opts schema.StepOptions) (*Conversion, error) {
+	head := b
+	if ready != nil {
+		head = b[:min(len(b), ready(min(len(b), schema.OffConfigVersion+1)))]
+	}
+	s, err := schema.Sniff(head)
 	if err != nil {
 		return nil, &InvalidError{Version: -1, Problems: []error{err}}
 	}
-	if problems := s.Check(b); len(problems) > 0 {
+	l, problems := s.DecodeInPlace(b, ready)
+	if len(problems) > 0 {
 		return nil, &InvalidError{Version: s.Version, Problems: problems}
 	}
-	l := decodeChecked(b, s)
 	c := &Conversion{From: s.Version, To: to, Before: l, After: l}
 	if s.Version == to {
 		return c, nil
@@ -114,12 +127,11 @@ func Convert(b []byte, to int, opts schema.StepOptions) (*Conversion, error) {
 	target, _ := schema.Lookup(to) // Plan checked it
 	eo := schema.EncodeOptions{Writer: opts.Writer}
 	encode := target.EncodeWith
-	if slices.Equal(cur.Packages, l.Packages) {
-		// One slice for both: the steps' copies are not kept.
+	if samePackages(cur.Packages, l.Packages) {
+		// One slice for both: a step's copy is not kept.
 		cur.Packages = l.Packages
 		// The packages are those the strict decode checked (the steps
-		// copied them unchanged; equal strings that share their bytes
-		// compare in a few instructions), and Verify checks the new
+		// shared or copied them unchanged), and Verify checks the new
 		// bytes before they are written.
 		encode = target.EncodeTrusted
 	}
@@ -133,9 +145,19 @@ func Convert(b []byte, to int, opts schema.StepOptions) (*Conversion, error) {
 
 // Verify returns the check that the new bytes of a conversion to want's
 // version pass before they replace a file: their version byte is the
-// target, every check of docs/format.md section 6 passes, and decoded again
-// they hold exactly want's config and packages. (The writer field, which
-// is informational and which encoders fill in, is not compared.)
+// target, every check of docs/format.md section 6 passes, and they hold
+// exactly want's config and packages. (The writer field, which is
+// informational and which encoders fill in, is not compared.)
+//
+// want's packages must each have passed the rules of section 5, as those
+// of Convert and of a strict decode have: the new bytes are checked with
+// schema.CheckKnown, and a record whose strings are byte for byte those of
+// want's package at its index is not checked against those rules a second
+// time (they depend on a string alone). Everything else of section 6 is
+// checked on the new bytes themselves: the header, every frame and
+// checksum, the sizes, the count, the order and what follows the last
+// record. The records are compared where they lie, with no decoded copy
+// of the new file, in the same pass as the check.
 func Verify(want *schema.Lockfile) func([]byte) error {
 	to := want.Config.Version
 	return func(b []byte) error {
@@ -146,51 +168,58 @@ func Verify(want *schema.Lockfile) func([]byte) error {
 		if s.Version != to {
 			return fmt.Errorf("%w: the new bytes are version %d, want %d", ErrMismatch, s.Version, to)
 		}
-		if problems := s.Check(b); len(problems) > 0 {
+		// bad is the first record that differs from want's package (or
+		// has no package in want), len(b) when none does. The check calls
+		// known from several goroutines.
+		var bad atomic.Int64
+		bad.Store(int64(len(b)))
+		known := func(i int, r *schema.RawPackage) bool {
+			if i < len(want.Packages) && sameStrings(r, &want.Packages[i]) {
+				return true
+			}
+			for cur := bad.Load(); int64(i) < cur && !bad.CompareAndSwap(cur, int64(i)); cur = bad.Load() {
+			}
+			return false
+		}
+		if problems := s.CheckKnown(b, known); len(problems) > 0 {
 			return &InvalidError{Version: to, Problems: problems}
 		}
-		// The new records are compared where they lie, with no decoded
-		// copy of the new file.
 		if got := schema.DecodeConfig(b[schema.OffConfigVersion:]); got != want.Config {
 			return fmt.Errorf("%w: config %+v, want %+v", ErrMismatch, got, want.Config)
 		}
-		bad := -1
-		var badPkg schema.Package
-		n := Records(b, s, func(i int, r *schema.RawPackage) {
-			if bad >= 0 || i >= len(want.Packages) {
-				return
-			}
-			if p := &want.Packages[i]; string(r.Name) != p.Name || string(r.Version) != p.Version ||
-				string(r.Resolved) != p.Resolved || string(r.Integrity) != p.Integrity {
-				bad, badPkg = i, r.Package()
-			}
-		})
-		switch {
-		case n != len(want.Packages):
+		// The check passed: the count field is the number of records, and
+		// known has seen every one of them.
+		cf := s.FieldOf(schema.KindCount)
+		if n := schema.Uint(b[cf.Offset:cf.End()]); n != uint64(len(want.Packages)) {
 			return fmt.Errorf("%w: %d packages, want %d", ErrMismatch, n, len(want.Packages))
-		case bad >= 0:
-			return fmt.Errorf("%w: package %d is %+v, want %+v", ErrMismatch, bad, badPkg, want.Packages[bad])
+		}
+		if i := int(bad.Load()); i < len(want.Packages) {
+			var got schema.Package
+			Records(b, s, func(j int, r *schema.RawPackage) {
+				if j == i {
+					got = r.Package()
+				}
+			})
+			return fmt.Errorf("%w: package %d is %+v, want %+v", ErrMismatch, i, got, want.Packages[i])
 		}
 		return nil
 	}
 }
 
-// decodeChecked decodes b, which passed the strict check of s, without
-// checking it again and without copying it: the strings of the packages
-// are substrings of b.
-func decodeChecked(b []byte, s *schema.Schema) *schema.Lockfile {
-	file := unsafe.String(unsafe.SliceData(b), len(b))
-	var pkgs []schema.Package
-	if f := s.FieldOf(schema.KindCount); f != nil {
-		// The count is right in a checked file.
-		pkgs = make([]schema.Package, 0, schema.Uint(b[f.Offset:f.End()]))
+// samePackages reports whether a and b hold the same packages: at once
+// when they are one slice (steps that leave the packages alone share
+// them), else by comparing them.
+func samePackages(a, b []schema.Package) bool {
+	if len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0]) {
+		return true
 	}
-	Records(b, s, func(_ int, r *schema.RawPackage) { pkgs = append(pkgs, r.PackageIn(file)) })
-	l := &schema.Lockfile{Config: schema.DecodeConfig(b[schema.OffConfigVersion:]), Packages: pkgs}
-	if f := s.FieldOf(schema.KindWriter); f != nil {
-		l.Writer = schema.WriterString(b[f.Offset:f.End()])
-	}
-	return l
+	return slices.Equal(a, b)
+}
+
+// sameStrings reports whether r holds exactly p's four strings.
+func sameStrings(r *schema.RawPackage, p *schema.Package) bool {
+	return string(r.Name) == p.Name && string(r.Version) == p.Version &&
+		string(r.Resolved) == p.Resolved && string(r.Integrity) == p.Integrity
 }
 
 // Records calls f with every record of b, a file that passed the strict

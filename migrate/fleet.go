@@ -482,7 +482,7 @@ func (r *runner) begin(path string) *job {
 			j.mem = need
 		}
 	}
-	h, err := atomicfile.Open(path, atomicfile.Options{Wait: wait, FS: r.o.FS, ReadOnly: r.o.DryRun, Links: r.o.Links})
+	h, st, err := atomicfile.OpenArriving(path, atomicfile.Options{Wait: wait, FS: r.o.FS, ReadOnly: r.o.DryRun, Links: r.o.Links})
 	if errors.Is(err, atomicfile.ErrLocked) && !r.final {
 		r.mu.Lock()
 		r.deferred = append(r.deferred, path)
@@ -494,11 +494,24 @@ func (r *runner) begin(path string) *job {
 		return end(st, reason, err)
 	}
 	j.h = h
-	res.From, _ = Sniff(h.Data())
+	// The strict decode runs while the file is read: the read of a large
+	// file and its check overlap.
+	buf := st.Bytes()
 	span := trace.Start("migrate.convert")
-	conv, err := Convert(h.Data(), r.o.To, r.step)
+	conv, err := ConvertArriving(buf, st.Ready, r.o.To, r.step)
+	data, rerr := h.Arrived()
+	if rerr == nil && len(data) != len(buf) {
+		// The file changed size while it was read: convert what was read
+		// (the replace will find the change and refuse).
+		conv, err = Convert(data, r.o.To, r.step)
+	}
+	res.From, _ = Sniff(data)
 	if trace.Enabled() {
 		span.End(fmt.Sprintf("%s v%d->v%d", path, res.From, r.o.To))
+	}
+	if rerr != nil {
+		st, reason := Classify(rerr)
+		return end(st, reason, rerr)
 	}
 	if err != nil {
 		var inv *InvalidError
@@ -546,11 +559,14 @@ func (r *runner) finishOne(j *job) {
 	start := time.Now()
 	verify := j.verify
 	var err error
-	if r.o.Jobs >= runtime.GOMAXPROCS(0) {
+	if min(r.o.Jobs, r.sum.Jobs) >= runtime.GOMAXPROCS(0) {
 		// Replace would check the new bytes in a goroutine of its own
 		// while it writes and fsyncs them; with a worker per processor or
-		// more, the workers keep the processors busy and that goroutine
-		// only adds scheduling, so the check runs here, first.
+		// more at work, the workers keep the processors busy and that
+		// goroutine only adds scheduling, so the check runs here, first.
+		// (Fewer files than processors, a single large one above all,
+		// leave a processor free for the check while the bytes go to
+		// the disk.)
 		span := trace.Start("migrate.verify")
 		if err = verify(j.conv.Data); err != nil {
 			err = fmt.Errorf("%s: %w: %w", j.res.Path, atomicfile.ErrVerify, err)

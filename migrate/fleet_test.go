@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -417,4 +418,55 @@ func TestRunDirSyncFails(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunLargeFile migrates a file large enough to be read as it is
+// checked (atomicfile.StreamMin) from every version to every other, and
+// back: each step's bytes hold the content; a dry run writes nothing; a
+// file damaged near its end is refused and left as it was.
+func TestRunLargeFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bun.lockb")
+	orig := lockgen.Bytes(lockgen.Options{Version: 1, Packages: 40_000, Seed: 8})
+	if len(orig) < atomicfile.StreamMin {
+		t.Fatalf("the file is %d bytes, under StreamMin", len(orig))
+	}
+	want, err := schema.Decode(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []int{2, 0, 1, 2, 1} {
+		sum, res := collect(t, []string{path}, migrate.Options{To: to})
+		if sum.Migrated != 1 {
+			t.Fatalf("to %d: %+v, %v", to, sum, res[path].Err)
+		}
+		b, _ := os.ReadFile(path)
+		got, err := schema.Decode(b)
+		if err != nil || got.Config.Version != to || !slices.Equal(got.Packages, want.Packages) {
+			t.Fatalf("to %d: the file decodes to version %d, %v", to, got.Config.Version, err)
+		}
+	}
+	before, _ := os.ReadFile(path)
+	if sum, _ := collect(t, []string{path}, migrate.Options{To: 2, DryRun: true}); sum.Migrated != 1 {
+		t.Fatalf("dry run: %+v", sum)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+		t.Fatal("the dry run changed the file")
+	}
+	bad := slices.Clone(before)
+	bad[len(bad)-100] = 0xff
+	if err := os.WriteFile(path, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum, res := collect(t, []string{path}, migrate.Options{To: 2})
+	if sum.Refused != 1 || res[path].Reason != migrate.ReasonInvalid || len(res[path].Problems) == 0 {
+		t.Fatalf("damaged: %+v, %v", sum, res[path].Err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, bad) {
+		t.Fatal("the damaged file was changed")
+	}
+	noTemp(t, []string{path})
 }

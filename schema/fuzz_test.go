@@ -2,6 +2,7 @@ package schema_test
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/lockfix/lockfix/internal/lockgen"
@@ -42,6 +43,13 @@ func FuzzDecode(f *testing.F) {
 		}
 		if s, serr := schema.Sniff(b); serr == nil {
 			s.Fields(b) // must not panic on any input
+			no := func(int, *schema.RawPackage) bool { return false }
+			if got := s.CheckKnown(b, no); fmt.Sprint(got) != fmt.Sprint(errs) {
+				t.Fatalf("CheckKnown vouching for nothing found %v, Check %v", got, errs)
+			}
+			if l2, got := s.DecodeInPlace(b, nil); fmt.Sprint(got) != fmt.Sprint(errs) || (l2 == nil) != (len(errs) > 0) {
+				t.Fatalf("DecodeInPlace found %v, Check %v", got, errs)
+			}
 		}
 		if err != nil {
 			if schema.ErrorName(err) == "" {

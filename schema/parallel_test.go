@@ -149,3 +149,109 @@ func TestCheckArrivingAgrees(t *testing.T) {
 		}
 	}
 }
+
+// plainOffsets returns the offset of every record of a valid v1 file.
+func plainOffsets(b []byte) []int {
+	var offs []int
+	for off := 0x40; off < len(b); {
+		offs = append(offs, off)
+		for range 4 {
+			off += 2 + int(binary.BigEndian.Uint16(b[off:]))
+		}
+	}
+	return offs
+}
+
+// TestParallelPlainCheckAgrees is TestParallelCheckAgrees for plain (v1)
+// records, whose chunks are found by hopping over their lengths.
+func TestParallelPlainCheckAgrees(t *testing.T) {
+	good := lockgen.Bytes(lockgen.Options{Version: 1, Packages: 20_000, Seed: 3})
+	offs := plainOffsets(good)
+	const split = 4096
+	count := func(b []byte, n uint32) []byte {
+		binary.BigEndian.PutUint32(b[0x19:], n)
+		return fixCRC(b)
+	}
+	cases := map[string]func(b []byte) []byte{
+		"valid":                    func(b []byte) []byte { return b },
+		"bad name in chunk 0":      func(b []byte) []byte { b[offs[100]+2] = ' '; return b },
+		"bad name before split":    func(b []byte) []byte { b[offs[split-1]+2] = ' '; return b },
+		"bad name at the split":    func(b []byte) []byte { b[offs[split]+2] = ' '; return b },
+		"length over the limit":    func(b []byte) []byte { binary.BigEndian.PutUint16(b[offs[9000]:], 0xffff); return b },
+		"length past the end":      func(b []byte) []byte { binary.BigEndian.PutUint16(b[offs[19999]:], 2000); return b },
+		"problems in four chunks":  func(b []byte) []byte { return badNames(b, offs, 100, 5000, 9000, 19000) },
+		"torn":                     func(b []byte) []byte { return b[:len(b)-30] },
+		"ends before the count":    func(b []byte) []byte { return b[:offs[15000]] },
+		"packageCount far too big": func(b []byte) []byte { return count(b, 0xffffffff) },
+		"packageCount too small":   func(b []byte) []byte { return count(b, 12000) },
+		"zeros": func(b []byte) []byte {
+			// Empty records of 8 bytes each, fewer bytes than valid
+			// records of MinPlainRecord need.
+			return count(append(b[:0x40], make([]byte, 8*20_000)...), 20_000)
+		},
+		"trailing": func(b []byte) []byte { return append(b, 0, 3, 'a') },
+		"unsorted at the split": func(b []byte) []byte {
+			l, _ := schema.Decode(b)
+			p := l.Packages
+			p[split-1], p[split] = p[split], p[split-1]
+			return encodeRaw(b, p, false)
+		},
+	}
+	procs := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(procs)
+	for name, damage := range cases {
+		b := damage(slices.Clone(good))
+		runtime.GOMAXPROCS(1)
+		one := fmt.Sprint(schema.Check(b))
+		l1, err1 := schema.Decode(b)
+		runtime.GOMAXPROCS(4)
+		many := fmt.Sprint(schema.Check(b))
+		l4, err4 := schema.Decode(b)
+		if one != many {
+			t.Errorf("%s: in parallel\n%s\none goroutine\n%s", name, many, one)
+		}
+		if fmt.Sprint(err1) != fmt.Sprint(err4) || (l1 == nil) != (l4 == nil) || l1 != nil && !slices.Equal(l1.Packages, l4.Packages) {
+			t.Errorf("%s: Decode in parallel differs: %v, on one goroutine %v", name, err4, err1)
+		}
+		if name != "valid" && one == "[]" {
+			t.Errorf("%s: no problem found", name)
+		}
+	}
+}
+
+// badNames breaks the name of each record i of a plain file.
+func badNames(b []byte, offs []int, is ...int) []byte {
+	for _, i := range is {
+		b[offs[i]+2] = ' '
+	}
+	return b
+}
+
+// TestParallelEncodeAgrees encodes a large lockfile at every version on
+// one goroutine and on several (its records then go in chunks), and
+// requires the same bytes, which decode to the same content.
+func TestParallelEncodeAgrees(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(procs)
+	for _, v := range schema.Versions() {
+		l := lockgen.Lockfile(lockgen.Options{Version: v, Packages: 20_001, Seed: 4})
+		s, _ := schema.Lookup(v)
+		runtime.GOMAXPROCS(1)
+		one, err := s.Encode(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtime.GOMAXPROCS(4)
+		many, err := s.Encode(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(one, many) {
+			t.Errorf("v%d: the bytes encoded in parallel differ", v)
+		}
+		back, err := schema.Decode(many)
+		if err != nil || !slices.Equal(back.Packages, l.Packages) {
+			t.Errorf("v%d: the bytes encoded in parallel do not decode to the lockfile: %v", v, err)
+		}
+	}
+}

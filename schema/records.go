@@ -5,15 +5,20 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"unsafe"
 )
 
 // This file reads and writes the package array of any version from its
 // description: plain records (FORMAT.md 5.1) when the version has no
 // Framing, framed records (5.2) when it has.
 
-// parse checks b strictly and, with build, collects its packages. When
-// ready is not nil, b is still being read: see Schema.CheckArriving.
-func (s *Schema) parse(b []byte, build bool, ready func(n int) int) (*Lockfile, []error) {
+// parse checks b strictly and, with build, collects its packages: their
+// strings are substrings of a copy of b, or with alias of b itself. When
+// ready is not nil, b is still being read: see Schema.CheckArriving. When
+// known is not nil, a record it vouches for skips the rules of its
+// strings: see Schema.CheckKnown.
+func (s *Schema) parse(b []byte, build, alias bool, ready func(n int) int, known Known) (*Lockfile, []error) {
 	if ready == nil {
 		ready = func(int) int { return len(b) }
 	}
@@ -24,28 +29,41 @@ func (s *Schema) parse(b []byte, build bool, ready func(n int) int) (*Lockfile, 
 	}
 	cf := s.FieldOf(KindCount)
 	count := int(Uint(b[cf.Offset:cf.End()]))
+	var out *sink
+	if build {
+		// count is the header's word: the slice is bounded by the valid
+		// records that b can hold.
+		least := MinPlainRecord
+		if s.Framing != nil {
+			least += s.Framing.Overhead()
+		}
+		out = &sink{pkgs: make([]Package, min(count, (len(b)-s.HeaderSize)/least))}
+		if alias {
+			out.file = unsafe.String(unsafe.SliceData(b), len(b))
+		} else {
+			out.file = string(b)
+		}
+	}
 	var results []chunkResult
 	if s.Framing == nil {
-		ready(len(b))
-		results = []chunkResult{s.parsePlain(b, build, count)}
+		results = s.parsePlain(b, out, count, ready, known)
 	} else {
 		var sumErr error
-		results, sumErr = s.parseFramed(b, build, count, &errs, ready)
+		results, sumErr = s.parseFramed(b, out, count, &errs, ready, known)
 		if sumErr != nil {
 			errs = append(errs, sumErr)
 		}
 	}
-	var pkgs []Package
-	if build {
-		n := 0
-		for i := range results {
-			n += len(results[i].pkgs)
-		}
-		pkgs = make([]Package, 0, n)
-	}
 	for i := range results {
 		errs = append(errs, results[i].errs...)
-		pkgs = append(pkgs, results[i].pkgs...)
+	}
+	var pkgs []Package
+	if out != nil && len(errs) == 0 {
+		if count > len(out.pkgs) {
+			// Not reached: every valid record takes the least bytes.
+			return nil, []error{s.countError(count, len(out.pkgs), true)}
+		}
+		pkgs = out.pkgs[:count]
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -69,18 +87,95 @@ func (s *Schema) countError(count, records int, ended bool) error {
 		fmt.Sprintf("%s is %d, the file holds %d records", cf.Name, count, records))
 }
 
-// parsePlain checks the plain records of b.
-func (s *Schema) parsePlain(b []byte, build bool, count int) chunkResult {
-	var res chunkResult
-	var file string // the packages' strings are substrings of it
-	if build {
-		res.pkgs = make([]Package, 0, min(count, (len(b)-s.HeaderSize)/MinPlainRecord))
-		file = string(b)
+// parsePlain checks the plain records of b, in chunks of chunkRecords on
+// up to GOMAXPROCS workers for a large file. Plain records have no frame
+// to hop over, so this goroutine hops over their four lengths (which
+// costs a fraction of checking their strings) and hands out each chunk as
+// soon as it has found where the next one starts. Where a record cannot
+// be parsed (the file ends inside it, or a length is over its limit) the
+// hopping ends: the chunk holding that record runs to the last one and
+// meets the damage, as a sequential check would, so the problems come out
+// in the same order.
+//
+// When b is still being read, the hop waits for the bytes of each record
+// it reads, and a chunk is handed out once the hop has passed its last
+// record, so its bytes are in; the last chunk, which also reads what
+// follows the last record, waits for the whole file.
+func (s *Schema) parsePlain(b []byte, out *sink, count int, ready func(n int) int, known Known) []chunkResult {
+	n := min(runtime.GOMAXPROCS(0), 8)
+	if n < 2 || count < parallelMin {
+		ready(len(b))
+		return []chunkResult{s.checkPlain(b, out, chunk{first: 0, last: count, off: s.HeaderSize, prev: -1}, count, known)}
 	}
-	off := s.HeaderSize
+	// count is the header's word: the chunks are bounded by the records
+	// that b can hold, at their four lengths each.
+	results := make([]chunkResult, min(count, (len(b)-s.HeaderSize)/8)/chunkRecords+1)
+	type task struct {
+		k int
+		c chunk
+	}
+	tasks := make(chan task, len(results))
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for t := range tasks {
+				results[t.k] = s.checkPlain(b, out, t.c, count, known)
+			}
+		})
+	}
+	cur := chunk{first: 0, off: s.HeaderSize, prev: -1}
+	off, prev := s.HeaderSize, -1
+	have := 0 // bytes known to be in
+hop:
+	for i := 0; i < count; i++ {
+		if i > 0 && i%chunkRecords == 0 {
+			cur.last = i
+			tasks <- task{k: cur.first / chunkRecords, c: cur}
+			cur = chunk{first: i, off: off, prev: prev}
+		}
+		at := off
+		for f := range fieldMax {
+			if len(b)-at < 2 {
+				break hop
+			}
+			if at+2 > have {
+				have = ready(at + 2)
+			}
+			size := int(binary.BigEndian.Uint16(b[at:]))
+			if size > fieldMax[f] || len(b)-at-2 < size {
+				break hop
+			}
+			at += 2 + size
+		}
+		prev, off = off, at
+		if off > have {
+			have = ready(off)
+		}
+	}
+	cur.last = count
+	ready(len(b))
+	tasks <- task{k: cur.first / chunkRecords, c: cur}
+	close(tasks)
+	wg.Wait()
+	return results
+}
+
+// checkPlain checks the plain records of one chunk; the chunk holding the
+// last record also checks what follows it. When out is not nil, the
+// chunk's packages go into it. known, when not nil, vouches for records
+// (see Schema.CheckKnown).
+func (s *Schema) checkPlain(b []byte, out *sink, c chunk, count int, known Known) chunkResult {
+	var res chunkResult
+	off := c.off
 	var prev RawPackage
-	i := 0
-	for ; i < count; i++ {
+	if c.prev >= 0 {
+		// The record before the chunk, for the order check; the hop has
+		// parsed it already.
+		prev, _, _ = ParseBody(b[c.prev:], c.prev, c.first-1)
+	}
+	var kr RawPackage // what known is shown: see vouch
+	i := c.first
+	for ; i < c.last; i++ {
 		if off == len(b) {
 			res.errs = append(res.errs, s.countError(count, i, true))
 			break
@@ -90,21 +185,21 @@ func (s *Schema) parsePlain(b []byte, build bool, count int) chunkResult {
 			res.errs = append(res.errs, err)
 			return res
 		}
-		if err := CheckRaw(&r, i); err != nil {
-			res.errs = append(res.errs, err)
+		if known == nil || !vouch(known, i, &r, &kr) {
+			if err := CheckRaw(&r, i); err != nil {
+				res.errs = append(res.errs, err)
+			}
 		}
 		if i > 0 {
 			if err := CheckOrder(&prev, &r, i); err != nil {
 				res.errs = append(res.errs, err)
 			}
 		}
-		if build {
-			res.pkgs = append(res.pkgs, r.PackageIn(file))
-		}
+		out.put(i, &r)
 		prev = r
 		off += n
 	}
-	if i == count && off < len(b) {
+	if c.last == count && i == count && off < len(b) {
 		res.errs = append(res.errs, s.trailing(b, off, count))
 	}
 	return res
@@ -131,6 +226,14 @@ func (s *Schema) NextRecord(b []byte, off, record int) (r RawPackage, size int, 
 			fmt.Sprintf("bodySize is %d, the strings take %d", len(f.Body), n))
 	}
 	return r, f.Size(), f.Stored, CRC32C(f.Body), err
+}
+
+// vouch asks known about record i, r, shown as a copy in kr: one
+// variable for all the records of a check, since the pointer known gets
+// would make each record's own variable escape to the heap.
+func vouch(known Known, i int, r, kr *RawPackage) bool {
+	*kr = *r
+	return known(i, kr)
 }
 
 // trailing tells TrailingData from a packageCount that is too small: when
@@ -210,7 +313,7 @@ func (s *Schema) RecordSize(p *Package) int {
 
 // parseFramed checks the framed records of b, the array's size and its
 // checksum. Problems of the array fields go to errs, before the records'.
-func (s *Schema) parseFramed(b []byte, build bool, count int, errs *[]error, ready func(n int) int) ([]chunkResult, error) {
+func (s *Schema) parseFramed(b []byte, out *sink, count int, errs *[]error, ready func(n int) int, known Known) ([]chunkResult, error) {
 	array := b[s.HeaderSize:]
 	if f := s.FieldOf(KindArraySize); f != nil {
 		if size := Uint(b[f.Offset:f.End()]); size != uint64(len(array)) {
@@ -240,11 +343,7 @@ func (s *Schema) parseFramed(b []byte, build bool, count int, errs *[]error, rea
 	} else {
 		crc()
 	}
-	var file string // the packages' strings are substrings of it
-	if build {
-		file = string(b)
-	}
-	results := s.checkAll(b, file, count, build, ready)
+	results := s.checkAll(b, out, count, ready, known)
 	<-sumDone
 	if sumField != nil {
 		if stored := Uint(b[sumField.Offset:sumField.End()]); sum != stored {
@@ -265,7 +364,23 @@ type chunk struct {
 
 type chunkResult struct {
 	errs []error
+}
+
+// sink is where a decode puts its packages: record i at pkgs[i], its
+// strings substrings of file (b as a string). The chunks of a parallel
+// decode fill their own parts.
+type sink struct {
+	file string
 	pkgs []Package
+}
+
+// put stores record i, unless s is nil (a check) or i lies past the
+// records that b can hold valid (then b is invalid, and the problem is
+// reported).
+func (s *sink) put(i int, r *RawPackage) {
+	if s != nil && i < len(s.pkgs) {
+		s.pkgs[i] = r.PackageIn(s.file)
+	}
 }
 
 // parallelMin is the package count from which framed records are checked
@@ -294,11 +409,11 @@ const crcStep = 1 << 20
 // it reads, and a chunk is handed out once the hop has passed its last
 // record, so its bytes are in; the last chunk, which also reads what
 // follows the last record, waits for the whole file.
-func (s *Schema) checkAll(b []byte, file string, count int, build bool, ready func(n int) int) []chunkResult {
+func (s *Schema) checkAll(b []byte, out *sink, count int, ready func(n int) int, known Known) []chunkResult {
 	n := min(runtime.GOMAXPROCS(0), 8)
 	if n < 2 || count < parallelMin {
 		ready(len(b))
-		return []chunkResult{s.checkRecords(b, file, chunk{first: 0, last: count, off: s.HeaderSize, prev: -1}, count, build)}
+		return []chunkResult{s.checkRecords(b, out, chunk{first: 0, last: count, off: s.HeaderSize, prev: -1}, count, known)}
 	}
 	fr := s.Framing
 	m := len(fr.Marker)
@@ -315,7 +430,7 @@ func (s *Schema) checkAll(b []byte, file string, count int, build bool, ready fu
 	for range n {
 		wg.Go(func() {
 			for t := range tasks {
-				results[t.k] = s.checkRecords(b, file, t.c, count, build)
+				results[t.k] = s.checkRecords(b, out, t.c, count, known)
 			}
 		})
 	}
@@ -358,14 +473,13 @@ func (s *Schema) checkAll(b []byte, file string, count int, build bool, ready fu
 }
 
 // checkRecords checks the framed records of one chunk; the chunk holding
-// the last record also checks what follows it. When build is set, file is
-// b as a string, and the packages' strings are its substrings.
-func (s *Schema) checkRecords(b []byte, file string, c chunk, count int, build bool) chunkResult {
+// the last record also checks what follows it. When out is not nil, the
+// chunk's packages go into it. known, when not nil, vouches for records
+// (see Schema.CheckKnown).
+func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, known Known) chunkResult {
 	var res chunkResult
 	m := len(s.Framing.Marker)
-	if build {
-		res.pkgs = make([]Package, 0, min(c.last-c.first, (len(b)-c.off)/(s.Framing.Overhead()+MinPlainRecord)))
-	}
+	var kr RawPackage // what known is shown: see vouch
 	// The name and version of the record before, for the order check.
 	var prevName, prevVersion []byte
 	if c.prev >= 0 {
@@ -388,9 +502,24 @@ func (s *Schema) checkRecords(b []byte, file string, c chunk, count int, build b
 			return res
 		}
 		sum := CRC32C(f.Body)
-		if sum == f.Stored && !build {
+		// asked and vouched: known's answer for this record, asked once.
+		asked, vouched := false, false
+		if sum == f.Stored && out == nil {
 			// The fast path: a valid record, in order, needs nothing more.
-			name, version, ok := ValidBody(f.Body)
+			var name, version []byte
+			ok := false
+			if known != nil {
+				// A record that the caller vouches for is valid when its
+				// strings fill the body exactly.
+				r, n, err := ParseBody(f.Body, off+m+4, i)
+				if err == nil && n == len(f.Body) {
+					asked, vouched = true, vouch(known, i, &r, &kr)
+					name, version, ok = r.Name, r.Version, vouched
+				}
+			}
+			if !ok {
+				name, version, ok = ValidBody(f.Body)
+			}
 			if ok && (prevName == nil || CompareRaw(&RawPackage{Name: prevName, Version: prevVersion},
 				&RawPackage{Name: name, Version: version}) < 0) {
 				prevName, prevVersion = name, version
@@ -410,8 +539,13 @@ func (s *Schema) checkRecords(b []byte, file string, c chunk, count int, build b
 			res.errs = append(res.errs, CorruptRecord(ErrInvalidPackage, off+m, i, "bodySize",
 				fmt.Sprintf("bodySize is %d, the strings take %d", len(f.Body), n)))
 		default:
-			if err := CheckRaw(&r, i); err != nil {
-				res.errs = append(res.errs, err)
+			if !asked && known != nil {
+				asked, vouched = true, vouch(known, i, &r, &kr)
+			}
+			if !vouched {
+				if err := CheckRaw(&r, i); err != nil {
+					res.errs = append(res.errs, err)
+				}
 			}
 			if i > 0 && prevName != nil {
 				prev := RawPackage{Name: prevName, Version: prevVersion}
@@ -419,9 +553,7 @@ func (s *Schema) checkRecords(b []byte, file string, c chunk, count int, build b
 					res.errs = append(res.errs, err)
 				}
 			}
-			if build {
-				res.pkgs = append(res.pkgs, r.PackageIn(file))
-			}
+			out.put(i, &r)
 		}
 		prevName, prevVersion = r.Name, r.Version
 		off += f.Size()
@@ -461,14 +593,56 @@ func (s *Schema) encode(l *Lockfile, o EncodeOptions, trusted bool) ([]byte, err
 	if uint64(len(l.Packages)) >= 1<<(8*min(cf.Size, 7)) {
 		return nil, fmt.Errorf("cannot encode at version %d: %d packages do not fit a %d-byte count", s.Version, len(l.Packages), cf.Size)
 	}
+	// starts[k] is the offset of record k*chunkRecords: a large file's
+	// records are written in chunks on several goroutines, each into its
+	// own part of the buffer.
 	size := s.HeaderSize
+	starts := make([]int, 0, len(l.Packages)/chunkRecords+1)
 	for i := range l.Packages {
+		if i%chunkRecords == 0 {
+			starts = append(starts, size)
+		}
 		size += s.RecordSize(&l.Packages[i])
 	}
-	b := make([]byte, s.HeaderSize, size)
-	s.putHeader(b, cfg, len(l.Packages), writer)
-	for i := range l.Packages {
-		b = s.AppendRecord(b, &l.Packages[i])
+	b := make([]byte, size)
+	s.putHeader(b[:s.HeaderSize], cfg, len(l.Packages), writer)
+	// put writes the records of chunk k; it reports whether they filled
+	// their part exactly (RecordSize and AppendRecord agree).
+	put := func(k int) bool {
+		lo, hi := k*chunkRecords, min((k+1)*chunkRecords, len(l.Packages))
+		end := size
+		if k+1 < len(starts) {
+			end = starts[k+1]
+		}
+		dst := b[starts[k]:starts[k]:end]
+		for i := lo; i < hi; i++ {
+			dst = s.AppendRecord(dst, &l.Packages[i])
+		}
+		return len(dst) == end-starts[k] && (len(dst) == 0 || &dst[0] == &b[starts[k]])
+	}
+	ok := true
+	if n := min(runtime.GOMAXPROCS(0), 8, len(starts)); n < 2 || len(l.Packages) < parallelMin {
+		for k := range starts {
+			ok = put(k) && ok
+		}
+	} else {
+		var next atomic.Int64
+		var bad atomic.Bool
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				for k := int(next.Add(1)) - 1; k < len(starts); k = int(next.Add(1)) - 1 {
+					if !put(k) {
+						bad.Store(true)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		ok = !bad.Load()
+	}
+	if !ok {
+		return nil, fmt.Errorf("cannot encode at version %d: the records do not fill the sizes computed for them", s.Version)
 	}
 	s.sealHeader(b)
 	return b, nil

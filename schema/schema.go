@@ -73,7 +73,8 @@ type Step struct {
 	// Apply converts l (already valid at From) to a lockfile at To. It
 	// returns what it dropped, one sentence each; without
 	// opts.AllowLossy it refuses instead of dropping, with an error that
-	// wraps ErrLossy.
+	// wraps ErrLossy. It must not change l; out may share l's Packages
+	// slice, and then neither is changed afterwards.
 	Apply func(l *Lockfile, opts StepOptions) (out *Lockfile, dropped []string, err error)
 }
 
@@ -126,7 +127,7 @@ type EncodeOptions struct {
 // Decode decodes b strictly: it returns the lockfile, or nil and the
 // first problem found.
 func (s *Schema) Decode(b []byte) (*Lockfile, error) {
-	l, errs := s.parse(b, true, nil)
+	l, errs := s.parse(b, true, false, nil, nil)
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}
@@ -135,12 +136,44 @@ func (s *Schema) Decode(b []byte) (*Lockfile, error) {
 
 // Load checks and decodes b in one parse: the lockfile when b is valid,
 // else nil and every problem, as Check reports them.
-func (s *Schema) Load(b []byte) (*Lockfile, []error) { return s.parse(b, true, nil) }
+func (s *Schema) Load(b []byte) (*Lockfile, []error) { return s.parse(b, true, false, nil, nil) }
+
+// DecodeInPlace decodes b strictly without copying it: it returns the
+// lockfile, whose package strings are substrings of b, or nil and every
+// problem found (those of Check). b must not change while the lockfile is
+// used. When ready is not nil, b is still being read, as for
+// CheckArriving: the caller throws the answer away when the read ended
+// early and decodes what was read.
+func (s *Schema) DecodeInPlace(b []byte, ready func(n int) int) (*Lockfile, []error) {
+	return s.parse(b, true, true, ready, nil)
+}
 
 // Check reports every problem of docs/format.md section 6 in b, in file order;
 // nil when b is valid.
 func (s *Schema) Check(b []byte) []error {
-	_, errs := s.parse(b, false, nil)
+	_, errs := s.parse(b, false, false, nil, nil)
+	return errs
+}
+
+// Known vouches for records in a check (Schema.CheckKnown): it reports
+// whether record i's strings are byte for byte those of a package that
+// has passed the rules of docs/format.md section 5 (a package of a strict
+// decode, or one an encoder checked). It may be called from several
+// goroutines at once, at most once per record, in no particular order,
+// and must not keep r.
+type Known func(i int, r *RawPackage) bool
+
+// CheckKnown is Check for bytes whose records the caller can vouch for,
+// such as the new bytes of a migration, which must hold the packages of a
+// file that passed Check: a record that known vouches for does not have
+// its strings' rules checked again, since they are the strings of a
+// package that passed them, and the rules of section 5 depend on a
+// string alone. Everything else is checked as Check does: the header, the
+// frames, every checksum, the sizes and counts, the order of the records
+// and what follows the last one. A record known does not vouch for is
+// checked in full. CheckKnown returns the same problems as Check.
+func (s *Schema) CheckKnown(b []byte, known Known) []error {
+	_, errs := s.parse(b, false, false, nil, known)
 	return errs
 }
 
@@ -149,9 +182,11 @@ func (s *Schema) Check(b []byte) []error {
 // once there are n or more (or fewer when the read has ended early: the
 // caller then throws the answer away and checks what was read). It lets
 // the check of a large file run while the file is read; a version with
-// plain records waits for the whole file.
+// plain records hops over their lengths as the bytes arrive, and checks
+// them in chunks behind it (on one goroutine, or for a small file, it
+// waits for the whole file).
 func (s *Schema) CheckArriving(b []byte, ready func(n int) int) []error {
-	_, errs := s.parse(b, false, ready)
+	_, errs := s.parse(b, false, false, ready, nil)
 	return errs
 }
 

@@ -158,8 +158,8 @@ type Options struct {
 	// old content). Without it Open refuses such a file (ErrLinked).
 	Links bool
 
-	// stream leaves the file unread and open (read-only): OpenStream
-	// reads it.
+	// stream leaves the file unread and open: OpenStream and
+	// OpenArriving read it.
 	stream bool
 }
 
@@ -184,6 +184,8 @@ type Handle struct {
 	// removed: left by a run that was killed or whose sync failed, so the
 	// file's durability is not known.
 	stale int
+	// arriving is the read of OpenArriving, until Arrived has ended it.
+	arriving *Stream
 }
 
 // Open resolves path's symlinks, refuses anything but a regular file,
@@ -292,7 +294,12 @@ func open(path, target string, st os.FileInfo, opts Options, fsys FS, deadline t
 		}
 	}
 	if opts.stream {
-		return &Handle{path: path, target: target, info: info, lock: f, fsys: fsys}, false, nil
+		// OpenStream and OpenArriving read it.
+		h := &Handle{path: path, target: target, info: info, lock: f, fsys: fsys, stale: stale}
+		if !opts.ReadOnly && leased {
+			holdLease(h)
+		}
+		return h, false, nil
 	}
 	span := trace.Start("file.read")
 	data, err := readAll(f, info.Size())
@@ -595,6 +602,11 @@ func (h *Handle) Sync() error {
 
 // Close releases the lock. It is safe to call more than once.
 func (h *Handle) Close() error {
+	if h.arriving != nil {
+		// Ends a read still going on before its descriptor is closed.
+		h.arriving.Release()
+		h.arriving = nil
+	}
 	if h.closed || h.lock == nil {
 		h.closed = true
 		return nil
@@ -731,6 +743,9 @@ func (h *Handle) Prepare(data []byte, verify func([]byte) error, sync bool) (*Pe
 	}
 	if h.lock == nil {
 		return nil, fmt.Errorf("%s: opened read-only", h.path)
+	}
+	if h.arriving != nil {
+		return nil, fmt.Errorf("%s: still being read (call Arrived first)", h.path)
 	}
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("%s: %w: the new content is %d bytes, the limit is %d", h.path, ErrTooLarge, len(data), MaxSize)

@@ -32,7 +32,19 @@ type Stream struct {
 	err      error
 	pooled   bool // buf came from buffers and goes back on Release
 	released bool
+	// shared: f is a Handle's locked descriptor, which the stream reads
+	// but does not close.
+	shared bool
 }
+
+// streamOwner says who closes a stream's descriptor and keeps its buffer.
+type streamOwner int
+
+const (
+	ownedByStream  streamOwner = iota // OpenStream: closed at the end, pooled
+	readOnlyHandle                    // OpenArriving read-only: closed at the end, Data
+	lockedHandle                      // OpenArriving: the handle's lock, Data
+)
 
 // buffers keeps the buffers of large streams for the next ones (*[]byte):
 // a fleet of large files is read without allocating and zeroing a buffer
@@ -57,24 +69,80 @@ func OpenStream(path string) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := h.lock.(*rawFile)
-	size := h.info.Size()
-	s := &Stream{path: path}
+	return newStream(path, h.lock.(*rawFile), h.info.Size(), ownedByStream), nil
+}
+
+// OpenArriving is Open for a file that is read as its reader asks: the
+// handle is locked and leased as Open's (unless opts.ReadOnly) before the
+// read starts, and the returned stream reads the file (a small one at
+// once) through the handle's descriptor. Data is nil until Arrived has
+// ended the read; the handle cannot write before. Close ends a read still
+// going on. The stream's buffer becomes the handle's Data and is never
+// reused for another stream.
+func OpenArriving(path string, opts Options) (*Handle, *Stream, error) {
+	opts.stream = true
+	h, err := Open(path, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	owner := lockedHandle
+	if opts.ReadOnly {
+		owner = readOnlyHandle
+	}
+	s := newStream(path, h.lock.(*rawFile), h.info.Size(), owner)
+	if opts.ReadOnly {
+		h.lock = nil // the stream closes the descriptor when its read ends
+	}
+	h.arriving = s
+	return h, s, nil
+}
+
+// Arrived reads the rest of the file of OpenArriving, makes the bytes read
+// the handle's Data and returns them (see Stream.Wait: shorter or longer
+// than the stream's Bytes when the file changed size while it was read).
+func (h *Handle) Arrived() ([]byte, error) {
+	if h.arriving == nil {
+		return h.data, nil
+	}
+	data, err := h.arriving.Wait()
+	if err != nil {
+		return nil, err
+	}
+	h.data, h.arriving = data, nil
+	return data, nil
+}
+
+// newStream reads size bytes of f: at once when fewer than StreamMin, in
+// steps as asked otherwise. A handle's stream keeps its buffer out of the
+// pool (it becomes the handle's Data), and leaves a locked handle's
+// descriptor open.
+func newStream(path string, f *rawFile, size int64, owner streamOwner) *Stream {
+	shared := owner == lockedHandle
+	s := &Stream{path: path, shared: shared}
 	if size < StreamMin {
 		span := trace.Start("file.read")
 		data, err := readAll(f, size)
-		f.Close()
+		if !shared {
+			f.Close()
+		}
+		if err == nil && len(data) > MaxSize {
+			err = fmt.Errorf("%s: %w: the limit is %d bytes", path, ErrTooLarge, MaxSize)
+		}
 		if trace.Enabled() {
 			span.End(fmt.Sprintf("%s %dB", path, len(data)))
 		}
 		s.buf = data
 		s.in.Store(int64(len(data)))
 		s.ended, s.data, s.err = true, data, err
-		return s, nil
+		return s
 	}
 	s.f = f
-	s.buf, s.pooled = buffer(size), true
-	return s, nil
+	if owner == ownedByStream {
+		s.buf, s.pooled = buffer(size), true
+	} else {
+		s.buf = make([]byte, size, size+512)
+	}
+	return s
 }
 
 // step reads the next streamStep bytes, or reads on past the stat's size
@@ -102,7 +170,9 @@ func (s *Stream) step() {
 // end ends the read. The caller holds mu.
 func (s *Stream) end(data []byte, err error) {
 	s.ended, s.data, s.err = true, data, err
-	s.f.Close()
+	if !s.shared {
+		s.f.Close()
+	}
 	s.f = nil
 	if trace.Enabled() {
 		trace.Line("file.read", 0, fmt.Sprintf("%s %dB as asked", s.path, len(data)))
@@ -149,7 +219,9 @@ func (s *Stream) Release() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.ended {
-		s.f.Close()
+		if !s.shared {
+			s.f.Close()
+		}
 		s.f = nil
 		s.ended, s.err = true, fmt.Errorf("%s: stream released", s.path)
 	}

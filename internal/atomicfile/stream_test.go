@@ -66,3 +66,78 @@ func TestStreamRefuses(t *testing.T) {
 		t.Errorf("a missing file: %v, want ErrNotExist", err)
 	}
 }
+
+// TestOpenArriving opens a small and a large file for writing as they are
+// read: the lock is held before the read ends, Arrived gives the bytes and
+// makes them Data, the handle cannot write before, and can after; Close
+// in the middle of a read ends it.
+func TestOpenArriving(t *testing.T) {
+	dir := t.TempDir()
+	for _, size := range []int{1000, StreamMin + 3*streamStep + 5} {
+		path := filepath.Join(dir, "bun.lockb")
+		want := make([]byte, size)
+		for i := range want {
+			want[i] = byte(i*7 + i>>9)
+		}
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		h, s, err := OpenArriving(path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(path, Options{}); !errors.Is(err, ErrLocked) {
+			t.Errorf("%d bytes: a second Open while the first reads = %v, want ErrLocked", size, err)
+		}
+		if in := s.Ready(size / 2); in < size/2 || !bytes.Equal(s.Bytes()[:size/2], want[:size/2]) {
+			t.Fatalf("%d bytes: Ready(%d) = %d, or the bytes differ", size, size/2, in)
+		}
+		if err := h.Replace([]byte("new"), nil); err == nil {
+			t.Fatalf("%d bytes: Replace before Arrived succeeded", size)
+		}
+		data, err := h.Arrived()
+		if err != nil || !bytes.Equal(data, want) || !bytes.Equal(h.Data(), want) {
+			t.Fatalf("%d bytes: Arrived = %d bytes, %v", size, len(data), err)
+		}
+		if err := h.Replace([]byte("new"), nil); err != nil {
+			t.Fatalf("%d bytes: Replace after Arrived: %v", size, err)
+		}
+		h.Close()
+		if got, _ := os.ReadFile(path); string(got) != "new" {
+			t.Fatalf("%d bytes: the file holds %q", size, got)
+		}
+
+		// Closed before the read ends: the lock is let go, and nothing
+		// reads the closed descriptor.
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		h, s, err = OpenArriving(path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Ready(1)
+		h.Close()
+		if _, err := s.Wait(); size >= StreamMin && err == nil {
+			t.Errorf("%d bytes: Wait after Close gave no error", size)
+		}
+		h2, err := Open(path, Options{})
+		if err != nil {
+			t.Fatalf("%d bytes: Open after Close: %v", size, err)
+		}
+		h2.Close()
+
+		// Read-only: no lock, and the handle cannot write.
+		h, _, err = OpenArriving(path, Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data, err := h.Arrived(); err != nil || !bytes.Equal(data, want) {
+			t.Fatalf("%d bytes, read-only: Arrived = %d bytes, %v", size, len(data), err)
+		}
+		if err := h.Replace([]byte("new"), nil); err == nil {
+			t.Fatalf("%d bytes: Replace of a read-only handle succeeded", size)
+		}
+		h.Close()
+	}
+}
