@@ -85,7 +85,7 @@ func Example_register() {
 	back, _ := os.ReadFile(path)
 	fmt.Println("back at v6, byte-identical:", bytes.Equal(back, orig))
 	// Output:
-	// plan 6 -> 7: 1 step; 7 -> 6: [7 -> 6: lossy when STRICT_PEERS are set: version 6 cannot hold them]
+	// plan 6 -> 7: 1 step; 7 -> 6: [7 -> 6: lossy when STRICT_PEERS is set: version 6 cannot hold it]
 	// bun.lockb: v6 -> v7 migrated
 	// exit 0
 	// v7 file decodes: true version 7 packages 25
