@@ -25,7 +25,7 @@ func BenchmarkConvertVerify(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := migrate.Verify(c.After)(c.Data); err != nil {
+				if err := migrate.Verify(migrate.Content(c.After))(c.Data); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -47,7 +47,7 @@ func BenchmarkConvertVerifyLarge(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := migrate.Verify(c.After)(c.Data); err != nil {
+		if err := migrate.Verify(migrate.Content(c.After))(c.Data); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync/atomic"
 
 	"github.com/lockfix/lockfix/schema"
 )
@@ -141,69 +140,6 @@ func ConvertArriving(b []byte, ready func(n int) int, to int, opts schema.StepOp
 	}
 	c.After, c.Data = cur, data
 	return c, nil
-}
-
-// Verify returns the check that the new bytes of a conversion to want's
-// version pass before they replace a file: their version byte is the
-// target, every check of docs/format.md section 6 passes, and they hold
-// exactly want's config and packages. (The writer field, which is
-// informational and which encoders fill in, is not compared.)
-//
-// want's packages must each have passed the rules of section 5, as those
-// of Convert and of a strict decode have: the new bytes are checked with
-// schema.CheckKnown, and a record whose strings are byte for byte those of
-// want's package at its index is not checked against those rules a second
-// time (they depend on a string alone). Everything else of section 6 is
-// checked on the new bytes themselves: the header, every frame and
-// checksum, the sizes, the count, the order and what follows the last
-// record. The records are compared where they lie, with no decoded copy
-// of the new file, in the same pass as the check.
-func Verify(want *schema.Lockfile) func([]byte) error {
-	to := want.Config.Version
-	return func(b []byte) error {
-		s, err := schema.Sniff(b)
-		if err != nil {
-			return err
-		}
-		if s.Version != to {
-			return fmt.Errorf("%w: the new bytes are version %d, want %d", ErrMismatch, s.Version, to)
-		}
-		// bad is the first record that differs from want's package (or
-		// has no package in want), len(b) when none does. The check calls
-		// known from several goroutines.
-		var bad atomic.Int64
-		bad.Store(int64(len(b)))
-		known := func(i int, r *schema.RawPackage) bool {
-			if i < len(want.Packages) && sameStrings(r, &want.Packages[i]) {
-				return true
-			}
-			for cur := bad.Load(); int64(i) < cur && !bad.CompareAndSwap(cur, int64(i)); cur = bad.Load() {
-			}
-			return false
-		}
-		if problems := s.CheckKnown(b, known); len(problems) > 0 {
-			return &InvalidError{Version: to, Problems: problems}
-		}
-		if got := schema.DecodeConfig(b[schema.OffConfigVersion:]); got != want.Config {
-			return fmt.Errorf("%w: config %+v, want %+v", ErrMismatch, got, want.Config)
-		}
-		// The check passed: the count field is the number of records, and
-		// known has seen every one of them.
-		cf := s.FieldOf(schema.KindCount)
-		if n := schema.Uint(b[cf.Offset:cf.End()]); n != uint64(len(want.Packages)) {
-			return fmt.Errorf("%w: %d packages, want %d", ErrMismatch, n, len(want.Packages))
-		}
-		if i := int(bad.Load()); i < len(want.Packages) {
-			var got schema.Package
-			Records(b, s, func(j int, r *schema.RawPackage) {
-				if j == i {
-					got = r.Package()
-				}
-			})
-			return fmt.Errorf("%w: package %d is %+v, want %+v", ErrMismatch, i, got, want.Packages[i])
-		}
-		return nil
-	}
 }
 
 // samePackages reports whether a and b hold the same packages: at once

@@ -91,7 +91,7 @@ func TestPairs(t *testing.T) {
 					}
 					return
 				}
-				if err := migrate.Verify(c.After)(c.Data); err != nil {
+				if err := migrate.Verify(migrate.Content(c.After))(c.Data); err != nil {
 					t.Fatalf("Verify: %v", err)
 				}
 				if errs := schema.Check(c.Data); errs != nil {
@@ -138,7 +138,7 @@ func TestPairs(t *testing.T) {
 				if want := []string{"flag FROZEN_LOCKFILE", "flag OFFLINE"}; !slices.Equal(c.Dropped, want) {
 					t.Errorf("Dropped = %q, want %q", c.Dropped, want)
 				}
-				if err := migrate.Verify(c.After)(c.Data); err != nil {
+				if err := migrate.Verify(migrate.Content(c.After))(c.Data); err != nil {
 					t.Fatal(err)
 				}
 				got, _ := schema.Decode(c.Data)
@@ -201,15 +201,15 @@ func TestVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := gen(t, 2, 0, 4)
-	if err := migrate.Verify(c.After)(other); !errors.Is(err, migrate.ErrMismatch) {
+	if err := migrate.Verify(migrate.Content(c.After))(other); !errors.Is(err, migrate.ErrMismatch) {
 		t.Errorf("Verify of another file = %v, want ErrMismatch", err)
 	}
-	if err := migrate.Verify(c.After)(gen(t, 1, 0, 3)); !errors.Is(err, migrate.ErrMismatch) {
+	if err := migrate.Verify(migrate.Content(c.After))(gen(t, 1, 0, 3)); !errors.Is(err, migrate.ErrMismatch) {
 		t.Errorf("Verify of the right content at the wrong version = %v, want ErrMismatch", err)
 	}
 	bad := bytes.Clone(c.Data)
 	bad[len(bad)-1] ^= 1
-	if err := migrate.Verify(c.After)(bad); !errors.Is(err, schema.ErrRecordChecksumMismatch) {
+	if err := migrate.Verify(migrate.Content(c.After))(bad); !errors.Is(err, schema.ErrRecordChecksumMismatch) {
 		t.Errorf("Verify of damaged bytes = %v, want RecordChecksumMismatch", err)
 	}
 }
@@ -235,7 +235,7 @@ func FuzzConvert(f *testing.F) {
 			}
 			return
 		}
-		if err := migrate.Verify(c.After)(c.Data); err != nil {
+		if err := migrate.Verify(migrate.Content(c.After))(c.Data); err != nil {
 			t.Fatalf("converted %d -> %d fails Verify: %v", c.From, c.To, err)
 		}
 	})

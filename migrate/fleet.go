@@ -538,7 +538,7 @@ func (r *runner) begin(path string) *job {
 	if r.o.KeepContent {
 		res.Before, res.After = conv.Before, conv.After
 	}
-	j.verify = Verify(conv.After)
+	j.verify = Verify(Content(conv.After))
 	if r.o.DryRun {
 		span := trace.Start("migrate.verify")
 		err := j.verify(conv.Data)

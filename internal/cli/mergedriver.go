@@ -114,7 +114,7 @@ func runMergeDriver(c *ucli.Context) error {
 		out.Problems = []string{"the merged content cannot be written: " + err.Error()}
 		return reportMerge(c, &out, "nothing was written")
 	}
-	if err := h.Replace(b, migrate.Verify(res.Lockfile)); err != nil {
+	if err := h.Replace(b, migrate.Verify(migrate.Content(res.Lockfile))); err != nil {
 		if errors.Is(err, atomicfile.ErrVerify) {
 			out.Problems = []string{err.Error()}
 			return reportMerge(c, &out, "the merged lockfile does not verify; nothing was written")

@@ -14,6 +14,7 @@ import (
 	"github.com/lockfix/lockfix/internal/atomicfile"
 	"github.com/lockfix/lockfix/internal/render"
 	"github.com/lockfix/lockfix/internal/trace"
+	"github.com/lockfix/lockfix/migrate"
 	"github.com/lockfix/lockfix/recovery"
 	"github.com/lockfix/lockfix/schema"
 )
@@ -325,11 +326,13 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 		return res, ExitProblems
 	}
 	out := rep.Output
+	// The one verify of every write: a valid file of the version repaired.
+	verify := migrate.Verify(migrate.Expect{Version: rep.Version})
 	// "repaired" only once the new bytes are written.
 	rep.Status = recovery.StatusRepairable
 	if run.dryRun {
 		res.Diff = diffOf(path, rep, out)
-		if err := verifyLockfile(out); err != nil {
+		if err := verify(out); err != nil {
 			res.Error = err.Error()
 		}
 		return res, ExitProblems
@@ -347,7 +350,7 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 			res.Error = fmt.Sprintf("--output %s exists; nothing written (--force replaces it)", run.output)
 			return res, ExitProblems
 		}
-		_, err := writeOutput(run.output, out, perm, verifyLockfile, run.wait)
+		_, err := writeOutput(run.output, out, perm, verify, run.wait)
 		if err != nil {
 			res.Error = err.Error()
 			return res, ioCode(err)
@@ -365,7 +368,7 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 		res.Backup = name
 	}
 	span := trace.Start("file.replace")
-	err = h.Replace(out, verifyLockfile)
+	err = h.Replace(out, verify)
 	span.End(path)
 	if err != nil {
 		res.Error = err.Error()
@@ -383,15 +386,6 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 	res.Written = path
 	rep.Status = recovery.StatusRepaired
 	return res, ExitRepaired
-}
-
-// verifyLockfile is the check before any write: the new bytes decode and
-// pass every rule.
-func verifyLockfile(b []byte) error {
-	if errs := schema.Check(b); len(errs) > 0 {
-		return errs[0]
-	}
-	return nil
 }
 
 // diffOf is the unified diff of the file as found (leniently read) and the

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lockfix/lockfix/internal/atomicfile"
 	"github.com/lockfix/lockfix/internal/lockgen"
+	"github.com/lockfix/lockfix/migrate"
 	_ "github.com/lockfix/lockfix/schema/all"
 )
 
@@ -16,7 +17,7 @@ func TestCreateAtomic(t *testing.T) {
 	dir := t.TempDir()
 	good := lockgen.Bytes(lockgen.Options{Version: 2, Packages: 5, Seed: 1})
 	out := filepath.Join(dir, "out.lockb")
-	if _, err := writeOutput(out, good, 0o640, verifyLockfile, 0); err != nil {
+	if _, err := writeOutput(out, good, 0o640, migrate.Verify(migrate.Expect{Version: -1}), 0); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(out)
@@ -28,7 +29,7 @@ func TestCreateAtomic(t *testing.T) {
 	}
 	// Bytes that do not validate are never written, and no temp file stays.
 	bad := filepath.Join(dir, "bad.lockb")
-	_, err = writeOutput(bad, good[:50], 0o644, verifyLockfile, 0)
+	_, err = writeOutput(bad, good[:50], 0o644, migrate.Verify(migrate.Expect{Version: -1}), 0)
 	if !errors.Is(err, atomicfile.ErrVerify) {
 		t.Fatalf("err = %v, want ErrVerify", err)
 	}
@@ -36,7 +37,7 @@ func TestCreateAtomic(t *testing.T) {
 		t.Error("an unverified file was written")
 	}
 	// A directory in the way is refused.
-	if _, err := writeOutput(dir, good, 0o644, verifyLockfile, 0); err == nil {
+	if _, err := writeOutput(dir, good, 0o644, migrate.Verify(migrate.Expect{Version: -1}), 0); err == nil {
 		t.Error("wrote over a directory")
 	}
 	entries, _ := os.ReadDir(dir)

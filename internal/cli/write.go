@@ -13,6 +13,7 @@ import (
 	"github.com/lockfix/lockfix/internal/atomicfile"
 	"github.com/lockfix/lockfix/internal/render"
 	"github.com/lockfix/lockfix/internal/trace"
+	"github.com/lockfix/lockfix/migrate"
 	"github.com/lockfix/lockfix/schema"
 )
 
@@ -178,33 +179,13 @@ func editHeader(s *schema.Schema, b []byte, cfg schema.Config) ([]byte, headerEd
 }
 
 // verifyHeaderEdit returns the check of the bytes editHeader made from
-// old: the header keeps every rule of its version (the strict header
-// check) and holds the config want, and differs from old's only where the
-// edit wrote; the package records are old's, byte for byte, which the
-// strict check of old has passed, and so are the fields that describe
-// them (count, array size and checksum).
+// old (migrate.Verify of an edit): the header keeps every rule of its
+// version (the strict header check) and holds the config want, and
+// differs from old's only where the edit wrote; the package records are
+// old's, byte for byte, which the strict check of old has passed, and so
+// are the fields that describe them (count, array size and checksum).
 func verifyHeaderEdit(s *schema.Schema, old []byte, edited headerEdit, want schema.Config) func([]byte) error {
-	return func(b []byte) error {
-		hs := s.HeaderSize
-		if len(b) != len(old) || len(b) < hs {
-			return fmt.Errorf("the new file is %d bytes, the old %d: only the header may change", len(b), len(old))
-		}
-		if !bytes.Equal(b[hs:], old[hs:]) {
-			return errors.New("the package records are not the file's own")
-		}
-		for i := 0; i < hs; i++ {
-			if b[i] != old[i] && !edited.contains(i) {
-				return fmt.Errorf("the header changed at offset 0x%02x, outside the fields the edit writes", i)
-			}
-		}
-		if errs, _ := s.CheckHeader(b); len(errs) > 0 {
-			return errors.Join(errs...)
-		}
-		if got := schema.DecodeConfig(b[schema.OffConfigVersion:]); got != want {
-			return errors.New("the new header holds another config than was meant")
-		}
-		return nil
-	}
+	return migrate.Verify(migrate.Expect{Version: s.Version, Config: &want, Old: old, Edited: edited.contains})
 }
 
 // beforeReplace, when set (by tests), runs between the read and the
