@@ -67,7 +67,7 @@ func Example_register() {
 	sum := migrate.Run(context.Background(), []string{path}, migrate.Options{To: 7, OnResult: func(r *migrate.Result) {
 		fmt.Printf("%s: v%d -> v%d %s\n", filepath.Base(r.Path), r.From, r.To, r.Status)
 	}})
-	fmt.Println("exit", sum.ExitCode())
+	fmt.Println("migrated", sum.Migrated, "failed", sum.Failed)
 	b, _ := os.ReadFile(path)
 	l, err := schema.Decode(b)
 	fmt.Println("v7 file decodes:", err == nil, "version", l.Config.Version, "packages", len(l.Packages))
@@ -87,7 +87,7 @@ func Example_register() {
 	// Output:
 	// plan 6 -> 7: 1 step; 7 -> 6: [7 -> 6: lossy when STRICT_PEERS is set: version 6 cannot hold it]
 	// bun.lockb: v6 -> v7 migrated
-	// exit 0
+	// migrated 1 failed 0
 	// v7 file decodes: true version 7 packages 25
 	// 7 -> 6 with bit 5 refused: true
 	// 7 -> 6 with --allow-lossy dropped: [flag STRICT_PEERS]

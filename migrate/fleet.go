@@ -156,11 +156,6 @@ const (
 	StatusSynced Status = "synced"
 )
 
-// ExitNotDurable is added to the exit code (with 8) when a file was
-// migrated but its durability is not known: exit 10 when that is the
-// only trouble.
-const ExitNotDurable = 2
-
 // Reason says why a file was refused or failed.
 type Reason string
 
@@ -279,22 +274,6 @@ func (s Summary) FilesPerSecond() float64 {
 		return 0
 	}
 	return float64(s.Files-s.NotRun) / s.Elapsed.Seconds()
-}
-
-// ExitCode is the run's exit code (CLI.md): 4 when any file was refused,
-// plus 8 when any failed or the run was interrupted.
-func (s Summary) ExitCode() int {
-	code := 0
-	if s.Refused > 0 {
-		code |= 4
-	}
-	if s.Failed > 0 || s.Interrupted {
-		code |= 8
-	}
-	if s.NotDurable > 0 {
-		code |= 8 | ExitNotDurable
-	}
-	return code
 }
 
 // runner is one Run.

@@ -107,9 +107,6 @@ func TestRunFleet(t *testing.T) {
 				sum.Migrated != 60-len(damaged)-atTarget || sum.NotRun != 0 || sum.Sync != mode {
 				t.Fatalf("summary %+v; %d damaged, %d at the target", sum, len(damaged), atTarget)
 			}
-			if sum.ExitCode() != 4 {
-				t.Errorf("exit code %d, want 4", sum.ExitCode())
-			}
 			for _, f := range files {
 				b, _ := os.ReadFile(f)
 				r := res[f]
@@ -186,12 +183,12 @@ func TestRunLossy(t *testing.T) {
 	if r := res[p]; r.Status != migrate.StatusRefused || r.Reason != migrate.ReasonLossy || !strings.Contains(r.Message(), "OFFLINE") {
 		t.Fatalf("result %+v", r)
 	}
-	if got, _ := os.ReadFile(p); !bytes.Equal(got, b) || sum.ExitCode() != 4 {
-		t.Fatalf("a refused file changed or exit %d", sum.ExitCode())
+	if got, _ := os.ReadFile(p); !bytes.Equal(got, b) || sum.Refused != 1 {
+		t.Fatalf("a refused file changed or the summary is %+v", sum)
 	}
 	sum, res = collect(t, []string{p}, migrate.Options{To: 1, AllowLossy: true})
-	if r := res[p]; r.Status != migrate.StatusMigrated || len(r.Dropped) != 1 || r.Dropped[0] != "flag OFFLINE" || sum.ExitCode() != 0 {
-		t.Fatalf("result %+v, exit %d", r, sum.ExitCode())
+	if r := res[p]; r.Status != migrate.StatusMigrated || len(r.Dropped) != 1 || r.Dropped[0] != "flag OFFLINE" || sum.Refused+sum.Failed != 0 {
+		t.Fatalf("result %+v, summary %+v", r, sum)
 	}
 }
 
@@ -277,8 +274,8 @@ func TestRunFaults(t *testing.T) {
 			if b, _ := os.ReadFile(broken); !bytes.Equal(b, orig) {
 				t.Error("a failed rename changed the file")
 			}
-			if sum.Failed != 2 || sum.ExitCode() != 8 {
-				t.Errorf("summary %+v exit %d", sum, sum.ExitCode())
+			if sum.Failed != 2 {
+				t.Errorf("summary %+v", sum)
 			}
 			noTemp(t, files)
 		})
@@ -296,7 +293,7 @@ func TestRunLocked(t *testing.T) {
 	if r := res[files[0]]; r.Status != migrate.StatusFailed || r.Reason != migrate.ReasonLocked {
 		t.Errorf("locked file: %+v", r)
 	}
-	if sum.ExitCode() != 8 || sum.Migrated != 1 {
+	if sum.Failed != 1 || sum.Migrated != 1 {
 		t.Errorf("summary %+v", sum)
 	}
 }
@@ -304,14 +301,14 @@ func TestRunLocked(t *testing.T) {
 func TestRunStops(t *testing.T) {
 	files, _ := fleet(t, 30, 1) // every file damaged
 	sum, _ := collect(t, files, migrate.Options{To: 2, Jobs: 1, FailFast: true, Sync: migrate.SyncFile})
-	if sum.Refused != 1 || sum.NotRun != 29 || !sum.Stopped || sum.Interrupted || sum.ExitCode() != 4 {
+	if sum.Refused != 1 || sum.NotRun != 29 || !sum.Stopped || sum.Interrupted || sum.Failed != 0 {
 		t.Errorf("fail-fast summary %+v", sum)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	files, _ = fleet(t, 10, 0)
 	sum = migrate.Run(ctx, files, migrate.Options{To: 2})
-	if !sum.Interrupted || sum.NotRun != 10 || sum.ExitCode() != 8 {
+	if !sum.Interrupted || sum.NotRun != 10 {
 		t.Errorf("cancelled summary %+v", sum)
 	}
 }
@@ -323,8 +320,8 @@ func TestRunMissing(t *testing.T) {
 			t.Errorf("missing file: %+v", r)
 		}
 	}
-	if sum.ExitCode() != 8 {
-		t.Errorf("exit %d", sum.ExitCode())
+	if sum.Failed != 1 {
+		t.Errorf("summary %+v", sum)
 	}
 }
 
@@ -390,11 +387,11 @@ func TestRunDirSyncFails(t *testing.T) {
 				}
 			}
 			if mode == migrate.SyncBatch {
-				if sum.NotDurable != bad || sum.ExitCode() != 8|migrate.ExitNotDurable {
-					t.Errorf("summary %+v, exit %d: want %d not durable, exit 10", sum, sum.ExitCode(), bad)
+				if sum.NotDurable != bad || sum.Failed != 0 {
+					t.Errorf("summary %+v: want %d not durable, none failed", sum, bad)
 				}
-			} else if sum.Failed != bad || sum.ExitCode() != 8 {
-				t.Errorf("summary %+v, exit %d: want %d failed, exit 8", sum, sum.ExitCode(), bad)
+			} else if sum.Failed != bad {
+				t.Errorf("summary %+v: want %d failed", sum, bad)
 			}
 
 			// The rerun, without faults.
@@ -408,8 +405,8 @@ func TestRunDirSyncFails(t *testing.T) {
 					t.Errorf("rerun: %s: %s, want %s", f, res[f].Status, want)
 				}
 			}
-			if sum.ExitCode() != 0 {
-				t.Errorf("rerun: exit %d", sum.ExitCode())
+			if sum.Failed+sum.Refused+sum.NotDurable != 0 {
+				t.Errorf("rerun: summary %+v", sum)
 			}
 			noTemp(t, files)
 			sum, _ = collect(t, files, migrate.Options{To: 2, Jobs: 3, Sync: mode})

@@ -9,6 +9,7 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
+	"github.com/lockfix/lockfix/migrate"
 	"github.com/lockfix/lockfix/schema"
 )
 
@@ -28,7 +29,28 @@ const (
 	ExitOperational = 8
 	// ExitUsage: bad flags or arguments.
 	ExitUsage = 16
+	// ExitNotDurable is added (with ExitOperational) when a migrated file
+	// holds its new content but its sync failed: a rerun syncs it (exit
+	// 10 in all).
+	ExitNotDurable = 2
 )
+
+// migrateExit is the exit code of a migrate run (CLI.md): 4 when any file
+// was refused, plus 8 when any failed or the run was interrupted, plus 2
+// (with 8) when a file is migrated but not known to be durable.
+func migrateExit(s migrate.Summary) int {
+	code := ExitOK
+	if s.Refused > 0 {
+		code |= ExitProblems
+	}
+	if s.Failed > 0 || s.Interrupted {
+		code |= ExitOperational
+	}
+	if s.NotDurable > 0 {
+		code |= ExitOperational | ExitNotDurable
+	}
+	return code
+}
 
 // exitError is the error a command returns to end with a code. Its message
 // has already been printed when msg is "".

@@ -272,7 +272,7 @@ func runMigrate(c *ucli.Context) error {
 		}
 		sum.Reasons[migrate.ReasonIO] += walkFailed
 	}
-	code := sum.ExitCode()
+	code := migrateExit(sum)
 	if c.Bool("exit-zero") {
 		code = ExitOK // what happened is in the report and on stderr
 	}
