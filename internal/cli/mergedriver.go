@@ -53,12 +53,15 @@ file) merges with no common ancestor: only what both sides agree on merges.
 
 // mergeJSON is merge-driver --json's output.
 type mergeJSON struct {
-	Path      string           `json:"path"`
-	Merged    bool             `json:"merged"`
-	Version   int              `json:"version,omitempty"`
-	Migrated  string           `json:"migrated,omitempty"`
-	Conflicts []merge.Conflict `json:"conflicts"`
-	Problems  []string         `json:"problems,omitempty"`
+	Path      string                    `json:"path"`
+	Merged    bool                      `json:"merged"`
+	Version   int                       `json:"version,omitempty"`
+	Migrated  string                    `json:"migrated,omitempty"`
+	Conflicts []merge.Conflict          `json:"conflicts"`
+	Problems  []*schema.CorruptionError `json:"problems,omitempty"`
+	// role names the side of each path ("base", "ours", "theirs") for
+	// the lines on stderr: git's temp files have no telling names.
+	role map[string]string
 }
 
 func runMergeDriver(c *ucli.Context) error {
@@ -88,13 +91,15 @@ func runMergeDriver(c *ucli.Context) error {
 			return exit(ExitOperational, "merge-driver: %s: %s (%s)", name, namePath(p, err), [3]string{"base", "ours", "theirs"}[i])
 		}
 	}
-	sides, problems := decodeSides(data)
+	paths := [3]string{base, name, theirs}
+	out.role = map[string]string{base: "base", name: "ours", theirs: "theirs"}
+	sides, problems := decodeSides(data, paths)
 	if out.Problems = problems; len(problems) > 0 {
 		return reportMerge(c, &out, "a side is not a valid lockfile, so it is not merged; repair it with 'lockfix recover' and merge again")
 	}
 	res, err := merge.Merge(sides[0], sides[1], sides[2])
 	if err != nil {
-		out.Problems = []string{err.Error()}
+		out.Problems = []*schema.CorruptionError{schema.AsProblem(err, name)}
 		return reportMerge(c, &out, "the sides cannot be brought to one version")
 	}
 	out.Version, out.Migrated, out.Conflicts = res.Version, res.Migrated, append(out.Conflicts, res.Conflicts...)
@@ -103,7 +108,7 @@ func runMergeDriver(c *ucli.Context) error {
 	}
 	target, ok := schema.Lookup(res.Version)
 	if !ok {
-		out.Problems = []string{fmt.Sprintf("version %d is not registered", res.Version)}
+		out.Problems = []*schema.CorruptionError{schema.AsProblem(fmt.Errorf("%w: version %d is not registered", schema.ErrUnsupportedVersion, res.Version), name)}
 		return reportMerge(c, &out, "nothing was written")
 	}
 	// Every package comes from a strict decode, so the packages' rules
@@ -111,12 +116,12 @@ func runMergeDriver(c *ucli.Context) error {
 	// compared with the merged content before the rename (migrate.Verify).
 	b, err := target.EncodeTrusted(res.Lockfile, schema.EncodeOptions{Writer: writerName})
 	if err != nil {
-		out.Problems = []string{"the merged content cannot be written: " + err.Error()}
+		out.Problems = []*schema.CorruptionError{schema.AsProblem(fmt.Errorf("the merged content cannot be written: %w", err), name)}
 		return reportMerge(c, &out, "nothing was written")
 	}
 	if err := h.Replace(b, migrate.Verify(migrate.Content(res.Lockfile))); err != nil {
 		if errors.Is(err, atomicfile.ErrVerify) {
-			out.Problems = []string{err.Error()}
+			out.Problems = []*schema.CorruptionError{schema.AsProblem(err, name)}
 			return reportMerge(c, &out, "the merged lockfile does not verify; nothing was written")
 		}
 		return exit(ExitOperational, "merge-driver: %s; nothing was written", namePath(ours, err))
@@ -140,9 +145,9 @@ func runMergeDriver(c *ucli.Context) error {
 // (they are independent). An empty base is nil: no common ancestor. It
 // returns every problem of the sides that are not valid, each named by
 // its side.
-func decodeSides(data [3][]byte) ([3]*schema.Lockfile, []string) {
+func decodeSides(data [3][]byte, paths [3]string) ([3]*schema.Lockfile, []*schema.CorruptionError) {
 	var sides [3]*schema.Lockfile
-	var probs [3][]string
+	var probs [3][]*schema.CorruptionError
 	var wg sync.WaitGroup
 	for i := range data {
 		if i == 0 && len(data[i]) == 0 {
@@ -151,11 +156,8 @@ func decodeSides(data [3][]byte) ([3]*schema.Lockfile, []string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			role := [3]string{"base", "ours", "theirs"}[i]
 			l, errs := decodeStrict(data[i])
-			for _, e := range errs {
-				probs[i] = append(probs[i], role+": "+e.Error())
-			}
+			probs[i] = schema.AsProblems(errs, paths[i])
 			sides[i] = l
 		}()
 	}
@@ -192,7 +194,7 @@ func reportMerge(c *ucli.Context, out *mergeJSON, why string) error {
 	}
 	fmt.Fprintf(stderr(c), "lockfix: %s: merge conflict, the work tree keeps ours (a valid lockfile)\n", out.Path)
 	for _, p := range out.Problems {
-		fmt.Fprintf(stderr(c), "  %s\n", p)
+		fmt.Fprintf(stderr(c), "  %s: %s\n", out.role[p.Path], withoutPath(p))
 	}
 	for _, cf := range out.Conflicts {
 		fmt.Fprintf(stderr(c), "  %s\n", cf)
