@@ -76,6 +76,7 @@ func BenchmarkRecover(b *testing.B) {
 	for _, version := range []int{0, 1, 2} {
 		orig := original(version, 2000)
 		b.Run(fmt.Sprintf("v%d/baseline-check-clean", version), func(b *testing.B) {
+			defer cpuTime(b)()
 			for i := 0; i < b.N; i++ {
 				if errs := schema.Check(orig); len(errs) > 0 {
 					b.Fatal(errs[0])
@@ -87,6 +88,7 @@ func BenchmarkRecover(b *testing.B) {
 		b.Run(fmt.Sprintf("v%d/single-bit+verify", version), func(b *testing.B) {
 			d := benchKinds(orig)[0]
 			b.ReportAllocs()
+			defer cpuTime(b)()
 			for i := 0; i < b.N; i++ {
 				r := Recover(d.b, Options{Mode: Yes})
 				if r.Status != StatusRepaired || len(schema.Check(r.Output)) > 0 {
@@ -100,6 +102,7 @@ func BenchmarkRecover(b *testing.B) {
 			}
 			b.Run(fmt.Sprintf("v%d/%s", version, d.kind), func(b *testing.B) {
 				b.ReportAllocs()
+				defer cpuTime(b)()
 				for i := 0; i < b.N; i++ {
 					r := Recover(d.b, Options{Mode: Yes})
 					if r.Status != StatusRepaired {
@@ -121,6 +124,7 @@ func BenchmarkRefuseNewer(b *testing.B) {
 		schema.PutUint(c[offChecksum:offChecksum+8], schema.HeaderCRC(c[:headerSize(version)], offChecksum))
 		b.Run(fmt.Sprintf("v%d", version), func(b *testing.B) {
 			b.ReportAllocs()
+			defer cpuTime(b)()
 			for i := 0; i < b.N; i++ {
 				if r := Recover(c, Options{Mode: Yes}); r.Status != StatusUnrepairable {
 					b.Fatalf("%s", r.Status)
@@ -150,6 +154,7 @@ func BenchmarkRecoverCopies(b *testing.B) {
 			}
 			b.Run(fmt.Sprintf("v%d/%s", version, strings.ReplaceAll(copyModels[(seed+i)%len(copyModels)], " ", "-")), func(b *testing.B) {
 				b.ReportAllocs()
+				defer cpuTime(b)()
 				for i := 0; i < b.N; i++ {
 					if r := Recover(f, Options{Mode: Yes, Peers: ps}); r.Status != StatusRepaired {
 						b.Fatalf("%s", r.Status)
@@ -179,6 +184,7 @@ func BenchmarkRecoverPeers(b *testing.B) {
 			ten = append(ten, NewPeer(fmt.Sprintf("node%d", i), ob))
 		}
 		b.Run(fmt.Sprintf("v%d/baseline-check-clean", version), func(b *testing.B) {
+			defer cpuTime(b)()
 			for i := 0; i < b.N; i++ {
 				if errs := schema.Check(orig); len(errs) > 0 {
 					b.Fatal(errs[0])
@@ -195,6 +201,7 @@ func BenchmarkRecoverPeers(b *testing.B) {
 			}{{"1-copy", one}, {"10-peers", ten}} {
 				b.Run(fmt.Sprintf("v%d/%s/%s", version, d.kind, ps.name), func(b *testing.B) {
 					b.ReportAllocs()
+					defer cpuTime(b)()
 					for i := 0; i < b.N; i++ {
 						r := Recover(d.b, Options{Mode: Yes, Peers: ps.peers})
 						if r.Status != StatusRepaired {
@@ -221,6 +228,7 @@ func BenchmarkBurstSearch(b *testing.B) {
 		b.Fatal("not found")
 	}
 	b.ReportAllocs()
+	defer cpuTime(b)()
 	for i := 0; i < b.N; i++ {
 		searchBurst(s, h, true, regs)
 	}

@@ -43,13 +43,16 @@ func frameSize(s *schema.Schema, r *record) int {
 func between(c *Peer, prev, next []byte) ([]record, bool) {
 	recs := c.arr.recs
 	find := func(body []byte) int {
-		key := record{}
 		raw, _, err := schema.ParseBody(body, 0, 0)
 		if err != nil {
 			return -1
 		}
-		key.name, key.version = raw.Name, raw.Version
-		i, ok := slices.BinarySearchFunc(recs, key, func(a, b record) int { return cmpRec(&a, &b) })
+		i, ok := slices.BinarySearchFunc(recs, &raw, func(a record, k *schema.RawPackage) int {
+			if c := bytes.Compare(a.name(), k.Name); c != 0 {
+				return c
+			}
+			return bytes.Compare(a.version(), k.Version)
+		})
 		if !ok || !bytes.Equal(recs[i].body, body) {
 			return -1
 		}
@@ -231,7 +234,7 @@ func (f fill) describe() string {
 			ids = append(ids, fmt.Sprintf("and %d more", len(f.recs)-3))
 			break
 		}
-		ids = append(ids, string(r.name)+"@"+string(r.version))
+		ids = append(ids, string(r.name())+"@"+string(r.version()))
 	}
 	return fmt.Sprintf("%d records (%s)", len(f.recs), strings.Join(ids, ", "))
 }
@@ -301,48 +304,88 @@ func byteMajority(b []byte, recs []record, gaps []gap, s *schema.Schema, peers [
 	n := lens[len(lens)-2]
 	out := make([]byte, n)
 	gi := make([]int, len(srcs)) // the next gap of each source
-	for i := 0; i < n; i++ {
-		var cand [4]byte
-		var cnt [4]int
-		k, voters := 0, 0
+	voters := make([]int, 0, len(srcs))
+	for i := 0; i < n; {
+		// The files that vote from i on, and where that set changes: the
+		// end of a file, the start or end of one's damage.
+		end := n
+		voters = voters[:0]
 		for si := range srcs {
 			x := &srcs[si]
 			if i >= len(x.data) {
 				continue
 			}
+			end = min(end, len(x.data))
 			for gi[si] < len(x.gaps) && x.gaps[gi[si]].end <= i {
 				gi[si]++
 			}
-			if gi[si] < len(x.gaps) && x.gaps[gi[si]].off <= i {
-				continue // inside its own damage: it abstains
-			}
-			voters++
-			c := x.data[i]
-			j := 0
-			for j < k && cand[j] != c {
-				j++
-			}
-			if j == k {
-				if k == len(cand) {
+			if gi[si] < len(x.gaps) {
+				if g := x.gaps[gi[si]]; g.off <= i {
+					end = min(end, g.end) // inside its own damage: it abstains
 					continue
+				} else {
+					end = min(end, g.off)
 				}
-				cand[k] = c
-				k++
 			}
-			cnt[j]++
+			voters = append(voters, si)
 		}
-		decided := false
-		for j := 0; j < k; j++ {
-			if 2*cnt[j] > voters {
-				out[i], decided = cand[j], true
-			}
-		}
-		if !decided {
+		if len(voters) == 0 {
 			return nil, 0, nil, false
+		}
+		// Over [i, end) the voters are the same: a chunk on which they all
+		// agree is copied whole, the others are voted byte by byte.
+		for i < end {
+			c := min(end, i+majorityChunk)
+			first := srcs[voters[0]].data[i:c]
+			same := true
+			for _, v := range voters[1:] {
+				if !bytes.Equal(first, srcs[v].data[i:c]) {
+					same = false
+					break
+				}
+			}
+			if same {
+				copy(out[i:c], first)
+				i = c
+				continue
+			}
+			for ; i < c; i++ {
+				var cand [4]byte
+				var cnt [4]int
+				k := 0
+				for _, v := range voters {
+					ch := srcs[v].data[i]
+					j := 0
+					for j < k && cand[j] != ch {
+						j++
+					}
+					if j == k {
+						if k == len(cand) {
+							continue
+						}
+						cand[k] = ch
+						k++
+					}
+					cnt[j]++
+				}
+				decided := false
+				for j := 0; j < k; j++ {
+					if 2*cnt[j] > len(voters) {
+						out[i], decided = cand[j], true
+					}
+				}
+				if !decided {
+					return nil, 0, nil, false
+				}
+			}
 		}
 	}
 	return out, len(srcs), names, true
 }
+
+// majorityChunk is the stretch byteMajority compares whole before it
+// votes byte by byte.
+const majorityChunk = 256
 
 // suspectsAsGaps returns arr with the records that reconcile dropped as
 // probably damaged (out of order in a plain array: NameMayBeDamaged)
@@ -368,7 +411,7 @@ func suspectsAsGaps(arr *array, lost []Lost) *array {
 		}
 		if at[r.off] {
 			out.gaps = append(out.gaps, gap{off: r.off, end: r.off + r.size, record: i,
-				names: []Lost{{Record: i, Offset: r.off, Name: string(r.name), Version: string(r.version), NameMayBeDamaged: true}}})
+				names: []Lost{{Record: i, Offset: r.off, Name: string(r.name()), Version: string(r.version()), NameMayBeDamaged: true}}})
 			continue
 		}
 		out.recs = append(out.recs, r)

@@ -516,7 +516,7 @@ func derived(h []byte, s *schema.Schema, b []byte, arr *array) []Repair {
 		case schema.KindArraySize:
 			schema.PutUint(v, uint64(len(array)))
 		case schema.KindArrayChecksum:
-			schema.PutUint(v, schema.CRC64(array))
+			schema.PutUint(v, arr.arrayCRC(b))
 		default:
 			continue
 		}
@@ -710,7 +710,7 @@ func (o *outcome) reconcile(b []byte, s *schema.Schema, arr *array) {
 		recs, trailingRecs = recs[:countField], recs[countField:]
 	}
 	for _, r := range trailingRecs {
-		o.lost = append(o.lost, Lost{Record: -1, Offset: r.off, Name: string(r.name), Version: string(r.version),
+		o.lost = append(o.lost, Lost{Record: -1, Offset: r.off, Name: string(r.name()), Version: string(r.version()),
 			Why: "a whole record after the end of the array the verified header declares (TrailingData)"})
 	}
 	if len(trailingRecs) > 0 {
@@ -805,7 +805,7 @@ func (o *outcome) sortDedupe(recs []record, plain bool) []record {
 			sorted = false
 			if cmpRec(&recs[i-1], &recs[i]) > 0 {
 				o.damage = append(o.damage, Damage{Error: schema.ErrUnsortedPackages.Error(), Offset: recs[i].off, Record: i, Field: "name",
-					Detail: fmt.Sprintf("%s@%s sorts before %s@%s", recs[i].name, recs[i].version, recs[i-1].name, recs[i-1].version)})
+					Detail: fmt.Sprintf("%s@%s sorts before %s@%s", recs[i].name(), recs[i].version(), recs[i-1].name(), recs[i-1].version())})
 			}
 		}
 	}
@@ -824,15 +824,15 @@ func (o *outcome) sortDedupe(recs []record, plain bool) []record {
 		if len(out) > 0 && cmpRec(&out[len(out)-1], &r) == 0 {
 			prev := out[len(out)-1]
 			o.damage = append(o.damage, Damage{Error: schema.ErrDuplicatePackage.Error(), Offset: r.off, Record: i, Field: "name",
-				Detail: fmt.Sprintf("%s@%s appears twice", r.name, r.version)})
+				Detail: fmt.Sprintf("%s@%s appears twice", r.name(), r.version())})
 			if bytes.Equal(prev.body, r.body) {
 				o.repairs = append(o.repairs, Repair{Kind: "dedupe", Offset: r.off,
-					Detail: fmt.Sprintf("exact duplicate of %s@%s at offset 0x%x dropped", r.name, r.version, r.off)})
+					Detail: fmt.Sprintf("exact duplicate of %s@%s at offset 0x%x dropped", r.name(), r.version(), r.off)})
 			} else {
-				o.lost = append(o.lost, Lost{Record: -1, Offset: r.off, Name: string(r.name), Version: string(r.version),
-					Why: fmt.Sprintf("a second record of %s@%s with other content (the one at 0x%x is kept)", r.name, r.version, prev.off)})
+				o.lost = append(o.lost, Lost{Record: -1, Offset: r.off, Name: string(r.name()), Version: string(r.version()),
+					Why: fmt.Sprintf("a second record of %s@%s with other content (the one at 0x%x is kept)", r.name(), r.version(), prev.off)})
 				o.repairs = append(o.repairs, Repair{Kind: "drop", Offset: r.off,
-					Detail: fmt.Sprintf("conflicting duplicate of %s@%s at offset 0x%x dropped", r.name, r.version, r.off)})
+					Detail: fmt.Sprintf("conflicting duplicate of %s@%s at offset 0x%x dropped", r.name(), r.version(), r.off)})
 			}
 			continue
 		}
@@ -869,17 +869,17 @@ func (o *outcome) dropOutOfOrder(recs []record) ([]record, bool) {
 		exact := found && bytes.Equal(kept[j].body, r.body)
 		if exact {
 			o.damage = append(o.damage, Damage{Error: schema.ErrDuplicatePackage.Error(), Offset: r.off, Record: i, Field: "name",
-				Detail: fmt.Sprintf("%s@%s appears twice", r.name, r.version)})
+				Detail: fmt.Sprintf("%s@%s appears twice", r.name(), r.version())})
 			o.repairs = append(o.repairs, Repair{Kind: "dedupe", Offset: r.off,
-				Detail: fmt.Sprintf("exact duplicate of %s@%s at offset 0x%x dropped", r.name, r.version, r.off)})
+				Detail: fmt.Sprintf("exact duplicate of %s@%s at offset 0x%x dropped", r.name(), r.version(), r.off)})
 			continue
 		}
 		o.damage = append(o.damage, Damage{Error: schema.ErrUnsortedPackages.Error(), Offset: r.off, Record: i, Field: "name",
-			Detail: fmt.Sprintf("%s@%s breaks the order of an otherwise sorted array", r.name, r.version)})
-		o.lost = append(o.lost, Lost{Record: i, Offset: r.off, Name: string(r.name), Version: string(r.version), NameMayBeDamaged: true,
+			Detail: fmt.Sprintf("%s@%s breaks the order of an otherwise sorted array", r.name(), r.version())})
+		o.lost = append(o.lost, Lost{Record: i, Offset: r.off, Name: string(r.name()), Version: string(r.version()), NameMayBeDamaged: true,
 			Why: "out of order in an otherwise sorted array: its name or version is probably damaged (no checksum can tell)"})
 		o.repairs = append(o.repairs, Repair{Kind: "drop", Offset: r.off,
-			Detail: fmt.Sprintf("record %d (%s@%s) at offset 0x%x dropped: out of order", i, r.name, r.version, r.off)})
+			Detail: fmt.Sprintf("record %d (%s@%s) at offset 0x%x dropped: out of order", i, r.name(), r.version(), r.off)})
 	}
 	return kept, true
 }
@@ -931,13 +931,20 @@ func assemble(b []byte, s *schema.Schema, h []byte, recs []record) []byte {
 	out := make([]byte, hs, size)
 	copy(out, h)
 	binary.BigEndian.PutUint32(out[countOffset(s):], uint32(len(recs)))
-	for i := range recs {
+	for i := 0; i < len(recs); i++ {
 		r := &recs[i]
 		switch {
-		case s.Framing == nil:
+		case s.Framing == nil && !inFile(b, r):
 			out = append(out, r.body...)
-		case !r.rebuilt:
-			out = append(out, b[r.off:r.off+r.size]...)
+		case s.Framing == nil || !r.rebuilt:
+			// A run of records that lie one after the other in b is
+			// copied at once.
+			j := i + 1
+			for j < len(recs) && recs[j].off == recs[j-1].off+recs[j-1].size && !recs[j].rebuilt && (s.Framing != nil || inFile(b, &recs[j])) {
+				j++
+			}
+			out = append(out, b[r.off:recs[j-1].off+recs[j-1].size]...)
+			i = j - 1
 		default:
 			out = append(out, s.Framing.Marker...)
 			out = binary.BigEndian.AppendUint32(out, uint32(len(r.body)))
@@ -947,6 +954,12 @@ func assemble(b []byte, s *schema.Schema, h []byte, recs []record) []byte {
 	}
 	s.Seal(out)
 	return out
+}
+
+// inFile reports whether the body of plain record r is the bytes of b at
+// its offset (not a record taken from a copy).
+func inFile(b []byte, r *record) bool {
+	return r.off+r.size <= len(b) && len(r.body) == r.size && len(r.body) > 0 && &b[r.off] == &r.body[0]
 }
 
 // majorityReport reports the repair of b to m, the byte-wise majority of
@@ -982,8 +995,9 @@ func majorityReport(r *Report, b []byte, s *schema.Schema, m []byte, k int, name
 		r.Repairs = append(r.Repairs, Repair{Kind: "majority", Offset: i, Detail: what, NeedsYes: !proven})
 		i = j
 	}
-	l, _ := schema.Decode(m)
-	r.Kept, r.Expected = len(l.Packages), len(l.Packages)
+	// m is valid: its packageCount is the number of its records.
+	n := int(binary.BigEndian.Uint32(m[countOffset(s):]))
+	r.Kept, r.Expected = n, n
 	if !proven {
 		r.Guessed = append(r.Guessed, Guess{Field: "bytes", Value: fmt.Sprintf("%d ranges", len(r.Repairs)), Source: src + ", unconfirmed: no checksum covers them"})
 		if opts.Mode != Yes {
