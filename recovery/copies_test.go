@@ -3,6 +3,7 @@ package recovery
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/lockfix/lockfix/schema"
@@ -153,4 +154,76 @@ func TestUntrustedCountBounded(t *testing.T) {
 	if !listed {
 		t.Errorf("damage does not list the packageCount mismatch: %v", r.Damage)
 	}
+}
+
+// randomCopy applies model to a copy of orig at a place, of a size and
+// with bytes drawn from rng: a torn tail anywhere in the array, 16 to 300
+// random bytes over records, 1 to 24 random bytes over the header, one
+// to three bits flipped anywhere in the file, a zeroed 512-byte sector
+// anywhere (the header's included).
+func randomCopy(orig []byte, model string, rng *rand.Rand) []byte {
+	c := bytes.Clone(orig)
+	hs := headerSize(int(orig[schema.OffConfigVersion]))
+	switch model {
+	case "torn tail":
+		return c[:hs+1+rng.IntN(len(orig)-hs-1)]
+	case "record garbage":
+		n := 16 + rng.IntN(285)
+		at := hs + rng.IntN(len(orig)-hs-n)
+		for j := at; j < at+n; j++ {
+			c[j] = byte(rng.Uint32())
+		}
+	case "header garbage":
+		n := 1 + rng.IntN(24)
+		at := rng.IntN(hs - n + 1)
+		for j := at; j < at+n; j++ {
+			c[j] = byte(rng.Uint32())
+		}
+	case "bit flips":
+		for k := 0; k <= rng.IntN(3); k++ {
+			bit := rng.IntN(len(c) * 8)
+			c[bit/8] ^= 1 << uint(bit%8)
+		}
+	case "zeroed sector":
+		s := rng.IntN((len(c)+511)/512) * 512
+		clear(c[s:min(s+512, len(c))])
+	}
+	return c
+}
+
+// copySet is three copies of one lockfile, each damaged by another model.
+type copySet struct {
+	models [3]string
+	files  [3][]byte
+}
+
+// randomCopySets returns n sets of three differently damaged copies of
+// orig: three distinct models of copyModels for each, drawn from rng.
+func randomCopySets(orig []byte, n int, rng *rand.Rand) []copySet {
+	out := make([]copySet, n)
+	for k := range out {
+		for i, m := range rng.Perm(len(copyModels))[:3] {
+			out[k].models[i] = copyModels[m]
+			out[k].files[i] = randomCopy(orig, copyModels[m], rng)
+		}
+	}
+	return out
+}
+
+// majorityHolds reports whether, at every byte of orig, at least two of
+// the files hold orig's byte: whether the byte-wise majority of the three
+// copies is the original, the case a majority of three can repair.
+func majorityHolds(orig []byte, files [3][]byte) bool {
+	for i := range orig {
+		n := 0
+		for _, f := range files {
+			if i < len(f) && f[i] == orig[i] {
+				n++
+			}
+		}
+		if n < 2 {
+			return false
+		}
+	}
+	return true
 }

@@ -117,13 +117,20 @@ func recoverBytes(b []byte, opts Options) *Report {
 		arr = salvagePlain(s, b, hs)
 	}
 	o := build(b, s, arr, opts)
-	if sib := uncheckedSibling(s); sib != nil && !d.fromRef && int(b[schema.OffConfigVersion]) == sib.Version && !o.hd.verified {
-		// The version byte names the sibling layout without a checksum,
-		// and the CRC-64 explains nothing: a file of that version whose
-		// checksum field was hit.
-		s = sib
-		r.Version, r.VersionFrom = s.Version, fmt.Sprintf("plain records at 0x%x, configVersion byte %d (its non-zero checksum field is damage)", s.HeaderSize, s.Version)
-		o = build(b, s, arr, opts)
+	if sib := uncheckedSibling(s); sib != nil && !d.fromRef && !o.hd.verified {
+		// The CRC-64 explains nothing, and the version byte or the peers
+		// name the sibling layout without a checksum: a file of that
+		// version whose checksum field was hit.
+		switch {
+		case int(b[schema.OffConfigVersion]) == sib.Version:
+			s = sib
+			r.Version, r.VersionFrom = s.Version, fmt.Sprintf("plain records at 0x%x, configVersion byte %d (its non-zero checksum field is damage)", s.HeaderSize, s.Version)
+			o = build(b, s, arr, opts)
+		case peerVersion(opts.Peers) == sib:
+			s = sib
+			r.Version, r.VersionFrom = s.Version, fmt.Sprintf("plain records at 0x%x, the peers' version %d (the header CRC-64 explains nothing: its non-zero checksum field is damage)", s.HeaderSize, s.Version)
+			o = build(b, s, arr, opts)
+		}
 	}
 	var fills []fill
 	if len(opts.Peers) > 0 && o.reason == "" && (len(o.lost) > 0 || o.unnamed > 0 || len(arr.gaps) > 0) {
@@ -159,9 +166,21 @@ func recoverBytes(b []byte, opts Options) *Report {
 		}
 	}
 	r.found = func() *schema.Lockfile { return found(b, s, arr, o) }
-	if len(opts.Peers) >= 2 && (o.reason != "" || len(o.lost) > 0 || o.unnamed > 0 || len(o.hd.guessed) > 0) {
-		if m, k, names, ok := byteMajority(b, arr.recs, arr.gaps, s, opts.Peers); ok && !bytes.Equal(m, b) && len(schema.Check(m)) == 0 {
-			return majorityReport(r, b, s, m, k, names, opts)
+	// The byte-wise majority of the copies: when the repair alone loses
+	// or guesses, and, in a layout whose checksums leave bytes uncovered
+	// (v0, v1), whenever a strong majority (two copies at every byte)
+	// says otherwise than the repair: a field kept because it looks valid
+	// is no evidence there. A header the CRC-64 proves is never
+	// overruled.
+	need := o.reason != "" || len(o.lost) > 0 || o.unnamed > 0 || len(o.hd.guessed) > 0
+	covered := crcOffset(s) >= 0 && s.FieldOf(schema.KindArrayChecksum) != nil
+	if len(opts.Peers) >= 2 && (need || !covered) {
+		if c, ok := byteMajority(b, arr.recs, arr.gaps, s, opts.Peers); ok && !bytes.Equal(c.out, b) {
+			overrule := c.strong && !covered && !bytes.Equal(c.out, o.out) &&
+				!(o.hd.verified && !bytes.Equal(c.out[:min(hs, len(c.out))], o.out[:hs]))
+			if (need || overrule) && len(schema.Check(c.out)) == 0 {
+				return majorityReport(r, b, s, c, opts)
+			}
 		}
 	}
 	r.Damage = append(r.Damage, headerDamage(b, s)...)
@@ -202,6 +221,9 @@ func recoverBytes(b []byte, opts Options) *Report {
 			}
 			r.Reason = "the file breaks rules that recovery does not repair"
 			return r
+		}
+		if c, ok := silentDamage(b, s, arr, opts.Peers); ok {
+			return majorityReport(r, b, s, c, opts)
 		}
 		clean := newReport()
 		clean.Version, clean.VersionFrom, clean.Status = s.Version, "header", StatusClean
@@ -531,6 +553,10 @@ func derived(h []byte, s *schema.Schema, b []byte, arr *array) []Repair {
 func build(b []byte, s *schema.Schema, arr *array, opts Options) *outcome {
 	hd := &header{s: s, version: s.Version, h: bytes.Clone(b[:s.HeaderSize])}
 	o := &outcome{hd: hd, expected: -1}
+	// Without a checksum, a field that looks valid is the original only
+	// as far as nothing says otherwise: in a header that shows damage,
+	// the peers' values are hypotheses for every field.
+	hd.unproven = crcOffset(s) < 0 && len(headerPeers(opts.Peers)) > 0 && len(headerDamage(b, s)) > 0
 	hd.restoreFixed()
 
 	if crcOffset(s) >= 0 {
@@ -962,11 +988,12 @@ func inFile(b []byte, r *record) bool {
 	return r.off+r.size <= len(b) && len(r.body) == r.size && len(r.body) > 0 && &b[r.off] == &r.body[0]
 }
 
-// majorityReport reports the repair of b to m, the byte-wise majority of
-// k files (b and the peers names). It is proven when the layout's
+// majorityReport reports the repair of b to c, the byte-wise majority of
+// c.k files (b and the peers c.names). It is proven when the layout's
 // checksums cover every byte (a header and an array CRC-64, which m
 // passes); otherwise it needs Mode Yes.
-func majorityReport(r *Report, b []byte, s *schema.Schema, m []byte, k int, names []string, opts Options) *Report {
+func majorityReport(r *Report, b []byte, s *schema.Schema, c consensus, opts Options) *Report {
+	m, k, names := c.out, c.k, c.names
 	r.Version, r.VersionFrom = s.Version, "the byte-wise majority of the copies"
 	for _, e := range schema.Check(b) {
 		r.Damage = append(r.Damage, damageOf(e, 0, -1))
