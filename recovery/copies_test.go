@@ -227,3 +227,66 @@ func majorityHolds(orig []byte, files [3][]byte) bool {
 	}
 	return true
 }
+
+// A valid v0 file with a bit flipped where every rule still holds is
+// clean alone; two copies whose majority holds every byte reveal it: the
+// default mode refuses, --yes restores the original and says where the
+// bytes came from. A valid file that differs from its copies in more
+// than a few bytes is another revision, not damage, and a v2 file whose
+// checksums hold is never overruled.
+func TestSilentDamageFromCopies(t *testing.T) {
+	orig := original(0, 150)
+	offs := recordOffsets(t, orig)
+	var flipped []byte
+	for bit := offs[70] * 8; bit < len(orig)*8 && flipped == nil; bit++ {
+		c := bytes.Clone(orig)
+		c[bit/8] ^= 1 << uint(bit%8)
+		if len(schema.Check(c)) == 0 {
+			flipped = c
+		}
+	}
+	if flipped == nil {
+		t.Fatal("no silent flip found")
+	}
+	torn := bytes.Clone(orig[:offs[120]+7])
+	zeroed := bytes.Clone(orig)
+	clear(zeroed[offs[20] : offs[20]+300])
+	peers := []*Peer{NewPeer("torn", torn), NewPeer("zeroed", zeroed)}
+	if r := Recover(flipped, Options{}); r.Status != StatusClean {
+		t.Fatalf("alone: %s", r.Status)
+	}
+	def := Recover(flipped, Options{Peers: peers})
+	if def.Status != StatusRefused || def.Output != nil || !bytes.Equal(def.Plan, orig) {
+		t.Errorf("default mode: %s, plan exact %v", def.Status, bytes.Equal(def.Plan, orig))
+	}
+	yes := Recover(flipped, Options{Mode: Yes, Peers: peers})
+	if yes.Status != StatusRepaired || !bytes.Equal(yes.Output, orig) || len(yes.Repairs) != 1 || yes.Repairs[0].Kind != "majority" {
+		var buf bytes.Buffer
+		yes.WriteText(&buf, "f", false)
+		t.Errorf("--yes:\n%s", buf.String())
+	}
+
+	// Another revision: seventeen bytes of one integrity string differ.
+	other := bytes.Clone(orig)
+	for i := 0; i < maxSilentBytes+1; i++ {
+		p := offs[70] + 40 + i
+		other[p] = orig[offs[71]+40+i]
+	}
+	if len(schema.Check(other)) == 0 {
+		if r := Recover(other, Options{Mode: Yes, Peers: []*Peer{NewPeer("a", orig), NewPeer("b", orig)}}); r.Status != StatusClean {
+			t.Errorf("another revision: %s", r.Status)
+		}
+	}
+
+	// v2: a valid file is proven by its checksums.
+	o2 := original(2, 60)
+	l, _ := schema.Decode(o2)
+	l.Config.Rows++
+	changed, err := schema.Encode(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := Recover(changed, Options{Mode: Yes, Peers: []*Peer{NewPeer("a", o2), NewPeer("b", o2)}}); r.Status != StatusClean {
+		t.Errorf("v2 with other rows than its copies: %s", r.Status)
+	}
+}

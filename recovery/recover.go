@@ -176,7 +176,7 @@ func recoverBytes(b []byte, opts Options) *Report {
 	covered := crcOffset(s) >= 0 && s.FieldOf(schema.KindArrayChecksum) != nil
 	if len(opts.Peers) >= 2 && (need || !covered) {
 		if c, ok := byteMajority(b, arr.recs, arr.gaps, s, opts.Peers); ok && !bytes.Equal(c.out, b) {
-			overrule := c.strong && !covered && !bytes.Equal(c.out, o.out) &&
+			overrule := c.strong && !covered && !bytes.Equal(o.out, b) && !bytes.Equal(c.out, o.out) &&
 				!(o.hd.verified && !bytes.Equal(c.out[:min(hs, len(c.out))], o.out[:hs]))
 			if (need || overrule) && len(schema.Check(c.out)) == 0 {
 				return majorityReport(r, b, s, c, opts)
