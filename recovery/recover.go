@@ -179,7 +179,8 @@ func recoverBytes(b []byte, opts Options) *Report {
 			overrule := c.strong && !covered && !bytes.Equal(o.out, b) && !bytes.Equal(c.out, o.out) &&
 				!(o.hd.verified && !bytes.Equal(c.out[:min(hs, len(c.out))], o.out[:hs]))
 			if (need || overrule) && len(schema.Check(c.out)) == 0 {
-				return majorityReport(r, b, s, c, opts)
+				dmg := append(headerDamage(b, s), arr.damage...)
+				return majorityReport(r, b, s, c, append(dmg, o.damage...), opts)
 			}
 		}
 	}
@@ -223,7 +224,7 @@ func recoverBytes(b []byte, opts Options) *Report {
 			return r
 		}
 		if c, ok := silentDamage(b, s, arr, opts.Peers); ok {
-			return majorityReport(r, b, s, c, opts)
+			return majorityReport(r, b, s, c, nil, opts)
 		}
 		clean := newReport()
 		clean.Version, clean.VersionFrom, clean.Status = s.Version, "header", StatusClean
@@ -988,26 +989,39 @@ func inFile(b []byte, r *record) bool {
 	return r.off+r.size <= len(b) && len(r.body) == r.size && len(r.body) > 0 && &b[r.off] == &r.body[0]
 }
 
-// majorityReport reports the repair of b to c, the byte-wise majority of
-// c.k files (b and the peers c.names). It is proven when the layout's
-// checksums cover every byte (a header and an array CRC-64, which m
-// passes); otherwise it needs Mode Yes.
-func majorityReport(r *Report, b []byte, s *schema.Schema, c consensus, opts Options) *Report {
+// majorityReport reports the repair of b, whose damage is damage, to c,
+// the byte-wise majority of c.k files (b and the peers c.names). It is
+// proven when the layout's checksums cover every byte (a header and an
+// array CRC-64, which c.out passes); otherwise it needs Mode Yes.
+func majorityReport(r *Report, b []byte, s *schema.Schema, c consensus, damage []Damage, opts Options) *Report {
 	m, k, names := c.out, c.k, c.names
 	r.Version, r.VersionFrom = s.Version, "the byte-wise majority of the copies"
-	for _, e := range schema.Check(b) {
-		r.Damage = append(r.Damage, damageOf(e, 0, -1))
-	}
+	r.Damage = append(r.Damage, damage...)
 	proven := crcOffset(s) >= 0 && s.FieldOf(schema.KindArrayChecksum) != nil
 	src := fmt.Sprintf("the byte-wise majority of %d copies (this file, %s)", k, strings.Join(names, ", "))
-	for i := 0; i < max(len(b), len(m)); {
-		if i < len(b) && i < len(m) && b[i] == m[i] {
-			i++
-			continue
+	both, all := min(len(b), len(m)), max(len(b), len(m))
+	for i := 0; i < all; {
+		// The next byte where b and m differ, a chunk at a time.
+		for i < both {
+			c := min(both, i+majorityChunk)
+			if bytes.Equal(b[i:c], m[i:c]) {
+				i = c
+				continue
+			}
+			for b[i] == m[i] {
+				i++
+			}
+			break
+		}
+		if i == all {
+			break
 		}
 		j := i
-		for j < max(len(b), len(m)) && !(j < len(b) && j < len(m) && b[j] == m[j]) {
+		for j < both && b[j] != m[j] {
 			j++
+		}
+		if i >= both {
+			j = all
 		}
 		what := fmt.Sprintf("bytes 0x%x-0x%x taken from %s", i, j-1, src)
 		switch {
