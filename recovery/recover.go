@@ -116,7 +116,7 @@ func recoverBytes(b []byte, opts Options) *Report {
 	} else {
 		arr = salvagePlain(s, b, hs)
 	}
-	o := build(b, s, arr, opts)
+	o := analyse(b, s, arr, opts)
 	if sib := uncheckedSibling(s); sib != nil && !d.fromRef && !o.hd.verified {
 		// The CRC-64 explains nothing, and the version byte or the peers
 		// name the sibling layout without a checksum: a file of that
@@ -125,13 +125,14 @@ func recoverBytes(b []byte, opts Options) *Report {
 		case int(b[schema.OffConfigVersion]) == sib.Version:
 			s = sib
 			r.Version, r.VersionFrom = s.Version, fmt.Sprintf("plain records at 0x%x, configVersion byte %d (its non-zero checksum field is damage)", s.HeaderSize, s.Version)
-			o = build(b, s, arr, opts)
+			o = analyse(b, s, arr, opts)
 		case peerVersion(opts.Peers) == sib:
 			s = sib
 			r.Version, r.VersionFrom = s.Version, fmt.Sprintf("plain records at 0x%x, the peers' version %d (the header CRC-64 explains nothing: its non-zero checksum field is damage)", s.HeaderSize, s.Version)
-			o = build(b, s, arr, opts)
+			o = analyse(b, s, arr, opts)
 		}
 	}
+	o.finish(b, s, arr, opts)
 	var fills []fill
 	if len(opts.Peers) > 0 && o.reason == "" && (len(o.lost) > 0 || o.unnamed > 0 || len(arr.gaps) > 0) {
 		// The count of the header, trusted or not: a fill it does not
@@ -551,7 +552,17 @@ func derived(h []byte, s *schema.Schema, b []byte, arr *array) []Repair {
 	return reps
 }
 
+// build plans the repair of b, read as version s, whose array is arr.
 func build(b []byte, s *schema.Schema, arr *array, opts Options) *outcome {
+	o := analyse(b, s, arr, opts)
+	o.finish(b, s, arr, opts)
+	return o
+}
+
+// analyse proves what the header's checksum can prove: the header as
+// stored, bit errors, bursts, the peers' values, a copy's header. It
+// reads no more of the array than the header needs.
+func analyse(b []byte, s *schema.Schema, arr *array, opts Options) *outcome {
 	hd := &header{s: s, version: s.Version, h: bytes.Clone(b[:s.HeaderSize])}
 	o := &outcome{hd: hd, expected: -1}
 	// Without a checksum, a field that looks valid is the original only
@@ -662,11 +673,18 @@ func build(b []byte, s *schema.Schema, arr *array, opts Options) *outcome {
 			hd.crcHolds = true
 		}
 	}
+	return o
+}
+
+// finish rebuilds what the header's checksum did not prove and decides
+// the records the repaired file keeps, and writes it.
+func (o *outcome) finish(b []byte, s *schema.Schema, arr *array, opts Options) {
+	hd := o.hd
 	if !hd.verified {
 		hd.rebuild(arr, opts)
 		if hd.reason != "" {
 			o.reason = hd.reason
-			return o
+			return
 		}
 	}
 	o.reconcile(b, s, arr)
@@ -676,7 +694,6 @@ func build(b []byte, s *schema.Schema, arr *array, opts Options) *outcome {
 		o.repairs = append(o.repairs, Repair{Kind: "derive", Offset: off,
 			Detail: fmt.Sprintf("packageCount set to %d from the records kept, was %d", len(o.recs), v)})
 	}
-	return o
 }
 
 func hasDerive(reps []Repair, off int) bool {
