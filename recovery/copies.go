@@ -261,6 +261,17 @@ func arrayProven(s *schema.Schema, h, out []byte, count int) bool {
 		int(binary.BigEndian.Uint32(h[countOffset(s):])) == count
 }
 
+// declaresArray is arrayProven for out as assemble wrote it: its own
+// header already holds its array's size and CRC-64.
+func declaresArray(s *schema.Schema, h, out []byte, count int) bool {
+	sf, cf := s.FieldOf(schema.KindArraySize), s.FieldOf(schema.KindArrayChecksum)
+	if sf == nil || cf == nil || len(out) < s.HeaderSize {
+		return false
+	}
+	return bytes.Equal(h[sf.Offset:sf.End()], out[sf.Offset:sf.End()]) && bytes.Equal(h[cf.Offset:cf.End()], out[cf.Offset:cf.End()]) &&
+		int(binary.BigEndian.Uint32(h[countOffset(s):])) == count
+}
+
 // byteMajority returns the byte-wise majority of b (whose damaged
 // stretches are gaps) and the peers of the same layout, when at least
 // three files take part. Each byte is the one a strict majority of the

@@ -140,7 +140,7 @@ func recoverBytes(b []byte, opts Options) *Report {
 		countField := int(binary.BigEndian.Uint32(o.hd.h[countOffset(s):]))
 		if farr, fs := fillFromCopies(b, s, suspectsAsGaps(arr, o.lost), countField, opts.Peers); fs != nil {
 			o2 := build(b, s, farr, opts)
-			proven := o2.hd.crcHolds && arrayProven(s, o2.hd.h, o2.out, len(o2.recs))
+			proven := o2.reason == "" && o2.hd.crcHolds && declaresArray(s, o2.hd.h, o2.out, len(o2.recs))
 			sized := s.FieldOf(schema.KindArrayChecksum) != nil && o2.hd.crcHolds
 			complete := o2.reason == "" && len(o2.lost) == 0 && o2.unnamed == 0
 			if complete && (proven || !sized) {
@@ -166,6 +166,8 @@ func recoverBytes(b []byte, opts Options) *Report {
 			}
 		}
 	}
+	// The repair as planned, unless copies filled it.
+	o.write(b, s)
 	r.found = func() *schema.Lockfile { return found(b, s, arr, o) }
 	// The byte-wise majority of the copies: when the repair alone loses
 	// or guesses, and, in a layout whose checksums leave bytes uncovered
@@ -552,11 +554,20 @@ func derived(h []byte, s *schema.Schema, b []byte, arr *array) []Repair {
 	return reps
 }
 
-// build plans the repair of b, read as version s, whose array is arr.
+// build plans the repair of b, read as version s, whose array is arr,
+// and writes it.
 func build(b []byte, s *schema.Schema, arr *array, opts Options) *outcome {
 	o := analyse(b, s, arr, opts)
 	o.finish(b, s, arr, opts)
+	o.write(b, s)
 	return o
+}
+
+// write assembles the repaired file once, unless the repair failed.
+func (o *outcome) write(b []byte, s *schema.Schema) {
+	if o.out == nil && o.reason == "" {
+		o.out = assemble(b, s, o.hd.h, o.recs)
+	}
 }
 
 // analyse proves what the header's checksum can prove: the header as
@@ -677,7 +688,7 @@ func analyse(b []byte, s *schema.Schema, arr *array, opts Options) *outcome {
 }
 
 // finish rebuilds what the header's checksum did not prove and decides
-// the records the repaired file keeps, and writes it.
+// the records the repaired file keeps (write assembles it).
 func (o *outcome) finish(b []byte, s *schema.Schema, arr *array, opts Options) {
 	hd := o.hd
 	if !hd.verified {
@@ -688,7 +699,6 @@ func (o *outcome) finish(b []byte, s *schema.Schema, arr *array, opts Options) {
 		}
 	}
 	o.reconcile(b, s, arr)
-	o.out = assemble(b, s, hd.h, o.recs)
 	off := countOffset(s)
 	if v := binary.BigEndian.Uint32(hd.h[off:]); int(v) != len(o.recs) && !hasDerive(hd.repairs, off) {
 		o.repairs = append(o.repairs, Repair{Kind: "derive", Offset: off,
