@@ -12,28 +12,58 @@ import (
 
 // record is a package record that survived, as it lies in the file (or
 // corrected).
+//
+// Its strings are not held as slices of their own: a record is read for
+// every package of every file and peer, and the lengths of the name,
+// version and resolved URL find them in body.
 type record struct {
-	name, version []byte // alias body
-	resolved      []byte
-	integrity     []byte
-	off           int    // file offset of the record (its marker for v2)
-	size          int    // bytes it takes in the file
-	body          []byte // the four length-prefixed strings
+	body []byte // the four length-prefixed strings, exactly
+	off  int    // file offset of the record (its marker for v2)
+	size int    // bytes it takes in the file
+	// The lengths of the name, version and resolved URL.
+	nameLen, versionLen, resolvedLen uint16
 	// rebuilt: a v2 frame that must be written anew from body (it was
 	// corrected); otherwise the record's bytes in the file are copied.
 	rebuilt bool
 }
 
 func newRecord(r *schema.RawPackage, off, size int, body []byte, rebuilt bool) record {
-	return record{name: r.Name, version: r.Version, resolved: r.Resolved, integrity: r.Integrity, off: off, size: size, body: body, rebuilt: rebuilt}
+	return record{body: body, off: off, size: size, rebuilt: rebuilt,
+		nameLen: uint16(len(r.Name)), versionLen: uint16(len(r.Version)), resolvedLen: uint16(len(r.Resolved))}
+}
+
+// validRecord returns the record of body (the strings of a record, and
+// nothing after them) when they break no rule of docs/format.md section 5; it
+// does not allocate.
+func validRecord(body []byte, off, size int) (record, bool) {
+	name, version, ok := schema.ValidBody(body)
+	if !ok {
+		return record{}, false
+	}
+	r := record{body: body, off: off, size: size, nameLen: uint16(len(name)), versionLen: uint16(len(version))}
+	at := 4 + len(name) + len(version)
+	r.resolvedLen = uint16(body[at])<<8 | uint16(body[at+1])
+	return r, true
+}
+
+func (r *record) name() []byte { return r.body[2 : 2+int(r.nameLen)] }
+
+func (r *record) version() []byte {
+	at := 4 + int(r.nameLen)
+	return r.body[at : at+int(r.versionLen)]
+}
+
+func (r *record) resolved() []byte {
+	at := 6 + int(r.nameLen) + int(r.versionLen)
+	return r.body[at : at+int(r.resolvedLen)]
 }
 
 // cmpRec orders records by name, then version, comparing bytes.
 func cmpRec(a, b *record) int {
-	if c := bytes.Compare(a.name, b.name); c != 0 {
+	if c := bytes.Compare(a.name(), b.name()); c != 0 {
 		return c
 	}
-	return bytes.Compare(a.version, b.version)
+	return bytes.Compare(a.version(), b.version())
 }
 
 // pkg returns the record as a Package.
@@ -66,6 +96,19 @@ type array struct {
 	// end is where the records end when records taken from copies run
 	// past the end of the file (0: the file's end).
 	end int
+	// crc is the CRC-64 of the file's array, once crcDone.
+	crc     uint64
+	crcDone bool
+}
+
+// arrayCRC returns the CRC-64 of the array of b (the bytes after the
+// header), computed once: every hypothesis about an intact array's
+// header needs it.
+func (a *array) arrayCRC(b []byte) uint64 {
+	if !a.crcDone {
+		a.crc, a.crcDone = schema.CRC64(b[a.s.HeaderSize:]), true
+	}
+	return a.crc
 }
 
 // frameHead returns the bytes before a framed record's body: the marker
@@ -88,67 +131,73 @@ func damageOf(err error, fallbackOff, rec int) Damage {
 	return Damage{Error: schema.ErrorName(err), Offset: fallbackOff, Record: rec, Detail: err.Error()}
 }
 
-// The fast path of a salvage: the structure of the records from pos is
-// read first (lengths, frames, CRC-32C), then the rules of their strings
-// are checked in one pass. The records up to the first one that fails
-// either way are appended; the slow path, which corrects, resynchronises
-// and names what is lost, takes over at the offset returned.
+// The fast path of a salvage: the records from pos are read and checked
+// in one pass (lengths, frames, CRC-32C, the rules of their strings),
+// without allocating. The records up to the first one that fails are
+// appended; the slow path, which corrects, resynchronises and names what
+// is lost, takes over at the offset returned.
 
 // fastFramed appends the whole v2 records from pos whose CRC-32C holds
 // and whose strings pass the rules, and returns where it stopped.
 func (a *array) fastFramed(b []byte, pos int) int {
-	start := len(a.recs)
-	for pos < len(b) {
-		f, err := a.s.ReadFrame(b[pos:], pos, 0)
-		if err != nil || schema.CRC32C(f.Body) != f.Stored {
+	fr := a.s.Framing
+	m, over := len(fr.Marker), fr.Overhead()
+	for len(b)-pos >= over {
+		if string(b[pos:pos+m]) != fr.Marker {
 			break
 		}
-		r, n, err := schema.ParseBody(f.Body, pos+frameHead(a.s), 0)
-		if err != nil || n != len(f.Body) {
+		n := int(binary.BigEndian.Uint32(b[pos+m:]))
+		if n < fr.MinBody || n > fr.MaxBody || len(b)-pos < over+n {
 			break
 		}
-		a.recs = append(a.recs, newRecord(&r, pos, f.Size(), f.Body, false))
-		pos += f.Size()
+		body := b[pos+m+4 : pos+m+4+n : pos+m+4+n]
+		if schema.CRC32C(body) != binary.BigEndian.Uint32(b[pos+m+4+n:]) {
+			break
+		}
+		r, ok := validRecord(body, pos, over+n)
+		if !ok {
+			break
+		}
+		a.recs = append(a.recs, r)
+		pos += over + n
 	}
-	return a.keepValid(start, pos)
+	return pos
 }
 
 // fastPlain appends the plain records from pos that parse and pass the
 // rules, and returns where it stopped.
 func (a *array) fastPlain(b []byte, pos int) int {
-	start := len(a.recs)
 	for pos < len(b) {
-		r, n, err := schema.ParseBody(b[pos:], pos, 0)
-		if err != nil {
+		n := plainSize(b[pos:])
+		if n < 0 {
 			break
 		}
-		a.recs = append(a.recs, newRecord(&r, pos, n, b[pos:pos+n], false))
+		r, ok := validRecord(b[pos:pos+n:pos+n], pos, n)
+		if !ok {
+			break
+		}
+		a.recs = append(a.recs, r)
 		pos += n
 	}
-	return a.keepValid(start, pos)
+	return pos
 }
 
-// keepValid checks the records appended from start, cuts them at the
-// first that breaks a rule and returns the offset where to go on.
-func (a *array) keepValid(start, end int) int {
-	if bad := firstInvalid(a.recs[start:]); bad >= 0 {
-		end = a.recs[start+bad].off
-		a.recs = a.recs[:start+bad]
-	}
-	return end
-}
-
-// firstInvalid returns the index of the first record that breaks a rule
-// of docs/format.md section 5, or -1.
-func firstInvalid(recs []record) int {
-	for i := range recs {
-		r := &recs[i]
-		raw := schema.RawPackage{Name: r.name, Version: r.version, Resolved: r.resolved, Integrity: r.integrity}
-		if schema.CheckRaw(&raw, 0) != nil {
-			return i
+// plainSize returns the bytes the four length-prefixed strings at the
+// start of b take, or -1 when b ends inside them.
+func plainSize(b []byte) int {
+	pos := 0
+	for range 4 {
+		if len(b)-pos < 2 {
+			return -1
 		}
+		n := int(b[pos])<<8 | int(b[pos+1])
+		pos += 2
+		if len(b)-pos < n {
+			return -1
+		}
+		pos += n
 	}
-	return -1
+	return pos
 }
 
 // capHint is the capacity for the records of b: the header's
@@ -328,7 +377,7 @@ func salvagePlain(s *schema.Schema, b []byte, start int) *array {
 		pos = a.fastPlain(b, pos)
 		if k := len(a.recs); k > n0 {
 			idx += k - n0
-			prev, havePrev = schema.RawPackage{Name: a.recs[k-1].name, Version: a.recs[k-1].version}, true
+			prev, havePrev = schema.RawPackage{Name: a.recs[k-1].name(), Version: a.recs[k-1].version()}, true
 		}
 		if pos >= len(b) {
 			break
@@ -473,7 +522,7 @@ func registries(recs []record) []schema.RegistryCount {
 // "<name>/-/<basename>-<version>.tgz", or nil when the URL does not have
 // that layout (docs/format.md section 4).
 func registryPrefix(r *record) []byte {
-	res, name, ver := r.resolved, r.name, r.version
+	res, name, ver := r.resolved(), r.name(), r.version()
 	base := name
 	if len(name) > 0 && name[0] == '@' {
 		if i := bytes.IndexByte(name, '/'); i >= 0 {

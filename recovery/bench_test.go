@@ -3,6 +3,7 @@ package recovery
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/lockfix/lockfix/internal/lockgen"
@@ -35,6 +36,25 @@ func benchKinds(orig []byte) []damaged {
 			}
 			return c
 		}),
+		m("header-garbage", func(c []byte) []byte {
+			for j := 7; j < 0x18; j++ {
+				c[j] = byte(j*29 + 3)
+			}
+			return c
+		}),
+		m("zeroed-sector", func(c []byte) []byte {
+			s := (mid / 512) * 512
+			clear(c[s : s+512])
+			return c
+		}),
+		m("array-bit-flips", func(c []byte) []byte {
+			// Bytes of integrity strings turned non-base64 (bit 7).
+			for k := 0; k < 3; k++ {
+				c[offs[len(offs)/3+k*50+1]-10] ^= 0x80
+			}
+			return c
+		}),
+		m("trailing-garbage", func(c []byte) []byte { return append(c, "\x13\x37garbage"...) }),
 	}
 	if version > 0 {
 		// Unknown-position bursts with the stored checksum intact.
@@ -56,6 +76,7 @@ func BenchmarkRecover(b *testing.B) {
 	for _, version := range []int{0, 1, 2} {
 		orig := original(version, 2000)
 		b.Run(fmt.Sprintf("v%d/baseline-check-clean", version), func(b *testing.B) {
+			defer cpuTime(b)()
 			for i := 0; i < b.N; i++ {
 				if errs := schema.Check(orig); len(errs) > 0 {
 					b.Fatal(errs[0])
@@ -67,6 +88,7 @@ func BenchmarkRecover(b *testing.B) {
 		b.Run(fmt.Sprintf("v%d/single-bit+verify", version), func(b *testing.B) {
 			d := benchKinds(orig)[0]
 			b.ReportAllocs()
+			defer cpuTime(b)()
 			for i := 0; i < b.N; i++ {
 				r := Recover(d.b, Options{Mode: Yes})
 				if r.Status != StatusRepaired || len(schema.Check(r.Output)) > 0 {
@@ -80,9 +102,61 @@ func BenchmarkRecover(b *testing.B) {
 			}
 			b.Run(fmt.Sprintf("v%d/%s", version, d.kind), func(b *testing.B) {
 				b.ReportAllocs()
+				defer cpuTime(b)()
 				for i := 0; i < b.N; i++ {
 					r := Recover(d.b, Options{Mode: Yes})
 					if r.Status != StatusRepaired {
+						b.Fatalf("%s", r.Status)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkRefuseNewer is the refusal of a file of a version above every
+// registered one, its layout intact: the checksum tried over every
+// header length up to the bound.
+func BenchmarkRefuseNewer(b *testing.B) {
+	for _, version := range []int{1, 2} {
+		c := original(version, 2000)
+		c[schema.OffConfigVersion] = byte(schema.Latest() + 1)
+		schema.PutUint(c[offChecksum:offChecksum+8], schema.HeaderCRC(c[:headerSize(version)], offChecksum))
+		b.Run(fmt.Sprintf("v%d", version), func(b *testing.B) {
+			b.ReportAllocs()
+			defer cpuTime(b)()
+			for i := 0; i < b.N; i++ {
+				if r := Recover(c, Options{Mode: Yes}); r.Status != StatusUnrepairable {
+					b.Fatalf("%s", r.Status)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRecoverCopies is the consensus of three differently damaged
+// copies and no healthy one: each copy repaired from the other two, the
+// peers read once.
+func BenchmarkRecoverCopies(b *testing.B) {
+	for _, version := range []int{0, 1, 2} {
+		orig := original(version, 2000)
+		const seed = 1
+		var files [3][]byte
+		for i := range files {
+			files[i] = damageCopy(orig, copyModels[(seed+i)%len(copyModels)], seed*3+i)
+		}
+		for i, f := range files {
+			var ps []*Peer
+			for j := range files {
+				if j != i {
+					ps = append(ps, NewPeer(fmt.Sprintf("node%d", j), files[j]))
+				}
+			}
+			b.Run(fmt.Sprintf("v%d/%s", version, strings.ReplaceAll(copyModels[(seed+i)%len(copyModels)], " ", "-")), func(b *testing.B) {
+				b.ReportAllocs()
+				defer cpuTime(b)()
+				for i := 0; i < b.N; i++ {
+					if r := Recover(f, Options{Mode: Yes, Peers: ps}); r.Status != StatusRepaired {
 						b.Fatalf("%s", r.Status)
 					}
 				}
@@ -110,6 +184,7 @@ func BenchmarkRecoverPeers(b *testing.B) {
 			ten = append(ten, NewPeer(fmt.Sprintf("node%d", i), ob))
 		}
 		b.Run(fmt.Sprintf("v%d/baseline-check-clean", version), func(b *testing.B) {
+			defer cpuTime(b)()
 			for i := 0; i < b.N; i++ {
 				if errs := schema.Check(orig); len(errs) > 0 {
 					b.Fatal(errs[0])
@@ -126,6 +201,7 @@ func BenchmarkRecoverPeers(b *testing.B) {
 			}{{"1-copy", one}, {"10-peers", ten}} {
 				b.Run(fmt.Sprintf("v%d/%s/%s", version, d.kind, ps.name), func(b *testing.B) {
 					b.ReportAllocs()
+					defer cpuTime(b)()
 					for i := 0; i < b.N; i++ {
 						r := Recover(d.b, Options{Mode: Yes, Peers: ps.peers})
 						if r.Status != StatusRepaired {
@@ -152,6 +228,7 @@ func BenchmarkBurstSearch(b *testing.B) {
 		b.Fatal("not found")
 	}
 	b.ReportAllocs()
+	defer cpuTime(b)()
 	for i := 0; i < b.N; i++ {
 		searchBurst(s, h, true, regs)
 	}

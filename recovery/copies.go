@@ -43,13 +43,16 @@ func frameSize(s *schema.Schema, r *record) int {
 func between(c *Peer, prev, next []byte) ([]record, bool) {
 	recs := c.arr.recs
 	find := func(body []byte) int {
-		key := record{}
 		raw, _, err := schema.ParseBody(body, 0, 0)
 		if err != nil {
 			return -1
 		}
-		key.name, key.version = raw.Name, raw.Version
-		i, ok := slices.BinarySearchFunc(recs, key, func(a, b record) int { return cmpRec(&a, &b) })
+		i, ok := slices.BinarySearchFunc(recs, &raw, func(a record, k *schema.RawPackage) int {
+			if c := bytes.Compare(a.name(), k.Name); c != 0 {
+				return c
+			}
+			return bytes.Compare(a.version(), k.Version)
+		})
 		if !ok || !bytes.Equal(recs[i].body, body) {
 			return -1
 		}
@@ -231,7 +234,7 @@ func (f fill) describe() string {
 			ids = append(ids, fmt.Sprintf("and %d more", len(f.recs)-3))
 			break
 		}
-		ids = append(ids, string(r.name)+"@"+string(r.version))
+		ids = append(ids, string(r.name())+"@"+string(r.version()))
 	}
 	return fmt.Sprintf("%d records (%s)", len(f.recs), strings.Join(ids, ", "))
 }
@@ -258,40 +261,61 @@ func arrayProven(s *schema.Schema, h, out []byte, count int) bool {
 		int(binary.BigEndian.Uint32(h[countOffset(s):])) == count
 }
 
+// declaresArray is arrayProven for out as assemble wrote it: its own
+// header already holds its array's size and CRC-64.
+func declaresArray(s *schema.Schema, h, out []byte, count int) bool {
+	sf, cf := s.FieldOf(schema.KindArraySize), s.FieldOf(schema.KindArrayChecksum)
+	if sf == nil || cf == nil || len(out) < s.HeaderSize {
+		return false
+	}
+	return bytes.Equal(h[sf.Offset:sf.End()], out[sf.Offset:sf.End()]) && bytes.Equal(h[cf.Offset:cf.End()], out[cf.Offset:cf.End()]) &&
+		int(binary.BigEndian.Uint32(h[countOffset(s):])) == count
+}
+
 // byteMajority returns the byte-wise majority of b (whose damaged
 // stretches are gaps) and the peers of the same layout, when at least
-// three files take part. A file votes on the bytes it holds outside its
-// own damaged stretches (the records its salvage could not read); every
-// byte must have a strict majority of the files that vote on it. The
-// length is the longest that two files reach.
-func byteMajority(b []byte, recs []record, gaps []gap, s *schema.Schema, peers []*Peer) ([]byte, int, []string, bool) {
-	type src struct {
-		data []byte
-		gaps []gap
-	}
-	srcs := []src{{b, gaps}}
+// three files take part. Each byte is the one a strict majority of the
+// files that reach it hold; where they have none, the one a strict
+// majority of those that hold it outside their own damaged stretches
+// (the records their salvage could not read) hold. A byte that has
+// neither fails the majority. The length is the longest that two files
+// reach.
+//
+// The majority is strong when at least two files hold every byte of it
+// and every byte was decided by the files that reach it: a majority of
+// three copies at every byte, not one file's word where the others are
+// damaged.
+func byteMajority(b []byte, recs []record, gaps []gap, s *schema.Schema, peers []*Peer) (consensus, bool) {
+	srcs := []majoritySource{{b, gaps}}
 	names := []string{}
-	// A copy holds, at the same offset, one of the first records that
-	// survive in b.
-	var anchor []byte
-	anchorAt := -1
-	for _, r := range recs {
-		if r.off+r.size <= len(b) && !r.rebuilt {
-			anchor, anchorAt = b[r.off:r.off+r.size], r.off
-			break
+	// A copy holds, at the same offset, the first, the middle or the last
+	// record that survives in b as it lies in b (a copy's own damage may
+	// hit one of them).
+	var anchors []record
+	for _, i := range []int{0, len(recs) / 2, len(recs) - 1} {
+		if i >= 0 && i < len(recs) && !recs[i].rebuilt && recs[i].off+recs[i].size <= len(b) && (s.Framing != nil || inFile(b, &recs[i])) {
+			anchors = append(anchors, recs[i])
 		}
 	}
+	holds := func(p *Peer) bool {
+		for _, a := range anchors {
+			if len(p.data) >= a.off+a.size && bytes.Equal(p.data[a.off:a.off+a.size], b[a.off:a.off+a.size]) {
+				return true
+			}
+		}
+		return false
+	}
 	for _, p := range peers {
-		if anchorAt < 0 || len(p.data) < anchorAt+len(anchor) || !bytes.Equal(p.data[anchorAt:anchorAt+len(anchor)], anchor) {
+		if !holds(p) {
 			continue
 		}
 		if p.s != nil && p.s.HeaderSize == s.HeaderSize && (p.s.Framing == nil) == (s.Framing == nil) {
-			srcs = append(srcs, src{p.data, p.arr.gaps})
+			srcs = append(srcs, majoritySource{p.data, p.arr.gaps})
 			names = append(names, p.Name)
 		}
 	}
 	if len(srcs) < 3 {
-		return nil, 0, nil, false
+		return consensus{}, false
 	}
 	lens := make([]int, len(srcs))
 	for i, x := range srcs {
@@ -301,48 +325,158 @@ func byteMajority(b []byte, recs []record, gaps []gap, s *schema.Schema, peers [
 	n := lens[len(lens)-2]
 	out := make([]byte, n)
 	gi := make([]int, len(srcs)) // the next gap of each source
-	for i := 0; i < n; i++ {
-		var cand [4]byte
-		var cnt [4]int
-		k, voters := 0, 0
+	reach := make([]int, 0, len(srcs))
+	outside := make([]bool, len(srcs))
+	strong := true
+	for i := 0; i < n; {
+		// The files that reach i, those of them outside their own damage,
+		// and where that changes: the end of a file, the start or end of
+		// one's damage.
+		end := n
+		reach = reach[:0]
 		for si := range srcs {
 			x := &srcs[si]
 			if i >= len(x.data) {
 				continue
 			}
+			end = min(end, len(x.data))
+			reach = append(reach, si)
+			outside[si] = true
 			for gi[si] < len(x.gaps) && x.gaps[gi[si]].end <= i {
 				gi[si]++
 			}
-			if gi[si] < len(x.gaps) && x.gaps[gi[si]].off <= i {
-				continue // inside its own damage: it abstains
-			}
-			voters++
-			c := x.data[i]
-			j := 0
-			for j < k && cand[j] != c {
-				j++
-			}
-			if j == k {
-				if k == len(cand) {
-					continue
+			if gi[si] < len(x.gaps) {
+				if g := x.gaps[gi[si]]; g.off <= i {
+					end = min(end, g.end)
+					outside[si] = false
+				} else {
+					end = min(end, g.off)
 				}
-				cand[k] = c
-				k++
-			}
-			cnt[j]++
-		}
-		decided := false
-		for j := 0; j < k; j++ {
-			if 2*cnt[j] > voters {
-				out[i], decided = cand[j], true
 			}
 		}
-		if !decided {
-			return nil, 0, nil, false
+		// Over [i, end) the files are the same: a chunk on which they all
+		// agree is copied whole, the others are voted byte by byte.
+		for i < end {
+			c := min(end, i+majorityChunk)
+			first := srcs[reach[0]].data[i:c]
+			same := true
+			for _, v := range reach[1:] {
+				if !bytes.Equal(first, srcs[v].data[i:c]) {
+					same = false
+					break
+				}
+			}
+			if same {
+				copy(out[i:c], first)
+				strong = strong && len(reach) >= 2
+				i = c
+				continue
+			}
+			for ; i < c; i++ {
+				ch, n, ok := byteVote(srcs, reach, nil, i)
+				if !ok {
+					ch, _, ok = byteVote(srcs, reach, outside, i)
+					n = 0
+				}
+				if !ok {
+					return consensus{}, false
+				}
+				out[i] = ch
+				strong = strong && n >= 2
+			}
 		}
 	}
-	return out, len(srcs), names, true
+	return consensus{out: out, k: len(srcs), names: names, strong: strong}, true
 }
+
+// consensus is the byte-wise majority of k files (this one and the
+// peers names).
+type consensus struct {
+	out    []byte
+	k      int
+	names  []string
+	strong bool
+}
+
+// majoritySource is a file that takes part in a byte-wise majority, and
+// its damaged stretches.
+type majoritySource struct {
+	data []byte
+	gaps []gap
+}
+
+// byteVote returns the byte at i that a strict majority of the files in
+// reach hold (with only set, of those for which only is true), and how
+// many hold it.
+func byteVote(srcs []majoritySource, reach []int, only []bool, i int) (byte, int, bool) {
+	var cand [4]byte
+	var cnt [4]int
+	k, voters := 0, 0
+	for _, v := range reach {
+		if only != nil && !only[v] {
+			continue
+		}
+		voters++
+		ch := srcs[v].data[i]
+		j := 0
+		for j < k && cand[j] != ch {
+			j++
+		}
+		if j == k {
+			if k == len(cand) {
+				continue
+			}
+			cand[k] = ch
+			k++
+		}
+		cnt[j]++
+	}
+	for j := 0; j < k; j++ {
+		if 2*cnt[j] > voters {
+			return cand[j], cnt[j], true
+		}
+	}
+	return 0, 0, false
+}
+
+// maxSilentBytes bounds the bytes in which a valid file may differ from
+// the byte-wise majority of its copies for the difference to be taken
+// for silent damage (bit rot that left every rule kept): a file that
+// differs in more is another revision of the lockfile, not damage.
+const maxSilentBytes = 16
+
+// silentDamage returns the strong byte-wise majority of the valid file b
+// and its copies when it differs from b in a few bytes that no checksum
+// of b covers: damage that kept every rule of the format, which only the
+// copies reveal. A header whose CRC-64 holds is the writer's, so the
+// difference must lie in the array; a layout whose checksums cover
+// every byte (a header and an array CRC-64) has no silent damage.
+func silentDamage(b []byte, s *schema.Schema, arr *array, peers []*Peer) (consensus, bool) {
+	checked := crcOffset(s) >= 0
+	if checked && s.FieldOf(schema.KindArrayChecksum) != nil || len(copies(peers)) < 2 {
+		return consensus{}, false
+	}
+	c, ok := byteMajority(b, arr.recs, nil, s, peers)
+	if !ok || !c.strong || len(c.out) != len(b) || bytes.Equal(c.out, b) {
+		return consensus{}, false
+	}
+	n := 0
+	for i := range b {
+		if b[i] != c.out[i] {
+			if n++; n > maxSilentBytes || checked && i < s.HeaderSize {
+				return consensus{}, false
+			}
+		}
+	}
+	if len(schema.Check(c.out)) > 0 {
+		return consensus{}, false
+	}
+	return c, true
+}
+
+// majorityChunk is the stretch byteMajority compares whole before it
+// votes byte by byte.
+const majorityChunk = 256
 
 // suspectsAsGaps returns arr with the records that reconcile dropped as
 // probably damaged (out of order in a plain array: NameMayBeDamaged)
@@ -368,7 +502,7 @@ func suspectsAsGaps(arr *array, lost []Lost) *array {
 		}
 		if at[r.off] {
 			out.gaps = append(out.gaps, gap{off: r.off, end: r.off + r.size, record: i,
-				names: []Lost{{Record: i, Offset: r.off, Name: string(r.name), Version: string(r.version), NameMayBeDamaged: true}}})
+				names: []Lost{{Record: i, Offset: r.off, Name: string(r.name()), Version: string(r.version()), NameMayBeDamaged: true}}})
 			continue
 		}
 		out.recs = append(out.recs, r)

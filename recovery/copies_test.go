@@ -3,6 +3,7 @@ package recovery
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/lockfix/lockfix/schema"
@@ -152,5 +153,140 @@ func TestUntrustedCountBounded(t *testing.T) {
 	}
 	if !listed {
 		t.Errorf("damage does not list the packageCount mismatch: %v", r.Damage)
+	}
+}
+
+// randomCopy applies model to a copy of orig at a place, of a size and
+// with bytes drawn from rng: a torn tail anywhere in the array, 16 to 300
+// random bytes over records, 1 to 24 random bytes over the header, one
+// to three bits flipped anywhere in the file, a zeroed 512-byte sector
+// anywhere (the header's included).
+func randomCopy(orig []byte, model string, rng *rand.Rand) []byte {
+	c := bytes.Clone(orig)
+	hs := headerSize(int(orig[schema.OffConfigVersion]))
+	switch model {
+	case "torn tail":
+		return c[:hs+1+rng.IntN(len(orig)-hs-1)]
+	case "record garbage":
+		n := 16 + rng.IntN(285)
+		at := hs + rng.IntN(len(orig)-hs-n)
+		for j := at; j < at+n; j++ {
+			c[j] = byte(rng.Uint32())
+		}
+	case "header garbage":
+		n := 1 + rng.IntN(24)
+		at := rng.IntN(hs - n + 1)
+		for j := at; j < at+n; j++ {
+			c[j] = byte(rng.Uint32())
+		}
+	case "bit flips":
+		for k := 0; k <= rng.IntN(3); k++ {
+			bit := rng.IntN(len(c) * 8)
+			c[bit/8] ^= 1 << uint(bit%8)
+		}
+	case "zeroed sector":
+		s := rng.IntN((len(c)+511)/512) * 512
+		clear(c[s:min(s+512, len(c))])
+	}
+	return c
+}
+
+// copySet is three copies of one lockfile, each damaged by another model.
+type copySet struct {
+	models [3]string
+	files  [3][]byte
+}
+
+// randomCopySets returns n sets of three differently damaged copies of
+// orig: three distinct models of copyModels for each, drawn from rng.
+func randomCopySets(orig []byte, n int, rng *rand.Rand) []copySet {
+	out := make([]copySet, n)
+	for k := range out {
+		for i, m := range rng.Perm(len(copyModels))[:3] {
+			out[k].models[i] = copyModels[m]
+			out[k].files[i] = randomCopy(orig, copyModels[m], rng)
+		}
+	}
+	return out
+}
+
+// majorityHolds reports whether, at every byte of orig, at least two of
+// the files hold orig's byte: whether the byte-wise majority of the three
+// copies is the original, the case a majority of three can repair.
+func majorityHolds(orig []byte, files [3][]byte) bool {
+	for i := range orig {
+		n := 0
+		for _, f := range files {
+			if i < len(f) && f[i] == orig[i] {
+				n++
+			}
+		}
+		if n < 2 {
+			return false
+		}
+	}
+	return true
+}
+
+// A valid v0 file with a bit flipped where every rule still holds is
+// clean alone; two copies whose majority holds every byte reveal it: the
+// default mode refuses, --yes restores the original and says where the
+// bytes came from. A valid file that differs from its copies in more
+// than a few bytes is another revision, not damage, and a v2 file whose
+// checksums hold is never overruled.
+func TestSilentDamageFromCopies(t *testing.T) {
+	orig := original(0, 150)
+	offs := recordOffsets(t, orig)
+	var flipped []byte
+	for bit := offs[70] * 8; bit < len(orig)*8 && flipped == nil; bit++ {
+		c := bytes.Clone(orig)
+		c[bit/8] ^= 1 << uint(bit%8)
+		if len(schema.Check(c)) == 0 {
+			flipped = c
+		}
+	}
+	if flipped == nil {
+		t.Fatal("no silent flip found")
+	}
+	torn := bytes.Clone(orig[:offs[120]+7])
+	zeroed := bytes.Clone(orig)
+	clear(zeroed[offs[20] : offs[20]+300])
+	peers := []*Peer{NewPeer("torn", torn), NewPeer("zeroed", zeroed)}
+	if r := Recover(flipped, Options{}); r.Status != StatusClean {
+		t.Fatalf("alone: %s", r.Status)
+	}
+	def := Recover(flipped, Options{Peers: peers})
+	if def.Status != StatusRefused || def.Output != nil || !bytes.Equal(def.Plan, orig) {
+		t.Errorf("default mode: %s, plan exact %v", def.Status, bytes.Equal(def.Plan, orig))
+	}
+	yes := Recover(flipped, Options{Mode: Yes, Peers: peers})
+	if yes.Status != StatusRepaired || !bytes.Equal(yes.Output, orig) || len(yes.Repairs) != 1 || yes.Repairs[0].Kind != "majority" {
+		var buf bytes.Buffer
+		yes.WriteText(&buf, "f", false)
+		t.Errorf("--yes:\n%s", buf.String())
+	}
+
+	// Another revision: seventeen bytes of one integrity string differ.
+	other := bytes.Clone(orig)
+	for i := 0; i < maxSilentBytes+1; i++ {
+		p := offs[70] + 40 + i
+		other[p] = orig[offs[71]+40+i]
+	}
+	if len(schema.Check(other)) == 0 {
+		if r := Recover(other, Options{Mode: Yes, Peers: []*Peer{NewPeer("a", orig), NewPeer("b", orig)}}); r.Status != StatusClean {
+			t.Errorf("another revision: %s", r.Status)
+		}
+	}
+
+	// v2: a valid file is proven by its checksums.
+	o2 := original(2, 60)
+	l, _ := schema.Decode(o2)
+	l.Config.Rows++
+	changed, err := schema.Encode(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := Recover(changed, Options{Mode: Yes, Peers: []*Peer{NewPeer("a", o2), NewPeer("b", o2)}}); r.Status != StatusClean {
+		t.Errorf("v2 with other rows than its copies: %s", r.Status)
 	}
 }

@@ -43,6 +43,9 @@ type header struct {
 	repairs  []Repair
 	guessed  []Guess
 	reason   string // unrepairable
+	// unproven: a header without a checksum that shows damage, with
+	// peers to compare: its fields that look valid may be damage too.
+	unproven bool
 }
 
 func (hd *header) cfg() schema.Config { return schema.DecodeConfig(hd.h[schema.OffConfigVersion:]) }
@@ -305,7 +308,7 @@ func (hd *header) guess(field, value, source string) {
 // then the defaults, each reported as guessed.
 func (hd *header) rebuild(arr *array, opts Options) {
 	c := hd.cfg()
-	trusted := hd.crcHolds || crcOffset(hd.s) < 0
+	trusted := hd.crcHolds || crcOffset(hd.s) < 0 && !hd.unproven
 	wiped := c.RegistryHash == 0 && c.Rows == 0 && c.Cols == 0
 	peers := headerPeers(opts.Peers)
 	// fromPeers returns the value most peers give for the config field at

@@ -116,15 +116,23 @@ func recoverBytes(b []byte, opts Options) *Report {
 	} else {
 		arr = salvagePlain(s, b, hs)
 	}
-	o := build(b, s, arr, opts)
-	if sib := uncheckedSibling(s); sib != nil && !d.fromRef && int(b[schema.OffConfigVersion]) == sib.Version && !o.hd.verified {
-		// The version byte names the sibling layout without a checksum,
-		// and the CRC-64 explains nothing: a file of that version whose
-		// checksum field was hit.
-		s = sib
-		r.Version, r.VersionFrom = s.Version, fmt.Sprintf("plain records at 0x%x, configVersion byte %d (its non-zero checksum field is damage)", s.HeaderSize, s.Version)
-		o = build(b, s, arr, opts)
+	o := analyse(b, s, arr, opts)
+	if sib := uncheckedSibling(s); sib != nil && !d.fromRef && !o.hd.verified {
+		// The CRC-64 explains nothing, and the version byte or the peers
+		// name the sibling layout without a checksum: a file of that
+		// version whose checksum field was hit.
+		switch {
+		case int(b[schema.OffConfigVersion]) == sib.Version:
+			s = sib
+			r.Version, r.VersionFrom = s.Version, fmt.Sprintf("plain records at 0x%x, configVersion byte %d (its non-zero checksum field is damage)", s.HeaderSize, s.Version)
+			o = analyse(b, s, arr, opts)
+		case peerVersion(opts.Peers) == sib:
+			s = sib
+			r.Version, r.VersionFrom = s.Version, fmt.Sprintf("plain records at 0x%x, the peers' version %d (the header CRC-64 explains nothing: its non-zero checksum field is damage)", s.HeaderSize, s.Version)
+			o = analyse(b, s, arr, opts)
+		}
 	}
+	o.finish(b, s, arr, opts)
 	var fills []fill
 	if len(opts.Peers) > 0 && o.reason == "" && (len(o.lost) > 0 || o.unnamed > 0 || len(arr.gaps) > 0) {
 		// The count of the header, trusted or not: a fill it does not
@@ -132,7 +140,7 @@ func recoverBytes(b []byte, opts Options) *Report {
 		countField := int(binary.BigEndian.Uint32(o.hd.h[countOffset(s):]))
 		if farr, fs := fillFromCopies(b, s, suspectsAsGaps(arr, o.lost), countField, opts.Peers); fs != nil {
 			o2 := build(b, s, farr, opts)
-			proven := o2.hd.crcHolds && arrayProven(s, o2.hd.h, o2.out, len(o2.recs))
+			proven := o2.reason == "" && o2.hd.crcHolds && declaresArray(s, o2.hd.h, o2.out, len(o2.recs))
 			sized := s.FieldOf(schema.KindArrayChecksum) != nil && o2.hd.crcHolds
 			complete := o2.reason == "" && len(o2.lost) == 0 && o2.unnamed == 0
 			if complete && (proven || !sized) {
@@ -158,10 +166,25 @@ func recoverBytes(b []byte, opts Options) *Report {
 			}
 		}
 	}
+	// The repair as planned, unless copies filled it.
+	o.write(b, s)
 	r.found = func() *schema.Lockfile { return found(b, s, arr, o) }
-	if len(opts.Peers) >= 2 && (o.reason != "" || len(o.lost) > 0 || o.unnamed > 0 || len(o.hd.guessed) > 0) {
-		if m, k, names, ok := byteMajority(b, arr.recs, arr.gaps, s, opts.Peers); ok && !bytes.Equal(m, b) && len(schema.Check(m)) == 0 {
-			return majorityReport(r, b, s, m, k, names, opts)
+	// The byte-wise majority of the copies: when the repair alone loses
+	// or guesses, and, in a layout whose checksums leave bytes uncovered
+	// (v0, v1), whenever a strong majority (two copies at every byte)
+	// says otherwise than the repair: a field kept because it looks valid
+	// is no evidence there. A header the CRC-64 proves is never
+	// overruled.
+	need := o.reason != "" || len(o.lost) > 0 || o.unnamed > 0 || len(o.hd.guessed) > 0
+	covered := crcOffset(s) >= 0 && s.FieldOf(schema.KindArrayChecksum) != nil
+	if len(opts.Peers) >= 2 && (need || !covered) {
+		if c, ok := byteMajority(b, arr.recs, arr.gaps, s, opts.Peers); ok && !bytes.Equal(c.out, b) {
+			overrule := c.strong && !covered && !bytes.Equal(o.out, b) && !bytes.Equal(c.out, o.out) &&
+				!(o.hd.verified && !bytes.Equal(c.out[:min(hs, len(c.out))], o.out[:hs]))
+			if (need || overrule) && len(schema.Check(c.out)) == 0 {
+				dmg := append(headerDamage(b, s), arr.damage...)
+				return majorityReport(r, b, s, c, append(dmg, o.damage...), opts)
+			}
 		}
 	}
 	r.Damage = append(r.Damage, headerDamage(b, s)...)
@@ -202,6 +225,9 @@ func recoverBytes(b []byte, opts Options) *Report {
 			}
 			r.Reason = "the file breaks rules that recovery does not repair"
 			return r
+		}
+		if c, ok := silentDamage(b, s, arr, opts.Peers); ok {
+			return majorityReport(r, b, s, c, nil, opts)
 		}
 		clean := newReport()
 		clean.Version, clean.VersionFrom, clean.Status = s.Version, "header", StatusClean
@@ -516,7 +542,7 @@ func derived(h []byte, s *schema.Schema, b []byte, arr *array) []Repair {
 		case schema.KindArraySize:
 			schema.PutUint(v, uint64(len(array)))
 		case schema.KindArrayChecksum:
-			schema.PutUint(v, schema.CRC64(array))
+			schema.PutUint(v, arr.arrayCRC(b))
 		default:
 			continue
 		}
@@ -528,9 +554,32 @@ func derived(h []byte, s *schema.Schema, b []byte, arr *array) []Repair {
 	return reps
 }
 
+// build plans the repair of b, read as version s, whose array is arr,
+// and writes it.
 func build(b []byte, s *schema.Schema, arr *array, opts Options) *outcome {
+	o := analyse(b, s, arr, opts)
+	o.finish(b, s, arr, opts)
+	o.write(b, s)
+	return o
+}
+
+// write assembles the repaired file once, unless the repair failed.
+func (o *outcome) write(b []byte, s *schema.Schema) {
+	if o.out == nil && o.reason == "" {
+		o.out = assemble(b, s, o.hd.h, o.recs)
+	}
+}
+
+// analyse proves what the header's checksum can prove: the header as
+// stored, bit errors, bursts, the peers' values, a copy's header. It
+// reads no more of the array than the header needs.
+func analyse(b []byte, s *schema.Schema, arr *array, opts Options) *outcome {
 	hd := &header{s: s, version: s.Version, h: bytes.Clone(b[:s.HeaderSize])}
 	o := &outcome{hd: hd, expected: -1}
+	// Without a checksum, a field that looks valid is the original only
+	// as far as nothing says otherwise: in a header that shows damage,
+	// the peers' values are hypotheses for every field.
+	hd.unproven = crcOffset(s) < 0 && len(headerPeers(opts.Peers)) > 0 && len(headerDamage(b, s)) > 0
 	hd.restoreFixed()
 
 	if crcOffset(s) >= 0 {
@@ -635,21 +684,26 @@ func build(b []byte, s *schema.Schema, arr *array, opts Options) *outcome {
 			hd.crcHolds = true
 		}
 	}
+	return o
+}
+
+// finish rebuilds what the header's checksum did not prove and decides
+// the records the repaired file keeps (write assembles it).
+func (o *outcome) finish(b []byte, s *schema.Schema, arr *array, opts Options) {
+	hd := o.hd
 	if !hd.verified {
 		hd.rebuild(arr, opts)
 		if hd.reason != "" {
 			o.reason = hd.reason
-			return o
+			return
 		}
 	}
 	o.reconcile(b, s, arr)
-	o.out = assemble(b, s, hd.h, o.recs)
 	off := countOffset(s)
 	if v := binary.BigEndian.Uint32(hd.h[off:]); int(v) != len(o.recs) && !hasDerive(hd.repairs, off) {
 		o.repairs = append(o.repairs, Repair{Kind: "derive", Offset: off,
 			Detail: fmt.Sprintf("packageCount set to %d from the records kept, was %d", len(o.recs), v)})
 	}
-	return o
 }
 
 func hasDerive(reps []Repair, off int) bool {
@@ -710,7 +764,7 @@ func (o *outcome) reconcile(b []byte, s *schema.Schema, arr *array) {
 		recs, trailingRecs = recs[:countField], recs[countField:]
 	}
 	for _, r := range trailingRecs {
-		o.lost = append(o.lost, Lost{Record: -1, Offset: r.off, Name: string(r.name), Version: string(r.version),
+		o.lost = append(o.lost, Lost{Record: -1, Offset: r.off, Name: string(r.name()), Version: string(r.version()),
 			Why: "a whole record after the end of the array the verified header declares (TrailingData)"})
 	}
 	if len(trailingRecs) > 0 {
@@ -805,7 +859,7 @@ func (o *outcome) sortDedupe(recs []record, plain bool) []record {
 			sorted = false
 			if cmpRec(&recs[i-1], &recs[i]) > 0 {
 				o.damage = append(o.damage, Damage{Error: schema.ErrUnsortedPackages.Error(), Offset: recs[i].off, Record: i, Field: "name",
-					Detail: fmt.Sprintf("%s@%s sorts before %s@%s", recs[i].name, recs[i].version, recs[i-1].name, recs[i-1].version)})
+					Detail: fmt.Sprintf("%s@%s sorts before %s@%s", recs[i].name(), recs[i].version(), recs[i-1].name(), recs[i-1].version())})
 			}
 		}
 	}
@@ -824,15 +878,15 @@ func (o *outcome) sortDedupe(recs []record, plain bool) []record {
 		if len(out) > 0 && cmpRec(&out[len(out)-1], &r) == 0 {
 			prev := out[len(out)-1]
 			o.damage = append(o.damage, Damage{Error: schema.ErrDuplicatePackage.Error(), Offset: r.off, Record: i, Field: "name",
-				Detail: fmt.Sprintf("%s@%s appears twice", r.name, r.version)})
+				Detail: fmt.Sprintf("%s@%s appears twice", r.name(), r.version())})
 			if bytes.Equal(prev.body, r.body) {
 				o.repairs = append(o.repairs, Repair{Kind: "dedupe", Offset: r.off,
-					Detail: fmt.Sprintf("exact duplicate of %s@%s at offset 0x%x dropped", r.name, r.version, r.off)})
+					Detail: fmt.Sprintf("exact duplicate of %s@%s at offset 0x%x dropped", r.name(), r.version(), r.off)})
 			} else {
-				o.lost = append(o.lost, Lost{Record: -1, Offset: r.off, Name: string(r.name), Version: string(r.version),
-					Why: fmt.Sprintf("a second record of %s@%s with other content (the one at 0x%x is kept)", r.name, r.version, prev.off)})
+				o.lost = append(o.lost, Lost{Record: -1, Offset: r.off, Name: string(r.name()), Version: string(r.version()),
+					Why: fmt.Sprintf("a second record of %s@%s with other content (the one at 0x%x is kept)", r.name(), r.version(), prev.off)})
 				o.repairs = append(o.repairs, Repair{Kind: "drop", Offset: r.off,
-					Detail: fmt.Sprintf("conflicting duplicate of %s@%s at offset 0x%x dropped", r.name, r.version, r.off)})
+					Detail: fmt.Sprintf("conflicting duplicate of %s@%s at offset 0x%x dropped", r.name(), r.version(), r.off)})
 			}
 			continue
 		}
@@ -869,17 +923,17 @@ func (o *outcome) dropOutOfOrder(recs []record) ([]record, bool) {
 		exact := found && bytes.Equal(kept[j].body, r.body)
 		if exact {
 			o.damage = append(o.damage, Damage{Error: schema.ErrDuplicatePackage.Error(), Offset: r.off, Record: i, Field: "name",
-				Detail: fmt.Sprintf("%s@%s appears twice", r.name, r.version)})
+				Detail: fmt.Sprintf("%s@%s appears twice", r.name(), r.version())})
 			o.repairs = append(o.repairs, Repair{Kind: "dedupe", Offset: r.off,
-				Detail: fmt.Sprintf("exact duplicate of %s@%s at offset 0x%x dropped", r.name, r.version, r.off)})
+				Detail: fmt.Sprintf("exact duplicate of %s@%s at offset 0x%x dropped", r.name(), r.version(), r.off)})
 			continue
 		}
 		o.damage = append(o.damage, Damage{Error: schema.ErrUnsortedPackages.Error(), Offset: r.off, Record: i, Field: "name",
-			Detail: fmt.Sprintf("%s@%s breaks the order of an otherwise sorted array", r.name, r.version)})
-		o.lost = append(o.lost, Lost{Record: i, Offset: r.off, Name: string(r.name), Version: string(r.version), NameMayBeDamaged: true,
+			Detail: fmt.Sprintf("%s@%s breaks the order of an otherwise sorted array", r.name(), r.version())})
+		o.lost = append(o.lost, Lost{Record: i, Offset: r.off, Name: string(r.name()), Version: string(r.version()), NameMayBeDamaged: true,
 			Why: "out of order in an otherwise sorted array: its name or version is probably damaged (no checksum can tell)"})
 		o.repairs = append(o.repairs, Repair{Kind: "drop", Offset: r.off,
-			Detail: fmt.Sprintf("record %d (%s@%s) at offset 0x%x dropped: out of order", i, r.name, r.version, r.off)})
+			Detail: fmt.Sprintf("record %d (%s@%s) at offset 0x%x dropped: out of order", i, r.name(), r.version(), r.off)})
 	}
 	return kept, true
 }
@@ -931,13 +985,20 @@ func assemble(b []byte, s *schema.Schema, h []byte, recs []record) []byte {
 	out := make([]byte, hs, size)
 	copy(out, h)
 	binary.BigEndian.PutUint32(out[countOffset(s):], uint32(len(recs)))
-	for i := range recs {
+	for i := 0; i < len(recs); i++ {
 		r := &recs[i]
 		switch {
-		case s.Framing == nil:
+		case s.Framing == nil && !inFile(b, r):
 			out = append(out, r.body...)
-		case !r.rebuilt:
-			out = append(out, b[r.off:r.off+r.size]...)
+		case s.Framing == nil || !r.rebuilt:
+			// A run of records that lie one after the other in b is
+			// copied at once.
+			j := i + 1
+			for j < len(recs) && recs[j].off == recs[j-1].off+recs[j-1].size && !recs[j].rebuilt && (s.Framing != nil || inFile(b, &recs[j])) {
+				j++
+			}
+			out = append(out, b[r.off:recs[j-1].off+recs[j-1].size]...)
+			i = j - 1
 		default:
 			out = append(out, s.Framing.Marker...)
 			out = binary.BigEndian.AppendUint32(out, uint32(len(r.body)))
@@ -949,25 +1010,45 @@ func assemble(b []byte, s *schema.Schema, h []byte, recs []record) []byte {
 	return out
 }
 
-// majorityReport reports the repair of b to m, the byte-wise majority of
-// k files (b and the peers names). It is proven when the layout's
-// checksums cover every byte (a header and an array CRC-64, which m
-// passes); otherwise it needs Mode Yes.
-func majorityReport(r *Report, b []byte, s *schema.Schema, m []byte, k int, names []string, opts Options) *Report {
+// inFile reports whether the body of plain record r is the bytes of b at
+// its offset (not a record taken from a copy).
+func inFile(b []byte, r *record) bool {
+	return r.off+r.size <= len(b) && len(r.body) == r.size && len(r.body) > 0 && &b[r.off] == &r.body[0]
+}
+
+// majorityReport reports the repair of b, whose damage is damage, to c,
+// the byte-wise majority of c.k files (b and the peers c.names). It is
+// proven when the layout's checksums cover every byte (a header and an
+// array CRC-64, which c.out passes); otherwise it needs Mode Yes.
+func majorityReport(r *Report, b []byte, s *schema.Schema, c consensus, damage []Damage, opts Options) *Report {
+	m, k, names := c.out, c.k, c.names
 	r.Version, r.VersionFrom = s.Version, "the byte-wise majority of the copies"
-	for _, e := range schema.Check(b) {
-		r.Damage = append(r.Damage, damageOf(e, 0, -1))
-	}
+	r.Damage = append(r.Damage, damage...)
 	proven := crcOffset(s) >= 0 && s.FieldOf(schema.KindArrayChecksum) != nil
 	src := fmt.Sprintf("the byte-wise majority of %d copies (this file, %s)", k, strings.Join(names, ", "))
-	for i := 0; i < max(len(b), len(m)); {
-		if i < len(b) && i < len(m) && b[i] == m[i] {
-			i++
-			continue
+	both, all := min(len(b), len(m)), max(len(b), len(m))
+	for i := 0; i < all; {
+		// The next byte where b and m differ, a chunk at a time.
+		for i < both {
+			c := min(both, i+majorityChunk)
+			if bytes.Equal(b[i:c], m[i:c]) {
+				i = c
+				continue
+			}
+			for b[i] == m[i] {
+				i++
+			}
+			break
+		}
+		if i == all {
+			break
 		}
 		j := i
-		for j < max(len(b), len(m)) && !(j < len(b) && j < len(m) && b[j] == m[j]) {
+		for j < both && b[j] != m[j] {
 			j++
+		}
+		if i >= both {
+			j = all
 		}
 		what := fmt.Sprintf("bytes 0x%x-0x%x taken from %s", i, j-1, src)
 		switch {
@@ -982,8 +1063,9 @@ func majorityReport(r *Report, b []byte, s *schema.Schema, m []byte, k int, name
 		r.Repairs = append(r.Repairs, Repair{Kind: "majority", Offset: i, Detail: what, NeedsYes: !proven})
 		i = j
 	}
-	l, _ := schema.Decode(m)
-	r.Kept, r.Expected = len(l.Packages), len(l.Packages)
+	// m is valid: its packageCount is the number of its records.
+	n := int(binary.BigEndian.Uint32(m[countOffset(s):]))
+	r.Kept, r.Expected = n, n
 	if !proven {
 		r.Guessed = append(r.Guessed, Guess{Field: "bytes", Value: fmt.Sprintf("%d ranges", len(r.Repairs)), Source: src + ", unconfirmed: no checksum covers them"})
 		if opts.Mode != Yes {
