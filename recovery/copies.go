@@ -450,7 +450,9 @@ const maxSilentBytes = 16
 // of b covers: damage that kept every rule of the format, which only the
 // copies reveal. A header whose CRC-64 holds is the writer's, so the
 // difference must lie in the array; a layout whose checksums cover
-// every byte (a header and an array CRC-64) has no silent damage.
+// every byte (a header and an array CRC-64) has no silent damage. The
+// config block is never overruled: a valid config that differs from the
+// copies' is a config, not damage.
 func silentDamage(b []byte, s *schema.Schema, arr *array, peers []*Peer) (consensus, bool) {
 	checked := crcOffset(s) >= 0
 	if checked && s.FieldOf(schema.KindArrayChecksum) != nil || len(copies(peers)) < 2 {
@@ -463,7 +465,11 @@ func silentDamage(b []byte, s *schema.Schema, arr *array, peers []*Peer) (consen
 	n := 0
 	for i := range b {
 		if b[i] != c.out[i] {
-			if n++; n > maxSilentBytes || checked && i < s.HeaderSize {
+			// A config block that differs is another node's config (drift,
+			// which 'validate --reference' reports), never taken for
+			// damage: a valid value is not overruled.
+			inConfig := i >= schema.OffConfigVersion && i < schema.OffConfigVersion+schema.ConfigSize
+			if n++; n > maxSilentBytes || checked && i < s.HeaderSize || inConfig {
 				return consensus{}, false
 			}
 		}

@@ -278,6 +278,16 @@ func TestSilentDamageFromCopies(t *testing.T) {
 		}
 	}
 
+	// Another config: a node whose rows were set on purpose is not
+	// damaged, even when every copy says otherwise.
+	rows := bytes.Clone(orig)
+	rows[schema.OffRows]++
+	if len(schema.Check(rows)) == 0 {
+		if r := Recover(rows, Options{Mode: Yes, Peers: []*Peer{NewPeer("a", orig), NewPeer("b", orig)}}); r.Status != StatusClean {
+			t.Errorf("another node's rows: %s, want clean", r.Status)
+		}
+	}
+
 	// v2: a valid file is proven by its checksums.
 	o2 := original(2, 60)
 	l, _ := schema.Decode(o2)
