@@ -3,6 +3,7 @@ package recovery
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -126,9 +127,9 @@ func (a *array) registries() []schema.RegistryCount {
 func damageOf(err error, fallbackOff, rec int) Damage {
 	var ce *schema.CorruptionError
 	if schema.AsCorruption(err, &ce) {
-		return Damage{Error: schema.ErrorName(err), Offset: int(ce.Offset), Record: ce.Record, Field: ce.Field, Detail: ce.Rule}
+		return schema.AsProblem(ce, "")
 	}
-	return Damage{Error: schema.ErrorName(err), Offset: fallbackOff, Record: rec, Detail: err.Error()}
+	return schema.CorruptRecord(err, fallbackOff, rec, "", "")
 }
 
 // The fast path of a salvage: the records from pos are read and checked
@@ -252,7 +253,7 @@ func salvageFramed(s *schema.Schema, b []byte, start int) *array {
 			continue
 		}
 		g := gap{off: pos, end: q, record: idx, damage: d}
-		g.torn = q == len(b) && d.Error == schema.ErrTruncated.Error()
+		g.torn = q == len(b) && errors.Is(d, schema.ErrTruncated)
 		for p := pos; p < q; p++ {
 			if m := s.Framing.Marker; p != pos && string(b[p:min(p+len(m), len(b))]) != m {
 				continue
@@ -280,8 +281,7 @@ func (a *array) framedAt(b []byte, pos, idx int) (record, Damage, bool) {
 	body := f.Body
 	intact := true
 	if schema.CRC32C(body) != f.Stored {
-		d := Damage{Error: schema.ErrRecordChecksumMismatch.Error(), Offset: pos + frameHead(a.s) + len(body), Record: idx, Field: "bodyChecksum",
-			Detail: fmt.Sprintf("record CRC-32C is 0x%08x, the body computes to 0x%08x", f.Stored, schema.CRC32C(body))}
+		d := schema.CorruptRecord(schema.ErrRecordChecksumMismatch, pos+frameHead(a.s)+len(body), idx, "bodyChecksum", fmt.Sprintf("record CRC-32C is 0x%08x, the body computes to 0x%08x", f.Stored, schema.CRC32C(body)))
 		bit, inStored, ok := fixRecordBit(body, f.Stored)
 		if !ok {
 			return record{}, d, false
@@ -321,7 +321,7 @@ func (a *array) framedAt(b []byte, pos, idx int) (record, Damage, bool) {
 	if !intact {
 		a.intact = false
 	}
-	return newRecord(&r, pos, size, body, !intact), Damage{}, true
+	return newRecord(&r, pos, size, body, !intact), nil, true
 }
 
 // nextFrame returns the offset of the next "PK" frame at or after from
@@ -404,7 +404,7 @@ func salvagePlain(s *schema.Schema, b []byte, start int) *array {
 			q = len(b)
 		}
 		g := gap{off: pos, end: q, record: idx, damage: d}
-		g.torn = q == len(b) && d.Error == schema.ErrTruncated.Error()
+		g.torn = q == len(b) && errors.Is(d, schema.ErrTruncated)
 		for p := pos; p+2 < q; p++ {
 			if p != pos && (b[p] != 0 || b[p+1] == 0 || b[p+1] > schema.MaxName) {
 				continue

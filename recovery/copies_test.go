@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -149,7 +150,7 @@ func TestUntrustedCountBounded(t *testing.T) {
 	}
 	listed := false
 	for _, d := range r.Damage {
-		listed = listed || d.Error == schema.ErrPackageCountMismatch.Error()
+		listed = listed || errors.Is(d, schema.ErrPackageCountMismatch)
 	}
 	if !listed {
 		t.Errorf("damage does not list the packageCount mismatch: %v", r.Damage)

@@ -3,6 +3,7 @@ package recovery
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -533,7 +534,7 @@ func TestNewerVersionRefused(t *testing.T) {
 			if r.Status != StatusUnrepairable || r.Output != nil || r.Plan != nil {
 				t.Errorf("v%d layout, version byte %d, mode %d: %s, output %v", ver, next, mode, r.Status, r.Output != nil)
 			}
-			if len(r.Damage) == 0 || r.Damage[0].Error != schema.ErrUnsupportedVersion.Error() {
+			if len(r.Damage) == 0 || !errors.Is(r.Damage[0], schema.ErrUnsupportedVersion) {
 				t.Errorf("v%d layout, version byte %d: damage %v, want UnsupportedVersion", ver, next, r.Damage)
 			}
 		}
@@ -562,13 +563,13 @@ func TestNewerVersionLongerHeaderRefused(t *testing.T) {
 		if r.Status != StatusUnrepairable || r.Output != nil || r.Plan != nil {
 			t.Errorf("mode %d: %s, output %v: %s", mode, r.Status, r.Output != nil, r.Reason)
 		}
-		if len(r.Damage) == 0 || r.Damage[0].Error != schema.ErrUnsupportedVersion.Error() {
+		if len(r.Damage) == 0 || !errors.Is(r.Damage[0], schema.ErrUnsupportedVersion) {
 			t.Errorf("mode %d: damage %v, want UnsupportedVersion", mode, r.Damage)
 		}
 	}
 	// The same file with a damaged header is not taken for a newer one.
 	newer[0x30] ^= 0x10
-	if r := Recover(newer, Options{Mode: Yes}); len(r.Damage) > 0 && r.Damage[0].Error == schema.ErrUnsupportedVersion.Error() {
+	if r := Recover(newer, Options{Mode: Yes}); len(r.Damage) > 0 && errors.Is(r.Damage[0], schema.ErrUnsupportedVersion) {
 		t.Errorf("damaged: taken for a newer version")
 	}
 }

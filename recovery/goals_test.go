@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -264,7 +265,7 @@ func TestGoals(t *testing.T) {
 			schema.PutUint(b[offChecksum:offChecksum+8], schema.HeaderCRC(b[:headerSize(v)], offChecksum))
 			n.n++
 			r := Recover(b, Options{Mode: Yes})
-			if r.Status == StatusUnrepairable && r.Output == nil && r.Damage[0].Error == schema.ErrUnsupportedVersion.Error() {
+			if r.Status == StatusUnrepairable && r.Output == nil && errors.Is(r.Damage[0], schema.ErrUnsupportedVersion) {
 				n.exact++
 				n.byDefault++
 			}

@@ -104,8 +104,7 @@ func recoverBytes(b []byte, opts Options) *Report {
 	r.Version, r.VersionFrom = s.Version, d.from
 	hs := s.HeaderSize
 	if len(b) < hs {
-		r.Damage = append(r.Damage, Damage{Error: schema.ErrTruncated.Error(), Offset: len(b), Record: -1, Field: "header",
-			Detail: fmt.Sprintf("the file is %d bytes, the v%d header alone is %d", len(b), s.Version, hs)})
+		r.Damage = append(r.Damage, schema.CorruptRecord(schema.ErrTruncated, len(b), schema.NoRecord, "header", fmt.Sprintf("the file is %d bytes, the v%d header alone is %d", len(b), s.Version, hs)))
 		r.Status = StatusUnrepairable
 		r.Reason = fmt.Sprintf("the file ends inside the header (%d of %d bytes): no package survives to rebuild from", len(b), hs)
 		return r
@@ -334,8 +333,7 @@ const maxNewerHeader = 4096
 // unsupported reports a file of a version this build does not know.
 func unsupported(r *Report, b []byte) *Report {
 	vb := b[schema.OffConfigVersion]
-	r.Damage = append(r.Damage, Damage{Error: schema.ErrUnsupportedVersion.Error(), Offset: schema.OffConfigVersion, Record: -1, Field: "configVersion",
-		Detail: fmt.Sprintf("configVersion %d is not known to this build (known: %v)", vb, schema.Versions())})
+	r.Damage = append(r.Damage, schema.CorruptRecord(schema.ErrUnsupportedVersion, schema.OffConfigVersion, schema.NoRecord, "configVersion", fmt.Sprintf("configVersion %d is not known to this build (known: %v)", vb, schema.Versions())))
 	r.Status = StatusUnrepairable
 	r.Reason = fmt.Sprintf("config version %d is newer than this build knows (%v) and its header is intact: it is not damage, and nothing is rewritten; use a lockfix that knows version %d", vb, schema.Versions(), vb)
 	return r
@@ -504,8 +502,7 @@ func wipedHeader(b []byte) bool {
 func headerDamage(b []byte, s *schema.Schema) []Damage {
 	var out []Damage
 	if int(b[schema.OffConfigVersion]) != s.Version {
-		out = append(out, Damage{Error: schema.ErrCorruptedHeader.Error(), Offset: schema.OffConfigVersion, Record: -1, Field: "configVersion",
-			Detail: fmt.Sprintf("configVersion is %d, the file's layout is version %d", b[schema.OffConfigVersion], s.Version)})
+		out = append(out, schema.CorruptRecord(schema.ErrCorruptedHeader, schema.OffConfigVersion, schema.NoRecord, "configVersion", fmt.Sprintf("configVersion is %d, the file's layout is version %d", b[schema.OffConfigVersion], s.Version)))
 	}
 	for _, f := range s.Fields(b) {
 		if f.Err != nil {
@@ -768,8 +765,7 @@ func (o *outcome) reconcile(b []byte, s *schema.Schema, arr *array) {
 			Why: "a whole record after the end of the array the verified header declares (TrailingData)"})
 	}
 	if len(trailingRecs) > 0 {
-		o.damage = append(o.damage, Damage{Error: schema.ErrTrailingData.Error(), Offset: trailingRecs[0].off, Record: -1, Field: "packages",
-			Detail: fmt.Sprintf("%d records follow the %d the header declares", len(trailingRecs), countField)})
+		o.damage = append(o.damage, schema.CorruptRecord(schema.ErrTrailingData, trailingRecs[0].off, schema.NoRecord, "packages", fmt.Sprintf("%d records follow the %d the header declares", len(trailingRecs), countField)))
 		o.repairs = append(o.repairs, Repair{Kind: "drop", Offset: trailingRecs[0].off, Detail: fmt.Sprintf("%d trailing records dropped", len(trailingRecs))})
 	}
 	named, nameless := 0, 0
@@ -783,12 +779,11 @@ func (o *outcome) reconcile(b []byte, s *schema.Schema, arr *array) {
 			junk = true
 		}
 		if junk {
-			o.damage = append(o.damage, Damage{Error: schema.ErrTrailingData.Error(), Offset: g.off, Record: -1, Field: "packages",
-				Detail: fmt.Sprintf("%d bytes after the last record are not records", g.end-g.off)})
+			o.damage = append(o.damage, schema.CorruptRecord(schema.ErrTrailingData, g.off, schema.NoRecord, "packages", fmt.Sprintf("%d bytes after the last record are not records", g.end-g.off)))
 			o.repairs = append(o.repairs, Repair{Kind: "cut", Offset: g.off, Detail: fmt.Sprintf("%d bytes of trailing data cut at offset 0x%x", g.end-g.off, g.off)})
 			continue
 		}
-		why := "record damaged: " + g.damage.String()
+		why := "record damaged: " + g.damage.Problem()
 		if g.torn {
 			why = "torn tail: the file ends inside the record"
 		}
@@ -826,8 +821,7 @@ func (o *outcome) reconcile(b []byte, s *schema.Schema, arr *array) {
 	case trusted:
 		o.unnamed = max(0, countField-found)
 		if countField != found+nameless && countField > len(recs) {
-			o.damage = append(o.damage, Damage{Error: schema.ErrPackageCountMismatch.Error(), Offset: countOffset(s), Record: -1, Field: "packageCount",
-				Detail: fmt.Sprintf("packageCount says %d (the header CRC-64 vouches for it), %d records survive", countField, len(recs))})
+			o.damage = append(o.damage, schema.CorruptRecord(schema.ErrPackageCountMismatch, countOffset(s), schema.NoRecord, "packageCount", fmt.Sprintf("packageCount says %d (the header CRC-64 vouches for it), %d records survive", countField, len(recs))))
 		}
 	default:
 		o.unnamed = nameless
@@ -835,11 +829,9 @@ func (o *outcome) reconcile(b []byte, s *schema.Schema, arr *array) {
 		switch {
 		case missing > 0 && (countField <= capacity || torn && countField <= maxPlausibleCount):
 			o.unnamed += missing
-			o.damage = append(o.damage, Damage{Error: schema.ErrPackageCountMismatch.Error(), Offset: countOffset(s), Record: -1, Field: "packageCount",
-				Detail: fmt.Sprintf("packageCount says %d, %d records survive: a torn tail at a record boundary, or a damaged packageCount", countField, found+nameless)})
+			o.damage = append(o.damage, schema.CorruptRecord(schema.ErrPackageCountMismatch, countOffset(s), schema.NoRecord, "packageCount", fmt.Sprintf("packageCount says %d, %d records survive: a torn tail at a record boundary, or a damaged packageCount", countField, found+nameless)))
 		case missing != 0:
-			o.damage = append(o.damage, Damage{Error: schema.ErrPackageCountMismatch.Error(), Offset: countOffset(s), Record: -1, Field: "packageCount",
-				Detail: fmt.Sprintf("packageCount says %d, %d records survive; the %d bytes of the array can hold at most %d records, so the count is damaged and not used", countField, found+nameless, arrayEnd-hs, capacity)})
+			o.damage = append(o.damage, schema.CorruptRecord(schema.ErrPackageCountMismatch, countOffset(s), schema.NoRecord, "packageCount", fmt.Sprintf("packageCount says %d, %d records survive; the %d bytes of the array can hold at most %d records, so the count is damaged and not used", countField, found+nameless, arrayEnd-hs, capacity)))
 		}
 	}
 	if sized && o.unnamed > 0 && len(arr.gaps) == 0 {
@@ -858,8 +850,7 @@ func (o *outcome) sortDedupe(recs []record, plain bool) []record {
 		if cmpRec(&recs[i-1], &recs[i]) >= 0 {
 			sorted = false
 			if cmpRec(&recs[i-1], &recs[i]) > 0 {
-				o.damage = append(o.damage, Damage{Error: schema.ErrUnsortedPackages.Error(), Offset: recs[i].off, Record: i, Field: "name",
-					Detail: fmt.Sprintf("%s@%s sorts before %s@%s", recs[i].name(), recs[i].version(), recs[i-1].name(), recs[i-1].version())})
+				o.damage = append(o.damage, schema.CorruptRecord(schema.ErrUnsortedPackages, recs[i].off, i, "name", fmt.Sprintf("%s@%s sorts before %s@%s", recs[i].name(), recs[i].version(), recs[i-1].name(), recs[i-1].version())))
 			}
 		}
 	}
@@ -877,8 +868,7 @@ func (o *outcome) sortDedupe(recs []record, plain bool) []record {
 	for i, r := range recs {
 		if len(out) > 0 && cmpRec(&out[len(out)-1], &r) == 0 {
 			prev := out[len(out)-1]
-			o.damage = append(o.damage, Damage{Error: schema.ErrDuplicatePackage.Error(), Offset: r.off, Record: i, Field: "name",
-				Detail: fmt.Sprintf("%s@%s appears twice", r.name(), r.version())})
+			o.damage = append(o.damage, schema.CorruptRecord(schema.ErrDuplicatePackage, r.off, i, "name", fmt.Sprintf("%s@%s appears twice", r.name(), r.version())))
 			if bytes.Equal(prev.body, r.body) {
 				o.repairs = append(o.repairs, Repair{Kind: "dedupe", Offset: r.off,
 					Detail: fmt.Sprintf("exact duplicate of %s@%s at offset 0x%x dropped", r.name(), r.version(), r.off)})
@@ -922,14 +912,12 @@ func (o *outcome) dropOutOfOrder(recs []record) ([]record, bool) {
 		j, found := slices.BinarySearchFunc(kept, r, func(a, b record) int { return cmpRec(&a, &b) })
 		exact := found && bytes.Equal(kept[j].body, r.body)
 		if exact {
-			o.damage = append(o.damage, Damage{Error: schema.ErrDuplicatePackage.Error(), Offset: r.off, Record: i, Field: "name",
-				Detail: fmt.Sprintf("%s@%s appears twice", r.name(), r.version())})
+			o.damage = append(o.damage, schema.CorruptRecord(schema.ErrDuplicatePackage, r.off, i, "name", fmt.Sprintf("%s@%s appears twice", r.name(), r.version())))
 			o.repairs = append(o.repairs, Repair{Kind: "dedupe", Offset: r.off,
 				Detail: fmt.Sprintf("exact duplicate of %s@%s at offset 0x%x dropped", r.name(), r.version(), r.off)})
 			continue
 		}
-		o.damage = append(o.damage, Damage{Error: schema.ErrUnsortedPackages.Error(), Offset: r.off, Record: i, Field: "name",
-			Detail: fmt.Sprintf("%s@%s breaks the order of an otherwise sorted array", r.name(), r.version())})
+		o.damage = append(o.damage, schema.CorruptRecord(schema.ErrUnsortedPackages, r.off, i, "name", fmt.Sprintf("%s@%s breaks the order of an otherwise sorted array", r.name(), r.version())))
 		o.lost = append(o.lost, Lost{Record: i, Offset: r.off, Name: string(r.name()), Version: string(r.version()), NameMayBeDamaged: true,
 			Why: "out of order in an otherwise sorted array: its name or version is probably damaged (no checksum can tell)"})
 		o.repairs = append(o.repairs, Repair{Kind: "drop", Offset: r.off,

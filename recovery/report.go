@@ -29,32 +29,10 @@ const (
 	StatusUnrepairable Status = "unrepairable"
 )
 
-// Damage is one problem found, by its FORMAT.md error name.
-type Damage struct {
-	Error  string `json:"error"`
-	Offset int    `json:"offset"`
-	// Record is the index of the package record, -1 for the header.
-	Record int    `json:"record"`
-	Field  string `json:"field,omitempty"`
-	Detail string `json:"detail"`
-}
-
-// String returns "Name at offset 0xNN (field): detail".
-func (d Damage) String() string {
-	loc := fmt.Sprintf("offset 0x%x", d.Offset)
-	switch {
-	case d.Record >= 0 && d.Field != "":
-		loc += fmt.Sprintf(" (record %d, %s)", d.Record, d.Field)
-	case d.Record >= 0:
-		loc += fmt.Sprintf(" (record %d)", d.Record)
-	case d.Field != "":
-		loc += " (" + d.Field + ")"
-	}
-	if d.Detail == "" {
-		return d.Error + " at " + loc
-	}
-	return d.Error + " at " + loc + ": " + d.Detail
-}
+// Damage is one problem found: schema's one problem type, so that a
+// report's damage prints, and marshals to JSON, as every check's problems
+// do (error, offset, record, field, rule, message).
+type Damage = *schema.CorruptionError
 
 // Repair is one change made (or planned).
 type Repair struct {
@@ -171,7 +149,7 @@ func (r *Report) WriteText(w io.Writer, path string, dryRun bool) {
 	}
 	fmt.Fprintf(w, "%s: %s, %s\n", path, ver, status)
 	for _, d := range r.Damage {
-		fmt.Fprintf(w, "  damage: %s\n", d)
+		fmt.Fprintf(w, "  damage: %s\n", d.Problem())
 	}
 	for _, rp := range r.Repairs {
 		tag := "repair"

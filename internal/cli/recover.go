@@ -311,6 +311,9 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 	opts := run.opts
 	opts.Peers = run.peersFor(path)
 	rep := recovery.Recover(data, opts)
+	for _, d := range rep.Damage {
+		d.Path = path
+	}
 	trace.Line("recover.analyze", rep.Duration, fmt.Sprintf("schema/v%d %s", rep.Version, rep.Status))
 	res.Report = rep
 	if run.asJSON && rep.Status != recovery.StatusClean && (run.dryRun || rep.Status != recovery.StatusRepaired) {
