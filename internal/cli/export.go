@@ -116,15 +116,16 @@ func writeWithPackages(w io.Writer, v any, each func(emit func(name, version, re
 		return errors.New("writeWithPackages: no empty top-level \"packages\" member")
 	}
 	at += len(packagesMember) - len("[]")
-	// The output is appended to buf and written a megabyte at a time.
+	// The output is appended to buf and handed to bw a megabyte at a
+	// time, which writes it while the next one is filled.
 	const flushAt = 1 << 20
-	buf := make([]byte, 0, flushAt+4096)
-	var werr error
+	bw := newBackWriter(w, flushAt+4096)
+	buf := bw.next()
 	flush := func() {
-		if werr == nil && len(buf) > 0 {
-			_, werr = w.Write(buf)
+		if len(buf) > 0 {
+			bw.write(buf)
+			buf = bw.next()
 		}
-		buf = buf[:0]
 	}
 	buf = append(buf, doc[:at]...)
 	n := 0
@@ -163,7 +164,48 @@ func writeWithPackages(w io.Writer, v any, each func(emit func(name, version, re
 	}
 	buf = append(buf, doc[at+len("[]"):]...)
 	flush()
-	return werr
+	return bw.close()
+}
+
+// backWriter writes buffers to w on a goroutine of its own, in order, so
+// that what w does (the control escaper, the system call) runs alongside
+// the filling of the next buffer. It holds three buffers.
+type backWriter struct {
+	full chan []byte
+	free chan []byte
+	done chan error
+}
+
+func newBackWriter(w io.Writer, size int) *backWriter {
+	const buffers = 3
+	bw := &backWriter{full: make(chan []byte, buffers), free: make(chan []byte, buffers), done: make(chan error, 1)}
+	for range buffers {
+		bw.free <- make([]byte, 0, size)
+	}
+	go func() {
+		var err error
+		for b := range bw.full {
+			if err == nil {
+				_, err = w.Write(b)
+			}
+			bw.free <- b[:0]
+		}
+		bw.done <- err
+	}()
+	return bw
+}
+
+// next returns an empty buffer to fill, waiting for one to be written.
+func (bw *backWriter) next() []byte { return <-bw.free }
+
+// write hands b, from next, to the writing goroutine.
+func (bw *backWriter) write(b []byte) { bw.full <- b }
+
+// close waits for the buffers handed over to be written and returns the
+// first error of w.
+func (bw *backWriter) close() error {
+	close(bw.full)
+	return <-bw.done
 }
 
 // plainJSON reports whether encoding/json writes s as it is between
@@ -171,13 +213,12 @@ func writeWithPackages(w io.Writer, v any, each func(emit func(name, version, re
 // bytes at a time.
 func plainJSON(s string) bool {
 	const (
-		l = 0x0101010101010101
-		h = 0x8080808080808080
+		l = ones
+		h = highs
 	)
 	i := 0
 	for ; len(s)-i >= 8; i += 8 {
-		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		x := word(s[i:])
 		q, b := x^('"'*l), x^('\\'*l)
 		// A high bit set, a byte below 0x20, or a byte equal to '"' or
 		// '\\' (the zero-byte test); exact once no high bit is set.
