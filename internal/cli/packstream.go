@@ -71,6 +71,10 @@ type spool struct {
 	seed   maphash.Seed
 	digest uint64
 	tally  schema.RegistryTally
+	// sums, when the records are expected to be framed (expect), holds
+	// the CRC-32C of every body in order, computed as it is added, so
+	// that frame does not compute them after the input is read.
+	sums []uint32
 }
 
 // newSpool returns a spool whose buffer can take size bytes without
@@ -86,6 +90,14 @@ func newSpool(size int64) *spool {
 	return &spool{buf: make([]byte, room, size), room: room, seed: maphash.MakeSeed()}
 }
 
+// expect tells s the version the file is expected to be written at,
+// before the first package is added.
+func (s *spool) expect(version int) {
+	if t, ok := schema.Lookup(version); ok && t.Framing != nil && s.count == 0 {
+		s.sums = make([]uint32, 0, 1024)
+	}
+}
+
 // packageHash is the hash of a package that digest sums.
 func packageHash(seed maphash.Seed, name, version, resolved, integrity string) uint64 {
 	h := maphash.String(seed, name)
@@ -96,7 +108,11 @@ func packageHash(seed maphash.Seed, name, version, resolved, integrity string) u
 
 // add appends a package that passed CheckPackage.
 func (s *spool) add(p *schema.Package) {
+	start := len(s.buf)
 	s.buf = schema.AppendBody(s.buf, p)
+	if s.sums != nil {
+		s.sums = append(s.sums, schema.CRC32C(s.buf[start:]))
+	}
 	if s.count > 0 && !s.unsorted {
 		c := strings.Compare(bstr(s.prevName), p.Name)
 		if c == 0 {
@@ -175,7 +191,7 @@ func (s *spool) sort() {
 		}
 		out = append(out, s.buf[off:off+bodySize(s.buf[off:])]...)
 	}
-	s.buf, s.unsorted = out, false
+	s.buf, s.unsorted, s.sums = out, false, nil
 }
 
 // finish returns the file of l's config and writer (l has no packages)
@@ -240,6 +256,10 @@ func (s *spool) frame(fr *schema.Framing, hs int) []byte {
 		s.buf, s.room = s.buf[:hs+n], hs
 	}
 	offs := s.bodies()
+	sums := s.sums
+	if len(sums) != len(offs) {
+		sums = nil
+	}
 	over := fr.Overhead()
 	end := hs + len(s.buf) - s.room + over*len(offs)
 	if end > cap(s.buf) {
@@ -257,7 +277,13 @@ func (s *spool) frame(fr *schema.Framing, hs int) []byte {
 		copy(b[body:body+n], b[off:off+n])
 		copy(b[at:], fr.Marker)
 		binary.BigEndian.PutUint32(b[at+len(fr.Marker):], uint32(n))
-		binary.BigEndian.PutUint32(b[body+n:], schema.CRC32C(b[body:body+n]))
+		var sum uint32
+		if sums != nil {
+			sum = sums[i]
+		} else {
+			sum = schema.CRC32C(b[body : body+n])
+		}
+		binary.BigEndian.PutUint32(b[body+n:], sum)
 	}
 	return b
 }
@@ -277,7 +303,7 @@ func syntaxError(err error) error {
 // streamContent reads lockfix JSON from dec, whose opening '{' has been
 // read, into sp, and returns its config object (nil when absent) and
 // whether it had a "packages" member.
-func streamContent(dec *jsontext.Decoder, sp *spool, first []byte) (cfg *schema.ContentConfig, hasPackages bool, err error) {
+func streamContent(dec *jsontext.Decoder, sp *spool, first []byte, to int) (cfg *schema.ContentConfig, hasPackages bool, err error) {
 	name := first
 	for {
 		switch {
@@ -300,6 +326,12 @@ func streamContent(dec *jsontext.Decoder, sp *spool, first []byte) (cfg *schema.
 				return nil, false, inputErrorf("two \"packages\" members")
 			}
 			hasPackages = true
+			switch {
+			case to >= 0:
+				sp.expect(to)
+			case cfg != nil:
+				sp.expect(cfg.Version)
+			}
 			if err := streamPackages(dec, sp); err != nil {
 				return nil, false, err
 			}
