@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -55,11 +56,7 @@ func runExport(c *ucli.Context) error {
 		content := &schema.Content{Config: schema.ConfigContent(cfg, registryOf(t.Registries(), cfg.RegistryHash)),
 			Packages: []schema.Package{}}
 		content.Config.Writer, _ = (&examination{Bytes: b, Schema: s}).writer()
-		werr = writeWithPackages(Stdout, content, func(emit func(name, version, resolved, integrity string)) {
-			eachRecord(b, s, func(r *schema.RawPackage) {
-				emit(bstr(r.Name), bstr(r.Version), bstr(r.Resolved), bstr(r.Integrity))
-			})
-		})
+		werr = writeWithPackages(Stdout, content, b, s)
 	})
 	if err != nil {
 		return exit(ioCode(err), "%v", err)
@@ -99,10 +96,16 @@ const packagesMember = "\n  \"packages\": []"
 
 // writeWithPackages writes v to w exactly as printJSON does, except that
 // the "packages" member, which must be a top-level member of v and empty
-// in it, gets the packages that each emits, written one by one through a
-// buffered writer instead of in a document built first. The output is
-// byte for byte what printJSON writes for v holding those packages.
-func writeWithPackages(w io.Writer, v any, each func(emit func(name, version, resolved, integrity string))) error {
+// in it, gets the records of b, a file that passed the strict check of s,
+// instead of a document built first. The output is byte for byte what
+// printJSON writes for v holding those packages.
+//
+// The records are cut from b in runs of jsonRunRecords, each run is
+// formatted by one of up to GOMAXPROCS goroutines, and another goroutine
+// writes the runs in order (through whatever w does, such as the control
+// escaper) while the next ones are formatted. A few runs are in flight at
+// a time: about a megabyte of JSON each.
+func writeWithPackages(w io.Writer, v any, b []byte, s *schema.Schema) error {
 	var head bytes.Buffer
 	enc := json.NewEncoder(&head)
 	enc.SetEscapeHTML(false)
@@ -116,20 +119,93 @@ func writeWithPackages(w io.Writer, v any, each func(emit func(name, version, re
 		return errors.New("writeWithPackages: no empty top-level \"packages\" member")
 	}
 	at += len(packagesMember) - len("[]")
-	// The output is appended to buf and handed to bw a megabyte at a
-	// time, which writes it while the next one is filled.
-	const flushAt = 1 << 20
-	bw := newBackWriter(w, flushAt+4096)
-	buf := bw.next()
-	flush := func() {
-		if len(buf) > 0 {
-			bw.write(buf)
-			buf = bw.next()
-		}
+
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	inFlight := 2*workers + 2
+	// A run goes to jobs (a worker formats it) and to order (the writer
+	// waits for it to be formatted, writes it and puts it back in free).
+	jobs, order, free := make(chan *jsonRun, inFlight), make(chan *jsonRun, inFlight+2), make(chan *jsonRun, inFlight)
+	for range inFlight {
+		free <- &jsonRun{done: make(chan struct{}, 1)}
 	}
-	buf = append(buf, doc[:at]...)
+	for range workers {
+		go func() {
+			for r := range jobs {
+				r.format()
+			}
+		}()
+	}
+	werr := make(chan error, 1)
+	go func() {
+		var err error
+		for r := range order {
+			<-r.done
+			if err == nil && len(r.out) > 0 {
+				_, err = w.Write(r.out)
+			}
+			if !r.text {
+				free <- r
+			}
+		}
+		werr <- err
+	}()
+	// text hands the writer bytes to write as they are.
+	text := func(t []byte) {
+		r := &jsonRun{out: t, text: true, done: make(chan struct{}, 1)}
+		r.done <- struct{}{}
+		order <- r
+	}
+	text(doc[:at])
 	n := 0
-	str := func(s string) {
+	cur := <-free
+	cur.recs, cur.first = cur.recs[:0], true
+	dispatch := func() {
+		order <- cur
+		jobs <- cur
+		cur = <-free
+		cur.recs, cur.first = cur.recs[:0], false
+	}
+	eachRecord(b, s, func(r *schema.RawPackage) {
+		cur.recs = append(cur.recs, *r)
+		n++
+		if len(cur.recs) == jsonRunRecords {
+			dispatch()
+		}
+	})
+	if len(cur.recs) > 0 {
+		dispatch()
+	}
+	close(jobs)
+	if n == 0 {
+		text(append([]byte("[]"), doc[at+len("[]"):]...))
+	} else {
+		text(append([]byte("\n  ]"), doc[at+len("[]"):]...))
+	}
+	close(order)
+	return <-werr
+}
+
+// jsonRunRecords is the number of packages of a run of
+// writeWithPackages: about a megabyte of JSON.
+const jsonRunRecords = 4096
+
+// jsonRun is a run of records of writeWithPackages and its JSON (or, when
+// text is set, bytes to write as they are); done gets a value once out
+// holds the JSON.
+type jsonRun struct {
+	recs  []schema.RawPackage
+	first bool // it holds the first package
+	text  bool
+	out   []byte
+	done  chan struct{}
+}
+
+// format writes the packages of r as elements of a JSON array into
+// r.out, each member a JSON string as encoding/json writes it.
+func (r *jsonRun) format() {
+	buf := r.out[:0]
+	str := func(b []byte) {
+		s := bstr(b)
 		if plainJSON(s) {
 			buf = append(buf, '"')
 			buf = append(buf, s...)
@@ -138,74 +214,24 @@ func writeWithPackages(w io.Writer, v any, each func(emit func(name, version, re
 		}
 		buf = appendJSONString(buf, s)
 	}
-	each(func(name, version, resolved, integrity string) {
-		if n == 0 {
+	for i := range r.recs {
+		p := &r.recs[i]
+		if i == 0 && r.first {
 			buf = append(buf, "[\n    {\n      \"name\": "...)
 		} else {
 			buf = append(buf, ",\n    {\n      \"name\": "...)
 		}
-		n++
-		str(name)
+		str(p.Name)
 		buf = append(buf, ",\n      \"version\": "...)
-		str(version)
+		str(p.Version)
 		buf = append(buf, ",\n      \"resolved\": "...)
-		str(resolved)
+		str(p.Resolved)
 		buf = append(buf, ",\n      \"integrity\": "...)
-		str(integrity)
+		str(p.Integrity)
 		buf = append(buf, "\n    }"...)
-		if len(buf) >= flushAt {
-			flush()
-		}
-	})
-	if n == 0 {
-		buf = append(buf, "[]"...)
-	} else {
-		buf = append(buf, "\n  ]"...)
 	}
-	buf = append(buf, doc[at+len("[]"):]...)
-	flush()
-	return bw.close()
-}
-
-// backWriter writes buffers to w on a goroutine of its own, in order, so
-// that what w does (the control escaper, the system call) runs alongside
-// the filling of the next buffer. It holds three buffers.
-type backWriter struct {
-	full chan []byte
-	free chan []byte
-	done chan error
-}
-
-func newBackWriter(w io.Writer, size int) *backWriter {
-	const buffers = 3
-	bw := &backWriter{full: make(chan []byte, buffers), free: make(chan []byte, buffers), done: make(chan error, 1)}
-	for range buffers {
-		bw.free <- make([]byte, 0, size)
-	}
-	go func() {
-		var err error
-		for b := range bw.full {
-			if err == nil {
-				_, err = w.Write(b)
-			}
-			bw.free <- b[:0]
-		}
-		bw.done <- err
-	}()
-	return bw
-}
-
-// next returns an empty buffer to fill, waiting for one to be written.
-func (bw *backWriter) next() []byte { return <-bw.free }
-
-// write hands b, from next, to the writing goroutine.
-func (bw *backWriter) write(b []byte) { bw.full <- b }
-
-// close waits for the buffers handed over to be written and returns the
-// first error of w.
-func (bw *backWriter) close() error {
-	close(bw.full)
-	return <-bw.done
+	r.out = buf
+	r.done <- struct{}{}
 }
 
 // plainJSON reports whether encoding/json writes s as it is between

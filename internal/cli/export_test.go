@@ -27,7 +27,8 @@ func marshalJSON(t *testing.T, v any) string {
 
 // streamCases are lockfiles whose export and dump --json are compared
 // with encoding/json's: the vectors, generated files of every version,
-// one with strings that encoding/json escapes, and one without packages.
+// one of several runs of writeWithPackages, one with strings that
+// encoding/json escapes, and one without packages.
 func streamCases(t *testing.T) map[string][]byte {
 	files := map[string][]byte{}
 	for _, v := range []string{"v0", "v1", "v2"} {
@@ -36,6 +37,8 @@ func streamCases(t *testing.T) map[string][]byte {
 	for v := 0; v <= 2; v++ {
 		files["gen-v"+string(rune('0'+v))] = lockgen.Bytes(lockgen.Options{Version: v, Packages: 3000, Seed: uint64(v + 3)})
 	}
+	// Several of writeWithPackages' runs, the last one short.
+	files["runs"] = lockgen.Bytes(lockgen.Options{Version: 2, Packages: 3*jsonRunRecords + 17, Seed: 11})
 	odd := lockgen.Lockfile(lockgen.Options{Version: 2, Packages: 20, Seed: 9})
 	odd.Packages = append(odd.Packages,
 		schema.Package{Name: "odd", Version: "1.0.0-x.1+b", Resolved: "https://registry.example.org/a\"b\\c<&>\u00e9\u2028/odd/-/odd-1.0.0-x.1+b.tgz"},
