@@ -71,16 +71,20 @@ func word(s string) uint64 {
 // exact test: no borrow crosses the bytes).
 func zeroBytes(x uint64) uint64 { return ^((x&lows + lows) | x) & highs }
 
+// unplain returns the high bit of each byte of x that plain does not
+// mark: those whose low seven bits are below 0x20 (less 0x20 without a
+// borrow) but a kept control, DEL (plus one carries into the high bit),
+// and those that are not ASCII.
+func (plain *plainSet) unplain(x uint64) uint64 {
+	ctl := ^((x | highs) - 0x20*ones) &^ zeroBytes(x^plain.keep1) &^ zeroBytes(x^plain.keep2)
+	return (ctl | (x&lows + ones) | x) & highs
+}
+
 // plainUpTo returns the index of the first byte of s at or after i that
 // plain does not mark, or len(s). It tests eight bytes at a time.
 func plainUpTo(s string, i int, plain *plainSet) int {
 	for len(s)-i >= 8 {
-		x := word(s[i:])
-		// The high bit of each byte whose low seven bits are below 0x20
-		// (less 0x20 without a borrow) but a kept control, are DEL (plus
-		// one carries into the high bit), or that is not ASCII.
-		ctl := ^((x | highs) - 0x20*ones) &^ zeroBytes(x^plain.keep1) &^ zeroBytes(x^plain.keep2)
-		if bad := (ctl | (x&lows + ones) | x) & highs; bad != 0 {
+		if bad := plain.unplain(word(s[i:])); bad != 0 {
 			return i + bits.TrailingZeros64(bad)/8
 		}
 		i += 8
@@ -145,6 +149,25 @@ func escape(s string, plain *plainSet) string {
 // stderr, and of stdout unless --json, so that every command's human
 // output is safe on a terminal whatever the names it prints.
 type controlEscaper struct{ w io.Writer }
+
+// WritePlain writes p, whose bytes the caller knows escapeControls keeps
+// as they are, without looking at them again (plainWriter).
+func (e controlEscaper) WritePlain(p []byte) (int, error) { return e.w.Write(p) }
+
+// plainWriter is a writer that may be handed bytes known to need no
+// escaping: printable ASCII, newlines and tabs.
+type plainWriter interface {
+	WritePlain(p []byte) (int, error)
+}
+
+// writePlain writes p, which holds only bytes that escapeControls keeps
+// as they are, to w, past the control escaper when w is one.
+func writePlain(w io.Writer, p []byte) (int, error) {
+	if pw, ok := w.(plainWriter); ok {
+		return pw.WritePlain(p)
+	}
+	return w.Write(p)
+}
 
 func (e controlEscaper) Write(p []byte) (int, error) {
 	// p is read, not kept: most of it is written as it is.

@@ -106,9 +106,10 @@ func FuzzEscape(f *testing.F) {
 	})
 }
 
-// TestEscapeRandom holds escape to escapeByRune for random strings of
-// the bytes that matter (controls, DEL, C1 and other UTF-8, bytes that are
-// not UTF-8) among printable ASCII, at every alignment.
+// TestEscapeRandom holds escape to escapeByRune, and plainJSON to its
+// definition, for random strings of the bytes that matter (controls, DEL,
+// C1 and other UTF-8, bytes that are not UTF-8, quotes and backslashes)
+// among printable ASCII, at every alignment.
 func TestEscapeRandom(t *testing.T) {
 	pieces := []string{"a", "Z", " ", "~", "/", "\"", "\\", "\n", "\t", "\r", "\x00", "\x1b", "\x1f", "\x7f",
 		"\u0080", "\u009f", "\u00a0", "é", "\ufffd", "€", "😀", "\xc2", "\xe2\x82", "\xff", "\x80"}
@@ -128,6 +129,16 @@ func TestEscapeRandom(t *testing.T) {
 		}
 		if got, want := displayPath(s), escapeByRune(s, ""); got != want {
 			t.Fatalf("displayPath(%q) = %q, want %q", s, got, want)
+		}
+		want := true
+		for i := 0; i < len(s); i++ {
+			want = want && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\'
+		}
+		if got := plainJSON(s); got != want {
+			t.Fatalf("plainJSON(%q) = %v, want %v", s, got, want)
+		}
+		if want && (string(appendJSONString(nil, s)) != `"`+s+`"` || escapeControls(s) != s) {
+			t.Fatalf("%q is plain, but encoding/json or the control escaper changes it", s)
 		}
 	}
 }

@@ -103,7 +103,8 @@ const packagesMember = "\n  \"packages\": []"
 // The records are cut from b in runs of jsonRunRecords, each run is
 // formatted by one of up to GOMAXPROCS goroutines, and another goroutine
 // writes the runs in order (through whatever w does, such as the control
-// escaper) while the next ones are formatted. A few runs are in flight at
+// escaper, which a run of plain strings skips: writePlain) while the next
+// ones are formatted. A few runs are in flight at
 // a time: about a megabyte of JSON each.
 func writeWithPackages(w io.Writer, v any, b []byte, s *schema.Schema) error {
 	var head bytes.Buffer
@@ -140,7 +141,11 @@ func writeWithPackages(w io.Writer, v any, b []byte, s *schema.Schema) error {
 		var err error
 		for r := range order {
 			<-r.done
-			if err == nil && len(r.out) > 0 {
+			switch {
+			case err != nil || len(r.out) == 0:
+			case r.plain:
+				_, err = writePlain(w, r.out)
+			default:
 				_, err = w.Write(r.out)
 			}
 			if !r.text {
@@ -197,6 +202,9 @@ type jsonRun struct {
 	first bool // it holds the first package
 	text  bool
 	out   []byte
+	// plain is set when out holds only bytes that the control escaper
+	// keeps as they are (every string was plainJSON).
+	plain bool
 	done  chan struct{}
 }
 
@@ -204,6 +212,7 @@ type jsonRun struct {
 // r.out, each member a JSON string as encoding/json writes it.
 func (r *jsonRun) format() {
 	buf := r.out[:0]
+	r.plain = true
 	str := func(b []byte) {
 		s := bstr(b)
 		if plainJSON(s) {
@@ -213,6 +222,7 @@ func (r *jsonRun) format() {
 			return
 		}
 		buf = appendJSONString(buf, s)
+		r.plain = false
 	}
 	for i := range r.recs {
 		p := &r.recs[i]
@@ -234,31 +244,19 @@ func (r *jsonRun) format() {
 	r.done <- struct{}{}
 }
 
-// plainJSON reports whether encoding/json writes s as it is between
-// quotes: printable ASCII (and DEL) without '"' or '\\'. It tests eight
-// bytes at a time.
+// plainJSON reports whether s is printable ASCII without DEL, '"' or
+// '\\': encoding/json writes it as it is between quotes, and the control
+// escaper keeps it as it is. It tests eight bytes at a time.
 func plainJSON(s string) bool {
-	const (
-		l = ones
-		h = highs
-	)
-	i := 0
-	for ; len(s)-i >= 8; i += 8 {
-		x := word(s[i:])
-		q, b := x^('"'*l), x^('\\'*l)
-		// A high bit set, a byte below 0x20, or a byte equal to '"' or
-		// '\\' (the zero-byte test); exact once no high bit is set.
-		if (x|(x-0x20*l)|(q-l)&^q|(b-l)&^b)&h != 0 {
-			return plainBytes(s[i:])
+	for len(s) >= 8 {
+		x := word(s)
+		if keepNone.unplain(x)|zeroBytes(x^'"'*ones)|zeroBytes(x^'\\'*ones) != 0 {
+			return false
 		}
+		s = s[8:]
 	}
-	return plainBytes(s[i:])
-}
-
-// plainBytes is plainJSON one byte at a time.
-func plainBytes(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+		if c := s[i]; !keepNone.byByte[c] || c == '"' || c == '\\' {
 			return false
 		}
 	}

@@ -98,8 +98,9 @@ func clip(s string) string {
 
 // FuzzExportPack: for any packages (strings that JSON escapes, that the
 // control escaper rewrites, any UTF-8), export through Main (and so
-// through the control escaper) then pack of that export gives back the
-// file's bytes, at every version.
+// through the control escaper) writes nothing that the escaper would
+// rewrite, and pack of that export gives back the file's bytes, at every
+// version.
 func FuzzExportPack(f *testing.F) {
 	f.Add("a\"b\\c", "é\u2028<&>", uint8(2))
 	f.Add("x\u0085y\u009b", "%20?q=1#f", uint8(1))
@@ -133,6 +134,9 @@ func FuzzExportPack(f *testing.F) {
 		code, out, stderr := run(t, "export", path)
 		if code != 0 {
 			t.Fatalf("export: exit %d: %s", code, stderr)
+		}
+		if escapeControls(out) != out {
+			t.Fatalf("export wrote bytes that the control escaper rewrites:\n%s", clip(out))
 		}
 		p, err := buildPacked([]byte(out), packOptions{To: -1})
 		if err != nil {
