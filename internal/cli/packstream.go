@@ -385,10 +385,10 @@ func unquote(v jsontext.Value, scratch []byte) []byte {
 }
 
 // streamPackages reads the "packages" array into sp. With more than one
-// processor, reading the JSON and checking and adding the packages run
-// side by side: the reader hands batches of packages to a goroutine that
-// adds them in order, so the first problem in the input is the one
-// reported.
+// processor, reading the JSON and cutting, checking and adding the
+// packages run side by side: the reader hands batches of package objects
+// to a goroutine that adds them in order, so the first problem in the
+// input is the one reported.
 func streamPackages(dec *jsontext.Decoder, sp *spool) error {
 	tok, err := dec.ReadToken()
 	if err != nil {
@@ -401,7 +401,8 @@ func streamPackages(dec *jsontext.Decoder, sp *spool) error {
 	default:
 		return inputErrorf("packages: json: cannot unmarshal %s into Go value of type []schema.Package", kindName(tok.Kind()))
 	}
-	add := func(b *packBatch) error { return b.addTo(sp) }
+	var cut packCutter
+	add := func(b *packBatch) error { return b.addTo(sp, &cut) }
 	var batches, free chan *packBatch
 	var failed atomic.Bool
 	done := make(chan error, 1)
@@ -411,7 +412,7 @@ func streamPackages(dec *jsontext.Decoder, sp *spool) error {
 			var err error
 			for b := range batches {
 				if err == nil {
-					if err = b.addTo(sp); err != nil {
+					if err = b.addTo(sp, &cut); err != nil {
 						failed.Store(true)
 					}
 				}
@@ -431,7 +432,7 @@ func streamPackages(dec *jsontext.Decoder, sp *spool) error {
 		default:
 			b = &packBatch{}
 		}
-		b.first, b.arena, b.lens = first, b.arena[:0], b.lens[:0]
+		b.first, b.arena, b.ends = first, b.arena[:0], b.ends[:0]
 		return b
 	}
 	rerr := readPackages(dec, add, next, &failed)
@@ -444,29 +445,50 @@ func streamPackages(dec *jsontext.Decoder, sp *spool) error {
 	return rerr
 }
 
-// packBatch is a run of packages read and not yet added: their strings
-// one after the other in arena, four lengths a package in lens.
+// packBatch is a run of packages read and not yet added: their objects
+// as the reader checked them, one after the other in arena, each ending
+// at its entry of ends.
 type packBatch struct {
 	first int
 	arena []byte
-	lens  []int32
+	ends  []int32
 }
 
 // batchSize is the number of packages of a batch.
 const batchSize = 1024
 
-// addTo checks the packages of b and adds them to sp.
-func (b *packBatch) addTo(sp *spool) error {
+// packCutter is what addTo reuses from one package to the next: the four
+// members of the package and, for an object that cutPackage leaves, a
+// token reader and its scratch.
+type packCutter struct {
+	fields [4][]byte
+	key    []byte
+	one    *jsontext.Decoder
+}
+
+// addTo cuts the packages of b, checks them and adds them to sp.
+func (b *packBatch) addTo(sp *spool, c *packCutter) error {
 	at := 0
-	cut := func(n int32) string {
-		s := bstr(b.arena[at : at+int(n)])
-		at += int(n)
-		return s
-	}
-	for i := 0; i < len(b.lens); i += 4 {
-		p := schema.Package{Name: cut(b.lens[i]), Version: cut(b.lens[i+1]), Resolved: cut(b.lens[i+2]), Integrity: cut(b.lens[i+3])}
+	for j, end := range b.ends {
+		v := b.arena[at:end]
+		at = int(end)
+		i := b.first + j
+		// The members are cut from the object in place; anything but an
+		// object of plain strings takes the token-by-token path.
+		if !cutPackage(v, &c.fields) {
+			if c.one == nil {
+				c.one = newJSONReader(bytes.NewReader(v))
+			} else {
+				c.one.Reset(bytes.NewReader(v), jsonOptions)
+			}
+			if err := readPackage(c.one, i, &c.fields, &c.key); err != nil {
+				return err
+			}
+		}
+		f := &c.fields
+		p := schema.Package{Name: bstr(f[0]), Version: bstr(f[1]), Resolved: bstr(f[2]), Integrity: bstr(f[3])}
 		if field, rule := schema.CheckPackage(&p); rule != "" {
-			return inputErrorf("packages[%d] (%s@%s): %s: %s", b.first+i/4, p.Name, p.Version, field, rule)
+			return inputErrorf("packages[%d] (%s@%s): %s: %s", i, p.Name, p.Version, field, rule)
 		}
 		sp.add(&p)
 	}
@@ -474,23 +496,19 @@ func (b *packBatch) addTo(sp *spool) error {
 }
 
 // readPackages reads the packages up to the closing ']' and hands them
-// to add in batches from next; it stops early once failed is set.
+// to add in batches from next; it stops early once failed is set. It
+// checks the syntax of each package object (the reader does) and keeps
+// it whole for addTo.
 func readPackages(dec *jsontext.Decoder, add func(*packBatch) error, next func(first int) *packBatch, failed *atomic.Bool) error {
-	var fields [4][]byte
-	var key []byte
-	var one *jsontext.Decoder
 	b := next(0)
 	i := 0
 	for ; dec.PeekKind() != ']'; i++ {
-		if len(b.lens) == 4*batchSize {
+		if len(b.ends) == batchSize {
 			if err := add(b); err != nil || failed.Load() {
 				return err
 			}
 			b = next(i)
 		}
-		// A package is read whole (the reader checks its syntax), and
-		// its members are cut from it in place; anything but an object
-		// of plain strings takes the token-by-token path.
 		v, err := dec.ReadValue()
 		if err != nil {
 			// A problem in the packages before it comes first.
@@ -499,23 +517,8 @@ func readPackages(dec *jsontext.Decoder, add func(*packBatch) error, next func(f
 			}
 			return syntaxError(err)
 		}
-		if !cutPackage(v, &fields) {
-			if one == nil {
-				one = newJSONReader(bytes.NewReader(v))
-			} else {
-				one.Reset(bytes.NewReader(v), jsonOptions)
-			}
-			if err := readPackage(one, i, &fields, &key); err != nil {
-				if aerr := add(b); aerr != nil {
-					return aerr
-				}
-				return err
-			}
-		}
-		for _, f := range fields {
-			b.arena = append(b.arena, f...)
-			b.lens = append(b.lens, int32(len(f)))
-		}
+		b.arena = append(b.arena, v...)
+		b.ends = append(b.ends, int32(len(b.arena)))
 	}
 	if err := add(b); err != nil {
 		return err
@@ -533,6 +536,9 @@ func readPackages(dec *jsontext.Decoder, add func(*packBatch) error, next func(f
 func cutPackage(v []byte, fields *[4][]byte) bool {
 	for k := range fields {
 		fields[k] = nil
+	}
+	if len(v) == 0 || v[0] != '{' {
+		return false // a string such as "}" is no object
 	}
 	i := skipSpace(v, 1)
 	if i < len(v) && v[i] == '}' {
