@@ -14,9 +14,10 @@ import (
 )
 
 // Create writes a new file at path atomically and durably: data is
-// verified, written to a temp file in the same directory (created
-// exclusively with perm, so the umask applies), fsynced, then moved to
-// path without replacing anything, and the directory is fsynced. Nobody
+// written to a temp file in the same directory (created exclusively with
+// perm, so the umask applies) and fsynced while it is verified, then, once
+// verified, moved to path without replacing anything, and the directory is
+// fsynced. Nobody
 // ever sees a partial file at path.
 //
 // Create never overwrites: when path exists (or appears while the data is
@@ -27,12 +28,29 @@ func Create(path string, data []byte, perm fs.FileMode, verify func([]byte) erro
 	return create(OSFS{}, path, data, perm, verify)
 }
 
-func create(fsys FS, path string, data []byte, perm fs.FileMode, verify func([]byte) error) error {
-	if verify != nil {
-		if err := verify(data); err != nil {
-			return fmt.Errorf("%s: %w: %w", path, ErrVerify, err)
-		}
+func create(fsys FS, path string, data []byte, perm fs.FileMode, verify func([]byte) error) (err error) {
+	// data is verified while the temp file is written and synced; the
+	// verdict is awaited before the rename, and a verify error comes
+	// before any other, as if it had run first.
+	verified := make(chan error, 1)
+	if verify == nil {
+		verified <- nil
+	} else {
+		go func() { verified <- verify(data) }()
 	}
+	waitVerify := func() error {
+		if verr := <-verified; verr != nil {
+			return fmt.Errorf("%s: %w: %w", path, ErrVerify, verr)
+		}
+		return nil
+	}
+	defer func() {
+		if verified != nil {
+			if verr := waitVerify(); verr != nil {
+				err = verr
+			}
+		}
+	}()
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("create %s: %w", path, fs.ErrExist)
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -63,6 +81,13 @@ func create(fsys FS, path string, data []byte, perm fs.FileMode, verify func([]b
 	}
 	if err := f.Sync(); err != nil {
 		return fail("fsync", err)
+	}
+	verr := waitVerify()
+	verified = nil
+	if verr != nil {
+		fsys.Remove(tmp)
+		f.Close()
+		return verr
 	}
 	if err := renameNoReplace(tmp, path); err != nil {
 		fsys.Remove(tmp)

@@ -105,11 +105,7 @@ func runDump(c *ucli.Context) error {
 		}
 		// The records of a file checked as it was read go straight from
 		// its bytes to the output.
-		werr = writeWithPackages(stdout(c), j, func(emit func(name, version, resolved, integrity string)) {
-			eachRecord(x.Bytes, x.Schema, func(r *schema.RawPackage) {
-				emit(bstr(r.Name), bstr(r.Version), bstr(r.Resolved), bstr(r.Integrity))
-			})
-		})
+		werr = writeWithPackages(stdout(c), j, x.Bytes, x.Schema)
 	})
 	if err != nil {
 		return exit(ioCode(err), "%v", err)

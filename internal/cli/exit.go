@@ -206,6 +206,13 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// WritePlain passes bytes known to need no escaping on (plainWriter).
+func (c *countingWriter) WritePlain(p []byte) (int, error) {
+	n, err := writePlain(c.w, p)
+	c.n += int64(n)
+	return n, err
+}
+
 // jsonRequested reports whether --json is among the flags of args (before
 // a "--").
 func jsonRequested(args []string) bool {

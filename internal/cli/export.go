@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -55,11 +56,7 @@ func runExport(c *ucli.Context) error {
 		content := &schema.Content{Config: schema.ConfigContent(cfg, registryOf(t.Registries(), cfg.RegistryHash)),
 			Packages: []schema.Package{}}
 		content.Config.Writer, _ = (&examination{Bytes: b, Schema: s}).writer()
-		werr = writeWithPackages(stdout(c), content, func(emit func(name, version, resolved, integrity string)) {
-			eachRecord(b, s, func(r *schema.RawPackage) {
-				emit(bstr(r.Name), bstr(r.Version), bstr(r.Resolved), bstr(r.Integrity))
-			})
-		})
+		werr = writeWithPackages(stdout(c), content, b, s)
 	})
 	if err != nil {
 		return exit(ioCode(err), "%v", err)
@@ -99,10 +96,17 @@ const packagesMember = "\n  \"packages\": []"
 
 // writeWithPackages writes v to w exactly as printJSON does, except that
 // the "packages" member, which must be a top-level member of v and empty
-// in it, gets the packages that each emits, written one by one through a
-// buffered writer instead of in a document built first. The output is
-// byte for byte what printJSON writes for v holding those packages.
-func writeWithPackages(w io.Writer, v any, each func(emit func(name, version, resolved, integrity string))) error {
+// in it, gets the records of b, a file that passed the strict check of s,
+// instead of a document built first. The output is byte for byte what
+// printJSON writes for v holding those packages.
+//
+// The records are cut from b in runs of jsonRunRecords, each run is
+// formatted by one of up to GOMAXPROCS goroutines, and another goroutine
+// writes the runs in order (through whatever w does, such as the control
+// escaper, which a run of plain strings skips: writePlain) while the next
+// ones are formatted. A few runs are in flight at
+// a time: about a megabyte of JSON each.
+func writeWithPackages(w io.Writer, v any, b []byte, s *schema.Schema) error {
 	var head bytes.Buffer
 	enc := json.NewEncoder(&head)
 	enc.SetEscapeHTML(false)
@@ -116,19 +120,101 @@ func writeWithPackages(w io.Writer, v any, each func(emit func(name, version, re
 		return errors.New("writeWithPackages: no empty top-level \"packages\" member")
 	}
 	at += len(packagesMember) - len("[]")
-	// The output is appended to buf and written a megabyte at a time.
-	const flushAt = 1 << 20
-	buf := make([]byte, 0, flushAt+4096)
-	var werr error
-	flush := func() {
-		if werr == nil && len(buf) > 0 {
-			_, werr = w.Write(buf)
-		}
-		buf = buf[:0]
+
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	inFlight := 2*workers + 2
+	// A run goes to jobs (a worker formats it) and to order (the writer
+	// waits for it to be formatted, writes it and puts it back in free).
+	jobs, order, free := make(chan *jsonRun, inFlight), make(chan *jsonRun, inFlight+2), make(chan *jsonRun, inFlight)
+	for range inFlight {
+		free <- &jsonRun{done: make(chan struct{}, 1)}
 	}
-	buf = append(buf, doc[:at]...)
+	for range workers {
+		go func() {
+			for r := range jobs {
+				r.format()
+			}
+		}()
+	}
+	werr := make(chan error, 1)
+	go func() {
+		var err error
+		for r := range order {
+			<-r.done
+			switch {
+			case err != nil || len(r.out) == 0:
+			case r.plain:
+				_, err = writePlain(w, r.out)
+			default:
+				_, err = w.Write(r.out)
+			}
+			if !r.text {
+				free <- r
+			}
+		}
+		werr <- err
+	}()
+	// text hands the writer bytes to write as they are.
+	text := func(t []byte) {
+		r := &jsonRun{out: t, text: true, done: make(chan struct{}, 1)}
+		r.done <- struct{}{}
+		order <- r
+	}
+	text(doc[:at])
 	n := 0
-	str := func(s string) {
+	cur := <-free
+	cur.recs, cur.first = cur.recs[:0], true
+	dispatch := func() {
+		order <- cur
+		jobs <- cur
+		cur = <-free
+		cur.recs, cur.first = cur.recs[:0], false
+	}
+	eachRecord(b, s, func(r *schema.RawPackage) {
+		cur.recs = append(cur.recs, *r)
+		n++
+		if len(cur.recs) == jsonRunRecords {
+			dispatch()
+		}
+	})
+	if len(cur.recs) > 0 {
+		dispatch()
+	}
+	close(jobs)
+	if n == 0 {
+		text(append([]byte("[]"), doc[at+len("[]"):]...))
+	} else {
+		text(append([]byte("\n  ]"), doc[at+len("[]"):]...))
+	}
+	close(order)
+	return <-werr
+}
+
+// jsonRunRecords is the number of packages of a run of
+// writeWithPackages: about a megabyte of JSON.
+const jsonRunRecords = 4096
+
+// jsonRun is a run of records of writeWithPackages and its JSON (or, when
+// text is set, bytes to write as they are); done gets a value once out
+// holds the JSON.
+type jsonRun struct {
+	recs  []schema.RawPackage
+	first bool // it holds the first package
+	text  bool
+	out   []byte
+	// plain is set when out holds only bytes that the control escaper
+	// keeps as they are (every string was plainJSON).
+	plain bool
+	done  chan struct{}
+}
+
+// format writes the packages of r as elements of a JSON array into
+// r.out, each member a JSON string as encoding/json writes it.
+func (r *jsonRun) format() {
+	buf := r.out[:0]
+	r.plain = true
+	str := func(b []byte) {
+		s := bstr(b)
 		if plainJSON(s) {
 			buf = append(buf, '"')
 			buf = append(buf, s...)
@@ -136,62 +222,41 @@ func writeWithPackages(w io.Writer, v any, each func(emit func(name, version, re
 			return
 		}
 		buf = appendJSONString(buf, s)
+		r.plain = false
 	}
-	each(func(name, version, resolved, integrity string) {
-		if n == 0 {
+	for i := range r.recs {
+		p := &r.recs[i]
+		if i == 0 && r.first {
 			buf = append(buf, "[\n    {\n      \"name\": "...)
 		} else {
 			buf = append(buf, ",\n    {\n      \"name\": "...)
 		}
-		n++
-		str(name)
+		str(p.Name)
 		buf = append(buf, ",\n      \"version\": "...)
-		str(version)
+		str(p.Version)
 		buf = append(buf, ",\n      \"resolved\": "...)
-		str(resolved)
+		str(p.Resolved)
 		buf = append(buf, ",\n      \"integrity\": "...)
-		str(integrity)
+		str(p.Integrity)
 		buf = append(buf, "\n    }"...)
-		if len(buf) >= flushAt {
-			flush()
-		}
-	})
-	if n == 0 {
-		buf = append(buf, "[]"...)
-	} else {
-		buf = append(buf, "\n  ]"...)
 	}
-	buf = append(buf, doc[at+len("[]"):]...)
-	flush()
-	return werr
+	r.out = buf
+	r.done <- struct{}{}
 }
 
-// plainJSON reports whether encoding/json writes s as it is between
-// quotes: printable ASCII (and DEL) without '"' or '\\'. It tests eight
-// bytes at a time.
+// plainJSON reports whether s is printable ASCII without DEL, '"' or
+// '\\': encoding/json writes it as it is between quotes, and the control
+// escaper keeps it as it is. It tests eight bytes at a time.
 func plainJSON(s string) bool {
-	const (
-		l = 0x0101010101010101
-		h = 0x8080808080808080
-	)
-	i := 0
-	for ; len(s)-i >= 8; i += 8 {
-		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		q, b := x^('"'*l), x^('\\'*l)
-		// A high bit set, a byte below 0x20, or a byte equal to '"' or
-		// '\\' (the zero-byte test); exact once no high bit is set.
-		if (x|(x-0x20*l)|(q-l)&^q|(b-l)&^b)&h != 0 {
-			return plainBytes(s[i:])
+	for len(s) >= 8 {
+		x := word(s)
+		if keepNone.unplain(x)|zeroBytes(x^'"'*ones)|zeroBytes(x^'\\'*ones) != 0 {
+			return false
 		}
+		s = s[8:]
 	}
-	return plainBytes(s[i:])
-}
-
-// plainBytes is plainJSON one byte at a time.
-func plainBytes(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+		if c := s[i]; !keepNone.byByte[c] || c == '"' || c == '\\' {
 			return false
 		}
 	}

@@ -189,7 +189,7 @@ func packInput(r io.Reader, size int64, o packOptions) (*packed, error) {
 			return fromPackageLock(append(rec.buf, rest...), o)
 		case bytes.EqualFold(name, []byte("config")), bytes.EqualFold(name, []byte("packages")), bytes.EqualFold(name, []byte("valid")):
 			rec.on, rec.buf = false, nil
-			cfg, hasPackages, err := streamContent(dec, sp, bytes.Clone(name))
+			cfg, hasPackages, err := streamContent(dec, sp, bytes.Clone(name), o.To)
 			if err != nil {
 				return nil, err
 			}
@@ -249,6 +249,11 @@ func fromPackageLock(b []byte, o packOptions) (*packed, error) {
 		return nil, inputErrorf("registry: %v", err)
 	}
 	p.Registry = norm
+	if o.To >= 0 {
+		p.sp.expect(o.To)
+	} else {
+		p.sp.expect(schema.Latest())
+	}
 	for i := range lock.Packages {
 		pk := &lock.Packages[i]
 		if _, rule := schema.CheckPackage(pk); rule != "" {
@@ -315,7 +320,24 @@ func (p *packed) verify(nb []byte) error {
 	if err != nil {
 		return err
 	}
-	if errs := s.Check(nb); len(errs) > 0 {
+	// The packages are summed alongside the check (which they wait for
+	// before they count): the walk stops at the first record it cannot
+	// cut, and the check says why.
+	type sum struct {
+		n      int
+		digest uint64
+	}
+	sums := make(chan sum, 1)
+	go func() {
+		var digest uint64
+		n := eachRecord(nb, s, func(r *schema.RawPackage) {
+			digest += packageHash(p.sp.seed, bstr(r.Name), bstr(r.Version), bstr(r.Resolved), bstr(r.Integrity))
+		})
+		sums <- sum{n, digest}
+	}()
+	errs := s.Check(nb)
+	got := <-sums
+	if len(errs) > 0 {
 		return errs[0]
 	}
 	if got := schema.DecodeConfig(nb[schema.OffConfigVersion:]); got != p.Config {
@@ -325,11 +347,7 @@ func (p *packed) verify(nb []byte) error {
 	if w, _ := x.writer(); w != p.Writer {
 		return errors.New("the encoded file does not hold the writer asked for")
 	}
-	var digest uint64
-	n := eachRecord(nb, s, func(r *schema.RawPackage) {
-		digest += packageHash(p.sp.seed, bstr(r.Name), bstr(r.Version), bstr(r.Resolved), bstr(r.Integrity))
-	})
-	if n != p.Count || digest != p.sp.digest {
+	if got.n != p.Count || got.digest != p.sp.digest {
 		return errors.New("the encoded file does not decode to the input's packages")
 	}
 	return nil

@@ -99,6 +99,7 @@ func TestBuildPackedErrors(t *testing.T) {
 		{`{"packages": [], "config": {"version": 1, "registryHash": "0x1"}, "packages": []}`, "two \"packages\" members"},
 		{`{"config": {"version": 1, "registryHash": "0x1"}, "packages": [{"name": "b", "version": "1.0.0"}, {"name": "a", "version": "1.0.0"}, {"name": "b", "version": "1.0.0"}]}`, "DuplicatePackage: package b@1.0.0: b@1.0.0 appears twice"},
 		{`{"config": {"version": 1, "registryHash": "0x1"}, "packages": [{"name": "a", "version": 1}]}`, "cannot unmarshal number"},
+		{`{"config": {"version": 1, "registryHash": "0x1"}, "packages": ["}"]}`, "cannot unmarshal string"},
 		{`{"config": {"version": 1, "registryHash": "0x1"}, "packages": [{"name": "a", "version": "1.0.0"}]} x`, "not valid JSON"},
 		{`{"config": {"version": 1, "registryHash": "0x1"}, "packages": [{"name": "a", "version": "1.0.0"`, "not valid JSON"},
 	} {

@@ -71,6 +71,10 @@ type spool struct {
 	seed   maphash.Seed
 	digest uint64
 	tally  schema.RegistryTally
+	// sums, when the records are expected to be framed (expect), holds
+	// the CRC-32C of every body in order, computed as it is added, so
+	// that frame does not compute them after the input is read.
+	sums []uint32
 }
 
 // newSpool returns a spool whose buffer can take size bytes without
@@ -86,6 +90,14 @@ func newSpool(size int64) *spool {
 	return &spool{buf: make([]byte, room, size), room: room, seed: maphash.MakeSeed()}
 }
 
+// expect tells s the version the file is expected to be written at,
+// before the first package is added.
+func (s *spool) expect(version int) {
+	if t, ok := schema.Lookup(version); ok && t.Framing != nil && s.count == 0 {
+		s.sums = make([]uint32, 0, 1024)
+	}
+}
+
 // packageHash is the hash of a package that digest sums.
 func packageHash(seed maphash.Seed, name, version, resolved, integrity string) uint64 {
 	h := maphash.String(seed, name)
@@ -96,7 +108,11 @@ func packageHash(seed maphash.Seed, name, version, resolved, integrity string) u
 
 // add appends a package that passed CheckPackage.
 func (s *spool) add(p *schema.Package) {
+	start := len(s.buf)
 	s.buf = schema.AppendBody(s.buf, p)
+	if s.sums != nil {
+		s.sums = append(s.sums, schema.CRC32C(s.buf[start:]))
+	}
 	if s.count > 0 && !s.unsorted {
 		c := strings.Compare(bstr(s.prevName), p.Name)
 		if c == 0 {
@@ -175,7 +191,7 @@ func (s *spool) sort() {
 		}
 		out = append(out, s.buf[off:off+bodySize(s.buf[off:])]...)
 	}
-	s.buf, s.unsorted = out, false
+	s.buf, s.unsorted, s.sums = out, false, nil
 }
 
 // finish returns the file of l's config and writer (l has no packages)
@@ -240,6 +256,10 @@ func (s *spool) frame(fr *schema.Framing, hs int) []byte {
 		s.buf, s.room = s.buf[:hs+n], hs
 	}
 	offs := s.bodies()
+	sums := s.sums
+	if len(sums) != len(offs) {
+		sums = nil
+	}
 	over := fr.Overhead()
 	end := hs + len(s.buf) - s.room + over*len(offs)
 	if end > cap(s.buf) {
@@ -257,7 +277,13 @@ func (s *spool) frame(fr *schema.Framing, hs int) []byte {
 		copy(b[body:body+n], b[off:off+n])
 		copy(b[at:], fr.Marker)
 		binary.BigEndian.PutUint32(b[at+len(fr.Marker):], uint32(n))
-		binary.BigEndian.PutUint32(b[body+n:], schema.CRC32C(b[body:body+n]))
+		var sum uint32
+		if sums != nil {
+			sum = sums[i]
+		} else {
+			sum = schema.CRC32C(b[body : body+n])
+		}
+		binary.BigEndian.PutUint32(b[body+n:], sum)
 	}
 	return b
 }
@@ -277,7 +303,7 @@ func syntaxError(err error) error {
 // streamContent reads lockfix JSON from dec, whose opening '{' has been
 // read, into sp, and returns its config object (nil when absent) and
 // whether it had a "packages" member.
-func streamContent(dec *jsontext.Decoder, sp *spool, first []byte) (cfg *schema.ContentConfig, hasPackages bool, err error) {
+func streamContent(dec *jsontext.Decoder, sp *spool, first []byte, to int) (cfg *schema.ContentConfig, hasPackages bool, err error) {
 	name := first
 	for {
 		switch {
@@ -300,6 +326,12 @@ func streamContent(dec *jsontext.Decoder, sp *spool, first []byte) (cfg *schema.
 				return nil, false, inputErrorf("two \"packages\" members")
 			}
 			hasPackages = true
+			switch {
+			case to >= 0:
+				sp.expect(to)
+			case cfg != nil:
+				sp.expect(cfg.Version)
+			}
 			if err := streamPackages(dec, sp); err != nil {
 				return nil, false, err
 			}
@@ -353,10 +385,10 @@ func unquote(v jsontext.Value, scratch []byte) []byte {
 }
 
 // streamPackages reads the "packages" array into sp. With more than one
-// processor, reading the JSON and checking and adding the packages run
-// side by side: the reader hands batches of packages to a goroutine that
-// adds them in order, so the first problem in the input is the one
-// reported.
+// processor, reading the JSON and cutting, checking and adding the
+// packages run side by side: the reader hands batches of package objects
+// to a goroutine that adds them in order, so the first problem in the
+// input is the one reported.
 func streamPackages(dec *jsontext.Decoder, sp *spool) error {
 	tok, err := dec.ReadToken()
 	if err != nil {
@@ -369,7 +401,8 @@ func streamPackages(dec *jsontext.Decoder, sp *spool) error {
 	default:
 		return inputErrorf("packages: json: cannot unmarshal %s into Go value of type []schema.Package", kindName(tok.Kind()))
 	}
-	add := func(b *packBatch) error { return b.addTo(sp) }
+	var cut packCutter
+	add := func(b *packBatch) error { return b.addTo(sp, &cut) }
 	var batches, free chan *packBatch
 	var failed atomic.Bool
 	done := make(chan error, 1)
@@ -379,7 +412,7 @@ func streamPackages(dec *jsontext.Decoder, sp *spool) error {
 			var err error
 			for b := range batches {
 				if err == nil {
-					if err = b.addTo(sp); err != nil {
+					if err = b.addTo(sp, &cut); err != nil {
 						failed.Store(true)
 					}
 				}
@@ -399,7 +432,7 @@ func streamPackages(dec *jsontext.Decoder, sp *spool) error {
 		default:
 			b = &packBatch{}
 		}
-		b.first, b.arena, b.lens = first, b.arena[:0], b.lens[:0]
+		b.first, b.arena, b.ends = first, b.arena[:0], b.ends[:0]
 		return b
 	}
 	rerr := readPackages(dec, add, next, &failed)
@@ -412,29 +445,50 @@ func streamPackages(dec *jsontext.Decoder, sp *spool) error {
 	return rerr
 }
 
-// packBatch is a run of packages read and not yet added: their strings
-// one after the other in arena, four lengths a package in lens.
+// packBatch is a run of packages read and not yet added: their objects
+// as the reader checked them, one after the other in arena, each ending
+// at its entry of ends.
 type packBatch struct {
 	first int
 	arena []byte
-	lens  []int32
+	ends  []int32
 }
 
 // batchSize is the number of packages of a batch.
 const batchSize = 1024
 
-// addTo checks the packages of b and adds them to sp.
-func (b *packBatch) addTo(sp *spool) error {
+// packCutter is what addTo reuses from one package to the next: the four
+// members of the package and, for an object that cutPackage leaves, a
+// token reader and its scratch.
+type packCutter struct {
+	fields [4][]byte
+	key    []byte
+	one    *jsontext.Decoder
+}
+
+// addTo cuts the packages of b, checks them and adds them to sp.
+func (b *packBatch) addTo(sp *spool, c *packCutter) error {
 	at := 0
-	cut := func(n int32) string {
-		s := bstr(b.arena[at : at+int(n)])
-		at += int(n)
-		return s
-	}
-	for i := 0; i < len(b.lens); i += 4 {
-		p := schema.Package{Name: cut(b.lens[i]), Version: cut(b.lens[i+1]), Resolved: cut(b.lens[i+2]), Integrity: cut(b.lens[i+3])}
+	for j, end := range b.ends {
+		v := b.arena[at:end]
+		at = int(end)
+		i := b.first + j
+		// The members are cut from the object in place; anything but an
+		// object of plain strings takes the token-by-token path.
+		if !cutPackage(v, &c.fields) {
+			if c.one == nil {
+				c.one = newJSONReader(bytes.NewReader(v))
+			} else {
+				c.one.Reset(bytes.NewReader(v), jsonOptions)
+			}
+			if err := readPackage(c.one, i, &c.fields, &c.key); err != nil {
+				return err
+			}
+		}
+		f := &c.fields
+		p := schema.Package{Name: bstr(f[0]), Version: bstr(f[1]), Resolved: bstr(f[2]), Integrity: bstr(f[3])}
 		if field, rule := schema.CheckPackage(&p); rule != "" {
-			return inputErrorf("packages[%d] (%s@%s): %s: %s", b.first+i/4, p.Name, p.Version, field, rule)
+			return inputErrorf("packages[%d] (%s@%s): %s: %s", i, p.Name, p.Version, field, rule)
 		}
 		sp.add(&p)
 	}
@@ -442,23 +496,19 @@ func (b *packBatch) addTo(sp *spool) error {
 }
 
 // readPackages reads the packages up to the closing ']' and hands them
-// to add in batches from next; it stops early once failed is set.
+// to add in batches from next; it stops early once failed is set. It
+// checks the syntax of each package object (the reader does) and keeps
+// it whole for addTo.
 func readPackages(dec *jsontext.Decoder, add func(*packBatch) error, next func(first int) *packBatch, failed *atomic.Bool) error {
-	var fields [4][]byte
-	var key []byte
-	var one *jsontext.Decoder
 	b := next(0)
 	i := 0
 	for ; dec.PeekKind() != ']'; i++ {
-		if len(b.lens) == 4*batchSize {
+		if len(b.ends) == batchSize {
 			if err := add(b); err != nil || failed.Load() {
 				return err
 			}
 			b = next(i)
 		}
-		// A package is read whole (the reader checks its syntax), and
-		// its members are cut from it in place; anything but an object
-		// of plain strings takes the token-by-token path.
 		v, err := dec.ReadValue()
 		if err != nil {
 			// A problem in the packages before it comes first.
@@ -467,23 +517,8 @@ func readPackages(dec *jsontext.Decoder, add func(*packBatch) error, next func(f
 			}
 			return syntaxError(err)
 		}
-		if !cutPackage(v, &fields) {
-			if one == nil {
-				one = newJSONReader(bytes.NewReader(v))
-			} else {
-				one.Reset(bytes.NewReader(v), jsonOptions)
-			}
-			if err := readPackage(one, i, &fields, &key); err != nil {
-				if aerr := add(b); aerr != nil {
-					return aerr
-				}
-				return err
-			}
-		}
-		for _, f := range fields {
-			b.arena = append(b.arena, f...)
-			b.lens = append(b.lens, int32(len(f)))
-		}
+		b.arena = append(b.arena, v...)
+		b.ends = append(b.ends, int32(len(b.arena)))
 	}
 	if err := add(b); err != nil {
 		return err
@@ -501,6 +536,9 @@ func readPackages(dec *jsontext.Decoder, add func(*packBatch) error, next func(f
 func cutPackage(v []byte, fields *[4][]byte) bool {
 	for k := range fields {
 		fields[k] = nil
+	}
+	if len(v) == 0 || v[0] != '{' {
+		return false // a string such as "}" is no object
 	}
 	i := skipSpace(v, 1)
 	if i < len(v) && v[i] == '}' {
