@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
@@ -314,41 +315,34 @@ func fromContent(cfg *schema.ContentConfig, hasPackages bool, sp *spool, o packO
 }
 
 // verify is the check of the bytes pack writes: strictly valid, with the
-// config, writer and packages read from the input.
+// verify is the check of the bytes pack writes (migrate.Verify):
+// strictly valid, with the config and writer read from the input, and
+// packages that sum to the input's (a digest: pack keeps no list of them).
 func (p *packed) verify(nb []byte) error {
-	s, err := schema.Sniff(nb)
-	if err != nil {
-		return err
-	}
-	// The packages are summed alongside the check (which they wait for
-	// before they count): the walk stops at the first record it cannot
-	// cut, and the check says why.
-	type sum struct {
-		n      int
-		digest uint64
-	}
-	sums := make(chan sum, 1)
-	go func() {
-		var digest uint64
-		n := eachRecord(nb, s, func(r *schema.RawPackage) {
-			digest += packageHash(p.sp.seed, bstr(r.Name), bstr(r.Version), bstr(r.Resolved), bstr(r.Integrity))
-		})
-		sums <- sum{n, digest}
-	}()
-	errs := s.Check(nb)
-	got := <-sums
-	if len(errs) > 0 {
-		return errs[0]
-	}
-	if got := schema.DecodeConfig(nb[schema.OffConfigVersion:]); got != p.Config {
-		return errors.New("the encoded file does not decode to the input's config")
-	}
-	x := &examination{Bytes: nb, Schema: s}
-	if w, _ := x.writer(); w != p.Writer {
-		return errors.New("the encoded file does not hold the writer asked for")
-	}
-	if got.n != p.Count || got.digest != p.sp.digest {
-		return errors.New("the encoded file does not decode to the input's packages")
+	w := p.Writer
+	return migrate.Verify(migrate.Expect{Version: p.Config.Version, Config: &p.Config, Writer: &w,
+		Packages: &packageSum{p: p}})(nb)
+}
+
+// packageSum is the migrate.Packages of pack's input: the count and the
+// digest (packageHash) of its packages, in any order of summing.
+type packageSum struct {
+	p      *packed
+	digest atomic.Uint64
+}
+
+func (q *packageSum) Begin() { q.digest.Store(0) }
+
+// Vouch adds record i to the digest; it vouches for none (the strings'
+// rules are checked as the input's are not proven).
+func (q *packageSum) Vouch(_ int, r *schema.RawPackage) bool {
+	q.digest.Add(packageHash(q.p.sp.seed, bstr(r.Name), bstr(r.Version), bstr(r.Resolved), bstr(r.Integrity)))
+	return false
+}
+
+func (q *packageSum) Done(_ []byte, _ *schema.Schema, n int) error {
+	if n != q.p.Count || q.digest.Load() != q.p.sp.digest {
+		return fmt.Errorf("%w: the encoded file does not decode to the input's packages", migrate.ErrMismatch)
 	}
 	return nil
 }
