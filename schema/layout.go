@@ -235,19 +235,27 @@ func (s *Schema) checkOrder() []int {
 // rules, laid out so that a valid header is checked in a few word
 // comparisons.
 type headerPlan struct {
-	// want and mask hold the header as little-endian words: where a bit
-	// of mask is set, the table fixes the bit to want's (the magic, the
-	// version, every KindFixed field); elsewhere mask is 0.
-	want, mask []uint64
-	writer     planSpan // the writer field; end 0 when none
-	checksum   int      // offset of the header checksum, -1 when none
+	// words are the 8-byte windows of the header that hold a byte the
+	// table fixes (the magic, the version, every KindFixed field), each
+	// with the values and a mask of the bits fixed; a header whose size
+	// is not a multiple of 8 ends with a window that overlaps the one
+	// before, masked to the bytes not already covered.
+	words    []planWord
+	writer   planSpan // the writer field; end 0 when none
+	checksum int      // offset of the header checksum, -1 when none
+}
+
+// planWord is one window of a headerPlan.
+type planWord struct {
+	off        int
+	want, mask uint64
 }
 
 type planSpan struct{ off, end int }
 
 // compile builds the plan of s's table.
 func (s *Schema) compile() headerPlan {
-	want, mask := make([]byte, s.HeaderSize+7), make([]byte, s.HeaderSize+7)
+	want, mask := make([]byte, s.HeaderSize), make([]byte, s.HeaderSize)
 	p := headerPlan{checksum: -1}
 	for i := range s.Header {
 		f := &s.Header[i]
@@ -271,47 +279,54 @@ func (s *Schema) compile() headerPlan {
 			mask[j] = 0xff
 		}
 	}
-	for w := 0; w*8 < s.HeaderSize; w++ {
-		p.want = append(p.want, binary.LittleEndian.Uint64(want[w*8:]))
-		p.mask = append(p.mask, binary.LittleEndian.Uint64(mask[w*8:]))
+	for off := 0; off < s.HeaderSize; off += 8 {
+		w := planWord{off: min(off, s.HeaderSize-8)}
+		for j := range 8 {
+			if at := w.off + j; at >= off { // not in the window before
+				w.want |= uint64(want[at]) << (8 * j)
+				w.mask |= uint64(mask[at]) << (8 * j)
+			}
+		}
+		if w.mask != 0 {
+			p.words = append(p.words, w)
+		}
 	}
 	return p
 }
 
-// fixedDiff returns the bits of word w of the header h (bytes 8w to
-// 8w+7, little-endian) that differ from the values the table fixes them
-// to: the one rule of the magic, the version and every KindFixed field.
-func (p *headerPlan) fixedDiff(h []byte, w int) uint64 {
+// diff returns the bits of the header h in the window w that differ from
+// the values the table fixes them to: the one rule of the magic, the
+// version and every KindFixed field. Bytes past the end of a short h
+// count as zero.
+func (w *planWord) diff(h []byte) uint64 {
 	var v uint64
-	if len(h) >= w*8+8 {
-		v = binary.LittleEndian.Uint64(h[w*8:])
+	if len(h) >= w.off+8 {
+		v = binary.LittleEndian.Uint64(h[w.off:])
 	} else {
-		v = loadTail(h[w*8:])
+		v = loadShort(h, w.off)
 	}
-	return (v ^ p.want[w]) & p.mask[w]
+	return (v ^ w.want) & w.mask
 }
 
-// loadTail reads the last, partial word of a header.
-func loadTail(b []byte) uint64 {
+// loadShort reads the window at off of a header that ends inside it.
+func loadShort(h []byte, off int) uint64 {
 	var v uint64
-	for i := len(b) - 1; i >= 0; i-- {
-		v = v<<8 | uint64(b[i])
+	for j := min(len(h), off+8) - 1; j >= off; j-- {
+		v = v<<8 | uint64(h[j])
 	}
 	return v
 }
 
-// fixedBad reports whether a byte of h in [off, end) breaks fixedDiff.
+// fixedBad reports whether a byte of h in [off, end) breaks the rule of
+// diff.
 func (p *headerPlan) fixedBad(h []byte, off, end int) bool {
-	for w := off / 8; w*8 < end; w++ {
-		m := ^uint64(0)
-		if lo := off - w*8; lo > 0 {
-			m <<= 8 * lo
-		}
-		if hi := end - w*8; hi < 8 {
-			m &= 1<<(8*hi) - 1
-		}
-		if p.fixedDiff(h, w)&m != 0 {
-			return true
+	for i := range p.words {
+		w := &p.words[i]
+		d := w.diff(h)
+		for j := range 8 {
+			if at := w.off + j; at >= off && at < end && d>>(8*j)&0xff != 0 {
+				return true
+			}
 		}
 	}
 	return false
@@ -319,7 +334,7 @@ func (p *headerPlan) fixedBad(h []byte, off, end int) bool {
 
 // HeaderValid reports whether the header of b is whole and keeps every
 // rule, without allocating: the fast path of a strict check. It applies
-// the rules of CheckHeader (fixedDiff, configFaults, WriterRule,
+// the rules of CheckHeader (planWord.diff, configFaults, WriterRule,
 // HeaderCRC) to the plan compiled from the same table, cheapest first.
 func (s *Schema) HeaderValid(b []byte) bool {
 	p := &s.plan
@@ -327,8 +342,8 @@ func (s *Schema) HeaderValid(b []byte) bool {
 		return false
 	}
 	var diff uint64
-	for w := range p.mask {
-		diff |= p.fixedDiff(b, w)
+	for i := range p.words {
+		diff |= p.words[i].diff(b)
 	}
 	if diff != 0 || configFaults(b[OffConfigVersion:], s.Flags) != 0 {
 		return false
