@@ -296,30 +296,17 @@ func (s *Schema) compile() headerPlan {
 
 // diff returns the bits of the header h in the window w that differ from
 // the values the table fixes them to: the one rule of the magic, the
-// version and every KindFixed field. Bytes past the end of a short h
-// count as zero.
+// version and every KindFixed field. h holds the whole header.
 func (w *planWord) diff(h []byte) uint64 {
-	var v uint64
-	if len(h) >= w.off+8 {
-		v = binary.LittleEndian.Uint64(h[w.off:])
-	} else {
-		v = loadShort(h, w.off)
-	}
-	return (v ^ w.want) & w.mask
-}
-
-// loadShort reads the window at off of a header that ends inside it.
-func loadShort(h []byte, off int) uint64 {
-	var v uint64
-	for j := min(len(h), off+8) - 1; j >= off; j-- {
-		v = v<<8 | uint64(h[j])
-	}
-	return v
+	return (binary.LittleEndian.Uint64(h[w.off:]) ^ w.want) & w.mask
 }
 
 // fixedBad reports whether a byte of h in [off, end) breaks the rule of
-// diff.
+// diff. A short h is read as if zeros followed it.
 func (p *headerPlan) fixedBad(h []byte, off, end int) bool {
+	if n := len(p.words); n > 0 && len(h) < p.words[n-1].off+8 {
+		h = append(make([]byte, 0, p.words[n-1].off+8), h...)[:p.words[n-1].off+8]
+	}
 	for i := range p.words {
 		w := &p.words[i]
 		d := w.diff(h)
