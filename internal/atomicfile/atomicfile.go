@@ -1019,7 +1019,8 @@ func noExchange(err error) bool {
 // whose open waits on the lease writes only after lockfix lets it go,
 // into whatever file is at the path then); without one, the original's
 // size, time and bytes are compared again through the descriptor still
-// open on it.
+// open on it, and the original must not be open for writing in another
+// process (which could still write it once lockfix has let it go).
 func (h *Handle) after() error {
 	span := trace.Start("file.recheck")
 	how := " (no lease: the bytes compared)"
@@ -1040,7 +1041,13 @@ func (h *Handle) after() error {
 	if st.Size != h.info.Size() || !time.Unix(st.Mtim.Unix()).Equal(h.info.ModTime()) {
 		return fmt.Errorf("%s: %w: another program rewrote it while lockfix replaced it", h.path, ErrChanged)
 	}
-	return h.sameBytes()
+	if err := h.sameBytes(); err != nil {
+		return err
+	}
+	if openForWriting(h.lock) {
+		return fmt.Errorf("%s: %w: another program has it open for writing", h.path, ErrChanged)
+	}
+	return nil
 }
 
 // keepOriginal hard-links the file at the target to a new temp name and
