@@ -605,16 +605,21 @@ func (r *runner) finish(j *job) {
 	if j.h != nil {
 		j.h.Close()
 	}
-	if r.mem != nil {
-		r.mem.release(j.mem)
-		j.mem = 0
-	}
+	r.releaseMem(j)
 	if j.res.Status != StatusMigrated && j.res.Status != StatusWouldMigrate && j.res.Status != StatusNotDurable {
 		j.res.Before, j.res.After = nil, nil
 		j.res.Dropped = nil
 	}
 	j.res.Duration = j.work
 	r.report(j.res)
+}
+
+// releaseMem gives back what the memory gate admitted for j.
+func (r *runner) releaseMem(j *job) {
+	if r.mem != nil {
+		r.mem.release(j.mem)
+		j.mem = 0
+	}
 }
 
 // batches migrates files in batches of at most o.BatchSize: temp files
@@ -644,6 +649,12 @@ func (r *runner) batches(files []string) {
 				return
 			}
 			j.pending = p
+			// Past its peak: what the file still holds (its bytes, old
+			// and new) is in use, and memoryLeft sees it. Kept admitted
+			// until the file is reported, a batch's files would make the
+			// workers preparing the next batch wait for memory that only
+			// that batch's commit gives back, after those workers end.
+			r.releaseMem(j)
 			mu.Lock()
 			ready = append(ready, j)
 			mu.Unlock()
