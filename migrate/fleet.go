@@ -7,11 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -43,8 +41,7 @@ const (
 )
 
 // BatchThreshold is the number of files above which SyncAuto batches.
-// Below it the per-file fsyncs cost little, and a filesystem sync would
-// also flush whatever unrelated data other programs have pending.
+// Below it there are too few fsyncs to share the device's flushes.
 const BatchThreshold = 64
 
 // DefaultBatchSize is how many files a batch holds open and locked at
@@ -66,8 +63,12 @@ const (
 	// minBatch is the smallest batch worth its sync round; with fewer
 	// descriptors than that takes, Run syncs each file on its own.
 	minBatch = 4
-	// maxSyncers bounds the fsyncs a batch has in flight at once.
-	maxSyncers = 64
+	// maxSyncers bounds the fsyncs a batch has in flight at once: a
+	// whole batch's temp files. Each blocks a thread of its own; fsyncs
+	// in flight together share the device's cache flushes (and, on a
+	// journaling filesystem, its journal commits), so the more at once,
+	// the fewer flushes per file.
+	maxSyncers = DefaultBatchSize
 )
 
 // fdsLeft returns how many more descriptors the process may open, beyond
@@ -93,7 +94,7 @@ func limits(o Options, files int) (Options, int) {
 	if o.Sync != SyncBatch {
 		return o, 0
 	}
-	syncers := max(1, min(maxSyncers, 8*runtime.GOMAXPROCS(0), left/8))
+	syncers := max(1, min(maxSyncers, left/8, threadsLeft()))
 	fit := (left - o.Jobs*fdsPerWorker - syncers) / (2 * fdsPerBatched)
 	o.BatchSize = min(o.BatchSize, fit)
 	if o.BatchSize < minBatch && files > o.BatchSize {
@@ -101,6 +102,32 @@ func limits(o Options, files int) (Options, int) {
 		return o, 0
 	}
 	return o, syncers
+}
+
+// threadsLeft returns how many threads the fsyncs in flight may block:
+// each fsync holds a thread of its own, and the Go runtime cannot fail to
+// start one (it aborts the process). A thread reserves a stack in the
+// address space (RLIMIT_STACK, as the C library does; 8 MiB where it is
+// unlimited) and counts towards the user's processes (RLIMIT_NPROC):
+// under a limit, a quarter of what is left of each. Without limits,
+// maxSyncers.
+func threadsLeft() int {
+	n := maxSyncers
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_AS, &rl) == nil && rl.Cur != unix.RLIM_INFINITY {
+		stack := int64(8 << 20)
+		var st unix.Rlimit
+		if unix.Getrlimit(unix.RLIMIT_STACK, &st) == nil && st.Cur != unix.RLIM_INFINITY && st.Cur > 0 && st.Cur < 1<<30 {
+			stack = int64(st.Cur)
+		}
+		if used, ok := procStatus("VmSize:"); ok && rl.Cur < 1<<62 {
+			n = min(n, int(max(0, int64(rl.Cur)-used)/4/stack))
+		}
+	}
+	if unix.Getrlimit(unix.RLIMIT_NPROC, &rl) == nil && rl.Cur != unix.RLIM_INFINITY && rl.Cur < 1<<30 {
+		n = min(n, int(rl.Cur/4))
+	}
+	return n
 }
 
 // readDirNames returns the names in dir.
@@ -189,8 +216,8 @@ type Result struct {
 	Problems []error
 	// Dropped lists what --allow-lossy dropped.
 	Dropped []string
-	// Duration is the time spent on the file (a batch's filesystem syncs,
-	// shared by its files, are not included).
+	// Duration is the time spent on the file (a batch's fsyncs, in
+	// flight together, are not included).
 	Duration time.Duration
 	// Before and After are the content before and after, with
 	// Options.KeepContent and for migrated files only.
@@ -573,16 +600,21 @@ func (r *runner) finish(j *job) {
 	if j.h != nil {
 		j.h.Close()
 	}
-	if r.mem != nil {
-		r.mem.release(j.mem)
-		j.mem = 0
-	}
+	r.releaseMem(j)
 	if j.res.Status != StatusMigrated && j.res.Status != StatusWouldMigrate && j.res.Status != StatusNotDurable {
 		j.res.Before, j.res.After = nil, nil
 		j.res.Dropped = nil
 	}
 	j.res.Duration = j.work
 	r.report(j.res)
+}
+
+// releaseMem gives back what the memory gate admitted for j.
+func (r *runner) releaseMem(j *job) {
+	if r.mem != nil {
+		r.mem.release(j.mem)
+		j.mem = 0
+	}
 }
 
 // batches migrates files in batches of at most o.BatchSize: temp files
@@ -612,6 +644,12 @@ func (r *runner) batches(files []string) {
 				return
 			}
 			j.pending = p
+			// Past its peak: what the file still holds (its bytes, old
+			// and new) is in use, and memoryLeft sees it. Kept admitted
+			// until the file is reported, a batch's files would make the
+			// workers preparing the next batch wait for memory that only
+			// that batch's commit gives back, after those workers end.
+			r.releaseMem(j)
 			mu.Lock()
 			ready = append(ready, j)
 			mu.Unlock()
@@ -654,51 +692,26 @@ func (r *runner) commit(renamed, ready []*job) []*job {
 		}
 		dirs[d] = append(dirs[d], j)
 	}
+	// Only lockfix's own files and directories are synced, never the
+	// whole filesystem (syncfs): that would also wait for whatever other
+	// programs have written, and it reports the write errors of the
+	// filesystem's other files while it misses those of a temp file
+	// written back before its own descriptor was opened. An fsync through
+	// a file's own descriptor reports that file's errors, exactly. A
+	// directory's files are settled (reported, their originals' second
+	// names removed) by the goroutine that synced it.
 	tempErr := make([]error, len(ready))
-	if ours := pendingBytes(ready, len(order)); !foreignDirty(ours) {
-		// Nothing much of other programs' waits to be written: one
-		// syncfs per filesystem is the cheapest sync of the lot.
-		span := trace.Start("batch.syncfs")
-		errs := map[uint64]error{}
-		for _, j := range ready {
-			dev := device(j)
-			if _, done := errs[dev]; !done {
-				errs[dev] = atomicfile.SyncFS(filepath.Dir(j.h.Target()))
-			}
+	span := trace.Start("batch.fsync")
+	r.parallel(len(ready)+len(order), func(i int) {
+		if i < len(ready) {
+			tempErr[i] = ready[i].pending.Sync()
+			return
 		}
-		for _, d := range order {
-			dev := device(dirs[d][0])
-			if _, done := errs[dev]; !done {
-				errs[dev] = atomicfile.SyncFS(d)
-			}
-		}
-		for i, j := range ready {
-			tempErr[i] = errs[device(j)]
-		}
-		for _, d := range order {
-			r.settle(dirs[d], errs[device(dirs[d][0])])
-		}
-		if trace.Enabled() {
-			span.End(fmt.Sprintf("%d temp files, %d directories, %d filesystems", len(ready), len(order), len(errs)))
-		}
-	} else {
-		// Other programs have data waiting: a filesystem sync would wait
-		// for it too. Sync only lockfix's own files and directories, all
-		// at once. A directory's files are settled (reported, their
-		// originals' second names removed) by the goroutine that synced
-		// it.
-		span := trace.Start("batch.fsync")
-		r.parallel(len(ready)+len(order), func(i int) {
-			if i < len(ready) {
-				tempErr[i] = ready[i].pending.Sync()
-				return
-			}
-			d := order[i-len(ready)]
-			r.settle(dirs[d], atomicfile.SyncDir(r.o.FS, d))
-		})
-		if trace.Enabled() {
-			span.End(fmt.Sprintf("%d temp files, %d directories", len(ready), len(order)))
-		}
+		d := order[i-len(ready)]
+		r.settle(dirs[d], atomicfile.SyncDir(r.o.FS, d))
+	})
+	if trace.Enabled() {
+		span.End(fmt.Sprintf("%d temp files, %d directories", len(ready), len(order)))
 	}
 	var ok []*job
 	for i, j := range ready {
@@ -731,59 +744,6 @@ func (r *runner) commit(renamed, ready []*job) []*job {
 	})
 	return out
 }
-
-// device is the device number of a job's lockfile.
-func device(j *job) uint64 {
-	if st, ok := j.h.Info().Sys().(*syscall.Stat_t); ok {
-		return uint64(st.Dev)
-	}
-	return 0
-}
-
-// pendingBytes estimates what a sync round of lockfix's own has to
-// write: the temp files' bytes and a block per directory.
-func pendingBytes(ready []*job, dirs int) int64 {
-	n := int64(dirs) * 4096
-	for _, j := range ready {
-		n += int64(len(j.conv.Data)) + 4096
-	}
-	return n
-}
-
-// foreignSlack is how much data beyond its own a batch lets a filesystem
-// sync wait for before it syncs only its own files instead.
-const foreignSlack = 16 << 20
-
-// foreignDirty reports whether more data than ours (and foreignSlack)
-// waits to be written back (Dirty and Writeback in /proc/meminfo):
-// another program's, which a filesystem sync would wait for. The count is
-// the machine's, not the filesystem's, so it errs towards the per-file
-// fsyncs, which are always correct. Without /proc/meminfo it says yes.
-func foreignDirty(ours int64) bool {
-	if forceSync != "" {
-		return forceSync == "fsync"
-	}
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return true
-	}
-	var pending int64
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 && (f[0] == "Dirty:" || f[0] == "Writeback:") {
-			kb, err := strconv.ParseInt(f[1], 10, 64)
-			if err != nil {
-				return true
-			}
-			pending += kb << 10
-		}
-	}
-	return pending > ours+foreignSlack
-}
-
-// forceSync, when "fsync" or "syncfs", fixes the batch's sync mechanism
-// (LOCKFIX_BATCH_SYNC, for tests and measurements).
-var forceSync = os.Getenv("LOCKFIX_BATCH_SYNC")
 
 // settle reports the renamed files of one directory once its fsync has
 // returned err: migrated, their originals' second names removed, or

@@ -351,7 +351,6 @@ func (failingSync) Sync() error {
 // they fail. A rerun syncs the not-durable ones (synced, exit 0), and the
 // run after that skips them.
 func TestRunDirSyncFails(t *testing.T) {
-	defer migrate.SetBatchSync(migrate.SetBatchSync("fsync"))
 	for _, mode := range []migrate.SyncMode{migrate.SyncBatch, migrate.SyncFile} {
 		t.Run(string(mode), func(t *testing.T) {
 			files, _ := fleet(t, 30, 0)

@@ -14,9 +14,9 @@
 //
 // Run migrates files on disk through the shared write path
 // (internal/atomicfile): each file is locked, read, converted, verified and
-// replaced whole, with one fsync per file (SyncFile) or with the
-// durability of a batch of files made by one filesystem sync before and
-// one after their renames (SyncBatch). Each file's version byte is its
+// replaced whole, with its fsyncs one after the other (SyncFile) or with
+// a batch's temp file fsyncs in flight together before their renames and
+// its directory fsyncs together after them (SyncBatch). Each file's version byte is its
 // state: a rerun skips the files already at the target, so a rerun is the
 // resume of an interrupted run.
 //

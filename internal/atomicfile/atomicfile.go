@@ -56,9 +56,10 @@
 // file's name, no link is needed, and what was moved aside is checked to
 // be the file read.
 //
-// Batches (many files, one sync) use Prepare, Commit and Forget: Commit
-// keeps the original's second name, and the batch removes it (Forget) once
-// the sync after its renames has succeeded. When that sync fails, the
+// Batches (many files, their syncs in flight together) use Prepare,
+// Pending.Sync, Commit and Forget: Commit keeps the original's second
+// name, and the batch removes it (Forget) once the directory fsync after
+// its renames has succeeded. When that sync fails, the
 // second name stays: the next Open of the lockfile removes it and says so
 // (Handle.Stale), and the caller makes the file durable (Handle.Sync).
 package atomicfile
@@ -733,10 +734,10 @@ type Pending struct {
 // Prepare verifies data and writes it to a new temp file next to the
 // target with the original's mode and ownership; with sync the check
 // runs while the file is written and fsynced, without it the check runs
-// first; when it fails no temp file remains and the error wraps ErrVerify. With sync, the temp file
-// is fsynced; without, the caller makes it durable some other way (a
-// filesystem sync) before Commit. The temp file stays locked until Commit
-// or Abort.
+// first; when it fails no temp file remains and the error wraps
+// ErrVerify. With sync, the temp file is fsynced; without, the caller
+// fsyncs it (Pending.Sync, a batch's many at once) before Commit. The
+// temp file stays locked until Commit or Abort.
 func (h *Handle) Prepare(data []byte, verify func([]byte) error, sync bool) (*Pending, error) {
 	if h.closed {
 		return nil, fmt.Errorf("%s: handle already closed", h.path)
@@ -890,7 +891,7 @@ func (p *Pending) Name() string { return p.name }
 
 // Commit checks that the lockfile is unchanged since Open and renames the
 // temp file over it. It does not sync the directory; Replace does, and a
-// batch syncs the filesystem once after all its commits. After a
+// batch fsyncs each directory once after all its commits. After a
 // successful Commit the handle holds the lock of the new file.
 func (p *Pending) Commit() error { return p.commit(false) }
 
@@ -1033,7 +1034,8 @@ func noExchange(err error) bool {
 // whose open waits on the lease writes only after lockfix lets it go,
 // into whatever file is at the path then); without one, the original's
 // size, time and bytes are compared again through the descriptor still
-// open on it.
+// open on it, and the original must not be open for writing in another
+// process (which could still write it once lockfix has let it go).
 func (h *Handle) after() error {
 	span := trace.Start("file.recheck")
 	how := " (no lease: the bytes compared)"
@@ -1054,7 +1056,13 @@ func (h *Handle) after() error {
 	if st.Size != h.info.Size() || !time.Unix(st.Mtim.Unix()).Equal(h.info.ModTime()) {
 		return fmt.Errorf("%s: %w: another program rewrote it while lockfix replaced it", h.path, ErrChanged)
 	}
-	return h.sameBytes()
+	if err := h.sameBytes(); err != nil {
+		return err
+	}
+	if openForWriting(h.lock) {
+		return fmt.Errorf("%s: %w: another program has it open for writing", h.path, ErrChanged)
+	}
+	return nil
 }
 
 // keepOriginal hard-links the file at the target to a new temp name and
@@ -1208,20 +1216,4 @@ func SyncDir(fsys FS, dir string) error {
 		return fmt.Errorf("fsync directory %s: %w", dir, err)
 	}
 	return d.Close()
-}
-
-// SyncFS flushes the whole filesystem holding path (syncfs(2)): one call
-// makes every file written in a batch durable.
-func SyncFS(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	span := trace.Start("fs.sync")
-	defer span.End(path)
-	if err := unix.Syncfs(int(f.Fd())); err != nil {
-		return fmt.Errorf("syncfs %s: %w", path, err)
-	}
-	return nil
 }

@@ -230,7 +230,7 @@ func TestFaultsBatch(t *testing.T) {
 			defer h.Close()
 			p, err := h.Prepare(withRows(t, old, 90), verify, false)
 			if err == nil {
-				if err := atomicfile.SyncFS(path); err != nil {
+				if err := p.Sync(); err != nil {
 					t.Fatal(err)
 				}
 				err = p.Commit()
@@ -256,7 +256,7 @@ func TestFaultsBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := atomicfile.SyncFS(path); err != nil {
+	if err := p.Sync(); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Commit(); err != nil {

@@ -70,6 +70,34 @@ func takeLease(f File) bool {
 	}
 }
 
+// openForWriting reports whether another process has f's file open for
+// writing, as far as a lease can tell: the kernel refuses one (EAGAIN)
+// exactly then. Open takes no lease when a writer holds the file open
+// for all of leaseWait; the second look without a lease asks again, since
+// such a writer can still write the original after lockfix has let it
+// go. Where leases are not granted at all, or f is itself open for
+// writing (the file of an earlier Replace through the same handle, whose
+// own descriptor would make the kernel refuse), it reports false.
+func openForWriting(f File) bool {
+	if leaseOff {
+		return false
+	}
+	if fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0); err != nil || fl&unix.O_ACCMODE != unix.O_RDONLY {
+		return false
+	}
+	for {
+		_, err := unix.FcntlInt(f.Fd(), unix.F_SETLEASE, unix.F_RDLCK)
+		switch {
+		case err == nil:
+			unix.FcntlInt(f.Fd(), unix.F_SETLEASE, unix.F_UNLCK)
+			return false
+		case errors.Is(err, unix.EINTR):
+			continue
+		}
+		return errors.Is(err, unix.EAGAIN)
+	}
+}
+
 // holdLease registers h, whose descriptor holds a lease, with the
 // watcher.
 func holdLease(h *Handle) {

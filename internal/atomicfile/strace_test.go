@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lockfix/lockfix/internal/atomicfile"
 	"github.com/lockfix/lockfix/schema"
 )
 
@@ -134,64 +135,73 @@ func tail(b []byte, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// TestStraceBatchSync runs a batched fleet migrate of 300 files under
-// strace with the sync after the renames failing (EIO), for both of the
-// batch's mechanisms: the per-file fsyncs, with the fsync of a third of the
-// directories failing, and the filesystem sync, with the second syncfs
-// (after the first batch's renames) failing. Every file's status in
-// --report says what is on disk (migrated and not-durable files hold the
-// new version, failed ones their original bytes), the exit code is 10,
-// and a rerun syncs exactly the not-durable files ("synced") and exits 0.
+// TestStraceBatchSync runs a fleet migrate of 300 files with the default
+// settings (a batch run) under strace, with EIO injected into the fsyncs
+// the batch really issues:
+//
+//   - directories: every fsync of a third of the directories (-P), which
+//     is the sync after their files' renames;
+//   - scattered: every other fsync of each thread, whatever it syncs: the
+//     temp files' fsyncs before their renames and the directories' after
+//     them, mixed within the same rounds.
+//
+// The strace log names each failed call. Every file's status in --report
+// must say what is on disk: a file whose temp file's fsync failed is
+// failed and holds its original bytes; one whose directory's fsync failed
+// is not-durable and holds a valid v2 file and the original's second
+// name (the mark the next run needs); every other file is migrated, v2,
+// with no temp file left. The exit code is 10. A rerun, under strace to
+// see its fsyncs, reports each not-durable file synced after fsyncing it
+// and its directory, each failed one migrated and the rest skipped, exits
+// 0 and leaves no temp file.
 func TestStraceBatchSync(t *testing.T) {
 	strace := needStrace(t)
 	if testing.Short() {
 		t.Skip("builds the lockfix command")
 	}
 	lockfix := buildLockfix(t, t.TempDir())
-	for _, mech := range []string{"fsync", "syncfs"} {
-		t.Run(mech, func(t *testing.T) {
-			if mech == "syncfs" {
-				// Known gap, left open on issue 17: since a batch chooses
-				// syncfs only while the filesystem is quiet, the EIO
-				// injected into syncfs no longer reaches a file here.
-				t.Skip("syncfs injection does not reach the batch since the busy-filesystem fallback; see the closing note")
-			}
-			straceBatchSync(t, strace, lockfix, mech)
+	for _, inject := range []string{"directories", "scattered"} {
+		t.Run(inject, func(t *testing.T) {
+			straceBatchSync(t, strace, lockfix, inject)
 		})
 	}
 }
 
-func straceBatchSync(t *testing.T, strace, lockfix, mech string) {
-	root := t.TempDir()
-	const n = 300
-	orig := map[string][]byte{}
-	failing := map[string]bool{}
-	args := []string{"-f", "-o", os.DevNull}
-	if mech == "fsync" {
-		args = append(args, "-e", "trace=fsync", "-e", "inject=fsync:error=EIO")
-	} else {
-		args = append(args, "-e", "trace=syncfs", "-e", "inject=syncfs:error=EIO:when=2")
-	}
-	for i := range n {
-		dir := filepath.Join(root, "team", fmt.Sprintf("app%03d", i))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+// fsyncLine matches a strace -y line of an fsync and captures the path of
+// its descriptor and the result.
+var fsyncLine = regexp.MustCompile(`(?m)^fsync\(\d+<([^>]*)>\)\s+= (0|-1 EIO .*\(INJECTED\))$`)
+
+// straceRun runs lockfix with args under strace (its own args first,
+// -ff -y and a log per thread added) and returns the exit code, the
+// output and, for each path, whether its fsyncs succeeded (true) or
+// failed by injection (false); a path synced both ways is false.
+func straceRun(t *testing.T, strace string, straceArgs []string, lockfix string, args ...string) (int, []byte, map[string]bool) {
+	t.Helper()
+	logs := t.TempDir()
+	cmdArgs := append([]string{"-ff", "-y", "-o", filepath.Join(logs, "strace")}, straceArgs...)
+	cmdArgs = append(append(cmdArgs, lockfix), args...)
+	out, err := exec.Command(strace, cmdArgs...).CombinedOutput()
+	synced := map[string]bool{}
+	files, _ := filepath.Glob(filepath.Join(logs, "strace.*"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
 			t.Fatal(err)
 		}
-		p := writeLock(t, dir, "bun.lockb", genLock(1, 5+i%20, uint64(i)), 0o644)
-		orig[p], _ = os.ReadFile(p)
-		if mech == "fsync" && i%3 == 0 {
-			failing[p] = true
-			args = append(args, "-P", dir)
+		for _, m := range fsyncLine.FindAllSubmatch(b, -1) {
+			p, ok := string(m[1]), string(m[2]) == "0"
+			if prev, seen := synced[p]; seen {
+				ok = ok && prev
+			}
+			synced[p] = ok
 		}
 	}
-	report := filepath.Join(t.TempDir(), "run.jsonl")
-	args = append(args, lockfix, "migrate", "--to", "2", "--sync", "batch", "--report", report, root)
-	cmd := exec.Command(strace, args...)
-	cmd.Env = append(os.Environ(), "LOCKFIX_BATCH_SYNC="+mech)
-	out, err := cmd.CombinedOutput()
-	if code := exitCode(err); code != 10 {
-		t.Errorf("migrate under strace: exit %d, want 10 (8 + 2: not durable)\n%s", code, tail(out, 20))
-	}
+	return exitCode(err), out, synced
+}
+
+// readReport returns the statuses of a --report file by path.
+func readReport(t *testing.T, report string) map[string]string {
+	t.Helper()
 	raw, err := os.ReadFile(report)
 	if err != nil {
 		t.Fatal(err)
@@ -204,47 +214,122 @@ func straceBatchSync(t *testing.T, strace, lockfix, mech string) {
 		}
 		statuses[rec.Path] = rec.Status
 	}
+	return statuses
+}
+
+func straceBatchSync(t *testing.T, strace, lockfix, inject string) {
+	root := t.TempDir()
+	const n = 300
+	orig := map[string][]byte{}
+	isDir := map[string]string{} // directory -> its lockfile
+	straceArgs := []string{"-e", "trace=fsync"}
+	if inject == "scattered" {
+		straceArgs = append(straceArgs, "-e", "inject=fsync:error=EIO:when=2+2")
+	} else {
+		straceArgs = append(straceArgs, "-e", "inject=fsync:error=EIO")
+	}
+	for i := range n {
+		dir := filepath.Join(root, "team", fmt.Sprintf("app%03d", i))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p := writeLock(t, dir, "bun.lockb", genLock(1, 5+i%20, uint64(i)), 0o644)
+		orig[p], _ = os.ReadFile(p)
+		isDir[dir] = p
+		if inject == "directories" && i%3 == 0 {
+			straceArgs = append(straceArgs, "-P", dir)
+		}
+	}
+	report := filepath.Join(t.TempDir(), "run.jsonl")
+	code, out, synced := straceRun(t, strace, straceArgs, lockfix, "migrate", "--to", "2", "--report", report, root)
+	if !strings.Contains(string(out), "sync batch") {
+		t.Fatalf("the default run of %d files is not a batch run:\n%s", n, tail(out, 3))
+	}
+
+	// What the log says failed: a temp file's fsync (before the rename)
+	// or a directory's (after it).
+	tempFailed, dirFailed := map[string]bool{}, map[string]bool{}
+	for path, ok := range synced {
+		if ok {
+			continue
+		}
+		dir, base := filepath.Split(path)
+		switch lock := isDir[path]; {
+		case lock != "":
+			dirFailed[lock] = true
+		case isDir[filepath.Clean(dir)] != "" && atomicfile.IsTemp(base):
+			tempFailed[isDir[filepath.Clean(dir)]] = true
+		default:
+			t.Errorf("an fsync failed on %s, which is neither a temp file nor a lockfile's directory", path)
+		}
+	}
+	if len(dirFailed) == 0 || inject == "scattered" && len(tempFailed) == 0 {
+		t.Fatalf("the injection hit %d temp files and %d directories: not what this test needs", len(tempFailed), len(dirFailed))
+	}
+	if code != 10 {
+		t.Errorf("migrate under strace: exit %d, want 10 (8 + 2: not durable)\n%s", code, tail(out, 20))
+	}
+
+	statuses := readReport(t, report)
 	if len(statuses) != n {
 		t.Fatalf("%d records in the report, want %d", len(statuses), n)
 	}
-	notDurable := 0
+	counts := map[string]int{}
 	for p, st := range statuses {
+		counts[st]++
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s, _ := schema.Sniff(b)
+		v2 := s != nil && s.Version == 2 && len(schema.Check(b)) == 0
+		left := temps(t, filepath.Dir(p))
+		want := "migrated"
 		switch {
-		case st == "migrated" || st == "not-durable":
-			if s == nil || s.Version != 2 || len(schema.Check(b)) > 0 {
-				t.Errorf("%s: %s, but it is not a valid v2 file on disk", p, st)
-			}
-		case st == "failed":
-			if !bytes.Equal(b, orig[p]) {
-				t.Errorf("%s: failed, but its bytes changed", p)
-			}
-		default:
-			t.Errorf("%s: status %s", p, st)
+		case tempFailed[p]:
+			want = "failed"
+		case dirFailed[p]:
+			want = "not-durable"
 		}
-		if st == "not-durable" {
-			notDurable++
+		if st != want {
+			t.Errorf("%s: reported %s, want %s (temp file fsync failed: %v, directory fsync failed: %v)", p, st, want, tempFailed[p], dirFailed[p])
 		}
-		if mech == "fsync" && failing[p] != (st == "not-durable") {
-			t.Errorf("%s: %s, its directory's fsync failing: %v", p, st, failing[p])
+		switch st {
+		case "failed":
+			if !bytes.Equal(b, orig[p]) || len(left) > 0 {
+				t.Errorf("%s: failed, but its bytes changed or temp files are left (%v)", p, left)
+			}
+		case "not-durable":
+			if !v2 || len(left) != 1 {
+				t.Errorf("%s: not-durable, but not a valid v2 file (%v) or not one mark for the rerun (temp files %v)", p, v2, left)
+			}
+		case "migrated":
+			if !v2 || len(left) > 0 {
+				t.Errorf("%s: migrated, but not a valid v2 file (%v) or temp files are left (%v)", p, v2, left)
+			}
 		}
 	}
-	if notDurable == 0 {
-		t.Fatal("no file is not-durable: the injection hit nothing")
-	}
-	out, err = exec.Command(lockfix, "migrate", "--to", "2", "--sync", "batch", "--report", report, root).CombinedOutput()
-	if code := exitCode(err); code != 0 {
+	t.Logf("first run: %v", counts)
+
+	// The rerun makes the not-durable files durable: an fsync of each
+	// file and of its directory.
+	code, out, synced = straceRun(t, strace, []string{"-e", "trace=fsync"}, lockfix, "migrate", "--to", "2", "--report", report, root)
+	if code != 0 {
 		t.Fatalf("the rerun: exit %d\n%s", code, tail(out, 20))
 	}
-	want := fmt.Sprintf(", %d synced", notDurable)
+	want := fmt.Sprintf("%d migrated, %d skipped, 0 refused, 0 failed, %d synced", counts["failed"], counts["migrated"], counts["not-durable"])
 	if !strings.Contains(string(out), want) {
 		t.Errorf("the rerun says %q, want %q", tail(out, 1), want)
 	}
-	for p := range orig {
+	again := readReport(t, report)
+	for p, st := range statuses {
+		want := map[string]string{"failed": "migrated", "not-durable": "synced", "migrated": "skipped"}[st]
+		if again[p] != want {
+			t.Errorf("%s: %s, then %s in the rerun, want %s", p, st, again[p], want)
+		}
+		if st == "not-durable" && (!synced[p] || !synced[filepath.Dir(p)]) {
+			t.Errorf("%s: synced in the rerun, but the log shows no fsync of it (%v) or of its directory (%v)", p, synced[p], synced[filepath.Dir(p)])
+		}
 		noTemps(t, filepath.Dir(p))
 	}
 }

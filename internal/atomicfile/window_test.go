@@ -197,3 +197,45 @@ func TestLeaseTaken(t *testing.T) {
 	}
 	ro.Close()
 }
+
+// TestWriterHoldsItOpen has another program hold the lockfile open for
+// writing from before Open until after Replace, and write it only then:
+// Open gets no lease (the kernel refuses one while the file is open for
+// writing), the bytes compared before and after the rename are the ones
+// read, and still Replace must not go on, since the other program's
+// write would land in the replaced original. It returns ErrChanged, and
+// the write is at the path.
+func TestWriterHoldsItOpen(t *testing.T) {
+	old := genLock(1, 10, 1)
+	nw := withRows(t, old, 33)
+	other := withRows(t, old, 99)
+	dir := t.TempDir()
+	path := writeLock(t, dir, "bun.lockb", old, 0o644)
+	if h, err := atomicfile.Open(path, atomicfile.Options{}); err != nil {
+		t.Fatal(err)
+	} else if leased := h.Leased(); h.Close() == nil && !leased {
+		t.Skip("this filesystem grants no lease")
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := atomicfile.Open(path, atomicfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if h.Leased() {
+		t.Fatal("a lease was granted while another program held the file open for writing")
+	}
+	err = h.Replace(nw, verify)
+	if !errors.Is(err, atomicfile.ErrChanged) || !strings.Contains(err.Error(), "open for writing") {
+		t.Fatalf("Replace: %v, want ErrChanged: open for writing", err)
+	}
+	if _, err := f.WriteAt(other, 0); err != nil {
+		t.Fatal(err)
+	}
+	sameBytes(t, path, other, "the other program's write")
+	noTemps(t, dir)
+}
