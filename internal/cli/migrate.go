@@ -115,7 +115,7 @@ Examples:
 			&ucli.StringFlag{Name: "sync", Value: string(migrate.SyncAuto), Usage: fmt.Sprintf("`MODE`: file (fsync each), batch (fsyncs of a batch at once) or auto (batch above %d files)", migrate.BatchThreshold)},
 			&ucli.BoolFlag{Name: "exit-zero", Usage: "exit 0 whatever happened to the files (an init container that must not hold its pod back); --report keeps what did"},
 			&ucli.DurationFlag{Name: "wait", Usage: "how long to wait for a file locked by another lockfix (`DURATION`, e.g. 5s)"},
-			&ucli.BoolFlag{Name: "break-links", Usage: "replace lockfiles that have more than one hard link (their other names keep the old content)"},
+			&ucli.BoolFlag{Name: "break-links", Aliases: []string{"force"}, Usage: "replace lockfiles that have more than one hard link (their other names keep the old content)"},
 		},
 		Action: runMigrate,
 	}

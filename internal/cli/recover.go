@@ -87,7 +87,8 @@ Examples:
 			&ucli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "report and show the diff, write nothing"},
 			&ucli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "also drop damaged packages and fill fields that cannot be derived"},
 			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the repair to `FILE`, leave the input untouched (one input only)"},
-			&ucli.BoolFlag{Name: "force", Usage: "let --output replace a file that exists"},
+			&ucli.BoolFlag{Name: "force", Usage: "let --output replace a file that exists, and replace a lockfile that has more than one hard link (as --break-links)"},
+			&ucli.BoolFlag{Name: "break-links", Usage: "replace a lockfile that has more than one hard link (its other names keep the old content)"},
 			&ucli.BoolFlag{Name: "no-backup", Usage: "do not keep the original bytes in a backup file before replacing"},
 			&ucli.StringSliceFlag{Name: "reference", Usage: "a peer lockfile `FILE`, or a DIR of them, from the same fleet (repeatable): hypotheses for damaged fields, copies of lost records"},
 			&ucli.StringFlag{Name: "registry", Usage: "registry `URL` for the registry hash when the packages do not tell it"},
@@ -121,6 +122,7 @@ type recoverRun struct {
 	dryRun bool
 	output string
 	force  bool
+	links  bool // replace a lockfile with several hard links
 	backup bool
 	wait   time.Duration
 	asJSON bool
@@ -188,6 +190,7 @@ func runRecover(c *ucli.Context) error {
 		dryRun: c.Bool("dry-run"),
 		output: c.String("output"),
 		force:  c.Bool("force"),
+		links:  c.Bool("break-links") || c.Bool("force"),
 		backup: !c.Bool("no-backup"),
 		wait:   c.Duration("wait"),
 		asJSON: global(c, "json"),
@@ -296,7 +299,7 @@ func (run *recoverRun) file(path string) (recoverResult, int) {
 	var data []byte
 	var err error
 	if inPlace {
-		h, err = run.e.openFile(path, atomicfile.Options{Wait: run.wait})
+		h, err = run.e.openFile(path, atomicfile.Options{Wait: run.wait, Links: run.links})
 		if err == nil {
 			defer h.Close()
 			data = h.Data()

@@ -23,7 +23,7 @@ func writeFlags() []ucli.Flag {
 	return []ucli.Flag{
 		&ucli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the diff of what would change and write nothing"},
 		&ucli.DurationFlag{Name: "wait", Usage: "wait up to `DURATION` (e.g. 10s) for another lockfix that holds the file's lock; 0 fails at once with exit 8"},
-		&ucli.BoolFlag{Name: "break-links", Usage: "replace a lockfile that has more than one hard link (its other names keep the old content)"},
+		&ucli.BoolFlag{Name: "break-links", Aliases: []string{"force"}, Usage: "replace a lockfile that has more than one hard link (its other names keep the old content)"},
 	}
 }
 
