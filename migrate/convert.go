@@ -60,6 +60,12 @@ type Conversion struct {
 	// Dropped lists what lossy steps dropped, one item each ("flag
 	// OFFLINE"); empty unless StepOptions.AllowLossy.
 	Dropped []string
+
+	// What encodes After at To, for a conversion whose Data is encoded
+	// in pieces as it is written (ReplaceInPieces): Data is nil then.
+	target  *schema.Schema
+	trusted bool
+	eo      schema.EncodeOptions
 }
 
 // Sniff returns the config version of b, or -1 and the error when the
@@ -91,6 +97,12 @@ func Convert(b []byte, to int, opts schema.StepOptions) (*Conversion, error) {
 // caller throws the answer away and converts what was read). The strict
 // decode runs while the file is read (schema.Schema.DecodeInPlace).
 func ConvertArriving(b []byte, ready func(n int) int, to int, opts schema.StepOptions) (*Conversion, error) {
+	return convertArriving(b, ready, to, opts, true)
+}
+
+// convertArriving is ConvertArriving; without encode, Data is left nil
+// for ReplaceInPieces to encode as it writes.
+func convertArriving(b []byte, ready func(n int) int, to int, opts schema.StepOptions, encode bool) (*Conversion, error) {
 	head := b
 	if ready != nil {
 		head = b[:min(len(b), ready(min(len(b), schema.OffConfigVersion+1)))]
@@ -124,21 +136,28 @@ func ConvertArriving(b []byte, ready func(n int) int, to int, opts schema.StepOp
 		cur = out
 	}
 	target, _ := schema.Lookup(to) // Plan checked it
-	eo := schema.EncodeOptions{Writer: opts.Writer}
-	encode := target.EncodeWith
+	c.target, c.eo = target, schema.EncodeOptions{Writer: opts.Writer}
 	if samePackages(cur.Packages, l.Packages) {
 		// One slice for both: a step's copy is not kept.
 		cur.Packages = l.Packages
 		// The packages are those the strict decode checked (the steps
 		// shared or copied them unchanged), and Verify checks the new
 		// bytes before they are written.
-		encode = target.EncodeTrusted
+		c.trusted = true
 	}
-	data, err := encode(cur, eo)
+	c.After = cur
+	if !encode {
+		return c, nil
+	}
+	enc := target.EncodeWith
+	if c.trusted {
+		enc = target.EncodeTrusted
+	}
+	data, err := enc(cur, c.eo)
 	if err != nil {
 		return nil, fmt.Errorf("encode at version %d: %w", to, err)
 	}
-	c.After, c.Data = cur, data
+	c.Data = data
 	return c, nil
 }
 

@@ -504,7 +504,7 @@ func (r *runner) begin(path string) *job {
 	// file and its check overlap.
 	buf := st.Bytes()
 	span := trace.Start("migrate.convert")
-	conv, err := ConvertArriving(buf, st.Ready, r.o.To, r.step)
+	conv, err := convertArriving(buf, st.Ready, r.o.To, r.step, !r.inPieces(len(buf)))
 	data, rerr := h.Arrived()
 	if rerr == nil && len(data) != len(buf) {
 		// The file changed size while it was read: convert what was read
@@ -565,7 +565,7 @@ func (r *runner) finishOne(j *job) {
 	start := time.Now()
 	verify := j.verify
 	var err error
-	if min(r.o.Jobs, r.sum.Jobs) >= runtime.GOMAXPROCS(0) {
+	if j.conv.Data != nil && min(r.o.Jobs, r.sum.Jobs) >= runtime.GOMAXPROCS(0) {
 		// Replace would check the new bytes in a goroutine of its own
 		// while it writes and fsyncs them; with a worker per processor or
 		// more at work, the workers keep the processors busy and that
@@ -581,7 +581,10 @@ func (r *runner) finishOne(j *job) {
 		verify = nil
 	}
 	span := trace.Start("file.replace")
-	if err == nil {
+	switch {
+	case err == nil && j.conv.Data == nil:
+		err = j.conv.ReplaceInPieces(j.h, Content(j.conv.After)) // inPieces
+	case err == nil:
 		err = j.h.Replace(j.conv.Data, verify)
 	}
 	span.End(j.res.Path)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"sync"
 	"sync/atomic"
 
 	"github.com/lockfix/lockfix/schema"
@@ -47,8 +48,9 @@ type Packages interface {
 	// goroutines at once, at most once per record, and must not keep r.
 	Vouch(i int, r *schema.RawPackage) bool
 	// Done is called after a clean check of b, a file of s with n
-	// records; it returns an error wrapping ErrMismatch when they were
-	// not the packages meant.
+	// records (or its header alone, when its records were checked in
+	// pieces as they were written); it returns an error wrapping
+	// ErrMismatch when they were not the packages meant.
 	Done(b []byte, s *schema.Schema, n int) error
 }
 
@@ -70,12 +72,9 @@ func Content(l *schema.Lockfile) Expect {
 // decoded copy of the new file.
 func Verify(e Expect) func([]byte) error {
 	return func(b []byte) error {
-		s, err := schema.Sniff(b)
+		s, err := e.schemaOf(b)
 		if err != nil {
 			return err
-		}
-		if e.Version >= 0 && s.Version != e.Version {
-			return fmt.Errorf("%w: the new bytes are version %d, want %d", ErrMismatch, s.Version, e.Version)
 		}
 		if e.Old != nil {
 			if err := keepsRecords(b, e.Old, s.HeaderSize, e.Edited); err != nil {
@@ -84,35 +83,58 @@ func Verify(e Expect) func([]byte) error {
 			if errs, _ := s.CheckHeader(b); len(errs) > 0 {
 				return &InvalidError{Version: s.Version, Problems: errs}
 			}
-		} else {
-			var known schema.Known
-			if e.Packages != nil {
-				e.Packages.Begin()
-				known = e.Packages.Vouch
-			}
-			if problems := s.CheckKnown(b, known); len(problems) > 0 {
-				return &InvalidError{Version: s.Version, Problems: problems}
-			}
+		} else if problems := s.CheckKnown(b, e.known()); len(problems) > 0 {
+			return &InvalidError{Version: s.Version, Problems: problems}
 		}
-		if got := schema.DecodeConfig(b[schema.OffConfigVersion:]); e.Config != nil && got != *e.Config {
-			return fmt.Errorf("%w: config %+v, want %+v", ErrMismatch, got, *e.Config)
-		}
-		if e.Writer != nil {
-			got := ""
-			if wf := s.FieldOf(schema.KindWriter); wf != nil {
-				got = schema.WriterString(b[wf.Offset:wf.End()])
-			}
-			if got != *e.Writer {
-				return fmt.Errorf("%w: the writer is %q, want %q", ErrMismatch, got, *e.Writer)
-			}
-		}
-		if e.Packages != nil {
-			// The check passed: the count field is the number of records.
-			cf := s.FieldOf(schema.KindCount)
-			return e.Packages.Done(b, s, int(schema.Uint(b[cf.Offset:cf.End()])))
-		}
+		return e.holds(s, b)
+	}
+}
+
+// schemaOf sniffs the new bytes b (or their header) and checks that they
+// are e's version.
+func (e *Expect) schemaOf(b []byte) (*schema.Schema, error) {
+	s, err := schema.Sniff(b)
+	if err != nil {
+		return nil, err
+	}
+	if e.Version >= 0 && s.Version != e.Version {
+		return nil, fmt.Errorf("%w: the new bytes are version %d, want %d", ErrMismatch, s.Version, e.Version)
+	}
+	return s, nil
+}
+
+// known starts a check of e's packages and returns what vouches for the
+// records in it; nil when e takes any packages.
+func (e *Expect) known() schema.Known {
+	if e.Packages == nil {
 		return nil
 	}
+	e.Packages.Begin()
+	return e.Packages.Vouch
+}
+
+// holds is the end of a check of new bytes b of s that passed the strict
+// check (b may be their header alone, when their records were checked in
+// pieces): it returns how they break e's config, writer and packages.
+func (e *Expect) holds(s *schema.Schema, b []byte) error {
+	if got := schema.DecodeConfig(b[schema.OffConfigVersion:]); e.Config != nil && got != *e.Config {
+		return fmt.Errorf("%w: config %+v, want %+v", ErrMismatch, got, *e.Config)
+	}
+	if e.Writer != nil {
+		got := ""
+		if wf := s.FieldOf(schema.KindWriter); wf != nil {
+			got = schema.WriterString(b[wf.Offset:wf.End()])
+		}
+		if got != *e.Writer {
+			return fmt.Errorf("%w: the writer is %q, want %q", ErrMismatch, got, *e.Writer)
+		}
+	}
+	if e.Packages != nil {
+		// The check passed: the count field is the number of records.
+		cf := s.FieldOf(schema.KindCount)
+		return e.Packages.Done(b, s, int(schema.Uint(b[cf.Offset:cf.End()])))
+	}
+	return nil
 }
 
 // keepsRecords reports how b, an edit of old, breaks Expect.Old: another
@@ -143,8 +165,11 @@ func PackagesOf(pkgs []schema.Package) Packages {
 type packageList struct {
 	pkgs []schema.Package
 	// bad is the first record that differs from its package (or has
-	// none), math.MaxInt64 while none does; set from several goroutines.
+	// none), math.MaxInt64 while none does, and got that record; set
+	// from several goroutines, under mu.
 	bad atomic.Int64
+	mu  sync.Mutex
+	got schema.Package
 }
 
 func (p *packageList) Begin() { p.bad.Store(math.MaxInt64) }
@@ -153,22 +178,23 @@ func (p *packageList) Vouch(i int, r *schema.RawPackage) bool {
 	if i < len(p.pkgs) && sameStrings(r, &p.pkgs[i]) {
 		return true
 	}
-	for cur := p.bad.Load(); int64(i) < cur && !p.bad.CompareAndSwap(cur, int64(i)); cur = p.bad.Load() {
+	p.mu.Lock()
+	if int64(i) < p.bad.Load() {
+		p.bad.Store(int64(i))
+		p.got = r.Package()
 	}
+	p.mu.Unlock()
 	return false
 }
 
-func (p *packageList) Done(b []byte, s *schema.Schema, n int) error {
+func (p *packageList) Done(_ []byte, _ *schema.Schema, n int) error {
 	if n != len(p.pkgs) {
 		return fmt.Errorf("%w: %d packages, want %d", ErrMismatch, n, len(p.pkgs))
 	}
 	if i := p.bad.Load(); i < int64(len(p.pkgs)) {
-		var got schema.Package
-		Records(b, s, func(j int, r *schema.RawPackage) {
-			if int64(j) == i {
-				got = r.Package()
-			}
-		})
+		p.mu.Lock()
+		got := p.got
+		p.mu.Unlock()
 		return fmt.Errorf("%w: package %d is %+v, want %+v", ErrMismatch, i, got, p.pkgs[i])
 	}
 	return nil

@@ -522,20 +522,11 @@ func (s *Schema) putHeader(h []byte, cfg Config, count int, writer []byte) {
 // header checksums into b, a whole file.
 func (s *Schema) sealHeader(b []byte) {
 	array := b[s.HeaderSize:]
-	for i := range s.Header {
-		f := &s.Header[i]
-		switch f.Kind {
-		case KindArraySize:
-			putUint(b[f.Offset:f.End()], uint64(len(array)))
-		case KindArrayChecksum:
-			putUint(b[f.Offset:f.End()], CRC64(array))
-		}
+	var sum uint64
+	if s.FieldOf(KindArrayChecksum) != nil {
+		sum = CRC64(array)
 	}
-	for i := range s.Header {
-		if f := &s.Header[i]; f.Kind == KindHeaderChecksum {
-			putUint(b[f.Offset:f.End()], HeaderCRC(b[:s.HeaderSize], f.Offset))
-		}
-	}
+	s.SealHead(b[:s.HeaderSize], len(array), sum)
 }
 
 // Seal recomputes the derived fields of the whole file b at version s in

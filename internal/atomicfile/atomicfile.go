@@ -729,6 +729,8 @@ type Pending struct {
 	name string // the temp file's name; the target's once renamed
 	data []byte
 	old  string // the original's second name that a batch Commit kept
+	// pieces: the content was written in pieces (data is nil).
+	pieces *Pieces
 }
 
 // Prepare verifies data and writes it to a new temp file next to the
@@ -739,14 +741,8 @@ type Pending struct {
 // fsyncs it (Pending.Sync, a batch's many at once) before Commit. The
 // temp file stays locked until Commit or Abort.
 func (h *Handle) Prepare(data []byte, verify func([]byte) error, sync bool) (*Pending, error) {
-	if h.closed {
-		return nil, fmt.Errorf("%s: handle already closed", h.path)
-	}
-	if h.lock == nil {
-		return nil, fmt.Errorf("%s: opened read-only", h.path)
-	}
-	if h.arriving != nil {
-		return nil, fmt.Errorf("%s: still being read (call Arrived first)", h.path)
+	if err := h.writable(); err != nil {
+		return nil, err
 	}
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("%s: %w: the new content is %d bytes, the limit is %d", h.path, ErrTooLarge, len(data), MaxSize)
@@ -788,12 +784,64 @@ func (h *Handle) Prepare(data []byte, verify func([]byte) error, sync bool) (*Pe
 	return p, err
 }
 
+// writable returns why the handle cannot write, or nil.
+func (h *Handle) writable() error {
+	switch {
+	case h.closed:
+		return fmt.Errorf("%s: handle already closed", h.path)
+	case h.lock == nil:
+		return fmt.Errorf("%s: opened read-only", h.path)
+	case h.arriving != nil:
+		return fmt.Errorf("%s: still being read (call Arrived first)", h.path)
+	}
+	return nil
+}
+
 // writeTemp writes data to a new temp file next to the target, with the
 // original's owner and mode, fsynced when sync is set, and locked.
 func (h *Handle) writeTemp(data []byte, sync bool) (*Pending, error) {
+	p, fail, err := h.createTemp(data)
+	if err != nil {
+		return nil, err
+	}
+	span := trace.Start("file.write")
+	_, err = p.tmp.Write(data)
+	if trace.Enabled() {
+		span.End(fmt.Sprintf("%s %dB", h.path, len(data)))
+	}
+	if err != nil {
+		return fail("write", err)
+	}
+	if op, err := p.keepAttributes(); err != nil {
+		return fail(op, err)
+	}
+	if sync {
+		span := trace.Start("file.fsync")
+		err := p.tmp.Sync()
+		span.End(h.path)
+		if err != nil {
+			return fail("fsync", err)
+		}
+	}
+	return p, nil
+}
+
+// keepAttributes gives the temp file the original's owner, mode and
+// extended attributes; on an error it returns the operation that failed.
+func (p *Pending) keepAttributes() (string, error) {
+	if op, err := keepOwnerAndMode(p.tmp, p.h.info); err != nil {
+		return op, err
+	}
+	return copyXattrs(p.h.lock, p.tmp)
+}
+
+// createTemp creates and locks a new temp file next to the target, for
+// data (nil when it is written in pieces). fail aborts it and returns the
+// error of an operation on it.
+func (h *Handle) createTemp(data []byte) (*Pending, func(op string, err error) (*Pending, error), error) {
 	name, err := tempName(h.target)
 	if err != nil {
-		return nil, fmt.Errorf("%s: temp name: %w", h.path, err)
+		return nil, nil, fmt.Errorf("%s: temp name: %w", h.path, err)
 	}
 	// Until it has the original's owner, the temp file is readable by its
 	// creator only. When the creator is the owner, it gets the original's
@@ -807,7 +855,7 @@ func (h *Handle) writeTemp(data []byte, sync bool) (*Pending, error) {
 	f, err := h.fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, perm)
 	span.End(h.path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: create temp file: %w", h.path, err)
+		return nil, nil, fmt.Errorf("%s: create temp file: %w", h.path, err)
 	}
 	p := &Pending{h: h, tmp: f, name: name, data: data}
 	fail := func(op string, err error) (*Pending, error) {
@@ -815,31 +863,10 @@ func (h *Handle) writeTemp(data []byte, sync bool) (*Pending, error) {
 		return nil, fmt.Errorf("%s: %s temp file %s: %w", h.path, op, filepath.Base(name), err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return fail("lock", err)
+		_, err := fail("lock", err)
+		return nil, nil, err
 	}
-	span = trace.Start("file.write")
-	_, err = f.Write(data)
-	if trace.Enabled() {
-		span.End(fmt.Sprintf("%s %dB", h.path, len(data)))
-	}
-	if err != nil {
-		return fail("write", err)
-	}
-	if op, err := keepOwnerAndMode(f, h.info); err != nil {
-		return fail(op, err)
-	}
-	if op, err := copyXattrs(h.lock, f); err != nil {
-		return fail(op, err)
-	}
-	if sync {
-		span := trace.Start("file.fsync")
-		err := f.Sync()
-		span.End(h.path)
-		if err != nil {
-			return fail("fsync", err)
-		}
-	}
-	return p, nil
+	return p, fail, nil
 }
 
 // keepOwnerAndMode gives f the owner, group and mode of the original
@@ -1144,6 +1171,9 @@ func (p *Pending) putBack(old string, cause error) error {
 // the bytes lockfix wrote: another program that opened the path after the
 // rename writes into it.
 func (p *Pending) untouched() bool {
+	if p.pieces != nil {
+		return p.pieces.untouched()
+	}
 	var st unix.Stat_t
 	if unix.Fstat(int(p.tmp.Fd()), &st) != nil || st.Size != int64(len(p.data)) {
 		return false

@@ -1,0 +1,299 @@
+package schema
+
+import (
+	"errors"
+	"fmt"
+)
+
+// This file encodes and checks a file in pieces of whole records, so that
+// a large file can be written and checked without holding it whole: the
+// records first, in order, then the header, whose array size and CRC-64
+// are known only once every record is.
+
+// Encoding is a lockfile being encoded at a version in pieces (see
+// Schema.EncodePieces): the records of any run of packages, then the
+// header, once the array's CRC-64 is known.
+type Encoding struct {
+	s      *Schema
+	l      *Lockfile
+	cfg    Config
+	writer []byte
+	size   int
+	// every is the records of a piece, starts the file offset of each.
+	every  int
+	starts []int
+}
+
+// EncodePieces is the encoder of EncodeWith (EncodeTrusted with trusted)
+// for a file written in pieces of every records (the last may hold
+// fewer). It makes the checks of the encoder now:
+// an error here is the encoder's. The records are then Records' and the
+// header Header's; together, in file order, they are the bytes EncodeWith
+// (EncodeTrusted) returns.
+func (s *Schema) EncodePieces(l *Lockfile, o EncodeOptions, trusted bool, every int) (*Encoding, error) {
+	every = max(every, 1)
+	cfg, errs := CheckEncode(l, s.Version, s.Flags, trusted)
+	var writer []byte
+	if wf := s.FieldOf(KindWriter); wf != nil {
+		name := l.Writer
+		if name == "" {
+			name = o.Writer
+		}
+		if name == "" {
+			name = DefaultWriter
+		}
+		if len(name) > wf.Size {
+			name = name[:wf.Size]
+		}
+		writer = make([]byte, wf.Size)
+		copy(writer, name)
+		if rule := WriterRule(writer); rule != "" {
+			errs = append(errs, fmt.Errorf("writer %q: %s", name, rule))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, &EncodeError{Version: s.Version, Problems: errs}
+	}
+	cf := s.FieldOf(KindCount)
+	if uint64(len(l.Packages)) >= 1<<(8*min(cf.Size, 7)) {
+		return nil, fmt.Errorf("cannot encode at version %d: %d packages do not fit a %d-byte count", s.Version, len(l.Packages), cf.Size)
+	}
+	size := s.HeaderSize
+	starts := make([]int, 0, len(l.Packages)/every+1)
+	for i := range l.Packages {
+		if i%every == 0 {
+			starts = append(starts, size)
+		}
+		size += s.RecordSize(&l.Packages[i])
+	}
+	return &Encoding{s: s, l: l, cfg: cfg, writer: writer, size: size, every: every, starts: starts}, nil
+}
+
+// Pieces returns the number of pieces.
+func (e *Encoding) Pieces() int { return len(e.starts) }
+
+// Piece appends the records of piece k to dst and returns them, with the
+// piece's file offset and its first record and number of records.
+func (e *Encoding) Piece(dst []byte, k int) (piece []byte, base, first, n int) {
+	first = k * e.every
+	last := min(first+e.every, len(e.l.Packages))
+	return e.Records(dst, first, last), e.starts[k], first, last - first
+}
+
+// Schema returns the version encoded at.
+func (e *Encoding) Schema() *Schema { return e.s }
+
+// Count returns the number of records.
+func (e *Encoding) Count() int { return len(e.l.Packages) }
+
+// Size returns the size of the whole file: the header and every record.
+func (e *Encoding) Size() int { return e.size }
+
+// Records appends the records of packages lo..hi-1 to dst.
+func (e *Encoding) Records(dst []byte, lo, hi int) []byte {
+	for i := lo; i < hi; i++ {
+		dst = e.s.AppendRecord(dst, &e.l.Packages[i])
+	}
+	return dst
+}
+
+// Header returns the header of the file whose package array is the
+// records of every package, with CRC-64 arraySum (ignored by a version
+// that records none).
+func (e *Encoding) Header(arraySum uint64) []byte {
+	h := make([]byte, e.s.HeaderSize)
+	e.s.putHeader(h, e.cfg, len(e.l.Packages), e.writer)
+	e.s.SealHead(h, e.size-e.s.HeaderSize, arraySum)
+	return h
+}
+
+// SealHead writes into the header h the fields derived from the package
+// array, its size and its CRC-64 sum, and then the header checksum.
+func (s *Schema) SealHead(h []byte, size int, sum uint64) {
+	for i := range s.Header {
+		f := &s.Header[i]
+		switch f.Kind {
+		case KindArraySize:
+			putUint(h[f.Offset:f.End()], uint64(size))
+		case KindArrayChecksum:
+			putUint(h[f.Offset:f.End()], sum)
+		}
+	}
+	for i := range s.Header {
+		if f := &s.Header[i]; f.Kind == KindHeaderChecksum {
+			putUint(h[f.Offset:f.End()], HeaderCRC(h[:s.HeaderSize], f.Offset))
+		}
+	}
+}
+
+// ArrayCheck is the strict check of a file that arrives in pieces of
+// whole records, in file order, and then its header (Schema.CheckKnown
+// for bytes never held whole). Each piece's records are checked by
+// CheckPiece, which is the record check of CheckKnown and may run on
+// several goroutines at once; Add then takes the pieces in order (the
+// order across pieces, the array's size and CRC-64), and End checks the
+// header against them. The problems are those CheckKnown reports for the
+// whole file, in the same order, with two exceptions: a piece whose
+// records do not fill it exactly is reported at its end (TrailingData),
+// where a check of the whole file would read on into the next piece; and
+// a plain record that starts a piece and has an empty name can be
+// reported out of order a second time.
+type ArrayCheck struct {
+	s     *Schema
+	count int
+	known Known
+	// next is the number of records added, at file offset off; size the
+	// bytes added and sum their CRC-64.
+	next, off int
+	sum       uint64
+	// last is a copy of the last record added, for the order check of
+	// the next piece's first.
+	last []byte
+	errs []error
+}
+
+// NewArrayCheck starts the check of a file of s whose header says it
+// holds count records. known, when not nil, vouches for records as in
+// CheckKnown.
+func (s *Schema) NewArrayCheck(count int, known Known) *ArrayCheck {
+	return &ArrayCheck{s: s, count: count, known: known, off: s.HeaderSize}
+}
+
+// CheckPiece checks piece, which must hold exactly the n records first
+// .. first+n-1 of the file and lies at file offset base, each as
+// CheckKnown does (the record after the last also checks what follows
+// it). It returns the problems, with file offsets, and the offset in piece
+// of its last record (for Add). The order of the piece's first record
+// after the record before it is checked by Add. It may run on several
+// goroutines at once; c is not used.
+func (c *ArrayCheck) CheckPiece(piece []byte, base, first, n int) ([]error, int) {
+	s := c.s
+	ch := chunk{first: first, last: first + n, off: 0, prev: -1}
+	var res chunkResult
+	if s.Framing == nil {
+		res = s.checkPlain(piece, nil, ch, c.count, c.known)
+	} else {
+		res = s.checkRecords(piece, nil, ch, c.count, c.known)
+	}
+	for _, err := range res.errs {
+		var ce *CorruptionError
+		if errors.As(err, &ce) && ce.Offset >= 0 {
+			ce.Offset += int64(base)
+		}
+	}
+	// The offset of the last record, and that the n records fill the
+	// piece: a hop over their sizes (the bytes are in the cache).
+	last, off := -1, 0
+	for i := 0; i < n; i++ {
+		size := s.hop(piece[off:])
+		if size <= 0 {
+			return res.errs, last // the check has reported the damage
+		}
+		last, off = off, off+size
+	}
+	if off != len(piece) && len(res.errs) == 0 {
+		res.errs = append(res.errs, CorruptRecord(ErrTrailingData, base+off, first+n, "packages",
+			fmt.Sprintf("%d bytes follow the %d records of a piece", len(piece)-off, n)))
+	}
+	return res.errs, last
+}
+
+// hop returns the size of the record at the start of b from its length
+// fields alone, or 0 when b cannot hold it.
+func (s *Schema) hop(b []byte) int {
+	if fr := s.Framing; fr != nil {
+		m := len(fr.Marker)
+		if len(b) < m+4 {
+			return 0
+		}
+		size := int(Uint(b[m : m+4]))
+		if size > len(b)-fr.Overhead() {
+			return 0
+		}
+		return fr.Overhead() + size
+	}
+	at := 0
+	for range 4 {
+		if len(b)-at < 2 {
+			return 0
+		}
+		at += 2 + int(Uint(b[at:at+2]))
+		if at > len(b) {
+			return 0
+		}
+	}
+	return at
+}
+
+// Add takes the next piece in file order, its n records, the offset of
+// its last one and the problems CheckPiece found in it: it checks the
+// order of its first record after the last record of the piece before
+// and adds the piece to the array's size and CRC-64.
+func (c *ArrayCheck) Add(piece []byte, n, last int, errs []error) {
+	s := c.s
+	var order error
+	if c.next > 0 && len(c.last) > 0 && n > 0 {
+		prev, _, _, _, perr := s.NextRecord(c.last, 0, c.next-1)
+		cur, _, _, _, cerr := s.NextRecord(piece, 0, c.next)
+		if perr == nil && cerr == nil {
+			cur.Off[0] += c.off
+			order = CheckOrder(&prev, &cur, c.next)
+		}
+	}
+	if order == nil {
+		c.errs = append(c.errs, errs...)
+	} else {
+		// As in a check of the whole file: after the first record's own
+		// problems, before the next record's.
+		j := 0
+		for ; j < len(errs); j++ {
+			var ce *CorruptionError
+			if !errors.As(errs[j], &ce) || ce.Record != c.next {
+				break
+			}
+		}
+		c.errs = append(append(append(c.errs, errs[:j]...), order), errs[j:]...)
+	}
+	if s.FieldOf(KindArrayChecksum) != nil {
+		c.sum = CRC64Update(c.sum, piece)
+	}
+	c.next += n
+	c.off += len(piece)
+	if last >= 0 && last < len(piece) {
+		c.last = append(c.last[:0], piece[last:]...)
+	}
+}
+
+// Clean reports whether no problem was found so far.
+func (c *ArrayCheck) Clean() bool { return len(c.errs) == 0 }
+
+// End checks header, the file's header, against the pieces added, and
+// returns every problem of the file, as CheckKnown reports them: the
+// header's, the array size's and CRC-64's, then the records'.
+func (c *ArrayCheck) End(header []byte) []error {
+	s := c.s
+	errs, whole := s.CheckHeader(header)
+	if !whole {
+		return errs
+	}
+	cf := s.FieldOf(KindCount)
+	if count := int(Uint(header[cf.Offset:cf.End()])); count != c.count || c.next != c.count {
+		errs = append(errs, s.countError(count, c.next, count > c.next))
+	}
+	if s.Framing != nil {
+		arrayLen := c.off - s.HeaderSize
+		if f := s.FieldOf(KindArraySize); f != nil {
+			if size := Uint(header[f.Offset:f.End()]); size != uint64(arrayLen) {
+				errs = append(errs, Corrupt(ErrPackageCountMismatch, f.Offset, f.Name,
+					fmt.Sprintf("%s is %d, the file holds %d bytes after the header", f.Name, size, arrayLen)))
+			}
+		}
+		if f := s.FieldOf(KindArrayChecksum); f != nil {
+			if stored := Uint(header[f.Offset:f.End()]); stored != c.sum {
+				errs = append(errs, Corrupt(ErrChecksumMismatch, f.Offset, f.Name,
+					fmt.Sprintf("package array CRC-64 is 0x%016x, the array computes to 0x%016x", stored, c.sum)))
+			}
+		}
+	}
+	return append(errs, c.errs...)
+}
