@@ -66,6 +66,8 @@ type Conversion struct {
 	target  *schema.Schema
 	trusted bool
 	eo      schema.EncodeOptions
+	// src is the file converted, whose bytes Before's strings are.
+	src []byte
 }
 
 // Sniff returns the config version of b, or -1 and the error when the
@@ -115,7 +117,7 @@ func convertArriving(b []byte, ready func(n int) int, to int, opts schema.StepOp
 	if len(problems) > 0 {
 		return nil, &InvalidError{Version: s.Version, Problems: problems}
 	}
-	c := &Conversion{From: s.Version, To: to, Before: l, After: l}
+	c := &Conversion{From: s.Version, To: to, Before: l, After: l, src: b}
 	if s.Version == to {
 		return c, nil
 	}

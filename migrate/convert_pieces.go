@@ -47,6 +47,9 @@ func (c *Conversion) ReplaceInPieces(h *atomicfile.Handle, e Expect) error {
 	if enc.Size() > atomicfile.MaxSize {
 		return fmt.Errorf("%s: %w: the new content is %d bytes, the limit is %d", h.Path(), atomicfile.ErrTooLarge, enc.Size(), atomicfile.MaxSize)
 	}
+	// The strings of the packages are the file's, which holds their
+	// bodies: each is copied whole.
+	enc.Source(c.src)
 	s := enc.Schema()
 	check, err := VerifyPieces(e, s, enc.Count())
 	if err != nil {
@@ -90,6 +93,7 @@ func writePieces(enc *schema.Encoding, check *PieceCheck, w *atomicfile.Pieces) 
 	for range cap(free) {
 		free <- nil
 	}
+	most := enc.MaxPiece()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
@@ -98,6 +102,9 @@ func writePieces(enc *schema.Encoding, check *PieceCheck, w *atomicfile.Pieces) 
 				k := int(next.Add(1)) - 1
 				if k >= pieces {
 					return
+				}
+				if buf == nil {
+					buf = make([]byte, 0, most)
 				}
 				b, base, first, n := enc.Piece(buf[:0], k)
 				problems, last := check.Piece(b, base, first, n)

@@ -312,3 +312,48 @@ func (f *shortFile) Write(p []byte) (int, error) {
 }
 
 var errNoSpace = errors.New("no space left on device")
+
+// BenchmarkReplaceLarge is the write of scripts/bench-migrate-one.sh in
+// process, for one v1 file of 100,000 packages (17 MB) converted to v2:
+// the new content encoded whole, checked by Verify and replaced
+// (atomicfile.Replace), against the same in pieces (ReplaceInPieces).
+// The read and the decode are not timed. Put TMPDIR on a tmpfs to leave the disk out.
+//
+//	TMPDIR=/dev/shm go test -run XXX -bench ReplaceLarge -count 6 ./migrate/
+func BenchmarkReplaceLarge(b *testing.B) {
+	orig := lockgen.Bytes(lockgen.Options{Version: 1, Packages: 100_000, Seed: 7})
+	for _, mode := range []string{"whole", "pieces"} {
+		b.Run(mode, func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "bun.lockb")
+			b.SetBytes(int64(len(orig)))
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				if err := os.WriteFile(path, orig, 0o644); err != nil {
+					b.Fatal(err)
+				}
+				c, err := convertArriving(orig, nil, 2, schema.StepOptions{}, false)
+				if err != nil {
+					b.Fatal(err)
+				}
+				h, err := atomicfile.Open(path, atomicfile.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				if mode == "whole" {
+					data, err := c.target.EncodeTrusted(c.After, c.eo)
+					if err == nil {
+						err = h.Replace(data, Verify(Content(c.After)))
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				} else if err := c.ReplaceInPieces(h, Content(c.After)); err != nil {
+					b.Fatal(err)
+				}
+				h.Close()
+			}
+		})
+	}
+}

@@ -1,8 +1,10 @@
 package schema
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"unsafe"
 )
 
 // This file encodes and checks a file in pieces of whole records, so that
@@ -22,6 +24,8 @@ type Encoding struct {
 	// every is the records of a piece, starts the file offset of each.
 	every  int
 	starts []int
+	// src holds the packages' strings (Source), or is nil.
+	src []byte
 }
 
 // EncodePieces is the encoder of EncodeWith (EncodeTrusted with trusted)
@@ -69,6 +73,19 @@ func (s *Schema) EncodePieces(l *Lockfile, o EncodeOptions, trusted bool, every 
 	return &Encoding{s: s, l: l, cfg: cfg, writer: writer, size: size, every: every, starts: starts}, nil
 }
 
+// MaxPiece returns the size of the largest piece.
+func (e *Encoding) MaxPiece() int {
+	most := 0
+	for k, start := range e.starts {
+		end := e.size
+		if k+1 < len(e.starts) {
+			end = e.starts[k+1]
+		}
+		most = max(most, end-start)
+	}
+	return most
+}
+
 // Pieces returns the number of pieces.
 func (e *Encoding) Pieces() int { return len(e.starts) }
 
@@ -89,12 +106,66 @@ func (e *Encoding) Count() int { return len(e.l.Packages) }
 // Size returns the size of the whole file: the header and every record.
 func (e *Encoding) Size() int { return e.size }
 
+// Source tells the encoding the bytes that its packages' strings are
+// substrings of, when they are (a file decoded in place, DecodeInPlace):
+// a package whose four strings lie there one after the other, each
+// behind its length, as the body of its record does, is copied from
+// there in one piece. The bytes are the same; src must not change while
+// the encoding is used.
+func (e *Encoding) Source(src []byte) { e.src = src }
+
 // Records appends the records of packages lo..hi-1 to dst.
 func (e *Encoding) Records(dst []byte, lo, hi int) []byte {
+	fr := e.s.Framing
 	for i := lo; i < hi; i++ {
-		dst = e.s.AppendRecord(dst, &e.l.Packages[i])
+		p := &e.l.Packages[i]
+		body := e.body(p)
+		switch {
+		case body == nil:
+			dst = e.s.AppendRecord(dst, p)
+		case fr == nil:
+			dst = append(dst, body...)
+		default:
+			dst = append(dst, fr.Marker...)
+			dst = binary.BigEndian.AppendUint32(dst, uint32(len(body)))
+			dst = append(dst, body...)
+			dst = binary.BigEndian.AppendUint32(dst, CRC32C(body))
+		}
 	}
 	return dst
+}
+
+// body returns the bytes of src that are the body AppendBody writes for
+// p, or nil when p's strings do not lie in src so: each length where the
+// body has it, and each string's own bytes (the same memory) after it.
+func (e *Encoding) body(p *Package) []byte {
+	src := e.src
+	if len(src) == 0 || len(p.Name) == 0 {
+		return nil
+	}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(src)))
+	name := uintptr(unsafe.Pointer(unsafe.StringData(p.Name)))
+	if name < base+2 || name-base > uintptr(len(src)) {
+		return nil
+	}
+	off := int(name-base) - 2
+	size := BodySize(p)
+	if size > len(src)-off {
+		return nil
+	}
+	b := src[off : off+size : off+size]
+	pos := 0
+	for _, f := range [4]string{p.Name, p.Version, p.Resolved, p.Integrity} {
+		if int(binary.BigEndian.Uint16(b[pos:])) != len(f) {
+			return nil
+		}
+		pos += 2
+		if len(f) > 0 && unsafe.StringData(f) != &b[pos] {
+			return nil
+		}
+		pos += len(f)
+	}
+	return b
 }
 
 // Header returns the header of the file whose package array is the
