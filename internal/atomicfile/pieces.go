@@ -55,11 +55,11 @@ func (h *Handle) CreatePieces(head int) (*Pieces, error) {
 		_, err := fail(op, err)
 		return nil, err
 	}
-	w := &Pieces{p: p, head: head}
+	w := &Pieces{p: p, head: head, headBytes: make([]byte, head)}
 	p.pieces = w
 	// The head's room, written as the pieces are (a full disk fails here
 	// as it would on any piece); the head overwrites it.
-	if err := w.write(make([]byte, head)); err != nil {
+	if err := w.write(w.headBytes); err != nil {
 		return nil, err
 	}
 	w.span = trace.Start("file.write")
