@@ -319,11 +319,11 @@ var errNoSpace = errors.New("no space left on device")
 // (atomicfile.Replace), against the same in pieces (ReplaceInPieces).
 // The read and the decode are not timed. Put TMPDIR on a tmpfs to leave the disk out.
 //
-//	TMPDIR=/dev/shm go test -run XXX -bench ReplaceLarge -count 6 ./migrate/
+//	TMPDIR=/dev/shm go test -run XXX -bench ReplaceLarge -count 6 ./migrate/ | benchstat -col /write -
 func BenchmarkReplaceLarge(b *testing.B) {
 	orig := lockgen.Bytes(lockgen.Options{Version: 1, Packages: 100_000, Seed: 7})
 	for _, mode := range []string{"whole", "pieces"} {
-		b.Run(mode, func(b *testing.B) {
+		b.Run("write="+mode, func(b *testing.B) {
 			path := filepath.Join(b.TempDir(), "bun.lockb")
 			b.SetBytes(int64(len(orig)))
 			b.ReportAllocs()
