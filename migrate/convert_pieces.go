@@ -44,9 +44,6 @@ func (c *Conversion) ReplaceInPieces(h *atomicfile.Handle, e Expect) error {
 	if err != nil {
 		return fmt.Errorf("encode at version %d: %w", c.To, err)
 	}
-	if enc.Size() > atomicfile.MaxSize {
-		return fmt.Errorf("%s: %w: the new content is %d bytes, the limit is %d", h.Path(), atomicfile.ErrTooLarge, enc.Size(), atomicfile.MaxSize)
-	}
 	// The strings of the packages are the file's, which holds their
 	// bodies: each is copied whole.
 	enc.Source(c.src)
@@ -60,11 +57,11 @@ func (c *Conversion) ReplaceInPieces(h *atomicfile.Handle, e Expect) error {
 		return err
 	}
 	defer w.Abort() // after Replace, a no-op
-	sum, err := writePieces(enc, check, w)
+	sum, err := writePieces(enc, check, w, pieceHint(c.src, enc))
 	if err != nil {
 		return err
 	}
-	header := enc.Header(sum)
+	header := enc.Header(int(w.Size())-s.HeaderSize, sum)
 	return w.Replace(header, func() error { return check.End(header) })
 }
 
@@ -74,7 +71,7 @@ func (c *Conversion) ReplaceInPieces(h *atomicfile.Handle, e Expect) error {
 // array for the header. Once a check has found a problem nothing more is
 // written, but every piece is still checked, so that PieceCheck.End
 // reports every problem, as Verify would.
-func writePieces(enc *schema.Encoding, check *PieceCheck, w *atomicfile.Pieces) (uint64, error) {
+func writePieces(enc *schema.Encoding, check *PieceCheck, w *atomicfile.Pieces, hint int) (uint64, error) {
 	pieces := enc.Pieces()
 	workers := min(runtime.GOMAXPROCS(0), 8, max(pieces, 1))
 	type piece struct {
@@ -93,7 +90,6 @@ func writePieces(enc *schema.Encoding, check *PieceCheck, w *atomicfile.Pieces) 
 	for range cap(free) {
 		free <- nil
 	}
-	most := enc.MaxPiece()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
@@ -104,10 +100,10 @@ func writePieces(enc *schema.Encoding, check *PieceCheck, w *atomicfile.Pieces) 
 					return
 				}
 				if buf == nil {
-					buf = make([]byte, 0, most)
+					buf = make([]byte, 0, hint)
 				}
-				b, base, first, n := enc.Piece(buf[:0], k)
-				problems, last := check.Piece(b, base, first, n)
+				b, first, n := enc.Piece(buf[:0], k)
+				problems, last := check.Piece(b, first, n)
 				results[k] <- piece{buf: b, n: n, last: last, problems: problems}
 			}
 		})
@@ -141,6 +137,21 @@ func writePieces(enc *schema.Encoding, check *PieceCheck, w *atomicfile.Pieces) 
 	// When a piece was not clean, PieceCheck.End reports its problems;
 	// nothing was written after it.
 	return sum, nil
+}
+
+// pieceHint is the room to make in a piece's buffer: a piece of the
+// mean record of the file read, framed at the target, and an eighth
+// more (a larger piece grows its buffer).
+func pieceHint(src []byte, enc *schema.Encoding) int {
+	n := enc.Count()
+	if n == 0 {
+		return 0
+	}
+	mean := len(src) / n
+	if fr := enc.Schema().Framing; fr != nil {
+		mean += fr.Overhead()
+	}
+	return min(n, pieceRecords) * mean * 9 / 8
 }
 
 // inPieces reports whether the runner writes a file of size bytes in

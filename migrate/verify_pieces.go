@@ -32,11 +32,11 @@ func VerifyPieces(e Expect, s *schema.Schema, count int) (*PieceCheck, error) {
 	return &PieceCheck{e: e, s: s, check: s.NewArrayCheck(count, e.known())}, nil
 }
 
-// Piece checks piece, the n records first..first+n-1 of the new bytes,
-// at file offset base; it returns what Add takes (see
-// schema.ArrayCheck.CheckPiece). It may run on several goroutines.
-func (v *PieceCheck) Piece(piece []byte, base, first, n int) ([]error, int) {
-	return v.check.CheckPiece(piece, base, first, n)
+// Piece checks piece, the n records first..first+n-1 of the new bytes;
+// it returns what Add takes (see schema.ArrayCheck.CheckPiece). It may
+// run on several goroutines.
+func (v *PieceCheck) Piece(piece []byte, first, n int) ([]error, int) {
+	return v.check.CheckPiece(piece, first, n)
 }
 
 // Add takes the next piece in file order, with what Piece returned for

@@ -20,10 +20,8 @@ type Encoding struct {
 	l      *Lockfile
 	cfg    Config
 	writer []byte
-	size   int
-	// every is the records of a piece, starts the file offset of each.
-	every  int
-	starts []int
+	// every is the records of a piece.
+	every int
 	// src holds the packages' strings (Source), or is nil.
 	src []byte
 }
@@ -62,39 +60,18 @@ func (s *Schema) EncodePieces(l *Lockfile, o EncodeOptions, trusted bool, every 
 	if uint64(len(l.Packages)) >= 1<<(8*min(cf.Size, 7)) {
 		return nil, fmt.Errorf("cannot encode at version %d: %d packages do not fit a %d-byte count", s.Version, len(l.Packages), cf.Size)
 	}
-	size := s.HeaderSize
-	starts := make([]int, 0, len(l.Packages)/every+1)
-	for i := range l.Packages {
-		if i%every == 0 {
-			starts = append(starts, size)
-		}
-		size += s.RecordSize(&l.Packages[i])
-	}
-	return &Encoding{s: s, l: l, cfg: cfg, writer: writer, size: size, every: every, starts: starts}, nil
-}
-
-// MaxPiece returns the size of the largest piece.
-func (e *Encoding) MaxPiece() int {
-	most := 0
-	for k, start := range e.starts {
-		end := e.size
-		if k+1 < len(e.starts) {
-			end = e.starts[k+1]
-		}
-		most = max(most, end-start)
-	}
-	return most
+	return &Encoding{s: s, l: l, cfg: cfg, writer: writer, every: every}, nil
 }
 
 // Pieces returns the number of pieces.
-func (e *Encoding) Pieces() int { return len(e.starts) }
+func (e *Encoding) Pieces() int { return (len(e.l.Packages) + e.every - 1) / e.every }
 
 // Piece appends the records of piece k to dst and returns them, with the
-// piece's file offset and its first record and number of records.
-func (e *Encoding) Piece(dst []byte, k int) (piece []byte, base, first, n int) {
+// piece's first record and number of records.
+func (e *Encoding) Piece(dst []byte, k int) (piece []byte, first, n int) {
 	first = k * e.every
 	last := min(first+e.every, len(e.l.Packages))
-	return e.Records(dst, first, last), e.starts[k], first, last - first
+	return e.Records(dst, first, last), first, last - first
 }
 
 // Schema returns the version encoded at.
@@ -102,9 +79,6 @@ func (e *Encoding) Schema() *Schema { return e.s }
 
 // Count returns the number of records.
 func (e *Encoding) Count() int { return len(e.l.Packages) }
-
-// Size returns the size of the whole file: the header and every record.
-func (e *Encoding) Size() int { return e.size }
 
 // Source tells the encoding the bytes that its packages' strings are
 // substrings of, when they are (a file decoded in place, DecodeInPlace):
@@ -169,12 +143,12 @@ func (e *Encoding) body(p *Package) []byte {
 }
 
 // Header returns the header of the file whose package array is the
-// records of every package, with CRC-64 arraySum (ignored by a version
-// that records none).
-func (e *Encoding) Header(arraySum uint64) []byte {
+// records of every package, size bytes with CRC-64 arraySum (ignored by
+// a version that records none).
+func (e *Encoding) Header(size int, arraySum uint64) []byte {
 	h := make([]byte, e.s.HeaderSize)
 	e.s.putHeader(h, e.cfg, len(e.l.Packages), e.writer)
-	e.s.SealHead(h, e.size-e.s.HeaderSize, arraySum)
+	e.s.SealHead(h, size, arraySum)
 	return h
 }
 
@@ -231,13 +205,13 @@ func (s *Schema) NewArrayCheck(count int, known Known) *ArrayCheck {
 }
 
 // CheckPiece checks piece, which must hold exactly the n records first
-// .. first+n-1 of the file and lies at file offset base, each as
-// CheckKnown does (the record after the last also checks what follows
-// it). It returns the problems, with file offsets, and the offset in piece
+// .. first+n-1 of the file, each as CheckKnown does (the record after the
+// last also checks what follows it). It returns the problems, with
+// offsets in piece (Add makes them file offsets), and the offset in piece
 // of its last record (for Add). The order of the piece's first record
 // after the record before it is checked by Add. It may run on several
-// goroutines at once; c is not used.
-func (c *ArrayCheck) CheckPiece(piece []byte, base, first, n int) ([]error, int) {
+// goroutines at once; c is not changed.
+func (c *ArrayCheck) CheckPiece(piece []byte, first, n int) ([]error, int) {
 	s := c.s
 	ch := chunk{first: first, last: first + n, off: 0, prev: -1}
 	var res chunkResult
@@ -245,12 +219,6 @@ func (c *ArrayCheck) CheckPiece(piece []byte, base, first, n int) ([]error, int)
 		res = s.checkPlain(piece, nil, ch, c.count, c.known)
 	} else {
 		res = s.checkRecords(piece, nil, ch, c.count, c.known)
-	}
-	for _, err := range res.errs {
-		var ce *CorruptionError
-		if errors.As(err, &ce) && ce.Offset >= 0 {
-			ce.Offset += int64(base)
-		}
 	}
 	// The offset of the last record, and that the n records fill the
 	// piece: a hop over their sizes (the bytes are in the cache).
@@ -263,7 +231,7 @@ func (c *ArrayCheck) CheckPiece(piece []byte, base, first, n int) ([]error, int)
 		last, off = off, off+size
 	}
 	if off != len(piece) && len(res.errs) == 0 {
-		res.errs = append(res.errs, CorruptRecord(ErrTrailingData, base+off, first+n, "packages",
+		res.errs = append(res.errs, CorruptRecord(ErrTrailingData, off, first+n, "packages",
 			fmt.Sprintf("%d bytes follow the %d records of a piece", len(piece)-off, n)))
 	}
 	return res.errs, last
@@ -297,11 +265,18 @@ func (s *Schema) hop(b []byte) int {
 }
 
 // Add takes the next piece in file order, its n records, the offset of
-// its last one and the problems CheckPiece found in it: it checks the
-// order of its first record after the last record of the piece before
-// and adds the piece to the array's size and CRC-64.
+// its last one and the problems CheckPiece found in it (whose offsets it
+// makes file offsets): it checks the order of its first record after the
+// last record of the piece before and adds the piece to the array's size
+// and CRC-64.
 func (c *ArrayCheck) Add(piece []byte, n, last int, errs []error) {
 	s := c.s
+	for _, err := range errs {
+		var ce *CorruptionError
+		if errors.As(err, &ce) && ce.Offset >= 0 {
+			ce.Offset += int64(c.off)
+		}
+	}
 	var order error
 	if c.next > 0 && len(c.last) > 0 && n > 0 {
 		prev, _, _, _, perr := s.NextRecord(c.last, 0, c.next-1)
