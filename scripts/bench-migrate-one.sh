@@ -7,6 +7,8 @@
 # back the safe way: temp file, fsync, rename, directory fsync. Before
 # every run the v1 file is copied into place and flushed (untimed). Goals:
 # migrate at most 2 times the floor, peak RSS at most 2 times the file.
+# The last round's migrated file is validated (lockfix validate) at the
+# end.
 #
 # Usage: scripts/bench-migrate-one.sh
 # Environment:
@@ -42,6 +44,8 @@ compare 2 floor "$work/bin/migrate-floor -jobs 1 $work/one" migrate \
 	"$work/bin/lockfix migrate --quiet --to 2 $work/one/bun.lockb" "cp $orig $work/one/bun.lockb && sync"
 verdict=$(rss_check 2 "$size" "the file")
 echo "$verdict"
+# The last round's result must be a valid v2 file with every package.
+echo "result: $("$work/bin/lockfix" validate "$work/one/bun.lockb")"
 if [ "${STRICT:-0}" = 1 ] && { awk -v x="$ratio_median" 'BEGIN { exit !(x > 2) }' || [[ $verdict == *MISSES* ]]; }; then
 	exit 1
 fi
