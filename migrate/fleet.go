@@ -583,7 +583,8 @@ func (r *runner) finishOne(j *job) {
 	span := trace.Start("file.replace")
 	switch {
 	case err == nil && j.conv.Data == nil:
-		err = j.conv.ReplaceInPieces(j.h, Content(j.conv.After)) // inPieces
+		// A large file (inPieces): encoded, checked and written in pieces.
+		err = j.conv.ReplaceInPieces(j.h, Content(j.conv.After))
 	case err == nil:
 		err = j.h.Replace(j.conv.Data, verify)
 	}
