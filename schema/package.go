@@ -111,25 +111,29 @@ func AppendBody(dst []byte, p *Package) []byte {
 // the order check. It does not allocate. When it says false, ParseBody and
 // CheckRaw tell what is wrong.
 func ValidBody(body []byte) (name, version []byte, ok bool) {
-	var f [4][]byte
-	pos := 0
-	for i := range f {
-		if len(body)-pos < 2 {
-			return nil, nil, false
-		}
-		n := int(body[pos])<<8 | int(body[pos+1])
-		pos += 2
-		if n > fieldMax[i] || len(body)-pos < n {
-			return nil, nil, false
-		}
-		f[i] = body[pos : pos+n : pos+n]
-		pos += n
-	}
-	if pos != len(body) || nameFault(f[0]) != okay || semverFault(f[1]) != okay ||
-		resolvedFault(f[2]) != okay || integrityFault(f[3]) != okay {
+	name, rest, ok1 := cutString(body, MaxName)
+	version, rest, ok2 := cutString(rest, MaxVersion)
+	resolved, rest, ok3 := cutString(rest, MaxResolved)
+	integrity, rest, ok4 := cutString(rest, MaxIntegrity)
+	if !(ok1 && ok2 && ok3 && ok4) || len(rest) != 0 || nameFault(name) != okay || semverFault(version) != okay ||
+		resolvedFault(resolved) != okay || integrityFault(integrity) != okay {
 		return nil, nil, false
 	}
-	return f[0], f[1], true
+	return name, version, true
+}
+
+// cutString cuts the string with a 2-byte big-endian length at the start
+// of b, of at most limit bytes, for ValidBody; ok is false when b is too
+// short or the length over the limit.
+func cutString(b []byte, limit int) (s, rest []byte, ok bool) {
+	if len(b) < 2 {
+		return nil, nil, false
+	}
+	n := int(b[0])<<8 | int(b[1])
+	if n > limit || len(b)-2 < n {
+		return nil, nil, false
+	}
+	return b[2 : 2+n : 2+n], b[2+n:], true
 }
 
 // A fault is the rule of docs/format.md section 5 that a package string breaks;
