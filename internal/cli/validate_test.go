@@ -19,7 +19,7 @@ import (
 // (mapped, and read while another descriptor holds the file open for
 // writing, which refuses the lease a mapping needs), and requires the
 // problems that schema.Check finds in the whole bytes; inspect --json
-// must say the same both ways.
+// and lint's JSON must say the same both ways.
 func TestValidateLargeWhileReading(t *testing.T) {
 	good := lockgen.Bytes(lockgen.Options{Version: 2, Packages: 30_000, Seed: 9})
 	if len(good) < atomicfile.StreamMin {
@@ -40,7 +40,7 @@ func TestValidateLargeWhileReading(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := schema.Check(b)
-		var inspected [2]string
+		var inspected, linted [2]string
 		for k, how := range []string{"mapped", "read"} {
 			var w *os.File
 			if how == "read" {
@@ -51,6 +51,9 @@ func TestValidateLargeWhileReading(t *testing.T) {
 			}
 			got, code := quietEnv().validateFile(path)
 			_, inspected[k], _ = run(t, "--json", "inspect", path)
+			// Every record's host is refused: each finding carries
+			// strings of the file, which must outlive its mapping.
+			_, linted[k], _ = run(t, "lint", "--format", "json", "--allowed-host", "other.example.org", path)
 			_, _, traced := run(t, "--trace", "validate", path)
 			if mark := map[string]string{"mapped": ", mapped", "read": "while reading"}[how]; !strings.Contains(traced, mark) {
 				t.Fatalf("%s, %s: the trace does not say %q:\n%s", name, how, mark, traced)
@@ -66,6 +69,9 @@ func TestValidateLargeWhileReading(t *testing.T) {
 					t.Errorf("%s, %s: problem %d is %q, want %q", name, how, i, p.Error(), w)
 				}
 			}
+		}
+		if linted[0] != linted[1] || !strings.Contains(linted[0], `"rule"`) {
+			t.Errorf("%s: lint --format json mapped and read differ, or found nothing:\n%.300s\n%.300s", name, linted[0], linted[1])
 		}
 		if inspected[0] != inspected[1] || !strings.Contains(inspected[0], `"packagesFound"`) {
 			t.Errorf("%s: inspect --json mapped and read differ:\n%s\n%s", name, inspected[0], inspected[1])
