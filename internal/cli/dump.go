@@ -92,7 +92,7 @@ func runDump(c *ucli.Context) error {
 	}
 	var werr error
 	valid := false
-	err := envOf(c).examine(c.Args().First(), func(x *examination) {
+	err := envOf(c).examine(c.Args().First(), false, func(x *examination) {
 		valid = x.Valid()
 		if !asJSON {
 			printHex(stdout(c), x)

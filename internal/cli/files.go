@@ -202,15 +202,6 @@ func (e *env) openFile(path string, opts atomicfile.Options) (*atomicfile.Handle
 	return atomicfile.Open(path, opts)
 }
 
-// openStream is atomicfile.OpenStream for a path that may come from a
-// walk (openFile).
-func (e *env) openStream(path string) (*atomicfile.Stream, error) {
-	if err := e.walkProblem(path); err != nil {
-		return nil, err
-	}
-	return atomicfile.OpenStream(path)
-}
-
 // readFile reads a lockfile for a read-only command: regular files only,
 // at most atomicfile.MaxSize bytes, "-" for stdin. The read is traced
 // (atomicfile traces files itself).

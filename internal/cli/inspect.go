@@ -102,11 +102,12 @@ type recordSums struct {
 // Valid reports whether the file has no problem.
 func (x *examination) Valid() bool { return len(x.Problems) == 0 }
 
-// examine reads a file as validate does (checked while it is read) and
-// calls use with all it can find out. x.Bytes is only valid during the
-// call. The error is for reading only.
-func (e *env) examine(path string, use func(x *examination)) error {
-	return e.checkFile(path, func(b []byte, s *schema.Schema, errs []error) {
+// examine reads a file as validate does (checked while it is read, or
+// mapped when mapped is set: see checkMapped) and calls use with all it
+// can find out. x.Bytes is only valid during the call. The error is for
+// reading only.
+func (e *env) examine(path string, mapped bool, use func(x *examination)) error {
+	return e.check(path, mapped, func(b []byte, s *schema.Schema, errs []error) {
 		use(examineChecked(path, b, s, errs))
 	})
 }
@@ -431,7 +432,9 @@ func runInspect(c *ucli.Context) error {
 	code := 0
 	results := []any{}
 	for i, path := range files {
-		err := envOf(c).examine(path, func(x *examination) {
+		// What use keeps of x (its JSON) holds copies only: the file can be
+		// mapped.
+		err := envOf(c).examine(path, true, func(x *examination) {
 			if !x.Valid() {
 				code |= ExitProblems
 			}

@@ -249,11 +249,13 @@ func runLint(c *ucli.Context) error {
 }
 
 // lintFile reads and checks one file the way validate does (the same
-// strict check, while the file is read), then lints its records in place.
+// strict check, on the file mapped or while it is read), then lints its records in place.
 // The error is for reading only.
 func (e *env) lintFile(path string, checker *lint.Checker) (lint.FileResult, error) {
 	r := lint.FileResult{Path: path, Version: -1}
-	err := e.checkFile(path, func(b []byte, s *schema.Schema, errs []error) {
+	// Lint copies every string it keeps, and lint.Invalid the problems'
+	// words: nothing of b outlives the call, so b may be mapped.
+	err := e.checkMapped(path, func(b []byte, s *schema.Schema, errs []error) {
 		r.Size = len(b)
 		if s == nil {
 			r.Findings = lint.Invalid(errs)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -155,7 +156,7 @@ func runValidate(c *ucli.Context) error {
 func (e *env) validateFile(path string) (fileResult, int) {
 	r := fileResult{Path: path, Problems: []*schema.CorruptionError{}}
 	code := ExitOK
-	err := e.checkFile(path, func(b []byte, s *schema.Schema, errs []error) {
+	err := e.checkMapped(path, func(b []byte, s *schema.Schema, errs []error) {
 		if s == nil { // errs holds why the header names no known version
 			r.Problems = append(r.Problems, schema.AsProblem(errs[0], path))
 			code = ExitProblems
@@ -190,49 +191,84 @@ func (e *env) validateFile(path string) (fileResult, int) {
 // while it is read: the check starts on the first records instead of
 // after the last byte.
 func (e *env) checkFile(path string, use func(b []byte, s *schema.Schema, errs []error)) error {
+	return e.check(path, false, use)
+}
+
+// checkMapped is checkFile for a use that keeps nothing of the bytes (no
+// string or slice of them outlives the call) and writes little: a large
+// file is mapped under a read lease (atomicfile.OpenMapped) instead of
+// read, and a program that opens it for writing meanwhile waits until use
+// returns. Where it cannot be mapped, it is read as checkFile reads it.
+func (e *env) checkMapped(path string, use func(b []byte, s *schema.Schema, errs []error)) error {
+	return e.check(path, true, use)
+}
+
+// check is checkFile, mapping the file when mapped is set and it can.
+func (e *env) check(path string, mapped bool, use func(b []byte, s *schema.Schema, errs []error)) error {
 	var b []byte
 	if path == "-" {
 		var err error
 		if b, err = e.readFile(path); err != nil {
 			return err
 		}
-	} else {
-		st, err := e.openStream(path)
+		checkBytes(b, "", use)
+		return nil
+	}
+	if err := e.walkProblem(path); err != nil {
+		return err
+	}
+	if mapped {
+		m, err := atomicfile.OpenMapped(path)
+		if err == nil {
+			defer m.Release()
+			checkBytes(m.Bytes(), ", mapped", use)
+			return nil
+		}
+		if !errors.Is(err, atomicfile.ErrNotMapped) {
+			return err
+		}
+	}
+	st, err := atomicfile.OpenStream(path)
+	if err != nil {
+		return err
+	}
+	defer st.Release()
+	buf := st.Bytes()
+	n := st.Ready(min(len(buf), 8))
+	if s, err := schema.Sniff(buf[:n]); err == nil && s.Framing != nil && len(buf) >= atomicfile.StreamMin {
+		start := time.Now()
+		errs := s.CheckArriving(buf, st.Ready)
+		data, err := st.Wait()
 		if err != nil {
 			return err
 		}
-		defer st.Release()
-		buf := st.Bytes()
-		n := st.Ready(min(len(buf), 8))
-		if s, err := schema.Sniff(buf[:n]); err == nil && s.Framing != nil && len(buf) >= atomicfile.StreamMin {
-			start := time.Now()
-			errs := s.CheckArriving(buf, st.Ready)
-			data, err := st.Wait()
-			if err != nil {
-				return err
-			}
-			if len(data) == len(buf) {
-				trace.Line("header.decode", 0, fmt.Sprintf("schema/v%d", s.Version))
-				trace.Line("validate", time.Since(start), fmt.Sprintf("schema/v%d, while reading", s.Version))
-				use(data, s, errs)
-				return nil
-			}
-			// The file changed size while it was read: check what was read.
+		if len(data) == len(buf) {
+			trace.Line("header.decode", 0, fmt.Sprintf("schema/v%d", s.Version))
+			trace.Line("validate", time.Since(start), fmt.Sprintf("schema/v%d, while reading", s.Version))
+			use(data, s, errs)
+			return nil
 		}
-		if b, err = st.Wait(); err != nil {
-			return err
-		}
+		// The file changed size while it was read: check what was read.
 	}
+	if b, err = st.Wait(); err != nil {
+		return err
+	}
+	checkBytes(b, "", use)
+	return nil
+}
+
+// checkBytes checks b, all of a file, strictly and calls use as checkFile
+// does; how is added to the trace line.
+func checkBytes(b []byte, how string, use func(b []byte, s *schema.Schema, errs []error)) {
 	s, err := sniffHeader(b)
 	if err != nil {
 		use(b, nil, []error{err})
-		return nil
+		return
 	}
 	start := time.Now()
 	errs := s.Check(b)
-	trace.Line("validate", time.Since(start), fmt.Sprintf("schema/v%d", s.Version))
+	trace.Line("validate", time.Since(start), fmt.Sprintf("schema/v%d%s", s.Version, how))
 	use(b, s, errs)
-	return nil
 }
 
 // packageCount reads the package count field of s from a valid file b.
