@@ -629,12 +629,11 @@ func (r *runner) releaseMem(j *job) {
 }
 
 // batches migrates files in batches of at most o.BatchSize: temp files
-// without fsync, then all their fsyncs at once, the renames, then one
-// fsync per directory, all at once. The directory fsyncs after a batch's
-// renames run together with the next batch's temp file fsyncs, so that
-// the filesystem commits them together. Every file is still old or new
-// after a crash at any moment: a file is renamed only after its temp
-// file's fsync, and reported migrated only after its directory's fsync.
+// without fsync, then a round that syncs them (see commit), the renames,
+// and the next round, which syncs those renames together with the next
+// batch's temp files. Every file is still old or new after a crash at
+// any moment: a file is renamed only after a sync that covered its temp
+// file, and reported migrated only after a sync that covered its rename.
 // The syncs and renames run while the workers prepare the next batch, so
 // at most two batches are open at once.
 func (r *runner) batches(files []string) {
@@ -691,8 +690,8 @@ func (r *runner) batches(files []string) {
 
 // openFSSync opens, for a round of syncfs, the filesystem of the first
 // of files (nil when rounds fsync each file: under an injected
-// filesystem layer, after a failed filesystem sync, or when it cannot be
-// opened).
+// filesystem layer, after a failed filesystem sync, on a filesystem whose
+// syncfs is not known to cover everything, or when it cannot be opened).
 func (r *runner) openFSSync(files []string) *atomicfile.FSSync {
 	if len(files) == 0 || r.o.FS != nil || forceSync == "fsync" || r.noFSSync.Load() {
 		return nil

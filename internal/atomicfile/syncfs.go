@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -22,11 +23,32 @@ type FSSync struct {
 	dir string
 }
 
-// OpenFSSync opens the filesystem of dir for a later Sync.
+// ErrNoFSSync is OpenFSSync's error for a filesystem whose syncfs is not
+// known to write back everything.
+var ErrNoFSSync = errors.New("no filesystem sync known to cover every file here")
+
+// syncfsTypes are the filesystems (statfs f_type) whose syncfs writes
+// back and waits for all their data and metadata: ext4 (and ext2/3),
+// XFS, Btrfs, F2FS. Elsewhere it may return without syncing (FUSE before
+// its syncfs request, some network filesystems), and files are fsynced.
+var syncfsTypes = map[int64]bool{
+	unix.EXT4_SUPER_MAGIC:  true,
+	unix.XFS_SUPER_MAGIC:   true,
+	unix.BTRFS_SUPER_MAGIC: true,
+	unix.F2FS_SUPER_MAGIC:  true,
+}
+
+// OpenFSSync opens the filesystem of dir for a later Sync. It fails with
+// ErrNoFSSync on a filesystem not in syncfsTypes.
 func OpenFSSync(dir string) (*FSSync, error) {
 	f, err := openRaw(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return nil, err
+	}
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(f.fd, &fs); err != nil || !syncfsTypes[int64(fs.Type)] {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", dir, ErrNoFSSync)
 	}
 	st, err := f.stat()
 	if err != nil {
