@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -29,14 +31,15 @@ const (
 	// SyncFile replaces each file on its own: temp file, fsync, rename,
 	// directory fsync. Each file is durable when its result is reported.
 	SyncFile SyncMode = "file"
-	// SyncBatch writes the temp files of a batch, fsyncs them all at once
-	// (many fsyncs in flight, which the filesystem commits together),
-	// renames each over its lockfile (each checked unchanged just before
-	// and after its rename) and fsyncs each directory once, at once again.
-	// Only lockfix's own files and directories are synced, so the run does
-	// not wait for other programs' writes. Every file is old or new after a
-	// crash at any moment; results are reported when their batch is
-	// durable.
+	// SyncBatch writes the temp files of a batch, syncs them, renames each
+	// over its lockfile (each checked unchanged just before and after its
+	// rename) and syncs the renames together with the next batch's temp
+	// files. A round syncs the whole filesystem (syncfs) while other
+	// programs have little data waiting to be written, and otherwise
+	// fsyncs lockfix's own files and directories only, all at once, so
+	// that it does not wait for other programs' writes. Every file is old
+	// or new after a crash at any moment; results are reported when their
+	// batch is durable.
 	SyncBatch SyncMode = "batch"
 )
 
@@ -312,6 +315,14 @@ type runner struct {
 	final bool // the last pass: wait for locks, defer nothing
 	// syncers is how many fsyncs a batch has in flight at once.
 	syncers int
+	// noFSSync: a filesystem sync failed, the rest of the run fsyncs
+	// each file.
+	noFSSync atomic.Bool
+	// fsBest is the fastest filesystem sync of a round so far, fsSkip
+	// the rounds left that fsync each file after a slow one (commit's,
+	// one round at a time).
+	fsBest time.Duration
+	fsSkip int
 	// mem admits files by the memory they need, when memory is limited
 	// (memLimited); nil otherwise.
 	mem *memGate
@@ -622,19 +633,23 @@ func (r *runner) releaseMem(j *job) {
 }
 
 // batches migrates files in batches of at most o.BatchSize: temp files
-// without fsync, then all their fsyncs at once, the renames, then one
-// fsync per directory, all at once. The directory fsyncs after a batch's
-// renames run together with the next batch's temp file fsyncs, so that
-// the filesystem commits them together. Every file is still old or new
-// after a crash at any moment: a file is renamed only after its temp
-// file's fsync, and reported migrated only after its directory's fsync.
+// without fsync, then a round that syncs them (see commit), the renames,
+// and the next round, which syncs those renames together with the next
+// batch's temp files. Every file is still old or new after a crash at
+// any moment: a file is renamed only after a sync that covered its temp
+// file, and reported migrated only after a sync that covered its rename.
 // The syncs and renames run while the workers prepare the next batch, so
 // at most two batches are open at once.
 func (r *runner) batches(files []string) {
 	var committing sync.WaitGroup
 	var renamed []*job // set by the commit in flight, read after it ends
+	// Each round's filesystem sync is opened before the round's temp
+	// files are created and before the previous batch's renames, which
+	// it makes durable: it then reports every write error since.
+	next := r.openFSSync(files)
 	for lo := 0; lo < len(files) && !r.stopped(); lo += r.o.BatchSize {
 		chunk := files[lo:min(lo+r.o.BatchSize, len(files))]
+		fss := next
 		var mu sync.Mutex
 		var ready []*job
 		r.each(chunk, func(j *job) {
@@ -660,24 +675,51 @@ func (r *runner) batches(files []string) {
 		})
 		committing.Wait()
 		prev := renamed
+		rest := files[min(lo+r.o.BatchSize, len(files)):]
+		if len(rest) == 0 || r.stopped() {
+			rest = chunk // only this batch's renames are left to sync
+		}
+		next = r.openFSSync(rest)
 		committing.Add(1)
 		go func() {
 			defer committing.Done()
-			renamed = r.commit(prev, ready)
+			renamed = r.commit(prev, ready, fss)
 		}()
 	}
 	committing.Wait()
 	// The last renames' sync. It runs even when the run is stopping:
 	// those files are renamed and their results not yet reported.
-	r.commit(renamed, nil)
+	r.commit(renamed, nil, next)
 }
 
-// commit fsyncs, all at once, the directories of the previous batch's
-// renames (renamed) and the temp files of this one (ready), reports the
-// previous batch's files, then renames this batch's files over their
-// lockfiles, each with its unchanged-underneath checks, and returns those
-// renamed: their results wait for the next round's directory fsyncs.
-func (r *runner) commit(renamed, ready []*job) []*job {
+// openFSSync opens, for a round of syncfs, the filesystem of the first
+// of files (nil when rounds fsync each file: under an injected
+// filesystem layer, after a failed filesystem sync, on a filesystem whose
+// syncfs is not known to cover everything, or when it cannot be opened).
+func (r *runner) openFSSync(files []string) *atomicfile.FSSync {
+	if len(files) == 0 || r.o.FS != nil || forceSync == "fsync" || r.noFSSync.Load() {
+		return nil
+	}
+	s, err := atomicfile.OpenFSSync(filepath.Dir(files[0]))
+	if err != nil {
+		return nil
+	}
+	return s
+}
+
+// commit makes durable, in one round, the renames of the previous batch
+// (renamed) and the temp files of this one (ready), reports the previous
+// batch's files, then renames this batch's files over their lockfiles,
+// each with its unchanged-underneath checks, and returns those renamed:
+// their results wait for the next round's sync.
+//
+// A round syncs the whole filesystem (syncfs, through fss, opened before
+// any of the round's files were written) when all its files are on it and
+// other programs have little data waiting to be written, which that sync
+// would wait for; otherwise it fsyncs each temp file and each directory
+// through its own descriptor, all at once.
+func (r *runner) commit(renamed, ready []*job, fss *atomicfile.FSSync) []*job {
+	defer fss.Close()
 	if len(renamed)+len(ready) == 0 {
 		return nil
 	}
@@ -685,8 +727,8 @@ func (r *runner) commit(renamed, ready []*job) []*job {
 		j.res.Status, j.res.Reason, j.res.Err = StatusFailed, reason, err
 		r.finish(j)
 	}
-	// 1. The fsyncs: one per temp file of this batch, one per directory
-	// of the previous batch's renames.
+	// 1. The syncs: of this batch's temp files, and of the directories of
+	// the previous batch's renames.
 	dirs := map[string][]*job{}
 	var order []string
 	for _, j := range renamed {
@@ -696,26 +738,44 @@ func (r *runner) commit(renamed, ready []*job) []*job {
 		}
 		dirs[d] = append(dirs[d], j)
 	}
-	// Only lockfix's own files and directories are synced, never the
-	// whole filesystem (syncfs): that would also wait for whatever other
-	// programs have written, and it reports the write errors of the
-	// filesystem's other files while it misses those of a temp file
-	// written back before its own descriptor was opened. An fsync through
-	// a file's own descriptor reports that file's errors, exactly. A
-	// directory's files are settled (reported, their originals' second
-	// names removed) by the goroutine that synced it.
 	tempErr := make([]error, len(ready))
-	span := trace.Start("batch.fsync")
-	r.parallel(len(ready)+len(order), func(i int) {
-		if i < len(ready) {
-			tempErr[i] = ready[i].pending.Sync()
-			return
+	if fss != nil && !r.noFSSync.Load() && onDevice(fss.Dev(), renamed, ready) && r.fsSyncNow(pendingBytes(ready, len(order))) {
+		span := trace.Start("batch.syncfs")
+		start := time.Now()
+		err := fss.Sync()
+		r.fsSyncTook(time.Since(start))
+		if err != nil {
+			// Maybe another program's error, maybe ours: every file the
+			// round covers is taken as hit, and the rest of the run
+			// fsyncs each file, which tells them apart.
+			r.noFSSync.Store(true)
 		}
-		d := order[i-len(ready)]
-		r.settle(dirs[d], atomicfile.SyncDir(r.o.FS, d))
-	})
-	if trace.Enabled() {
-		span.End(fmt.Sprintf("%d temp files, %d directories", len(ready), len(order)))
+		for i := range ready {
+			if err != nil {
+				tempErr[i] = fmt.Errorf("%s: %w", ready[i].res.Path, err)
+			}
+		}
+		r.parallel(len(order), func(i int) { r.settle(dirs[order[i]], err) })
+		if trace.Enabled() {
+			span.End(fmt.Sprintf("%d temp files, %d directories", len(ready), len(order)))
+		}
+	} else {
+		// An fsync through a file's own descriptor reports that file's
+		// errors, exactly, and waits for no other program's data. A
+		// directory's files are settled (reported, their originals'
+		// second names removed) by the goroutine that synced it.
+		span := trace.Start("batch.fsync")
+		r.parallel(len(ready)+len(order), func(i int) {
+			if i < len(ready) {
+				tempErr[i] = ready[i].pending.Sync()
+				return
+			}
+			d := order[i-len(ready)]
+			r.settle(dirs[d], atomicfile.SyncDir(r.o.FS, d))
+		})
+		if trace.Enabled() {
+			span.End(fmt.Sprintf("%d temp files, %d directories", len(ready), len(order)))
+		}
 	}
 	var ok []*job
 	for i, j := range ready {
@@ -748,6 +808,96 @@ func (r *runner) commit(renamed, ready []*job) []*job {
 	})
 	return out
 }
+
+// fsSyncNow reports whether a round whose own data is about ours bytes
+// syncs the filesystem: not while other programs have much data waiting
+// to be written (foreignDirty), nor for a few rounds after a filesystem
+// sync that took far longer than the fastest so far (another program's
+// writes it waited for, which /proc/meminfo did not show in time).
+func (r *runner) fsSyncNow(ours int64) bool {
+	if forceSync == "syncfs" {
+		return true
+	}
+	if r.fsSkip > 0 {
+		r.fsSkip--
+		return false
+	}
+	return !foreignDirty(ours)
+}
+
+// slowRounds is how many rounds fsync each file after a slow filesystem
+// sync; slowSync is how long a filesystem sync may take, at least, before
+// it counts as slow (four times the fastest also must be exceeded).
+const (
+	slowRounds = 8
+	slowSync   = 100 * time.Millisecond
+)
+
+// fsSyncTook records how long a round's filesystem sync took.
+func (r *runner) fsSyncTook(d time.Duration) {
+	if r.fsBest == 0 || d < r.fsBest {
+		r.fsBest = d
+	}
+	if d > max(slowSync, 4*r.fsBest) {
+		r.fsSkip = slowRounds
+	}
+}
+
+// onDevice reports whether every job's lockfile is on the device dev.
+func onDevice(dev uint64, lists ...[]*job) bool {
+	for _, l := range lists {
+		for _, j := range l {
+			st, ok := j.h.Info().Sys().(*syscall.Stat_t)
+			if !ok || uint64(st.Dev) != dev {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// pendingBytes estimates what a sync round of lockfix's own has to
+// write: the temp files' bytes and a block per directory.
+func pendingBytes(ready []*job, dirs int) int64 {
+	n := int64(dirs) * 4096
+	for _, j := range ready {
+		n += int64(len(j.conv.Data)) + 4096
+	}
+	return n
+}
+
+// foreignSlack is how much data beyond its own a round lets a filesystem
+// sync wait for before it fsyncs only its own files instead.
+const foreignSlack = 16 << 20
+
+// foreignDirty reports whether more data than ours (and foreignSlack)
+// waits to be written back (Dirty and Writeback in /proc/meminfo):
+// another program's, which a filesystem sync would wait for. The count is
+// the machine's, not the filesystem's, so it errs towards the per-file
+// fsyncs, which are always correct. Without /proc/meminfo it says yes.
+func foreignDirty(ours int64) bool {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return true
+	}
+	var pending int64
+	for line := range strings.SplitSeq(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && (f[0] == "Dirty:" || f[0] == "Writeback:") {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				return true
+			}
+			pending += kb << 10
+		}
+	}
+	return pending > ours+foreignSlack
+}
+
+// forceSync, when "fsync" or "syncfs", fixes the batch's sync mechanism
+// (LOCKFIX_BATCH_SYNC, for tests and measurements); "syncfs" still
+// needs every file of a round on one filesystem.
+var forceSync = os.Getenv("LOCKFIX_BATCH_SYNC")
 
 // settle reports the renamed files of one directory once its fsync has
 // returned err: migrated, their originals' second names removed, or

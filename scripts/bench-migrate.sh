@@ -9,16 +9,17 @@
 # lock, the lease, the strict decode, the conversion, the second decode
 # and the unchanged-underneath checks.
 #
-# Each round measures, interleaved, on a freshly generated fleet each time
+# Each round measures, interleaved (the order turns from round to round),
+# on a freshly generated fleet each time
 # (versions 0 and 1, so every file is migrated to 2, flushed with sync(1)
 # so that no run pays for the generator's writes), timed from outside
 # (walk included):
 #   floor      migrate-floor at each count of FLOOR_JOBS; the best counts
 #   default    lockfix migrate --to 2 DIR (default jobs and sync)
 #   file       lockfix migrate --to 2 --sync file DIR (default jobs)
-#   busy       with a background dd of BUSY_MB MB to the same filesystem
-#              started just before each: the floor at the round's best
-#              count, and lockfix's default
+#   busy       with a background dd of BUSY_MB MB (conv=fsync) to the
+#              same filesystem started just before each: the floor at
+#              the round's best count, and lockfix's default
 # and prints each ratio: default/floor (goal >= 2), file/floor (goal >=
 # 0.9), busy default/busy floor, and busy default/default (how much of its
 # speed the default keeps on a busy filesystem). The summary gives the
@@ -68,10 +69,10 @@ rate() {
 }
 
 # busy_start starts the background writer: dd of BUSY_MB MB to a file on
-# the fleet's filesystem, through the page cache, as a deploy copying an
-# artifact does.
+# the fleet's filesystem, through the page cache and fsynced at its end,
+# as a deploy copying an artifact does.
 busy_start() {
-	dd if=/dev/zero of="$busy_file" bs=1M count="$busy_mb" status=none &
+	dd if=/dev/zero of="$busy_file" bs=1M count="$busy_mb" conv=fsync status=none &
 	busy_pid=$!
 }
 
@@ -107,7 +108,13 @@ echo "fleet: $files lockfiles under $work ($(df -PT "$work" | awk 'NR == 2 { pri
 echo "machine: $(nproc) processors, load $(cut -d' ' -f1-3 /proc/loadavg); lockfix default: $("$work/bin/lockfix" migrate --help | grep -o 'default [0-9]* here' | head -1)"
 printf '%-5s %-22s %8s %8s %8s %8s %8s %9s %9s %9s %9s\n' round floors best-floor default file busy-fl busy-def def/floor file/floor busy-ratio busy/quiet
 r_def=() r_file=() r_busy=() r_keep=()
-for r in $(seq 1 "$rounds"); do
+# The measurements of a round, each on a fresh fleet. Their order turns
+# from round to round (floors, default, file; then default, file, floors;
+# ...), and so does the busy pair's: on ext4 without a journal, creating a
+# file skips the inodes freed in the last minute, so each run pays for
+# the files the runs before it replaced, and a fixed order would charge
+# that to whichever comes last.
+m_floors() {
 	best=0 best_j=0 floors=""
 	for j in $floor_jobs; do
 		regen "$r"
@@ -115,23 +122,45 @@ for r in $(seq 1 "$rounds"); do
 		floors="$floors$j:$f "
 		if [ "$f" -gt "$best" ]; then best=$f best_j=$j; fi
 	done
+}
+m_default() {
 	regen "$r"
 	def=$(rate "$work/bin/lockfix" migrate --to 2 "$fleet")
 	check "the default run"
+}
+m_file() {
 	regen "$r"
 	file=$(rate "$work/bin/lockfix" migrate --to 2 --sync file "$fleet")
 	check "--sync file"
+}
+m_busy_floor() {
+	regen "$r"
+	busy_start
+	busy_fl=$(rate "$work/bin/migrate-floor" -jobs "$best_j" "$fleet")
+	busy_stop
+}
+m_busy_default() {
+	regen "$r"
+	busy_start
+	busy_def=$(rate "$work/bin/lockfix" migrate --to 2 "$fleet")
+	busy_stop
+	check "the default run on a busy filesystem"
+}
+for r in $(seq 1 "$rounds"); do
+	case $((r % 3)) in
+	1) m_floors; m_default; m_file ;;
+	2) m_default; m_file; m_floors ;;
+	0) m_file; m_floors; m_default ;;
+	esac
 	busy_fl=- busy_def=- busy_ratio=- keep=-
 	if [ "$busy_mb" -gt 0 ]; then
-		regen "$r"
-		busy_start
-		busy_fl=$(rate "$work/bin/migrate-floor" -jobs "$best_j" "$fleet")
-		busy_stop
-		regen "$r"
-		busy_start
-		busy_def=$(rate "$work/bin/lockfix" migrate --to 2 "$fleet")
-		busy_stop
-		check "the default run on a busy filesystem"
+		if [ $((r % 2)) = 1 ]; then
+			m_busy_floor
+			m_busy_default
+		else
+			m_busy_default
+			m_busy_floor
+		fi
 		busy_ratio=$(ratio "$busy_def" "$busy_fl")
 		keep=$(ratio "$busy_def" "$def")
 		r_busy+=("$busy_ratio")

@@ -145,6 +145,14 @@ func tail(b []byte, n int) string {
 //     temp files' fsyncs before their renames and the directories' after
 //     them, mixed within the same rounds.
 //
+// Both fix the batch's sync to per-file fsyncs (LOCKFIX_BATCH_SYNC=fsync;
+// a quiet filesystem would be synced whole). A third case fixes it to the
+// filesystem sync and fails the second round's syncfs: the one that makes
+// the first batch's renames and the second batch's temp files durable.
+//
+//   - filesystem: every file of the first batch is not-durable, every file
+//     of the second failed, and the rest of the run fsyncs each file.
+//
 // The strace log names each failed call. Every file's status in --report
 // must say what is on disk: a file whose temp file's fsync failed is
 // failed and holds its original bytes; one whose directory's fsync failed
@@ -160,8 +168,13 @@ func TestStraceBatchSync(t *testing.T) {
 		t.Skip("builds the lockfix command")
 	}
 	lockfix := buildLockfix(t, t.TempDir())
-	for _, inject := range []string{"directories", "scattered"} {
+	for _, inject := range []string{"directories", "scattered", "filesystem"} {
 		t.Run(inject, func(t *testing.T) {
+			if inject == "filesystem" {
+				t.Setenv("LOCKFIX_BATCH_SYNC", "syncfs")
+			} else {
+				t.Setenv("LOCKFIX_BATCH_SYNC", "fsync")
+			}
 			straceBatchSync(t, strace, lockfix, inject)
 		})
 	}
@@ -170,6 +183,9 @@ func TestStraceBatchSync(t *testing.T) {
 // fsyncLine matches a strace -y line of an fsync and captures the path of
 // its descriptor and the result.
 var fsyncLine = regexp.MustCompile(`(?m)^fsync\(\d+<([^>]*)>\)\s+= (0|-1 EIO .*\(INJECTED\))$`)
+
+// syncfsLine matches a strace line of a syncfs and captures the result.
+var syncfsLine = regexp.MustCompile(`(?m)^syncfs\(\d+<[^>]*>\)\s+= (0|-1 EIO .*\(INJECTED\))$`)
 
 // straceRun runs lockfix with args under strace (its own args first,
 // -ff -y and a log per thread added) and returns the exit code, the
@@ -188,6 +204,13 @@ func straceRun(t *testing.T, strace string, straceArgs []string, lockfix string,
 		if err != nil {
 			t.Fatal(err)
 		}
+		for _, m := range syncfsLine.FindAllSubmatch(b, -1) {
+			ok := string(m[1]) == "0"
+			if prev, seen := synced[syncfsPath]; seen {
+				ok = ok && prev
+			}
+			synced[syncfsPath] = ok
+		}
 		for _, m := range fsyncLine.FindAllSubmatch(b, -1) {
 			p, ok := string(m[1]), string(m[2]) == "0"
 			if prev, seen := synced[p]; seen {
@@ -197,6 +220,17 @@ func straceRun(t *testing.T, strace string, straceArgs []string, lockfix string,
 		}
 	}
 	return exitCode(err), out, synced
+}
+
+// syncfsPath is the key under which straceRun records the syncfs calls.
+const syncfsPath = "(syncfs)"
+
+// syncfsInjected reports whether the log showed a syncfs failed by
+// injection.
+func syncfsInjected(t *testing.T, synced map[string]bool) bool {
+	t.Helper()
+	ok, seen := synced[syncfsPath]
+	return seen && !ok
 }
 
 // readReport returns the statuses of a --report file by path.
@@ -222,10 +256,18 @@ func straceBatchSync(t *testing.T, strace, lockfix, inject string) {
 	const n = 300
 	orig := map[string][]byte{}
 	isDir := map[string]string{} // directory -> its lockfile
+	// The first batch: the first 256 files in the walk's (sorted) order.
+	// The second round's filesystem sync, which makes their renames
+	// durable and the second batch's temp files, is opened on the
+	// directory of the second batch's first file: -P fails it alone.
+	firstBatch := map[string]bool{}
 	straceArgs := []string{"-e", "trace=fsync"}
-	if inject == "scattered" {
+	switch inject {
+	case "filesystem":
+		straceArgs = []string{"-e", "trace=syncfs", "-e", "inject=syncfs:error=EIO"}
+	case "scattered":
 		straceArgs = append(straceArgs, "-e", "inject=fsync:error=EIO:when=2+2")
-	} else {
+	default:
 		straceArgs = append(straceArgs, "-e", "inject=fsync:error=EIO")
 	}
 	for i := range n {
@@ -236,6 +278,10 @@ func straceBatchSync(t *testing.T, strace, lockfix, inject string) {
 		p := writeLock(t, dir, "bun.lockb", genLock(1, 5+i%20, uint64(i)), 0o644)
 		orig[p], _ = os.ReadFile(p)
 		isDir[dir] = p
+		firstBatch[p] = i < 256
+		if inject == "filesystem" && i == 256 {
+			straceArgs = append(straceArgs, "-P", dir)
+		}
 		if inject == "directories" && i%3 == 0 {
 			straceArgs = append(straceArgs, "-P", dir)
 		}
@@ -245,12 +291,15 @@ func straceBatchSync(t *testing.T, strace, lockfix, inject string) {
 	if !strings.Contains(string(out), "sync batch") {
 		t.Fatalf("the default run of %d files is not a batch run:\n%s", n, tail(out, 3))
 	}
+	if inject == "filesystem" && !syncfsInjected(t, synced) {
+		t.Fatalf("no syncfs failed by injection; strace output:\n%s", tail(out, 20))
+	}
 
 	// What the log says failed: a temp file's fsync (before the rename)
 	// or a directory's (after it).
 	tempFailed, dirFailed := map[string]bool{}, map[string]bool{}
 	for path, ok := range synced {
-		if ok {
+		if ok || path == syncfsPath {
 			continue
 		}
 		dir, base := filepath.Split(path)
@@ -263,7 +312,16 @@ func straceBatchSync(t *testing.T, strace, lockfix, inject string) {
 			t.Errorf("an fsync failed on %s, which is neither a temp file nor a lockfile's directory", path)
 		}
 	}
-	if len(dirFailed) == 0 || inject == "scattered" && len(tempFailed) == 0 {
+	if inject == "filesystem" {
+		for p := range orig {
+			if firstBatch[p] {
+				dirFailed[p] = true
+			} else {
+				tempFailed[p] = true
+			}
+		}
+	}
+	if len(dirFailed) == 0 || inject != "directories" && len(tempFailed) == 0 {
 		t.Fatalf("the injection hit %d temp files and %d directories: not what this test needs", len(tempFailed), len(dirFailed))
 	}
 	if code != 10 {

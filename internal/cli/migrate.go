@@ -59,12 +59,12 @@ and milliseconds of waiting for the disk, so more workers than processors
 keep the disk busy and let the filesystem commit many syncs together.
 
 --sync=file makes each file durable on its own (fsync of the file and of
-its directory). --sync=batch writes a batch of up to %d temp files, fsyncs
-them all at once (the filesystem commits fsyncs in flight together),
-renames each over its lockfile (each checked unchanged before and after
-its rename) and fsyncs each directory once, again all at once. Only
-lockfix's own files and directories are synced, so a run does not wait
-for other programs' writes. Every file is still either old or new after a
+its directory). --sync=batch writes a batch of up to %d temp files, syncs
+them, renames each over its lockfile (each checked unchanged before and
+after its rename) and syncs the renames with the next batch: one syncfs
+of the filesystem while other programs have little data waiting to be
+written, else fsyncs of lockfix's own files and directories only, all at
+once, so a run does not wait for other programs' writes. Every file is still either old or new after a
 crash at any moment. The default (auto) is batch for runs of more than %d
 files and file otherwise. Batches fit the limit of open files: with too
 few descriptors left, migrate syncs each file on its own. Temp files left
