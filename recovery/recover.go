@@ -177,7 +177,7 @@ func recoverBytes(b []byte, opts Options) *Report {
 	need := o.reason != "" || len(o.lost) > 0 || o.unnamed > 0 || len(o.hd.guessed) > 0
 	covered := crcOffset(s) >= 0 && s.FieldOf(schema.KindArrayChecksum) != nil
 	if len(opts.Peers) >= 2 && (need || !covered) {
-		if c, ok := byteMajority(b, arr.recs, arr.gaps, s, opts.Peers); ok && !bytes.Equal(c.out, b) {
+		if c, ok := byteMajority(b, arr.recs, voteGaps(arr), s, opts.Peers); ok && !bytes.Equal(c.out, b) {
 			overrule := c.strong && !covered && !bytes.Equal(o.out, b) && !bytes.Equal(c.out, o.out) &&
 				!(o.hd.verified && !bytes.Equal(c.out[:min(hs, len(c.out))], o.out[:hs]))
 			if (need || overrule) && len(schema.Check(c.out)) == 0 {
@@ -1038,17 +1038,23 @@ func majorityReport(r *Report, b []byte, s *schema.Schema, c consensus, damage [
 		if i >= both {
 			j = all
 		}
-		what := fmt.Sprintf("bytes 0x%x-0x%x taken from %s", i, j-1, src)
-		switch {
-		case i >= len(m):
-			what = fmt.Sprintf("bytes 0x%x-0x%x cut: %s ends at 0x%x", i, j-1, src, len(m))
-		case i >= len(b):
-			what = fmt.Sprintf("bytes 0x%x-0x%x (a torn tail) taken from %s", i, j-1, src)
+		for _, p := range c.pieces(i, j) {
+			from := src
+			if p.why != "" {
+				from = p.why
+			}
+			what := fmt.Sprintf("bytes 0x%x-0x%x taken from %s", p.off, p.end-1, from)
+			switch {
+			case p.off >= len(m):
+				what = fmt.Sprintf("bytes 0x%x-0x%x cut: %s ends at 0x%x", p.off, p.end-1, src, len(m))
+			case p.off >= len(b):
+				what = fmt.Sprintf("bytes 0x%x-0x%x (a torn tail) taken from %s", p.off, p.end-1, from)
+			}
+			if proven {
+				what += "; the header and array CRC-64 prove them"
+			}
+			r.Repairs = append(r.Repairs, Repair{Kind: "majority", Offset: p.off, Detail: what, NeedsYes: !proven})
 		}
-		if proven {
-			what += "; the header and array CRC-64 prove them"
-		}
-		r.Repairs = append(r.Repairs, Repair{Kind: "majority", Offset: i, Detail: what, NeedsYes: !proven})
 		i = j
 	}
 	// m is valid: its packageCount is the number of its records.
