@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/lockfix/lockfix/schema"
 )
@@ -124,6 +126,43 @@ func (a *array) registries() []schema.RegistryCount {
 	return a.regs
 }
 
+// hasRegistry reports whether h is the registry hash of a registry of
+// the records (one of registries): it stops at the first record from
+// that registry, so a registryHash that names the packages' registry
+// costs a few records, not the array.
+func (a *array) hasRegistry(h uint32) bool {
+	if a.regs != nil {
+		return slices.ContainsFunc(a.regs, func(r schema.RegistryCount) bool { return r.Hash == h })
+	}
+	var tried [8][]byte
+	nt, last := 0, -1
+	for i := range a.recs {
+		prefix := registryPrefix(&a.recs[i])
+		if last >= 0 && bytes.Equal(tried[last], prefix) {
+			continue
+		}
+		j := 0
+		for j < nt && !bytes.Equal(tried[j], prefix) {
+			j++
+		}
+		if j < nt {
+			last = j
+			continue
+		}
+		if nt < len(tried) {
+			tried[nt], last = prefix, nt
+			nt++
+		}
+		if len(prefix) == 0 || prefix[len(prefix)-1] != '/' {
+			continue
+		}
+		if u, err := schema.NormalizeRegistry(string(prefix)); err == nil && schema.HashString(u) == h {
+			return true
+		}
+	}
+	return false
+}
+
 func damageOf(err error, fallbackOff, rec int) Damage {
 	var ce *schema.CorruptionError
 	if schema.AsCorruption(err, &ce) {
@@ -183,6 +222,108 @@ func (a *array) fastPlain(b []byte, pos int) int {
 	return pos
 }
 
+// parallelFastMin is the stretch of a file, in bytes, from which the fast
+// path of a salvage checks its records on several goroutines, as the
+// strict check of schema does; below it one goroutine is faster.
+const parallelFastMin = 128 << 10
+
+// fastRun runs the fast path (fastFramed or fastPlain, as fast) over b
+// from pos and returns where it stopped. Over a long stretch it first
+// hops from record to record reading only the lengths (hop: the next
+// record's offset, or -1), cuts the records it passed into one chunk
+// per processor, checks the chunks at once, each into its own part of
+// a.recs, and keeps them in order up to the first chunk that stops
+// short: the records and the stop are those of fast over the whole
+// stretch. Where the hop stopped, fast goes on alone.
+func (a *array) fastRun(b []byte, pos int, fast func(a *array, b []byte, pos int) int, hop func(b []byte, pos int) int) int {
+	workers := min(runtime.GOMAXPROCS(0), 8)
+	if workers < 2 || len(b)-pos < parallelFastMin {
+		return fast(a, b, pos)
+	}
+	type chunk struct {
+		first, n   int // index in a.recs of its first record, records
+		start, end int
+		stop, got  int // where fast stopped in it, the records it kept
+	}
+	per := (len(b) - pos) / workers
+	chunks := make([]chunk, 0, workers)
+	c := chunk{first: len(a.recs), start: pos}
+	for q := pos; ; {
+		next := hop(b, q)
+		if next < 0 {
+			break
+		}
+		c.n++
+		q = next
+		if q-c.start >= per && len(chunks) < workers-1 {
+			c.end = q
+			chunks = append(chunks, c)
+			c = chunk{first: c.first + c.n, start: q}
+		}
+		c.end = q
+	}
+	if c.n > 0 {
+		chunks = append(chunks, c)
+	}
+	if len(chunks) < 2 {
+		return fast(a, b, pos)
+	}
+	last := &chunks[len(chunks)-1]
+	a.recs = slices.Grow(a.recs, last.first+last.n-len(a.recs))
+	recs := a.recs[:last.first+last.n]
+	run := func(c *chunk) {
+		part := &array{s: a.s, recs: recs[c.first : c.first : c.first+c.n]}
+		c.stop = fast(part, b[:c.end], c.start)
+		c.got = len(part.recs)
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < len(chunks); i++ {
+		wg.Go(func() { run(&chunks[i]) })
+	}
+	run(&chunks[0])
+	wg.Wait()
+	for _, c := range chunks {
+		if c.stop != c.end {
+			// A record of c failed: the records before it are the fast
+			// path's, and the stretch ends there.
+			a.recs = recs[:c.first+c.got]
+			return c.stop
+		}
+	}
+	a.recs = recs
+	return fast(a, b, last.end)
+}
+
+// hopFramed returns the offset of the frame after the one at pos, read
+// from its marker and bodySize alone, or -1.
+func hopFramed(s *schema.Schema) func(b []byte, pos int) int {
+	fr := s.Framing
+	m, over := len(fr.Marker), fr.Overhead()
+	return func(b []byte, pos int) int {
+		if len(b)-pos < over || string(b[pos:pos+m]) != fr.Marker {
+			return -1
+		}
+		n := int(binary.BigEndian.Uint32(b[pos+m:]))
+		if n < fr.MinBody || n > fr.MaxBody || len(b)-pos < over+n {
+			return -1
+		}
+		return pos + over + n
+	}
+}
+
+// hopPlain returns the offset of the plain record after the one at pos,
+// read from its lengths alone, or -1.
+func hopPlain(b []byte, pos int) int {
+	if pos >= len(b) {
+		return -1
+	}
+	n := plainSize(b[pos:])
+	if n < 0 {
+		return -1
+	}
+	return pos + n
+}
+
 // plainSize returns the bytes the four length-prefixed strings at the
 // start of b take, or -1 when b ends inside them.
 func plainSize(b []byte) int {
@@ -221,10 +362,11 @@ func capHint(s *schema.Schema, b []byte, start, overhead int) int {
 // ones by resynchronising on the next "PK" frame whose CRC-32C holds.
 func salvageFramed(s *schema.Schema, b []byte, start int) *array {
 	a := &array{s: s, intact: true, recs: make([]record, 0, capHint(s, b, start, s.Framing.Overhead()))}
+	hop := hopFramed(s)
 	pos, idx := start, 0
 	for pos < len(b) {
 		n0 := len(a.recs)
-		pos = a.fastFramed(b, pos)
+		pos = a.fastRun(b, pos, (*array).fastFramed, hop)
 		idx += len(a.recs) - n0
 		if pos >= len(b) {
 			break
@@ -374,7 +516,7 @@ func salvagePlain(s *schema.Schema, b []byte, start int) *array {
 	havePrev := false
 	for pos < len(b) {
 		n0 := len(a.recs)
-		pos = a.fastPlain(b, pos)
+		pos = a.fastRun(b, pos, (*array).fastPlain, hopPlain)
 		if k := len(a.recs); k > n0 {
 			idx += k - n0
 			prev, havePrev = schema.RawPackage{Name: a.recs[k-1].name(), Version: a.recs[k-1].version()}, true
@@ -483,15 +625,46 @@ func partialAt(b []byte, p int) (name, version string) {
 // allocating per record: the registry prefix of each URL is counted as
 // found and only the distinct prefixes are normalised.
 func registries(recs []record) []schema.RegistryCount {
+	// A lockfile names a few registries: the prefixes seen are kept in a
+	// short list, the one hit last tried first, before a map.
+	type seen struct {
+		prefix []byte
+		n      int
+	}
+	var few [8]seen
+	nf, last := 0, -1
 	raw := map[string]*int{}
 	for i := range recs {
 		prefix := registryPrefix(&recs[i])
+		if last >= 0 && bytes.Equal(few[last].prefix, prefix) {
+			few[last].n++
+			continue
+		}
+		j := 0
+		for j < nf && !bytes.Equal(few[j].prefix, prefix) {
+			j++
+		}
+		if j < nf {
+			few[j].n++
+			last = j
+			continue
+		}
+		if nf < len(few) {
+			few[nf] = seen{prefix: prefix, n: 1}
+			last = nf
+			nf++
+			continue
+		}
 		if n, ok := raw[string(prefix)]; ok { // a map index: no allocation
 			*n++
 			continue
 		}
 		one := 1
 		raw[string(prefix)] = &one
+	}
+	for _, f := range few[:nf] {
+		n := f.n
+		raw[string(f.prefix)] = &n
 	}
 	norm := map[string]int{}
 	for prefix, np := range raw {
@@ -529,24 +702,16 @@ func registryPrefix(r *record) []byte {
 			base = name[i+1:]
 		}
 	}
-	rest, ok := bytes.CutSuffix(res, []byte(".tgz"))
-	if !ok {
+	// The tail "<name>/-/<base>-<version>.tgz", compared in place.
+	p := len(res) - (len(name) + 3 + len(base) + 1 + len(ver) + 4)
+	if p < 0 {
 		return nil
 	}
-	if rest, ok = bytes.CutSuffix(rest, ver); !ok {
+	t := res[p:]
+	if string(t[len(t)-4:]) != ".tgz" || string(t[len(name):len(name)+3]) != "/-/" || t[len(name)+3+len(base)] != '-' ||
+		!bytes.Equal(t[:len(name)], name) || !bytes.Equal(t[len(name)+3:len(name)+3+len(base)], base) ||
+		!bytes.Equal(t[len(name)+3+len(base)+1:len(t)-4], ver) {
 		return nil
 	}
-	if rest, ok = bytes.CutSuffix(rest, []byte("-")); !ok {
-		return nil
-	}
-	if rest, ok = bytes.CutSuffix(rest, base); !ok {
-		return nil
-	}
-	if rest, ok = bytes.CutSuffix(rest, []byte("/-/")); !ok {
-		return nil
-	}
-	if rest, ok = bytes.CutSuffix(rest, name); !ok {
-		return nil
-	}
-	return rest
+	return res[:p:p]
 }

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
+
+	"github.com/lockfix/lockfix/schema"
 )
 
 // burstCase is random bytes written over length bytes of the header at
@@ -83,6 +86,80 @@ func TestBurstsUndone(t *testing.T) {
 		t.Logf("v%d bursts with the checksum intact, exact by length:%s", version, line)
 		if pct := 100 * float64(exact) / float64(goal); pct < 95 {
 			t.Errorf("v%d: bursts of up to 8 bytes undone exactly in %.1f%% of %d, want >= 95%%", version, pct, goal)
+		}
+	}
+}
+
+// registryPrefix finds the registry before "<name>/-/<base>-<version>.tgz"
+// and nothing in a URL of another layout.
+func TestRegistryPrefix(t *testing.T) {
+	body := func(name, version, resolved string) []byte {
+		var b []byte
+		for _, s := range []string{name, version, resolved, ""} {
+			b = append(b, byte(len(s)>>8), byte(len(s)))
+			b = append(b, s...)
+		}
+		return b
+	}
+	for _, c := range []struct{ name, version, resolved, want string }{
+		{"left-pad", "1.3.0", "https://registry.example.org/left-pad/-/left-pad-1.3.0.tgz", "https://registry.example.org/"},
+		{"@types/node", "20.1.0", "https://r.example.org/npm/@types/node/-/node-20.1.0.tgz", "https://r.example.org/npm/"},
+		{"left-pad", "1.3.0", "http://h.example.org/left-pad/-/left-pad-1.3.0.tgz", "http://h.example.org/"},
+		{"left-pad", "1.3.0", "https://registry.example.org/left-pad/-/left-pad-1.3.1.tgz", "<nil>"},
+		{"left-pad", "1.3.0", "https://registry.example.org/left-pad/-/right-pad-1.3.0.tgz", "<nil>"},
+		{"left-pad", "1.3.0", "https://registry.example.org/left-pad/_/left-pad-1.3.0.tgz", "<nil>"},
+		{"left-pad", "1.3.0", "https://registry.example.org/left-pad/-/left-pad-1.3.0.tar", "<nil>"},
+		{"left-pad", "1.3.0", "https://example.org/x.tgz", "<nil>"},
+		{"left-pad", "1.3.0", "", "<nil>"},
+	} {
+		r, ok := validRecord(body(c.name, c.version, c.resolved), 0, 0)
+		if !ok {
+			t.Fatalf("%s: not a valid record", c.resolved)
+		}
+		got := "<nil>"
+		if p := registryPrefix(&r); p != nil {
+			got = string(p)
+		}
+		if got != c.want {
+			t.Errorf("registryPrefix(%q) = %q, want %q", c.resolved, got, c.want)
+		}
+	}
+}
+
+// fastRun, which checks chunks of a long array at once, keeps exactly
+// the records the fast path keeps alone, and stops where it stops.
+func TestFastRunSequential(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("one processor: fastRun runs the fast path alone")
+	}
+	for _, version := range []int{0, 2} {
+		orig := original(version, 2000)
+		s, _ := schema.Lookup(version)
+		fast, hop := (*array).fastPlain, hopPlain
+		if s.Framing != nil {
+			fast, hop = (*array).fastFramed, hopFramed(s)
+		}
+		offs := recordOffsets(t, orig)
+		cases := map[string][]byte{"intact": orig}
+		for _, at := range []int{10, 700, 1001, 1500, 1999} {
+			c := bytes.Clone(orig)
+			c[offs[at]+3] = 0 // a name byte that breaks the rules
+			cases[fmt.Sprintf("record %d invalid", at)] = c
+			cases[fmt.Sprintf("torn in record %d", at)] = orig[:offs[at]+7]
+		}
+		for name, b := range cases {
+			one := &array{s: s}
+			stop1 := fast(one, b, s.HeaderSize)
+			run := &array{s: s}
+			stop2 := run.fastRun(b, s.HeaderSize, fast, hop)
+			if stop1 != stop2 || len(one.recs) != len(run.recs) {
+				t.Fatalf("v%d %s: fastRun stops at 0x%x with %d records, the fast path at 0x%x with %d", version, name, stop2, len(run.recs), stop1, len(one.recs))
+			}
+			for i := range one.recs {
+				if one.recs[i].off != run.recs[i].off || !bytes.Equal(one.recs[i].body, run.recs[i].body) {
+					t.Fatalf("v%d %s: record %d differs", version, name, i)
+				}
+			}
 		}
 	}
 }

@@ -493,6 +493,20 @@ func pick(b []byte, s *schema.Schema, from string, ref *schema.Schema) (detectio
 // wipedHeader reports whether the config block looks zeroed: registryHash,
 // rows and cols all zero. Zero values there are then no evidence of the
 // original ones.
+// contiguousRun returns how many records from the first of recs lie in
+// b as they are written (not rebuilt, not taken from a copy), one after
+// the other.
+func contiguousRun(b []byte, s *schema.Schema, recs []record) int {
+	if len(recs) == 0 || recs[0].rebuilt || s.Framing == nil && !inFile(b, &recs[0]) {
+		return 0
+	}
+	j := 1
+	for j < len(recs) && recs[j].off == recs[j-1].off+recs[j-1].size && !recs[j].rebuilt && (s.Framing != nil || inFile(b, &recs[j])) {
+		j++
+	}
+	return j
+}
+
 func wipedHeader(b []byte) bool {
 	return len(b) >= schema.PrefixSize && schema.AllZero(b[schema.OffRegistryHash:schema.OffRegistryHash+4]) &&
 		b[schema.OffRows] == 0 && b[schema.OffCols] == 0
@@ -970,9 +984,19 @@ func assemble(b []byte, s *schema.Schema, h []byte, recs []record) []byte {
 			size += s.Framing.Overhead()
 		}
 	}
-	out := make([]byte, hs, size)
-	copy(out, h)
-	binary.BigEndian.PutUint32(out[countOffset(s):], uint32(len(recs)))
+	var out []byte
+	count := len(recs)
+	if n := contiguousRun(b, s, recs); n == len(recs) && n > 0 && recs[0].off == hs {
+		// Every record lies in b as it is written, one after the other
+		// from the header on (header damage): the array is copied at
+		// once, into a slice that append sizes and need not clear.
+		out = append(h[:hs:hs], b[hs:recs[n-1].off+recs[n-1].size]...)
+		recs = nil
+	} else {
+		out = make([]byte, hs, size)
+		copy(out, h)
+	}
+	binary.BigEndian.PutUint32(out[countOffset(s):], uint32(count))
 	for i := 0; i < len(recs); i++ {
 		r := &recs[i]
 		switch {
@@ -981,10 +1005,7 @@ func assemble(b []byte, s *schema.Schema, h []byte, recs []record) []byte {
 		case s.Framing == nil || !r.rebuilt:
 			// A run of records that lie one after the other in b is
 			// copied at once.
-			j := i + 1
-			for j < len(recs) && recs[j].off == recs[j-1].off+recs[j-1].size && !recs[j].rebuilt && (s.Framing != nil || inFile(b, &recs[j])) {
-				j++
-			}
+			j := i + contiguousRun(b, s, recs[i:])
 			out = append(out, b[r.off:recs[j-1].off+recs[j-1].size]...)
 			i = j - 1
 		default:
