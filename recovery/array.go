@@ -102,6 +102,9 @@ type array struct {
 	// crc is the CRC-64 of the file's array, once crcDone.
 	crc     uint64
 	crcDone bool
+	// checked is the fast path's verdict on the records of a long
+	// stretch, checked at once (fastRun).
+	checked *checked
 }
 
 // arrayCRC returns the CRC-64 of the array of b (the bytes after the
@@ -224,74 +227,136 @@ func (a *array) fastPlain(b []byte, pos int) int {
 
 // parallelFastMin is the stretch of a file, in bytes, from which the fast
 // path of a salvage checks its records on several goroutines, as the
-// strict check of schema does; below it one goroutine is faster.
-const parallelFastMin = 128 << 10
+// strict check of schema does; below it one goroutine is faster. (A
+// variable: the tests compare with the salvage on one goroutine.)
+var parallelFastMin = 128 << 10
 
 // fastRun runs the fast path (fastFramed or fastPlain, as fast) over b
-// from pos and returns where it stopped. Over a long stretch it first
-// hops from record to record reading only the lengths (hop: the next
-// record's offset, or -1), cuts the records it passed into one chunk
-// per processor, checks the chunks at once, each into its own part of
-// a.recs, and keeps them in order up to the first chunk that stops
-// short: the records and the stop are those of fast over the whole
-// stretch. Where the hop stopped, fast goes on alone.
+// from pos and returns where it stopped, as fast does. Over a long
+// stretch it checks the records on several goroutines first (checked):
+// a hop reads only the lengths from record to record (hop: the next
+// record's offset, or -1), the records it passed are cut into one chunk
+// per processor, and each chunk gets a verdict for every record. The
+// fast path then takes the records the verdicts pass from the first on,
+// and stops at the first they fail; when the salvage comes back after
+// the damage at a record boundary of the same stretch, the verdicts
+// serve again, so no record is checked twice.
 func (a *array) fastRun(b []byte, pos int, fast func(a *array, b []byte, pos int) int, hop func(b []byte, pos int) int) int {
+	c := a.checked
+	k := -1
+	if c != nil {
+		k = c.at(pos)
+	}
+	if k < 0 {
+		c = nil
+		if runtime.GOMAXPROCS(0) >= 2 && len(b)-pos >= parallelFastMin {
+			c = check(a.s, b, pos, fast, hop)
+		}
+		if c == nil {
+			if a.recs == nil {
+				a.recs = make([]record, 0, capHint(a.s, b, pos, overhead(a.s)))
+			}
+			return fast(a, b, pos)
+		}
+		a.checked, k = c, 0
+	}
+	j := k
+	for j < len(c.recs) && c.ok[j] {
+		j++
+	}
+	if len(a.recs) == 0 {
+		// The records are the verdicts' own, up to the first failure: a
+		// record appended later is appended to a copy.
+		a.recs = c.recs[k:j:j]
+	} else {
+		a.recs = append(a.recs, c.recs[k:j]...)
+	}
+	if j < len(c.recs) {
+		return c.recs[j].off // the record the verdict fails
+	}
+	return fast(a, b, c.end) // where the hop stopped
+}
+
+// overhead returns the bytes a record of layout s takes besides its
+// strings.
+func overhead(s *schema.Schema) int {
+	if s.Framing != nil {
+		return s.Framing.Overhead()
+	}
+	return 0
+}
+
+// checked is the verdict of the fast path on each record of a stretch
+// that a hop passed: recs[i] is the record at the i-th offset, kept when
+// ok[i]; end is where the hop stopped.
+type checked struct {
+	recs []record
+	ok   []bool
+	end  int
+}
+
+// at returns the index of the record at offset pos, or -1.
+func (c *checked) at(pos int) int {
+	i, found := slices.BinarySearchFunc(c.recs, pos, func(r record, pos int) int { return r.off - pos })
+	if !found {
+		return -1
+	}
+	return i
+}
+
+// check hops over b from pos and checks the records it passed in one
+// chunk per processor at once; nil when the hop passes too few.
+func check(s *schema.Schema, b []byte, pos int, fast func(a *array, b []byte, pos int) int, hop func(b []byte, pos int) int) *checked {
 	workers := min(runtime.GOMAXPROCS(0), 8)
-	if workers < 2 || len(b)-pos < parallelFastMin {
-		return fast(a, b, pos)
-	}
-	type chunk struct {
-		first, n   int // index in a.recs of its first record, records
-		start, end int
-		stop, got  int // where fast stopped in it, the records it kept
-	}
-	per := (len(b) - pos) / workers
-	chunks := make([]chunk, 0, workers)
-	c := chunk{first: len(a.recs), start: pos}
+	c := &checked{recs: make([]record, 0, capHint(s, b, pos, overhead(s))), end: pos}
 	for q := pos; ; {
 		next := hop(b, q)
 		if next < 0 {
 			break
 		}
-		c.n++
-		q = next
-		if q-c.start >= per && len(chunks) < workers-1 {
-			c.end = q
-			chunks = append(chunks, c)
-			c = chunk{first: c.first + c.n, start: q}
+		c.recs = append(c.recs, record{off: q, size: next - q})
+		q, c.end = next, next
+	}
+	if len(c.recs) < 2*workers {
+		return nil
+	}
+	c.ok = make([]bool, len(c.recs))
+	// One chunk per processor, even in bytes. In each the fast path runs
+	// from the chunk's start, and again after each record it fails.
+	per := (c.end - pos) / workers
+	run := func(lo, hi int) {
+		end := c.recs[hi-1].off + c.recs[hi-1].size
+		for i := lo; i < hi; {
+			// The fast path writes the records it keeps over the hop's.
+			part := &array{s: s, recs: c.recs[i:i:hi]}
+			stop := fast(part, b[:end], c.recs[i].off)
+			for n := range part.recs {
+				c.ok[i+n] = true
+			}
+			i += len(part.recs)
+			if stop < end {
+				i++ // the record the fast path failed: not ok
+			}
 		}
-		c.end = q
 	}
-	if c.n > 0 {
-		chunks = append(chunks, c)
+	var bounds []int
+	for i, start := 0, pos; i < len(c.recs); i++ {
+		if c.recs[i].off-start >= per && len(bounds) < workers-1 {
+			bounds = append(bounds, i)
+			start = c.recs[i].off
+		}
 	}
-	if len(chunks) < 2 {
-		return fast(a, b, pos)
-	}
-	last := &chunks[len(chunks)-1]
-	a.recs = slices.Grow(a.recs, last.first+last.n-len(a.recs))
-	recs := a.recs[:last.first+last.n]
-	run := func(c *chunk) {
-		part := &array{s: a.s, recs: recs[c.first : c.first : c.first+c.n]}
-		c.stop = fast(part, b[:c.end], c.start)
-		c.got = len(part.recs)
-	}
+	bounds = append(bounds, len(c.recs))
 	var wg sync.WaitGroup
-	for i := 1; i < len(chunks); i++ {
-		wg.Go(func() { run(&chunks[i]) })
+	lo := 0
+	for _, hi := range bounds[:len(bounds)-1] {
+		from := lo
+		wg.Go(func() { run(from, hi) })
+		lo = hi
 	}
-	run(&chunks[0])
+	run(lo, len(c.recs))
 	wg.Wait()
-	for _, c := range chunks {
-		if c.stop != c.end {
-			// A record of c failed: the records before it are the fast
-			// path's, and the stretch ends there.
-			a.recs = recs[:c.first+c.got]
-			return c.stop
-		}
-	}
-	a.recs = recs
-	return fast(a, b, last.end)
+	return c
 }
 
 // hopFramed returns the offset of the frame after the one at pos, read
@@ -361,7 +426,7 @@ func capHint(s *schema.Schema, b []byte, start, overhead int) int {
 // correcting single-bit errors in a record (CRC-32C) and skipping damaged
 // ones by resynchronising on the next "PK" frame whose CRC-32C holds.
 func salvageFramed(s *schema.Schema, b []byte, start int) *array {
-	a := &array{s: s, intact: true, recs: make([]record, 0, capHint(s, b, start, s.Framing.Overhead()))}
+	a := &array{s: s, intact: true} // fastRun sizes the records
 	hop := hopFramed(s)
 	pos, idx := start, 0
 	for pos < len(b) {
@@ -510,7 +575,7 @@ func frameFromGap(s *schema.Schema, b []byte, pos, q int) (record, bool) {
 // sorts after the last good one, and that is followed by another such
 // record or by the end of the file.
 func salvagePlain(s *schema.Schema, b []byte, start int) *array {
-	a := &array{s: s, intact: true, recs: make([]record, 0, capHint(s, b, start, 0))}
+	a := &array{s: s, intact: true} // fastRun sizes the records
 	pos, idx := start, 0
 	var prev schema.RawPackage
 	havePrev := false

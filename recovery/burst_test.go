@@ -126,6 +126,58 @@ func TestRegistryPrefix(t *testing.T) {
 	}
 }
 
+// The salvage that checks the records of a long array on several
+// goroutines (fastRun) finds exactly what it finds on one: the same
+// records, gaps, damage and repairs, also when it comes back after
+// damage to records it has checked.
+func TestSalvageParallelSequential(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("one processor: the salvage runs on one goroutine")
+	}
+	for _, version := range []int{0, 2} {
+		orig := original(version, 2000)
+		s, _ := schema.Lookup(version)
+		salvage := func(b []byte) *array {
+			if s.Framing != nil {
+				return salvageFramed(s, b, s.HeaderSize)
+			}
+			return salvagePlain(s, b, s.HeaderSize)
+		}
+		offs := recordOffsets(t, orig)
+		cases := map[string][]byte{"intact": orig}
+		many := bytes.Clone(orig)
+		for _, at := range []int{10, 700, 1001, 1500, 1999} {
+			c := bytes.Clone(orig)
+			c[offs[at]+3] = 0 // a name byte that breaks the rules
+			many[offs[at]+3] = 0
+			cases[fmt.Sprintf("record %d invalid", at)] = c
+			cases[fmt.Sprintf("torn in record %d", at)] = orig[:offs[at]+7]
+			z := bytes.Clone(orig)
+			clear(z[offs[at] : offs[at]+300])
+			cases[fmt.Sprintf("zeroed at record %d", at)] = z
+		}
+		cases["five records invalid"] = many
+		for name, b := range cases {
+			par := salvage(b)
+			defer func(v int) { parallelFastMin = v }(parallelFastMin)
+			parallelFastMin = len(b) + 1
+			seq := salvage(b)
+			parallelFastMin = 128 << 10
+			same := len(par.recs) == len(seq.recs) && len(par.gaps) == len(seq.gaps) &&
+				fmt.Sprint(par.damage) == fmt.Sprint(seq.damage) && fmt.Sprint(par.repairs) == fmt.Sprint(seq.repairs) && par.intact == seq.intact
+			for i := 0; same && i < len(par.recs); i++ {
+				same = par.recs[i].off == seq.recs[i].off && bytes.Equal(par.recs[i].body, seq.recs[i].body) && par.recs[i].rebuilt == seq.recs[i].rebuilt
+			}
+			for i := 0; same && i < len(par.gaps); i++ {
+				same = par.gaps[i].off == seq.gaps[i].off && par.gaps[i].end == seq.gaps[i].end && len(par.gaps[i].names) == len(seq.gaps[i].names)
+			}
+			if !same {
+				t.Errorf("v%d %s: the salvage on several goroutines differs from the one on one: %d records, %d gaps; %d, %d", version, name, len(par.recs), len(par.gaps), len(seq.recs), len(seq.gaps))
+			}
+		}
+	}
+}
+
 // fastRun, which checks chunks of a long array at once, keeps exactly
 // the records the fast path keeps alone, and stops where it stops.
 func TestFastRunSequential(t *testing.T) {
