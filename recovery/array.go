@@ -82,7 +82,10 @@ type gap struct {
 	record   int    // index of the first record it replaces
 	names    []Lost // records in it whose name survived
 	torn     bool   // it runs into the end of the file inside a record
-	damage   Damage
+	// order: a record that keeps the rules of its strings but breaks
+	// the order of an otherwise sorted array (orderSuspects).
+	order  bool
+	damage Damage
 }
 
 // array is what survived of a package array.

@@ -448,6 +448,10 @@ func loneReason(srcs []majoritySource, names []string, l lone) string {
 			why = append(why, fmt.Sprintf("%s ends at 0x%x", name(si), len(x.data)))
 			continue
 		}
+		if g := gapAt(x.gaps, l.off); g != nil && g.order {
+			why = append(why, fmt.Sprintf("%s breaks the order of the records there", name(si)))
+			continue
+		}
 		why = append(why, fmt.Sprintf("%s is damaged there", name(si)))
 	}
 	state := "undamaged there by every test"
@@ -531,9 +535,19 @@ func orderSuspects(recs []record) []gap {
 			k++
 			continue
 		}
-		out = append(out, gap{off: recs[i].off, end: recs[i].off + recs[i].size, record: i})
+		out = append(out, gap{off: recs[i].off, end: recs[i].off + recs[i].size, record: i, order: true})
 	}
 	return out
+}
+
+// gapAt returns the gap that holds offset at, or nil.
+func gapAt(gaps []gap, at int) *gap {
+	for i := range gaps {
+		if gaps[i].off <= at && at < gaps[i].end {
+			return &gaps[i]
+		}
+	}
+	return nil
 }
 
 // inGaps reports whether a gap overlaps [off, end).
