@@ -143,7 +143,17 @@ func (a *array) hasRegistry(h uint32) bool {
 	var tried [8][]byte
 	nt, last := 0, -1
 	for i := range a.recs {
-		prefix := registryPrefix(&a.recs[i])
+		r := &a.recs[i]
+		// The registry the record would name, from the lengths alone:
+		// when it is one tried, whether the rest of its URL has the layout
+		// does not matter, that registry is not h's.
+		if p := candidatePrefix(r); p >= 0 && nt > 0 {
+			cand := r.resolved()[:p]
+			if bytes.Equal(tried[last], cand) || slices.ContainsFunc(tried[:nt], func(t []byte) bool { return bytes.Equal(t, cand) }) {
+				continue
+			}
+		}
+		prefix := registryPrefix(r)
 		if last >= 0 && bytes.Equal(tried[last], prefix) {
 			continue
 		}
@@ -759,17 +769,31 @@ func registries(recs []record) []schema.RegistryCount {
 	return out
 }
 
+// baseName returns the name without its scope: the basename of the
+// tarball.
+func baseName(name []byte) []byte {
+	if len(name) > 0 && name[0] == '@' {
+		if i := bytes.IndexByte(name, '/'); i >= 0 {
+			return name[i+1:]
+		}
+	}
+	return name
+}
+
+// candidatePrefix returns where the registry part of the record's
+// resolved URL ends if the URL has the layout registryPrefix reads,
+// from the lengths alone (-1: too short for it).
+func candidatePrefix(r *record) int {
+	name := r.name()
+	return int(r.resolvedLen) - (len(name) + 3 + len(baseName(name)) + 1 + int(r.versionLen) + 4)
+}
+
 // registryPrefix returns the part of the record's resolved URL before
 // "<name>/-/<basename>-<version>.tgz", or nil when the URL does not have
 // that layout (docs/format.md section 4).
 func registryPrefix(r *record) []byte {
 	res, name, ver := r.resolved(), r.name(), r.version()
-	base := name
-	if len(name) > 0 && name[0] == '@' {
-		if i := bytes.IndexByte(name, '/'); i >= 0 {
-			base = name[i+1:]
-		}
-	}
+	base := baseName(name)
 	// The tail "<name>/-/<base>-<version>.tgz", compared in place.
 	p := len(res) - (len(name) + 3 + len(base) + 1 + len(ver) + 4)
 	if p < 0 {
