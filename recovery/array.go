@@ -487,6 +487,7 @@ func salvageFramed(s *schema.Schema, b []byte, start int) *array {
 		idx += max(1, len(g.names))
 		pos = q
 	}
+	a.checked = nil // the verdicts served the salvage
 	return a
 }
 
@@ -640,6 +641,7 @@ func salvagePlain(s *schema.Schema, b []byte, start int) *array {
 		idx += max(1, len(g.names))
 		pos = q
 	}
+	a.checked = nil // the verdicts served the salvage
 	return a
 }
 
