@@ -261,8 +261,13 @@ func (a *array) fastRun(b []byte, pos int, fast func(a *array, b []byte, pos int
 		k = c.at(pos)
 	}
 	if k < 0 {
+		// A stretch the last hop passed is not hopped again: off its
+		// record boundaries (a plain array read out of step after damage)
+		// the hop's verdicts are of no use, and a second hop there would
+		// mostly read garbage.
+		fresh := c == nil || pos >= c.end
 		c = nil
-		if runtime.GOMAXPROCS(0) >= 2 && len(b)-pos >= parallelFastMin {
+		if fresh && runtime.GOMAXPROCS(0) >= 2 && len(b)-pos >= parallelFastMin {
 			c = check(a.s, b, pos, fast, hop)
 		}
 		if c == nil {
