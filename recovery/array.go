@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/lockfix/lockfix/schema"
 )
@@ -80,7 +82,10 @@ type gap struct {
 	record   int    // index of the first record it replaces
 	names    []Lost // records in it whose name survived
 	torn     bool   // it runs into the end of the file inside a record
-	damage   Damage
+	// order: a record that keeps the rules of its strings but breaks
+	// the order of an otherwise sorted array (orderSuspects).
+	order  bool
+	damage Damage
 }
 
 // array is what survived of a package array.
@@ -100,6 +105,9 @@ type array struct {
 	// crc is the CRC-64 of the file's array, once crcDone.
 	crc     uint64
 	crcDone bool
+	// checked is the fast path's verdict on the records of a long
+	// stretch, checked at once (fastRun).
+	checked *checked
 }
 
 // arrayCRC returns the CRC-64 of the array of b (the bytes after the
@@ -122,6 +130,53 @@ func (a *array) registries() []schema.RegistryCount {
 		a.regs = registries(a.recs)
 	}
 	return a.regs
+}
+
+// hasRegistry reports whether h is the registry hash of a registry of
+// the records (one of registries): it stops at the first record from
+// that registry, so a registryHash that names the packages' registry
+// costs a few records, not the array.
+func (a *array) hasRegistry(h uint32) bool {
+	if a.regs != nil {
+		return slices.ContainsFunc(a.regs, func(r schema.RegistryCount) bool { return r.Hash == h })
+	}
+	var tried [8][]byte
+	nt, last := 0, -1
+	for i := range a.recs {
+		r := &a.recs[i]
+		// The registry the record would name, from the lengths alone:
+		// when it is one tried, whether the rest of its URL has the layout
+		// does not matter, that registry is not h's.
+		if p := candidatePrefix(r); p >= 0 && nt > 0 {
+			cand := r.resolved()[:p]
+			if bytes.Equal(tried[last], cand) || slices.ContainsFunc(tried[:nt], func(t []byte) bool { return bytes.Equal(t, cand) }) {
+				continue
+			}
+		}
+		prefix := registryPrefix(r)
+		if last >= 0 && bytes.Equal(tried[last], prefix) {
+			continue
+		}
+		j := 0
+		for j < nt && !bytes.Equal(tried[j], prefix) {
+			j++
+		}
+		if j < nt {
+			last = j
+			continue
+		}
+		if nt < len(tried) {
+			tried[nt], last = prefix, nt
+			nt++
+		}
+		if len(prefix) == 0 || prefix[len(prefix)-1] != '/' {
+			continue
+		}
+		if u, err := schema.NormalizeRegistry(string(prefix)); err == nil && schema.HashString(u) == h {
+			return true
+		}
+	}
+	return false
 }
 
 func damageOf(err error, fallbackOff, rec int) Damage {
@@ -183,6 +238,175 @@ func (a *array) fastPlain(b []byte, pos int) int {
 	return pos
 }
 
+// parallelFastMin is the stretch of a file, in bytes, from which the fast
+// path of a salvage checks its records on several goroutines, as the
+// strict check of schema does; below it one goroutine is faster. (A
+// variable: the tests compare with the salvage on one goroutine.)
+var parallelFastMin = 128 << 10
+
+// fastRun runs the fast path (fastFramed or fastPlain, as fast) over b
+// from pos and returns where it stopped, as fast does. Over a long
+// stretch it checks the records on several goroutines first (checked):
+// a hop reads only the lengths from record to record (hop: the next
+// record's offset, or -1), the records it passed are cut into one chunk
+// per processor, and each chunk gets a verdict for every record. The
+// fast path then takes the records the verdicts pass from the first on,
+// and stops at the first they fail; when the salvage comes back after
+// the damage at a record boundary of the same stretch, the verdicts
+// serve again, so no record is checked twice.
+func (a *array) fastRun(b []byte, pos int, fast func(a *array, b []byte, pos int) int, hop func(b []byte, pos int) int) int {
+	c := a.checked
+	k := -1
+	if c != nil {
+		k = c.at(pos)
+	}
+	if k < 0 {
+		// A stretch the last hop passed is not hopped again: off its
+		// record boundaries (a plain array read out of step after damage)
+		// the hop's verdicts are of no use, and a second hop there would
+		// mostly read garbage.
+		fresh := c == nil || pos >= c.end
+		c = nil
+		if fresh && runtime.GOMAXPROCS(0) >= 2 && len(b)-pos >= parallelFastMin {
+			c = check(a.s, b, pos, fast, hop)
+		}
+		if c == nil {
+			if a.recs == nil {
+				a.recs = make([]record, 0, capHint(a.s, b, pos, overhead(a.s)))
+			}
+			return fast(a, b, pos)
+		}
+		a.checked, k = c, 0
+	}
+	j := k
+	for j < len(c.recs) && c.ok[j] {
+		j++
+	}
+	if len(a.recs) == 0 {
+		// The records are the verdicts' own, up to the first failure: a
+		// record appended later is appended to a copy.
+		a.recs = c.recs[k:j:j]
+	} else {
+		a.recs = append(a.recs, c.recs[k:j]...)
+	}
+	if j < len(c.recs) {
+		return c.recs[j].off // the record the verdict fails
+	}
+	return fast(a, b, c.end) // where the hop stopped
+}
+
+// overhead returns the bytes a record of layout s takes besides its
+// strings.
+func overhead(s *schema.Schema) int {
+	if s.Framing != nil {
+		return s.Framing.Overhead()
+	}
+	return 0
+}
+
+// checked is the verdict of the fast path on each record of a stretch
+// that a hop passed: recs[i] is the record at the i-th offset, kept when
+// ok[i]; end is where the hop stopped.
+type checked struct {
+	recs []record
+	ok   []bool
+	end  int
+}
+
+// at returns the index of the record at offset pos, or -1.
+func (c *checked) at(pos int) int {
+	i, found := slices.BinarySearchFunc(c.recs, pos, func(r record, pos int) int { return r.off - pos })
+	if !found {
+		return -1
+	}
+	return i
+}
+
+// check hops over b from pos and checks the records it passed in one
+// chunk per processor at once; nil when the hop passes too few.
+func check(s *schema.Schema, b []byte, pos int, fast func(a *array, b []byte, pos int) int, hop func(b []byte, pos int) int) *checked {
+	workers := min(runtime.GOMAXPROCS(0), 8)
+	c := &checked{recs: make([]record, 0, capHint(s, b, pos, overhead(s))), end: pos}
+	for q := pos; ; {
+		next := hop(b, q)
+		if next < 0 {
+			break
+		}
+		c.recs = append(c.recs, record{off: q, size: next - q})
+		q, c.end = next, next
+	}
+	if len(c.recs) < 2*workers {
+		return nil
+	}
+	c.ok = make([]bool, len(c.recs))
+	// One chunk per processor, even in bytes. In each the fast path runs
+	// from the chunk's start, and again after each record it fails.
+	per := (c.end - pos) / workers
+	run := func(lo, hi int) {
+		end := c.recs[hi-1].off + c.recs[hi-1].size
+		for i := lo; i < hi; {
+			// The fast path writes the records it keeps over the hop's.
+			part := &array{s: s, recs: c.recs[i:i:hi]}
+			stop := fast(part, b[:end], c.recs[i].off)
+			for n := range part.recs {
+				c.ok[i+n] = true
+			}
+			i += len(part.recs)
+			if stop < end {
+				i++ // the record the fast path failed: not ok
+			}
+		}
+	}
+	var bounds []int
+	for i, start := 0, pos; i < len(c.recs); i++ {
+		if c.recs[i].off-start >= per && len(bounds) < workers-1 {
+			bounds = append(bounds, i)
+			start = c.recs[i].off
+		}
+	}
+	bounds = append(bounds, len(c.recs))
+	var wg sync.WaitGroup
+	lo := 0
+	for _, hi := range bounds[:len(bounds)-1] {
+		from := lo
+		wg.Go(func() { run(from, hi) })
+		lo = hi
+	}
+	run(lo, len(c.recs))
+	wg.Wait()
+	return c
+}
+
+// hopFramed returns the offset of the frame after the one at pos, read
+// from its marker and bodySize alone, or -1.
+func hopFramed(s *schema.Schema) func(b []byte, pos int) int {
+	fr := s.Framing
+	m, over := len(fr.Marker), fr.Overhead()
+	return func(b []byte, pos int) int {
+		if len(b)-pos < over || string(b[pos:pos+m]) != fr.Marker {
+			return -1
+		}
+		n := int(binary.BigEndian.Uint32(b[pos+m:]))
+		if n < fr.MinBody || n > fr.MaxBody || len(b)-pos < over+n {
+			return -1
+		}
+		return pos + over + n
+	}
+}
+
+// hopPlain returns the offset of the plain record after the one at pos,
+// read from its lengths alone, or -1.
+func hopPlain(b []byte, pos int) int {
+	if pos >= len(b) {
+		return -1
+	}
+	n := plainSize(b[pos:])
+	if n < 0 {
+		return -1
+	}
+	return pos + n
+}
+
 // plainSize returns the bytes the four length-prefixed strings at the
 // start of b take, or -1 when b ends inside them.
 func plainSize(b []byte) int {
@@ -220,11 +444,12 @@ func capHint(s *schema.Schema, b []byte, start, overhead int) int {
 // correcting single-bit errors in a record (CRC-32C) and skipping damaged
 // ones by resynchronising on the next "PK" frame whose CRC-32C holds.
 func salvageFramed(s *schema.Schema, b []byte, start int) *array {
-	a := &array{s: s, intact: true, recs: make([]record, 0, capHint(s, b, start, s.Framing.Overhead()))}
+	a := &array{s: s, intact: true} // fastRun sizes the records
+	hop := hopFramed(s)
 	pos, idx := start, 0
 	for pos < len(b) {
 		n0 := len(a.recs)
-		pos = a.fastFramed(b, pos)
+		pos = a.fastRun(b, pos, (*array).fastFramed, hop)
 		idx += len(a.recs) - n0
 		if pos >= len(b) {
 			break
@@ -267,6 +492,7 @@ func salvageFramed(s *schema.Schema, b []byte, start int) *array {
 		idx += max(1, len(g.names))
 		pos = q
 	}
+	a.checked = nil // the verdicts served the salvage
 	return a
 }
 
@@ -368,13 +594,13 @@ func frameFromGap(s *schema.Schema, b []byte, pos, q int) (record, bool) {
 // sorts after the last good one, and that is followed by another such
 // record or by the end of the file.
 func salvagePlain(s *schema.Schema, b []byte, start int) *array {
-	a := &array{s: s, intact: true, recs: make([]record, 0, capHint(s, b, start, 0))}
+	a := &array{s: s, intact: true} // fastRun sizes the records
 	pos, idx := start, 0
 	var prev schema.RawPackage
 	havePrev := false
 	for pos < len(b) {
 		n0 := len(a.recs)
-		pos = a.fastPlain(b, pos)
+		pos = a.fastRun(b, pos, (*array).fastPlain, hopPlain)
 		if k := len(a.recs); k > n0 {
 			idx += k - n0
 			prev, havePrev = schema.RawPackage{Name: a.recs[k-1].name(), Version: a.recs[k-1].version()}, true
@@ -420,6 +646,7 @@ func salvagePlain(s *schema.Schema, b []byte, start int) *array {
 		idx += max(1, len(g.names))
 		pos = q
 	}
+	a.checked = nil // the verdicts served the salvage
 	return a
 }
 
@@ -483,15 +710,46 @@ func partialAt(b []byte, p int) (name, version string) {
 // allocating per record: the registry prefix of each URL is counted as
 // found and only the distinct prefixes are normalised.
 func registries(recs []record) []schema.RegistryCount {
+	// A lockfile names a few registries: the prefixes seen are kept in a
+	// short list, the one hit last tried first, before a map.
+	type seen struct {
+		prefix []byte
+		n      int
+	}
+	var few [8]seen
+	nf, last := 0, -1
 	raw := map[string]*int{}
 	for i := range recs {
 		prefix := registryPrefix(&recs[i])
+		if last >= 0 && bytes.Equal(few[last].prefix, prefix) {
+			few[last].n++
+			continue
+		}
+		j := 0
+		for j < nf && !bytes.Equal(few[j].prefix, prefix) {
+			j++
+		}
+		if j < nf {
+			few[j].n++
+			last = j
+			continue
+		}
+		if nf < len(few) {
+			few[nf] = seen{prefix: prefix, n: 1}
+			last = nf
+			nf++
+			continue
+		}
 		if n, ok := raw[string(prefix)]; ok { // a map index: no allocation
 			*n++
 			continue
 		}
 		one := 1
 		raw[string(prefix)] = &one
+	}
+	for _, f := range few[:nf] {
+		n := f.n
+		raw[string(f.prefix)] = &n
 	}
 	norm := map[string]int{}
 	for prefix, np := range raw {
@@ -518,35 +776,41 @@ func registries(recs []record) []schema.RegistryCount {
 	return out
 }
 
+// baseName returns the name without its scope: the basename of the
+// tarball.
+func baseName(name []byte) []byte {
+	if len(name) > 0 && name[0] == '@' {
+		if i := bytes.IndexByte(name, '/'); i >= 0 {
+			return name[i+1:]
+		}
+	}
+	return name
+}
+
+// candidatePrefix returns where the registry part of the record's
+// resolved URL ends if the URL has the layout registryPrefix reads,
+// from the lengths alone (-1: too short for it).
+func candidatePrefix(r *record) int {
+	name := r.name()
+	return int(r.resolvedLen) - (len(name) + 3 + len(baseName(name)) + 1 + int(r.versionLen) + 4)
+}
+
 // registryPrefix returns the part of the record's resolved URL before
 // "<name>/-/<basename>-<version>.tgz", or nil when the URL does not have
 // that layout (docs/format.md section 4).
 func registryPrefix(r *record) []byte {
 	res, name, ver := r.resolved(), r.name(), r.version()
-	base := name
-	if len(name) > 0 && name[0] == '@' {
-		if i := bytes.IndexByte(name, '/'); i >= 0 {
-			base = name[i+1:]
-		}
-	}
-	rest, ok := bytes.CutSuffix(res, []byte(".tgz"))
-	if !ok {
+	base := baseName(name)
+	// The tail "<name>/-/<base>-<version>.tgz", compared in place.
+	p := len(res) - (len(name) + 3 + len(base) + 1 + len(ver) + 4)
+	if p < 0 {
 		return nil
 	}
-	if rest, ok = bytes.CutSuffix(rest, ver); !ok {
+	t := res[p:]
+	if string(t[len(t)-4:]) != ".tgz" || string(t[len(name):len(name)+3]) != "/-/" || t[len(name)+3+len(base)] != '-' ||
+		!bytes.Equal(t[:len(name)], name) || !bytes.Equal(t[len(name)+3:len(name)+3+len(base)], base) ||
+		!bytes.Equal(t[len(name)+3+len(base)+1:len(t)-4], ver) {
 		return nil
 	}
-	if rest, ok = bytes.CutSuffix(rest, []byte("-")); !ok {
-		return nil
-	}
-	if rest, ok = bytes.CutSuffix(rest, base); !ok {
-		return nil
-	}
-	if rest, ok = bytes.CutSuffix(rest, []byte("/-/")); !ok {
-		return nil
-	}
-	if rest, ok = bytes.CutSuffix(rest, name); !ok {
-		return nil
-	}
-	return rest
+	return res[:p:p]
 }

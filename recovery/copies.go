@@ -310,7 +310,7 @@ func byteMajority(b []byte, recs []record, gaps []gap, s *schema.Schema, peers [
 			continue
 		}
 		if p.s != nil && p.s.HeaderSize == s.HeaderSize && (p.s.Framing == nil) == (s.Framing == nil) {
-			srcs = append(srcs, majoritySource{p.data, p.arr.gaps})
+			srcs = append(srcs, majoritySource{p.data, p.voteGaps})
 			names = append(names, p.Name)
 		}
 	}
@@ -328,6 +328,14 @@ func byteMajority(b []byte, recs []record, gaps []gap, s *schema.Schema, peers [
 	reach := make([]int, 0, len(srcs))
 	outside := make([]bool, len(srcs))
 	strong := true
+	var single []lone
+	alone := func(si, i, j int) {
+		if k := len(single) - 1; k >= 0 && single[k].src == si && single[k].end == i {
+			single[k].end = j
+			return
+		}
+		single = append(single, lone{off: i, end: j, src: si})
+	}
 	for i := 0; i < n; {
 		// The files that reach i, those of them outside their own damage,
 		// and where that changes: the end of a file, the start or end of
@@ -355,7 +363,22 @@ func byteMajority(b []byte, recs []record, gaps []gap, s *schema.Schema, peers [
 			}
 		}
 		// Over [i, end) the files are the same: a chunk on which they all
-		// agree is copied whole, the others are voted byte by byte.
+		// agree is copied whole, the others are voted byte by byte. Where
+		// one file alone is outside its damage (or alone reaches), the
+		// bytes it gives are its word alone.
+		lone := -1
+		for _, v := range reach {
+			if outside[v] {
+				if lone >= 0 {
+					lone = -2
+					break
+				}
+				lone = v
+			}
+		}
+		if lone == -1 && len(reach) == 1 {
+			lone = reach[0]
+		}
 		for i < end {
 			c := min(end, i+majorityChunk)
 			first := srcs[reach[0]].data[i:c]
@@ -369,6 +392,9 @@ func byteMajority(b []byte, recs []record, gaps []gap, s *schema.Schema, peers [
 			if same {
 				copy(out[i:c], first)
 				strong = strong && len(reach) >= 2
+				if lone >= 0 {
+					alone(lone, i, c)
+				}
 				i = c
 				continue
 			}
@@ -382,11 +408,156 @@ func byteMajority(b []byte, recs []record, gaps []gap, s *schema.Schema, peers [
 					return consensus{}, false
 				}
 				out[i] = ch
+				if lone >= 0 && srcs[lone].data[i] == ch {
+					alone(lone, i, i+1)
+				}
 				strong = strong && n >= 2
 			}
 		}
 	}
-	return consensus{out: out, k: len(srcs), names: names, strong: strong}, true
+	c := consensus{out: out, k: len(srcs), names: names, strong: strong, single: single}
+	for _, l := range single {
+		c.singleWhy = append(c.singleWhy, loneReason(srcs, names, l))
+	}
+	return c, true
+}
+
+// lone is a stretch of a byte-wise majority that one file alone decided
+// (src: its index, 0 for the damaged file): every other file ends before
+// it or is damaged there.
+type lone struct {
+	off, end, src int
+}
+
+// loneReason says why only one file speaks for the stretch l: where each
+// other file ends or is damaged.
+func loneReason(srcs []majoritySource, names []string, l lone) string {
+	name := func(si int) string {
+		if si == 0 {
+			return "this file"
+		}
+		return names[si-1]
+	}
+	var why []string
+	for si := range srcs {
+		if si == l.src {
+			continue
+		}
+		x := &srcs[si]
+		if l.off >= len(x.data) {
+			why = append(why, fmt.Sprintf("%s ends at 0x%x", name(si), len(x.data)))
+			continue
+		}
+		if g := gapAt(x.gaps, l.off); g != nil && g.order {
+			why = append(why, fmt.Sprintf("%s breaks the order of the records there", name(si)))
+			continue
+		}
+		why = append(why, fmt.Sprintf("%s is damaged there", name(si)))
+	}
+	state := "undamaged there by every test"
+	if inGaps(srcs[l.src].gaps, l.off, l.end) {
+		state = "the only file that reaches there, damaged there itself"
+	}
+	return fmt.Sprintf("1 of %d copies: %s, %s (%s)", len(srcs), name(l.src), state, strings.Join(why, ", "))
+}
+
+// piece is a stretch of a repair to a byte-wise majority, and, when one
+// file alone decided it, why.
+type piece struct {
+	off, end int
+	why      string
+}
+
+// pieces cuts [off, end) where the stretches one file alone decided
+// begin and end.
+func (c *consensus) pieces(off, end int) []piece {
+	var out []piece
+	for k, l := range c.single {
+		if l.end <= off || l.off >= end {
+			continue
+		}
+		if l.off > off {
+			out = append(out, piece{off: off, end: l.off})
+			off = l.off
+		}
+		e := min(end, l.end)
+		out = append(out, piece{off: off, end: e, why: c.singleWhy[k]})
+		off = e
+	}
+	if off < end {
+		out = append(out, piece{off: off, end: end})
+	}
+	return out
+}
+
+// voteGaps returns the stretches of arr that a byte-wise majority must
+// not take its bytes from: its gaps (records that break a rule of
+// docs/format.md section 5, a failing CRC-32C) and the records that
+// break the order of an otherwise sorted array (a damaged name or
+// version that keeps the rules of its strings), in order.
+func voteGaps(arr *array) []gap {
+	bad := orderSuspects(arr.recs)
+	if len(bad) == 0 {
+		return arr.gaps
+	}
+	out := make([]gap, 0, len(arr.gaps)+len(bad))
+	i := 0
+	for _, g := range arr.gaps {
+		for i < len(bad) && bad[i].off < g.off {
+			out = append(out, bad[i])
+			i++
+		}
+		out = append(out, g)
+	}
+	return append(out, bad[i:]...)
+}
+
+// orderSuspects returns, as gaps, the records of recs that break the
+// order of an array that is sorted but for them (at most
+// max(2, len/100), the rule of dropOutOfOrder): nil when recs are sorted
+// or when more are out of order (a writer that does not sort).
+func orderSuspects(recs []record) []gap {
+	sorted := true
+	for i := 1; i < len(recs) && sorted; i++ {
+		sorted = cmpRec(&recs[i-1], &recs[i]) < 0
+	}
+	if sorted {
+		return nil
+	}
+	keep := longestSorted(recs)
+	if len(recs)-len(keep) > max(2, len(recs)/100) {
+		return nil
+	}
+	var out []gap
+	k := 0
+	for i := range recs {
+		if k < len(keep) && keep[k] == i {
+			k++
+			continue
+		}
+		out = append(out, gap{off: recs[i].off, end: recs[i].off + recs[i].size, record: i, order: true})
+	}
+	return out
+}
+
+// gapAt returns the gap that holds offset at, or nil.
+func gapAt(gaps []gap, at int) *gap {
+	for i := range gaps {
+		if gaps[i].off <= at && at < gaps[i].end {
+			return &gaps[i]
+		}
+	}
+	return nil
+}
+
+// inGaps reports whether a gap overlaps [off, end).
+func inGaps(gaps []gap, off, end int) bool {
+	for _, g := range gaps {
+		if g.off < end && off < g.end {
+			return true
+		}
+	}
+	return false
 }
 
 // consensus is the byte-wise majority of k files (this one and the
@@ -396,6 +567,9 @@ type consensus struct {
 	k      int
 	names  []string
 	strong bool
+	// single are the stretches one file alone decided, and why.
+	single    []lone
+	singleWhy []string
 }
 
 // majoritySource is a file that takes part in a byte-wise majority, and
@@ -459,9 +633,13 @@ func silentDamage(b []byte, s *schema.Schema, arr *array, peers []*Peer) (consen
 		return consensus{}, false
 	}
 	c, ok := byteMajority(b, arr.recs, nil, s, peers)
-	if !ok || !c.strong || len(c.out) != len(b) || bytes.Equal(c.out, b) {
+	if !ok || len(c.out) != len(b) || bytes.Equal(c.out, b) {
 		return consensus{}, false
 	}
+	// The majority need not be strong: b is valid and no stretch of it is
+	// damaged, so it takes part in every vote, and where it is outvoted two
+	// other files agree against it. Where one file alone speaks, that is
+	// b, kept.
 	n := 0
 	for i := range b {
 		if b[i] != c.out[i] {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/lockfix/lockfix/schema"
@@ -299,5 +300,61 @@ func TestSilentDamageFromCopies(t *testing.T) {
 	}
 	if r := Recover(changed, Options{Mode: Yes, Peers: []*Peer{NewPeer("a", o2), NewPeer("b", o2)}}); r.Status != StatusClean {
 		t.Errorf("v2 with other rows than its copies: %s", r.Status)
+	}
+}
+
+// Where two copies disagree and no third reaches, the rules decide: a
+// record that breaks the order of an otherwise sorted array is damaged
+// there (its name keeps the rules of its characters), and the other
+// copy, undamaged there, is the only evidence. Bytes that one copy alone
+// holds, every other ending before them or damaged there, are taken
+// from it with --yes and reported as from 1 of 3 copies.
+func TestOneCopyAndOrder(t *testing.T) {
+	orig := original(0, 150)
+	offs := recordOffsets(t, orig)
+	k := 100
+	torn := bytes.Clone(orig[:offs[k-3]])
+	// The first letter of record k's name becomes one that sorts it
+	// before its predecessor, and keeps the rules.
+	disordered := bytes.Clone(orig)
+	at := offs[k] + 2
+	for _, ch := range []byte("abcdefghijklmnopqrstuvwxyz") {
+		disordered[at] = ch
+		if ch < orig[offs[k-1]+2] && len(schema.Check(disordered)) > 0 && errors.Is(schema.Check(disordered)[0], schema.ErrUnsortedPackages) {
+			break
+		}
+	}
+	if disordered[at] >= orig[offs[k-1]+2] {
+		t.Fatal("no letter breaks the order")
+	}
+	zeroed := bytes.Clone(orig)
+	clear(zeroed[offs[20] : offs[20]+300])
+	for _, c := range []struct {
+		name  string
+		file  []byte
+		peers []*Peer
+		want  string
+	}{
+		{"torn", torn, []*Peer{NewPeer("disordered", disordered), NewPeer("zeroed", zeroed)}, "taken from 1 of 3 copies: zeroed, undamaged there by every test (this file ends at"},
+		{"zeroed", zeroed, []*Peer{NewPeer("torn", torn), NewPeer("disordered", disordered)}, "taken from the byte-wise majority of 3 copies (this file, torn, disordered)"},
+		{"disordered", disordered, []*Peer{NewPeer("torn", torn), NewPeer("zeroed", zeroed)}, "taken from 1 of 1 copies (zeroed)"},
+	} {
+		def := Recover(c.file, Options{Peers: c.peers})
+		yes := Recover(c.file, Options{Mode: Yes, Peers: c.peers})
+		var buf bytes.Buffer
+		yes.WriteText(&buf, c.name, false)
+		if def.Status != StatusRefused || def.Output != nil {
+			t.Errorf("%s: default mode: %s", c.name, def.Status)
+		}
+		if yes.Status != StatusRepaired || !bytes.Equal(yes.Output, orig) {
+			t.Errorf("%s: --yes not exact:\n%s", c.name, buf.String())
+			continue
+		}
+		if !strings.Contains(buf.String(), c.want) {
+			t.Errorf("%s: the report does not say %q:\n%s", c.name, c.want, buf.String())
+		}
+		if again := Recover(yes.Output, Options{}); again.Status != StatusClean {
+			t.Errorf("%s: second pass: %s", c.name, again.Status)
+		}
 	}
 }

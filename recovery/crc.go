@@ -22,7 +22,50 @@ type syndromeTable struct {
 	size  int      // header size in bytes
 	off   int      // offset of the stored checksum
 	col   []uint64 // col[i] = L(e_i), bit i = byte i/8, bit i%8 (LSB 0)
-	index map[uint64]int
+	index syndromeIndex
+}
+
+// syndromeIndex maps a syndrome to its bit: an open-addressed table
+// (linear probing, a quarter full), which a double correction probes once
+// per bit of the header. No syndrome of a single bit is zero, so zero
+// marks an empty slot.
+type syndromeIndex struct {
+	keys  []uint64
+	bits  []int32
+	shift uint
+}
+
+func newSyndromeIndex(n int) syndromeIndex {
+	size, shift := 1, uint(64)
+	for size < 4*n {
+		size <<= 1
+		shift--
+	}
+	return syndromeIndex{keys: make([]uint64, size), bits: make([]int32, size), shift: shift}
+}
+
+func (x *syndromeIndex) slot(s uint64) int { return int((s * 0x9e3779b97f4a7c15) >> x.shift) }
+
+func (x *syndromeIndex) put(s uint64, bit int) {
+	mask := len(x.keys) - 1
+	i := x.slot(s)
+	for x.keys[i] != 0 && x.keys[i] != s {
+		i = (i + 1) & mask
+	}
+	x.keys[i], x.bits[i] = s, int32(bit)
+}
+
+func (x *syndromeIndex) get(s uint64) (int, bool) {
+	if s == 0 {
+		return 0, false
+	}
+	mask := len(x.keys) - 1
+	for i := x.slot(s); x.keys[i] != 0; i = (i + 1) & mask {
+		if x.keys[i] == s {
+			return int(x.bits[i]), true
+		}
+	}
+	return 0, false
 }
 
 var (
@@ -39,7 +82,7 @@ func syndromes(size, offChecksum int) *syndromeTable {
 	if t := tables[key]; t != nil {
 		return t
 	}
-	t := &syndromeTable{size: size, off: offChecksum, col: make([]uint64, size*8), index: make(map[uint64]int, size*8)}
+	t := &syndromeTable{size: size, off: offChecksum, col: make([]uint64, size*8), index: newSyndromeIndex(size * 8)}
 	buf := make([]byte, size)
 	zero := schema.HeaderCRC(buf, offChecksum)
 	for i := range t.col {
@@ -52,7 +95,7 @@ func syndromes(size, offChecksum int) *syndromeTable {
 			t.col[i] = schema.HeaderCRC(buf, offChecksum) ^ zero
 			buf[byteAt] = 0
 		}
-		t.index[t.col[i]] = i
+		t.index.put(t.col[i], i)
 	}
 	tables[key] = t
 	return t
@@ -68,18 +111,18 @@ func syndrome(h []byte, offChecksum int) uint64 {
 // syndrome is s, each as a list of bit positions. FORMAT.md: at the header
 // sizes of the format all of them are distinct, so there is at most one;
 // the caller still accepts a correction only when exactly one yields a
-// valid header. It runs in O(n) with the hash map: for each i, the
+// valid header. It runs in O(n) with the index: for each i, the
 // partner of a double error is the bit whose syndrome is s ^ L(e_i).
 func (t *syndromeTable) corrections(s uint64) [][]int {
 	if s == 0 {
 		return nil
 	}
 	var out [][]int
-	if i, ok := t.index[s]; ok {
+	if i, ok := t.index.get(s); ok {
 		out = append(out, []int{i})
 	}
 	for i, c := range t.col {
-		if j, ok := t.index[s^c]; ok && j > i {
+		if j, ok := t.index.get(s ^ c); ok && j > i {
 			out = append(out, []int{i, j})
 		}
 	}

@@ -186,11 +186,14 @@ func TestGoals(t *testing.T) {
 	}
 	// The goal on three damaged copies: for v2 over every set (its
 	// checksums prove records from any copy); for v0 and v1, whose
-	// arrays no checksum covers, the means is the byte-wise majority of
-	// the three copies, so over the sets where a majority of them holds
-	// every byte (the others are shown: where only one copy holds a
-	// byte, nothing tells it from that copy's damage).
+	// arrays no checksum covers, over the copies for which the three
+	// files determine every byte (classify: a majority, the one copy
+	// undamaged there, or the rules). The others are counted and shown:
+	// where the only copy that holds a byte is contradicted by another
+	// that keeps every rule, and no third reaches, nothing in the three
+	// files tells which is the original.
 	all := &goal{kind: "the goal's sets of three copies, v0-v2 together", want: 95}
+	var why []string
 	for _, version := range []int{0, 1, 2} {
 		orig := original(version, 200)
 		peers := []*Peer{NewPeer("node7.lockb", peerOf(t, orig))}
@@ -225,6 +228,12 @@ func TestGoals(t *testing.T) {
 		}
 		c := row(fmt.Sprintf("v%d three differently damaged copies (%s)", version, mode), want, version == 2)
 		held := row(fmt.Sprintf("v%d  of them, a majority of the three holds every byte", version), heldWant, version == 2)
+		// By what the three files hold (classify, against the original):
+		// the goal where they determine every byte; the rest counted.
+		det := row(fmt.Sprintf("v%d  of them, every byte determined (majority, 1 copy, rules)", version), heldWant, version == 2)
+		own := row(fmt.Sprintf("v%d  of them, contested byte, this file's own kept", version), 0, version == 2)
+		undet := row(fmt.Sprintf("v%d  of them, undeterminable (2 valid candidates)", version), 0, version == 2)
+		gone := row(fmt.Sprintf("v%d  of them, lost: no copy holds a byte", version), 0, version == 2)
 		for k, set := range randomCopySets(orig, nSets, rand.New(rand.NewPCG(uint64(version), 31))) {
 			for i := range set.files {
 				var ps []*Peer
@@ -240,14 +249,31 @@ func TestGoals(t *testing.T) {
 				if holds {
 					count(held, de, ye)
 				}
+				switch ev := classify(orig, set.files, i); ev {
+				case byMajority, byOneCopy, byRules:
+					count(det, de, ye)
+				case ownKept:
+					count(own, de, ye)
+				case undeterminable:
+					count(undet, de, ye)
+				case lost:
+					count(gone, de, ye)
+				}
 				if !de && !(ye && version < 2) && testing.Verbose() {
 					t.Logf("not exact: %s; a majority of the three holds every byte: %v", kind, holds)
 				}
 			}
 		}
-		g = held
+		g = det
 		if version == 2 {
 			g = c
+		}
+		if version < 2 {
+			why = append(why, fmt.Sprintf("v%d: %d of %d copies (%.1f%%) undeterminable (%d of them exact by chance), %d lost. Undeterminable: at a byte the only\n"+
+				"    copy holding the original is contradicted by one undamaged there by every test whose byte keeps every rule, no third copy reaching.",
+				version, undet.n, c.n, 100*float64(undet.n)/float64(c.n), undet.exact, gone.n))
+		} else {
+			why = append(why, fmt.Sprintf("v2: %d of %d copies (%.1f%%) lost: a record no copy holds whole", gone.n, c.n, 100*float64(gone.n)/float64(c.n)))
 		}
 		all.n, all.exact, all.byDefault = all.n+g.n, all.exact+g.exact, all.byDefault+g.byDefault
 	}
@@ -280,6 +306,9 @@ func TestGoals(t *testing.T) {
 			want = fmt.Sprintf(">= %.0f%%", g.want)
 		}
 		fmt.Fprintf(&tbl, "%-62s %6d %7.1f%% %9.1f%%  %s\n", g.kind, g.n, g.pct(), 100*float64(g.byDefault)/float64(max(g.n, 1)), want)
+	}
+	for _, w := range why {
+		fmt.Fprintf(&tbl, "%s\n", w)
 	}
 	t.Log(tbl.String())
 	for _, g := range rows {

@@ -320,20 +320,12 @@ func (hd *header) rebuild(arr *array, opts Options) {
 	defined := hd.s.Flags
 
 	var regs []schema.RegistryCount
-	if c.RegistryHash == 0 || wiped || !trusted {
+	if c.RegistryHash == 0 || wiped {
 		regs = arr.registries()
-	}
-	regOf := func(h uint32) string {
-		for _, r := range regs {
-			if r.Hash == h {
-				return r.URL
-			}
-		}
-		return ""
 	}
 	switch {
 	case c.RegistryHash != 0 && !wiped:
-		if !trusted && regOf(c.RegistryHash) == "" {
+		if !trusted && !arr.hasRegistry(c.RegistryHash) {
 			if v, ok := fromPeers(schema.OffRegistryHash, 4); ok {
 				c.RegistryHash = binary.BigEndian.Uint32(v.value)
 				hd.guess("registryHash", fmt.Sprintf("0x%08x", c.RegistryHash), v.source())

@@ -25,6 +25,9 @@ type Peer struct {
 	// healthy: the whole file is valid.
 	healthy bool
 	arr     *array
+	// voteGaps are the stretches its bytes do not vote in a byte-wise
+	// majority (voteGaps).
+	voteGaps []gap
 }
 
 // NewPeer analyses the bytes of a peer named name.
@@ -43,6 +46,7 @@ func NewPeer(name string, b []byte) *Peer {
 	} else {
 		p.arr = salvagePlain(p.s, b, p.s.HeaderSize)
 	}
+	p.voteGaps = voteGaps(p.arr)
 	p.healthy = p.headerOK && p.arr.intact && len(schema.Check(b)) == 0
 	return p
 }

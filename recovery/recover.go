@@ -177,7 +177,7 @@ func recoverBytes(b []byte, opts Options) *Report {
 	need := o.reason != "" || len(o.lost) > 0 || o.unnamed > 0 || len(o.hd.guessed) > 0
 	covered := crcOffset(s) >= 0 && s.FieldOf(schema.KindArrayChecksum) != nil
 	if len(opts.Peers) >= 2 && (need || !covered) {
-		if c, ok := byteMajority(b, arr.recs, arr.gaps, s, opts.Peers); ok && !bytes.Equal(c.out, b) {
+		if c, ok := byteMajority(b, arr.recs, voteGaps(arr), s, opts.Peers); ok && !bytes.Equal(c.out, b) {
 			overrule := c.strong && !covered && !bytes.Equal(o.out, b) && !bytes.Equal(c.out, o.out) &&
 				!(o.hd.verified && !bytes.Equal(c.out[:min(hs, len(c.out))], o.out[:hs]))
 			if (need || overrule) && len(schema.Check(c.out)) == 0 {
@@ -493,6 +493,20 @@ func pick(b []byte, s *schema.Schema, from string, ref *schema.Schema) (detectio
 // wipedHeader reports whether the config block looks zeroed: registryHash,
 // rows and cols all zero. Zero values there are then no evidence of the
 // original ones.
+// contiguousRun returns how many records from the first of recs lie in
+// b as they are written (not rebuilt, not taken from a copy), one after
+// the other.
+func contiguousRun(b []byte, s *schema.Schema, recs []record) int {
+	if len(recs) == 0 || recs[0].rebuilt || s.Framing == nil && !inFile(b, &recs[0]) {
+		return 0
+	}
+	j := 1
+	for j < len(recs) && recs[j].off == recs[j-1].off+recs[j-1].size && !recs[j].rebuilt && (s.Framing != nil || inFile(b, &recs[j])) {
+		j++
+	}
+	return j
+}
+
 func wipedHeader(b []byte) bool {
 	return len(b) >= schema.PrefixSize && schema.AllZero(b[schema.OffRegistryHash:schema.OffRegistryHash+4]) &&
 		b[schema.OffRows] == 0 && b[schema.OffCols] == 0
@@ -970,9 +984,19 @@ func assemble(b []byte, s *schema.Schema, h []byte, recs []record) []byte {
 			size += s.Framing.Overhead()
 		}
 	}
-	out := make([]byte, hs, size)
-	copy(out, h)
-	binary.BigEndian.PutUint32(out[countOffset(s):], uint32(len(recs)))
+	var out []byte
+	count := len(recs)
+	if n := contiguousRun(b, s, recs); n == len(recs) && n > 0 && recs[0].off == hs {
+		// Every record lies in b as it is written, one after the other
+		// from the header on (header damage): the array is copied at
+		// once, into a slice that append sizes and need not clear.
+		out = append(h[:hs:hs], b[hs:recs[n-1].off+recs[n-1].size]...)
+		recs = nil
+	} else {
+		out = make([]byte, hs, size)
+		copy(out, h)
+	}
+	binary.BigEndian.PutUint32(out[countOffset(s):], uint32(count))
 	for i := 0; i < len(recs); i++ {
 		r := &recs[i]
 		switch {
@@ -981,10 +1005,7 @@ func assemble(b []byte, s *schema.Schema, h []byte, recs []record) []byte {
 		case s.Framing == nil || !r.rebuilt:
 			// A run of records that lie one after the other in b is
 			// copied at once.
-			j := i + 1
-			for j < len(recs) && recs[j].off == recs[j-1].off+recs[j-1].size && !recs[j].rebuilt && (s.Framing != nil || inFile(b, &recs[j])) {
-				j++
-			}
+			j := i + contiguousRun(b, s, recs[i:])
 			out = append(out, b[r.off:recs[j-1].off+recs[j-1].size]...)
 			i = j - 1
 		default:
@@ -1038,17 +1059,23 @@ func majorityReport(r *Report, b []byte, s *schema.Schema, c consensus, damage [
 		if i >= both {
 			j = all
 		}
-		what := fmt.Sprintf("bytes 0x%x-0x%x taken from %s", i, j-1, src)
-		switch {
-		case i >= len(m):
-			what = fmt.Sprintf("bytes 0x%x-0x%x cut: %s ends at 0x%x", i, j-1, src, len(m))
-		case i >= len(b):
-			what = fmt.Sprintf("bytes 0x%x-0x%x (a torn tail) taken from %s", i, j-1, src)
+		for _, p := range c.pieces(i, j) {
+			from := src
+			if p.why != "" {
+				from = p.why
+			}
+			what := fmt.Sprintf("bytes 0x%x-0x%x taken from %s", p.off, p.end-1, from)
+			switch {
+			case p.off >= len(m):
+				what = fmt.Sprintf("bytes 0x%x-0x%x cut: %s ends at 0x%x", p.off, p.end-1, src, len(m))
+			case p.off >= len(b):
+				what = fmt.Sprintf("bytes 0x%x-0x%x (a torn tail) taken from %s", p.off, p.end-1, from)
+			}
+			if proven {
+				what += "; the header and array CRC-64 prove them"
+			}
+			r.Repairs = append(r.Repairs, Repair{Kind: "majority", Offset: p.off, Detail: what, NeedsYes: !proven})
 		}
-		if proven {
-			what += "; the header and array CRC-64 prove them"
-		}
-		r.Repairs = append(r.Repairs, Repair{Kind: "majority", Offset: i, Detail: what, NeedsYes: !proven})
 		i = j
 	}
 	// m is valid: its packageCount is the number of its records.
