@@ -216,9 +216,9 @@ func (c *ArrayCheck) CheckPiece(piece []byte, first, n int) ([]error, int) {
 	ch := chunk{first: first, last: first + n, off: 0, prev: -1}
 	var res chunkResult
 	if s.Framing == nil {
-		res = s.checkPlain(piece, nil, ch, c.count, c.known)
+		res = s.checkPlain(piece, nil, ch, c.count, hooks{known: c.known})
 	} else {
-		res = s.checkRecords(piece, nil, ch, c.count, c.known)
+		res = s.checkRecords(piece, nil, ch, c.count, hooks{known: c.known})
 	}
 	// The offset of the last record, and that the n records fill the
 	// piece: a hop over their sizes (the bytes are in the cache).

@@ -13,12 +13,19 @@ import (
 // description: plain records (FORMAT.md 5.1) when the version has no
 // Framing, framed records (5.2) when it has.
 
+// hooks are what a caller adds to a check: known, when not nil, vouches
+// for records, which then skip the rules of their strings (see
+// Schema.CheckKnown); visit, when not nil, is shown the records (see
+// Schema.CheckVisit).
+type hooks struct {
+	known Known
+	visit Visitor
+}
+
 // parse checks b strictly and, with build, collects its packages: their
 // strings are substrings of a copy of b, or with alias of b itself. When
-// ready is not nil, b is still being read: see Schema.CheckArriving. When
-// known is not nil, a record it vouches for skips the rules of its
-// strings: see Schema.CheckKnown.
-func (s *Schema) parse(b []byte, build, alias bool, ready func(n int) int, known Known) (*Lockfile, []error) {
+// ready is not nil, b is still being read: see Schema.CheckArriving.
+func (s *Schema) parse(b []byte, build, alias bool, ready func(n int) int, h hooks) (*Lockfile, []error) {
 	if ready == nil {
 		ready = func(int) int { return len(b) }
 	}
@@ -46,10 +53,10 @@ func (s *Schema) parse(b []byte, build, alias bool, ready func(n int) int, known
 	}
 	var results []chunkResult
 	if s.Framing == nil {
-		results = s.parsePlain(b, out, count, ready, known)
+		results = s.parsePlain(b, out, count, ready, h)
 	} else {
 		var sumErr error
-		results, sumErr = s.parseFramed(b, out, count, &errs, ready, known)
+		results, sumErr = s.parseFramed(b, out, count, &errs, ready, h)
 		if sumErr != nil {
 			errs = append(errs, sumErr)
 		}
@@ -101,11 +108,11 @@ func (s *Schema) countError(count, records int, ended bool) error {
 // it reads, and a chunk is handed out once the hop has passed its last
 // record, so its bytes are in; the last chunk, which also reads what
 // follows the last record, waits for the whole file.
-func (s *Schema) parsePlain(b []byte, out *sink, count int, ready func(n int) int, known Known) []chunkResult {
+func (s *Schema) parsePlain(b []byte, out *sink, count int, ready func(n int) int, h hooks) []chunkResult {
 	n := min(runtime.GOMAXPROCS(0), 8)
 	if n < 2 || count < parallelMin {
 		ready(len(b))
-		return []chunkResult{s.checkPlain(b, out, chunk{first: 0, last: count, off: s.HeaderSize, prev: -1}, count, known)}
+		return []chunkResult{s.checkPlain(b, out, chunk{first: 0, last: count, off: s.HeaderSize, prev: -1}, count, h)}
 	}
 	// count is the header's word: the chunks are bounded by the records
 	// that b can hold, at their four lengths each.
@@ -119,7 +126,7 @@ func (s *Schema) parsePlain(b []byte, out *sink, count int, ready func(n int) in
 	for range n {
 		wg.Go(func() {
 			for t := range tasks {
-				results[t.k] = s.checkPlain(b, out, t.c, count, known)
+				results[t.k] = s.checkPlain(b, out, t.c, count, h)
 			}
 		})
 	}
@@ -162,9 +169,10 @@ hop:
 
 // checkPlain checks the plain records of one chunk; the chunk holding the
 // last record also checks what follows it. When out is not nil, the
-// chunk's packages go into it. known, when not nil, vouches for records
-// (see Schema.CheckKnown).
-func (s *Schema) checkPlain(b []byte, out *sink, c chunk, count int, known Known) chunkResult {
+// chunk's packages go into it. h's known vouches for records, and its
+// visit is shown them.
+func (s *Schema) checkPlain(b []byte, out *sink, c chunk, count int, h hooks) chunkResult {
+	known, visit := h.known, h.visitor(c.first)
 	var res chunkResult
 	off := c.off
 	var prev RawPackage
@@ -189,6 +197,10 @@ func (s *Schema) checkPlain(b []byte, out *sink, c chunk, count int, known Known
 			if err := CheckRaw(&r, i); err != nil {
 				res.errs = append(res.errs, err)
 			}
+		}
+		if visit != nil {
+			kr = r
+			visit(i, &kr)
 		}
 		if i > 0 {
 			if err := CheckOrder(&prev, &r, i); err != nil {
@@ -226,6 +238,15 @@ func (s *Schema) NextRecord(b []byte, off, record int) (r RawPackage, size int, 
 			fmt.Sprintf("bodySize is %d, the strings take %d", len(f.Body), n))
 	}
 	return r, f.Size(), f.Stored, CRC32C(f.Body), err
+}
+
+// visitor returns the function h's visit gives the run of records from
+// first, or nil when there is no visit.
+func (h hooks) visitor(first int) func(i int, r *RawPackage) {
+	if h.visit == nil {
+		return nil
+	}
+	return h.visit(first)
 }
 
 // vouch asks known about record i, r, shown as a copy in kr: one
@@ -313,7 +334,7 @@ func (s *Schema) RecordSize(p *Package) int {
 
 // parseFramed checks the framed records of b, the array's size and its
 // checksum. Problems of the array fields go to errs, before the records'.
-func (s *Schema) parseFramed(b []byte, out *sink, count int, errs *[]error, ready func(n int) int, known Known) ([]chunkResult, error) {
+func (s *Schema) parseFramed(b []byte, out *sink, count int, errs *[]error, ready func(n int) int, h hooks) ([]chunkResult, error) {
 	array := b[s.HeaderSize:]
 	if f := s.FieldOf(KindArraySize); f != nil {
 		if size := Uint(b[f.Offset:f.End()]); size != uint64(len(array)) {
@@ -343,7 +364,7 @@ func (s *Schema) parseFramed(b []byte, out *sink, count int, errs *[]error, read
 	} else {
 		crc()
 	}
-	results := s.checkAll(b, out, count, ready, known)
+	results := s.checkAll(b, out, count, ready, h)
 	<-sumDone
 	if sumField != nil {
 		if stored := Uint(b[sumField.Offset:sumField.End()]); sum != stored {
@@ -409,11 +430,11 @@ const crcStep = 1 << 20
 // it reads, and a chunk is handed out once the hop has passed its last
 // record, so its bytes are in; the last chunk, which also reads what
 // follows the last record, waits for the whole file.
-func (s *Schema) checkAll(b []byte, out *sink, count int, ready func(n int) int, known Known) []chunkResult {
+func (s *Schema) checkAll(b []byte, out *sink, count int, ready func(n int) int, h hooks) []chunkResult {
 	n := min(runtime.GOMAXPROCS(0), 8)
 	if n < 2 || count < parallelMin {
 		ready(len(b))
-		return []chunkResult{s.checkRecords(b, out, chunk{first: 0, last: count, off: s.HeaderSize, prev: -1}, count, known)}
+		return []chunkResult{s.checkRecords(b, out, chunk{first: 0, last: count, off: s.HeaderSize, prev: -1}, count, h)}
 	}
 	fr := s.Framing
 	m := len(fr.Marker)
@@ -430,7 +451,7 @@ func (s *Schema) checkAll(b []byte, out *sink, count int, ready func(n int) int,
 	for range n {
 		wg.Go(func() {
 			for t := range tasks {
-				results[t.k] = s.checkRecords(b, out, t.c, count, known)
+				results[t.k] = s.checkRecords(b, out, t.c, count, h)
 			}
 		})
 	}
@@ -474,9 +495,10 @@ func (s *Schema) checkAll(b []byte, out *sink, count int, ready func(n int) int,
 
 // checkRecords checks the framed records of one chunk; the chunk holding
 // the last record also checks what follows it. When out is not nil, the
-// chunk's packages go into it. known, when not nil, vouches for records
-// (see Schema.CheckKnown).
-func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, known Known) chunkResult {
+// chunk's packages go into it. h's known vouches for records, and its
+// visit is shown them.
+func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, h hooks) chunkResult {
+	known, visit := h.known, h.visitor(c.first)
 	var res chunkResult
 	m := len(s.Framing.Marker)
 	var kr RawPackage // what known is shown: see vouch
@@ -522,6 +544,10 @@ func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, known Kno
 			}
 			if ok && (prevName == nil || CompareRaw(&RawPackage{Name: prevName, Version: prevVersion},
 				&RawPackage{Name: name, Version: version}) < 0) {
+				if visit != nil {
+					kr, _, _ = ParseBody(f.Body, off+m+4, i)
+					visit(i, &kr)
+				}
 				prevName, prevVersion = name, version
 				off += f.Size()
 				continue
@@ -552,6 +578,10 @@ func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, known Kno
 				if err := CheckOrder(&prev, &r, i); err != nil {
 					res.errs = append(res.errs, err)
 				}
+			}
+			if visit != nil {
+				kr = r
+				visit(i, &kr)
 			}
 			out.put(i, &r)
 		}

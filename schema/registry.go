@@ -188,6 +188,30 @@ type prefixEntry struct {
 	at  int
 }
 
+// Merge adds the counts of o, a tally of other packages, to t: a file's
+// packages tallied in parts on several goroutines, one tally a part, give
+// the tally of the whole.
+func (t *RegistryTally) Merge(o *RegistryTally) {
+	for _, r := range o.regs {
+		if r.Count == 0 {
+			continue
+		}
+		found := false
+		for j := range t.regs {
+			if t.regs[j].URL == r.URL {
+				t.regs[j].Count += r.Count
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.regs = append(t.regs, r)
+		}
+	}
+	// A later Add looks its prefix up again.
+	t.seen = false
+}
+
 // Registries returns the registries counted, most common first (ties by
 // URL).
 func (t *RegistryTally) Registries() []RegistryCount {

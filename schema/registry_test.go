@@ -56,7 +56,8 @@ func TestPackageRegistryAgreesWithSuffixCut(t *testing.T) {
 
 // TestRegistriesCounts checks the tally against counting PackageRegistry
 // one package at a time, also when the caller reuses the bytes of the
-// strings it added.
+// strings it added, and when the packages are tallied in parts and the
+// tallies merged.
 func TestRegistriesCounts(t *testing.T) {
 	var pkgs []schema.Package
 	for i := 0; i < 50; i++ {
@@ -89,6 +90,20 @@ func TestRegistriesCounts(t *testing.T) {
 	}
 	if again := tally.Registries(); !reflect.DeepEqual(again, got) {
 		t.Errorf("tally = %v, want %v", again, got)
+	}
+	// The same in parts, one tally each, merged.
+	for _, parts := range []int{2, 3, 7} {
+		var all schema.RegistryTally
+		for k := range parts {
+			var part schema.RegistryTally
+			for i := k * len(pkgs) / parts; i < (k+1)*len(pkgs)/parts; i++ {
+				part.Add(pkgs[i].Name, pkgs[i].Version, pkgs[i].Resolved)
+			}
+			all.Merge(&part)
+		}
+		if merged := all.Registries(); !reflect.DeepEqual(merged, got) {
+			t.Errorf("%d tallies merged = %v, want %v", parts, merged, got)
+		}
 	}
 }
 

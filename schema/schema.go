@@ -127,7 +127,7 @@ type EncodeOptions struct {
 // Decode decodes b strictly: it returns the lockfile, or nil and the
 // first problem found.
 func (s *Schema) Decode(b []byte) (*Lockfile, error) {
-	l, errs := s.parse(b, true, false, nil, nil)
+	l, errs := s.parse(b, true, false, nil, hooks{})
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}
@@ -136,7 +136,7 @@ func (s *Schema) Decode(b []byte) (*Lockfile, error) {
 
 // Load checks and decodes b in one parse: the lockfile when b is valid,
 // else nil and every problem, as Check reports them.
-func (s *Schema) Load(b []byte) (*Lockfile, []error) { return s.parse(b, true, false, nil, nil) }
+func (s *Schema) Load(b []byte) (*Lockfile, []error) { return s.parse(b, true, false, nil, hooks{}) }
 
 // DecodeInPlace decodes b strictly without copying it: it returns the
 // lockfile, whose package strings are substrings of b, or nil and every
@@ -145,13 +145,13 @@ func (s *Schema) Load(b []byte) (*Lockfile, []error) { return s.parse(b, true, f
 // CheckArriving: the caller throws the answer away when the read ended
 // early and decodes what was read.
 func (s *Schema) DecodeInPlace(b []byte, ready func(n int) int) (*Lockfile, []error) {
-	return s.parse(b, true, true, ready, nil)
+	return s.parse(b, true, true, ready, hooks{})
 }
 
 // Check reports every problem of docs/format.md section 6 in b, in file order;
 // nil when b is valid.
 func (s *Schema) Check(b []byte) []error {
-	_, errs := s.parse(b, false, false, nil, nil)
+	_, errs := s.parse(b, false, false, nil, hooks{})
 	return errs
 }
 
@@ -173,7 +173,7 @@ type Known func(i int, r *RawPackage) bool
 // and what follows the last one. A record known does not vouch for is
 // checked in full. CheckKnown returns the same problems as Check.
 func (s *Schema) CheckKnown(b []byte, known Known) []error {
-	_, errs := s.parse(b, false, false, nil, known)
+	_, errs := s.parse(b, false, false, nil, hooks{known: known})
 	return errs
 }
 
@@ -186,7 +186,27 @@ func (s *Schema) CheckKnown(b []byte, known Known) []error {
 // them in chunks behind it (on one goroutine, or for a small file, it
 // waits for the whole file).
 func (s *Schema) CheckArriving(b []byte, ready func(n int) int) []error {
-	_, errs := s.parse(b, false, false, ready, nil)
+	_, errs := s.parse(b, false, false, ready, hooks{})
+	return errs
+}
+
+// Visitor is shown the records of a check (Schema.CheckVisit). The check
+// calls it once for each run of records it checks, with the number of the
+// run's first record, on the goroutine that checks the run; the function
+// it returns is then called with each record of the run whose four
+// strings could be read, valid or not, in order, on that goroutine. Runs
+// are checked on several goroutines at once: the Visitor must be safe for
+// that, a run's function need not be. Neither may keep r, whose strings
+// alias b.
+type Visitor func(first int) func(i int, r *RawPackage)
+
+// CheckVisit is Check (CheckArriving when ready is not nil) that shows
+// visit the records as it checks them: a command that needs something of
+// every record of a valid file, such as inspect's registries, takes it in
+// the check's own pass instead of a second one. It returns the problems
+// Check returns.
+func (s *Schema) CheckVisit(b []byte, ready func(n int) int, visit Visitor) []error {
+	_, errs := s.parse(b, false, false, ready, hooks{visit: visit})
 	return errs
 }
 

@@ -44,16 +44,17 @@ func runExport(c *ucli.Context) error {
 	}
 	path := c.Args().First()
 	var werr error
-	err := envOf(c).checkFile(path, func(b []byte, s *schema.Schema, errs []error) {
+	var rt recordTally
+	err := envOf(c).check(path, false, rt.visitor, func(b []byte, s *schema.Schema, errs []error) {
 		if len(errs) > 0 || s == nil {
 			werr = exportInvalid(c, parse(path, b))
 			return
 		}
-		// One pass over the records for the registry, one to write them.
-		var t schema.RegistryTally
-		eachRecord(b, s, func(r *schema.RawPackage) { t.Add(bstr(r.Name), bstr(r.Version), bstr(r.Resolved)) })
+		// The registries, counted in the check's pass; one more pass
+		// writes the records.
+		_, regs := rt.result()
 		cfg := schema.DecodeConfig(b[schema.OffConfigVersion:])
-		content := &schema.Content{Config: schema.ConfigContent(cfg, registryOf(t.Registries(), cfg.RegistryHash)),
+		content := &schema.Content{Config: schema.ConfigContent(cfg, registryOf(regs, cfg.RegistryHash)),
 			Packages: []schema.Package{}}
 		content.Config.Writer, _ = (&examination{Bytes: b, Schema: s}).writer()
 		werr = writeWithPackages(stdout(c), content, b, s)

@@ -107,14 +107,16 @@ func (x *examination) Valid() bool { return len(x.Problems) == 0 }
 // can find out. x.Bytes is only valid during the call. The error is for
 // reading only.
 func (e *env) examine(path string, mapped bool, use func(x *examination)) error {
-	return e.check(path, mapped, func(b []byte, s *schema.Schema, errs []error) {
-		use(examineChecked(path, b, s, errs))
+	var rt recordTally
+	return e.check(path, mapped, rt.visitor, func(b []byte, s *schema.Schema, errs []error) {
+		use(examineChecked(path, b, s, errs, &rt))
 	})
 }
 
 // examineChecked examines b, whose schema s (nil when it did not sniff)
-// and strict check errs are known.
-func examineChecked(path string, b []byte, s *schema.Schema, errs []error) *examination {
+// and strict check errs are known; rt holds what the check counted of
+// the records.
+func examineChecked(path string, b []byte, s *schema.Schema, errs []error, rt *recordTally) *examination {
 	if len(errs) > 0 || s == nil {
 		// A damaged file takes the full load, whose problems name the
 		// path as every other command's do.
@@ -122,12 +124,8 @@ func examineChecked(path string, b []byte, s *schema.Schema, errs []error) *exam
 	}
 	x := &examination{Path: path, Bytes: b, Strict: true, Schema: s}
 	x.describe()
-	// One pass over the records: the registries.
-	var t schema.RegistryTally
-	x.Found = eachRecord(b, s, func(r *schema.RawPackage) {
-		t.Add(bstr(r.Name), bstr(r.Version), bstr(r.Resolved))
-	})
-	x.Regs = t.Registries()
+	// The registries, counted in the check's pass.
+	x.Found, x.Regs = rt.result()
 	if s.Framing != nil {
 		x.Records = &recordSums{OK: x.Found}
 	}

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/lockfix/lockfix/internal/lockgen"
 	"github.com/lockfix/lockfix/schema"
 )
 
@@ -28,11 +30,12 @@ func TestExamineVectors(t *testing.T) {
 
 // examineBytes examines b as examine does a file.
 func examineBytes(path string, b []byte) *examination {
+	var rt recordTally
 	s, err := schema.Sniff(b)
 	if err != nil {
-		return examineChecked(path, b, nil, []error{err})
+		return examineChecked(path, b, nil, []error{err}, &rt)
 	}
-	return examineChecked(path, b, s, s.Check(b))
+	return examineChecked(path, b, s, s.CheckVisit(b, nil, rt.visitor()), &rt)
 }
 
 func TestGuessLayout(t *testing.T) {
@@ -86,4 +89,29 @@ func FuzzExamine(f *testing.F) {
 		_ = x.toJSON()
 		_ = x.dumpJSON()
 	})
+}
+
+// TestExamineRegistriesInRuns: the registries of a file of many runs of
+// records, counted in the check's pass (recordTally), are those of its
+// decoded packages, counted one at a time, for every version; packages of
+// a second registry are mixed in so that the runs' tallies differ.
+func TestExamineRegistriesInRuns(t *testing.T) {
+	for _, v := range schema.Versions() {
+		l := lockgen.Lockfile(lockgen.Options{Version: v, Packages: 20_000, Seed: 5})
+		for i := range l.Packages {
+			if p := &l.Packages[i]; i%3 == 0 && strings.HasPrefix(p.Resolved, "https://registry.example.org/") {
+				p.Resolved = "https://mirror.example.com/npm/" + strings.TrimPrefix(p.Resolved, "https://registry.example.org/")
+			}
+		}
+		s, _ := schema.Lookup(v)
+		b, err := s.Encode(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := examineBytes("f", b)
+		want := schema.Registries(l.Packages)
+		if !x.Valid() || x.Found != len(l.Packages) || len(want) < 2 || !reflect.DeepEqual(x.Regs, want) {
+			t.Errorf("v%d: valid %v, %d found, registries %v, want %v", v, x.Valid(), x.Found, x.Regs, want)
+		}
+	}
 }

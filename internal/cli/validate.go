@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
@@ -183,35 +184,33 @@ func (e *env) validateFile(path string) (fileResult, int) {
 	return r, code
 }
 
-// checkFile reads path ("-" for stdin), checks it strictly and calls use
+// checkMapped is check for a use that keeps nothing of the bytes (no
+// string or slice of them outlives the call) and writes little: a large
+// file is mapped under a read lease (atomicfile.OpenMapped) instead of
+// read, and a program that opens it for writing meanwhile waits until use
+// returns. Where it cannot be mapped, it is read as check reads it.
+func (e *env) checkMapped(path string, use func(b []byte, s *schema.Schema, errs []error)) error {
+	return e.check(path, true, nil, use)
+}
+
+// check reads path ("-" for stdin), checks it strictly and calls use
 // with the bytes, their schema and every problem; the schema is nil when
 // the header names no known version, and the one problem says why. The
 // bytes are only valid during the call. A large file of a version that
 // can be checked as it arrives (schema.Schema.CheckArriving) is checked
 // while it is read: the check starts on the first records instead of
-// after the last byte.
-func (e *env) checkFile(path string, use func(b []byte, s *schema.Schema, errs []error)) error {
-	return e.check(path, false, use)
-}
-
-// checkMapped is checkFile for a use that keeps nothing of the bytes (no
-// string or slice of them outlives the call) and writes little: a large
-// file is mapped under a read lease (atomicfile.OpenMapped) instead of
-// read, and a program that opens it for writing meanwhile waits until use
-// returns. Where it cannot be mapped, it is read as checkFile reads it.
-func (e *env) checkMapped(path string, use func(b []byte, s *schema.Schema, errs []error)) error {
-	return e.check(path, true, use)
-}
-
-// check is checkFile, mapping the file when mapped is set and it can.
-func (e *env) check(path string, mapped bool, use func(b []byte, s *schema.Schema, errs []error)) error {
+// after the last byte. With mapped, it maps a large file instead when it
+// can (checkMapped). When visit is not nil, each check of the bytes (there are two when the
+// file changes size while it is read) shows the Visitor visit returns the
+// records it reads (schema.Schema.CheckVisit).
+func (e *env) check(path string, mapped bool, visit func() schema.Visitor, use func(b []byte, s *schema.Schema, errs []error)) error {
 	var b []byte
 	if path == "-" {
 		var err error
 		if b, err = e.readFile(path); err != nil {
 			return err
 		}
-		checkBytes(b, "", use)
+		checkBytes(b, "", visit, use)
 		return nil
 	}
 	if err := e.walkProblem(path); err != nil {
@@ -221,7 +220,7 @@ func (e *env) check(path string, mapped bool, use func(b []byte, s *schema.Schem
 		m, err := atomicfile.OpenMapped(path)
 		if err == nil {
 			defer m.Release()
-			checkBytes(m.Bytes(), ", mapped", use)
+			checkBytes(m.Bytes(), ", mapped", visit, use)
 			return nil
 		}
 		if !errors.Is(err, atomicfile.ErrNotMapped) {
@@ -237,7 +236,7 @@ func (e *env) check(path string, mapped bool, use func(b []byte, s *schema.Schem
 	n := st.Ready(min(len(buf), 8))
 	if s, err := schema.Sniff(buf[:n]); err == nil && s.Framing != nil && len(buf) >= atomicfile.StreamMin {
 		start := time.Now()
-		errs := s.CheckArriving(buf, st.Ready)
+		errs := s.CheckVisit(buf, st.Ready, newVisitor(visit))
 		data, err := st.Wait()
 		if err != nil {
 			return err
@@ -253,22 +252,72 @@ func (e *env) check(path string, mapped bool, use func(b []byte, s *schema.Schem
 	if b, err = st.Wait(); err != nil {
 		return err
 	}
-	checkBytes(b, "", use)
+	checkBytes(b, "", visit, use)
 	return nil
 }
 
-// checkBytes checks b, all of a file, strictly and calls use as checkFile
+// checkBytes checks b, all of a file, strictly and calls use as check
 // does; how is added to the trace line.
-func checkBytes(b []byte, how string, use func(b []byte, s *schema.Schema, errs []error)) {
+func checkBytes(b []byte, how string, visit func() schema.Visitor, use func(b []byte, s *schema.Schema, errs []error)) {
 	s, err := sniffHeader(b)
 	if err != nil {
 		use(b, nil, []error{err})
 		return
 	}
 	start := time.Now()
-	errs := s.Check(b)
+	errs := s.CheckVisit(b, nil, newVisitor(visit))
 	trace.Line("validate", time.Since(start), fmt.Sprintf("schema/v%d%s", s.Version, how))
 	use(b, s, errs)
+}
+
+// newVisitor returns visit's Visitor, or nil when visit is nil.
+func newVisitor(visit func() schema.Visitor) schema.Visitor {
+	if visit == nil {
+		return nil
+	}
+	return visit()
+}
+
+// recordTally counts, in the check's own pass (schema.Schema.CheckVisit),
+// the records of a file and their registries: a tally for each run of
+// records, merged at the end.
+type recordTally struct {
+	mu   sync.Mutex
+	runs []*runTally
+}
+
+// runTally is one run's count and registries.
+type runTally struct {
+	n int
+	t schema.RegistryTally
+}
+
+// visitor forgets what an earlier check counted and returns the Visitor
+// of a new one.
+func (rt *recordTally) visitor() schema.Visitor {
+	rt.runs = nil
+	return func(int) func(int, *schema.RawPackage) {
+		u := &runTally{}
+		rt.mu.Lock()
+		rt.runs = append(rt.runs, u)
+		rt.mu.Unlock()
+		return func(_ int, r *schema.RawPackage) {
+			u.n++
+			u.t.Add(bstr(r.Name), bstr(r.Version), bstr(r.Resolved))
+		}
+	}
+}
+
+// result returns the records counted and their registries, most common
+// first.
+func (rt *recordTally) result() (int, []schema.RegistryCount) {
+	var all schema.RegistryTally
+	n := 0
+	for _, u := range rt.runs {
+		all.Merge(&u.t)
+		n += u.n
+	}
+	return n, all.Registries()
 }
 
 // packageCount reads the package count field of s from a valid file b.
