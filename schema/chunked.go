@@ -34,31 +34,9 @@ type Encoding struct {
 // (EncodeTrusted) returns.
 func (s *Schema) EncodePieces(l *Lockfile, o EncodeOptions, trusted bool, every int) (*Encoding, error) {
 	every = max(every, 1)
-	cfg, errs := CheckEncode(l, s.Version, s.Flags, trusted)
-	var writer []byte
-	if wf := s.FieldOf(KindWriter); wf != nil {
-		name := l.Writer
-		if name == "" {
-			name = o.Writer
-		}
-		if name == "" {
-			name = DefaultWriter
-		}
-		if len(name) > wf.Size {
-			name = name[:wf.Size]
-		}
-		writer = make([]byte, wf.Size)
-		copy(writer, name)
-		if rule := WriterRule(writer); rule != "" {
-			errs = append(errs, fmt.Errorf("writer %q: %s", name, rule))
-		}
-	}
-	if len(errs) > 0 {
-		return nil, &EncodeError{Version: s.Version, Problems: errs}
-	}
-	cf := s.FieldOf(KindCount)
-	if uint64(len(l.Packages)) >= 1<<(8*min(cf.Size, 7)) {
-		return nil, fmt.Errorf("cannot encode at version %d: %d packages do not fit a %d-byte count", s.Version, len(l.Packages), cf.Size)
+	cfg, writer, err := s.encodeChecks(l, o, trusted)
+	if err != nil {
+		return nil, err
 	}
 	return &Encoding{s: s, l: l, cfg: cfg, writer: writer, every: every}, nil
 }

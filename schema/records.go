@@ -594,9 +594,11 @@ func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, h hooks) 
 	return res
 }
 
-// encode encodes l at version s; trusted skips the check of the packages
-// (see Schema.EncodeTrusted).
-func (s *Schema) encode(l *Lockfile, o EncodeOptions, trusted bool) ([]byte, error) {
+// encodeChecks makes the checks every encoder of version s makes before
+// it writes a byte (EncodeWith, EncodePieces): the lockfile's
+// (CheckEncode), the writer field's, and that the packages fit the count.
+// It returns the config to write and the writer field, or the error.
+func (s *Schema) encodeChecks(l *Lockfile, o EncodeOptions, trusted bool) (Config, []byte, error) {
 	cfg, errs := CheckEncode(l, s.Version, s.Flags, trusted)
 	var writer []byte
 	if wf := s.FieldOf(KindWriter); wf != nil {
@@ -617,11 +619,21 @@ func (s *Schema) encode(l *Lockfile, o EncodeOptions, trusted bool) ([]byte, err
 		}
 	}
 	if len(errs) > 0 {
-		return nil, &EncodeError{Version: s.Version, Problems: errs}
+		return Config{}, nil, &EncodeError{Version: s.Version, Problems: errs}
 	}
 	cf := s.FieldOf(KindCount)
 	if uint64(len(l.Packages)) >= 1<<(8*min(cf.Size, 7)) {
-		return nil, fmt.Errorf("cannot encode at version %d: %d packages do not fit a %d-byte count", s.Version, len(l.Packages), cf.Size)
+		return Config{}, nil, fmt.Errorf("cannot encode at version %d: %d packages do not fit a %d-byte count", s.Version, len(l.Packages), cf.Size)
+	}
+	return cfg, writer, nil
+}
+
+// encode encodes l at version s; trusted skips the check of the packages
+// (see Schema.EncodeTrusted).
+func (s *Schema) encode(l *Lockfile, o EncodeOptions, trusted bool) ([]byte, error) {
+	cfg, writer, err := s.encodeChecks(l, o, trusted)
+	if err != nil {
+		return nil, err
 	}
 	// starts[k] is the offset of record k*chunkRecords: a large file's
 	// records are written in chunks on several goroutines, each into its
