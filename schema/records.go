@@ -94,20 +94,11 @@ func (s *Schema) countError(count, records int, ended bool) error {
 		fmt.Sprintf("%s is %d, the file holds %d records", cf.Name, count, records))
 }
 
-// parsePlain checks the plain records of b, in chunks of chunkRecords on
-// up to GOMAXPROCS workers for a large file. Plain records have no frame
-// to hop over, so this goroutine hops over their four lengths (which
-// costs a fraction of checking their strings) and hands out each chunk as
-// soon as it has found where the next one starts. Where a record cannot
-// be parsed (the file ends inside it, or a length is over its limit) the
-// hopping ends: the chunk holding that record runs to the last one and
-// meets the damage, as a sequential check would, so the problems come out
-// in the same order.
-//
-// When b is still being read, the hop waits for the bytes of each record
-// it reads, and a chunk is handed out once the hop has passed its last
-// record, so its bytes are in; the last chunk, which also reads what
-// follows the last record, waits for the whole file.
+// parsePlain checks the plain records of b, in chunks on up to
+// GOMAXPROCS workers for a large file (dispatch). Plain records have no
+// frame to hop over, so the hop reads their four lengths (which costs a
+// fraction of checking their strings); it stops where a record cannot be
+// parsed (the file ends inside it, or a length is over its limit).
 func (s *Schema) parsePlain(b []byte, out *sink, count int, ready func(n int) int, h hooks) []chunkResult {
 	n := min(runtime.GOMAXPROCS(0), 8)
 	if n < 2 || count < parallelMin {
@@ -116,55 +107,28 @@ func (s *Schema) parsePlain(b []byte, out *sink, count int, ready func(n int) in
 	}
 	// count is the header's word: the chunks are bounded by the records
 	// that b can hold, at their four lengths each.
-	results := make([]chunkResult, min(count, (len(b)-s.HeaderSize)/8)/chunkRecords+1)
-	type task struct {
-		k int
-		c chunk
-	}
-	tasks := make(chan task, len(results))
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			for t := range tasks {
-				results[t.k] = s.checkPlain(b, out, t.c, count, h)
-			}
-		})
-	}
-	cur := chunk{first: 0, off: s.HeaderSize, prev: -1}
-	off, prev := s.HeaderSize, -1
-	have := 0 // bytes known to be in
-hop:
-	for i := 0; i < count; i++ {
-		if i > 0 && i%chunkRecords == 0 {
-			cur.last = i
-			tasks <- task{k: cur.first / chunkRecords, c: cur}
-			cur = chunk{first: i, off: off, prev: prev}
-		}
+	chunks := min(count, (len(b)-s.HeaderSize)/8)/chunkRecords + 1
+	// next hops over the record at off by its four lengths.
+	next := func(off int, have *int) int {
 		at := off
 		for f := range fieldMax {
 			if len(b)-at < 2 {
-				break hop
+				return -1
 			}
-			if at+2 > have {
-				have = ready(at + 2)
+			if at+2 > *have {
+				*have = ready(at + 2)
 			}
 			size := int(binary.BigEndian.Uint16(b[at:]))
 			if size > fieldMax[f] || len(b)-at-2 < size {
-				break hop
+				return -1
 			}
 			at += 2 + size
 		}
-		prev, off = off, at
-		if off > have {
-			have = ready(off)
-		}
+		return at
 	}
-	cur.last = count
-	ready(len(b))
-	tasks <- task{k: cur.first / chunkRecords, c: cur}
-	close(tasks)
-	wg.Wait()
-	return results
+	return s.dispatch(b, count, chunks, n, ready, next, func(c chunk) chunkResult {
+		return s.checkPlain(b, out, c, count, h)
+	})
 }
 
 // checkPlain checks the plain records of one chunk; the chunk holding the
@@ -417,19 +381,9 @@ const chunkRecords = 4096
 // a file still being read.
 const crcStep = 1 << 20
 
-// checkAll checks the framed records, in chunks of chunkRecords on up to
-// GOMAXPROCS workers for a large file. This goroutine hops from frame to
-// frame (reading only markers and sizes) and hands out each chunk as soon
-// as it has found where the next one starts; the workers take them in
-// order, so they keep busy to the end even while another goroutine (the
-// array's CRC-64) shares the processors. A frame too damaged to hop over
-// ends the hopping: the chunk holding it runs to the last record, meets
-// the damage and reports it, as a sequential check would.
-//
-// When b is still being read, the hop waits for the bytes of each frame
-// it reads, and a chunk is handed out once the hop has passed its last
-// record, so its bytes are in; the last chunk, which also reads what
-// follows the last record, waits for the whole file.
+// checkAll checks the framed records of b, in chunks on up to
+// GOMAXPROCS workers for a large file (dispatch). The hop reads only each
+// frame's marker and size, and stops at a frame too damaged to hop over.
 func (s *Schema) checkAll(b []byte, out *sink, count int, ready func(n int) int, h hooks) []chunkResult {
 	n := min(runtime.GOMAXPROCS(0), 8)
 	if n < 2 || count < parallelMin {
@@ -441,7 +395,46 @@ func (s *Schema) checkAll(b []byte, out *sink, count int, ready func(n int) int,
 	// count is the header's word: the chunks are bounded by the records
 	// that b can hold.
 	fit := (len(b) - s.HeaderSize) / (fr.Overhead() + fr.MinBody)
-	results := make([]chunkResult, min(count, fit)/chunkRecords+1)
+	// next hops over the frame at off by its marker and size.
+	next := func(off int, have *int) int {
+		if len(b)-off < m+4 {
+			return -1
+		}
+		if off+m+4 > *have {
+			*have = ready(off + m + 4)
+		}
+		if string(b[off:off+m]) != fr.Marker {
+			return -1
+		}
+		size := binary.BigEndian.Uint32(b[off+m:])
+		if size < uint32(fr.MinBody) || size > uint32(fr.MaxBody) || uint64(len(b)-off) < uint64(fr.Overhead())+uint64(size) {
+			return -1
+		}
+		return off + fr.Overhead() + int(size)
+	}
+	return s.dispatch(b, count, min(count, fit)/chunkRecords+1, n, ready, next, func(c chunk) chunkResult {
+		return s.checkRecords(b, out, c, count, h)
+	})
+}
+
+// dispatch checks the records of b, count by the header, in chunks of
+// chunkRecords (at most chunks of them) on n workers, plain or framed
+// alike: this goroutine hops from record to record with next, which
+// returns the offset after the record at off, or -1 where a record is too
+// damaged to hop over (and asks ready for the bytes it reads, have being
+// how many are known to be in). It hands out each chunk as soon as it
+// has found where the next one starts; the workers take them in order
+// and check each with check, so they keep busy to the end even while
+// another goroutine (the array's CRC-64) shares the processors. Where the
+// hop stops, the chunk holding the damage runs to the last record, meets
+// it and reports it, as a sequential check would.
+//
+// When b is still being read, the hop waits for the bytes of each record
+// it reads, and a chunk is handed out once the hop has passed its last
+// record, so its bytes are in; the last chunk, which also reads what
+// follows the last record, waits for the whole file.
+func (s *Schema) dispatch(b []byte, count, chunks, n int, ready func(n int) int, next func(off int, have *int) int, check func(c chunk) chunkResult) []chunkResult {
+	results := make([]chunkResult, chunks)
 	type task struct {
 		k int
 		c chunk
@@ -451,7 +444,7 @@ func (s *Schema) checkAll(b []byte, out *sink, count int, ready func(n int) int,
 	for range n {
 		wg.Go(func() {
 			for t := range tasks {
-				results[t.k] = s.checkRecords(b, out, t.c, count, h)
+				results[t.k] = check(t.c)
 			}
 		})
 	}
@@ -466,21 +459,11 @@ func (s *Schema) checkAll(b []byte, out *sink, count int, ready func(n int) int,
 			tasks <- task{k: cur.first / chunkRecords, c: cur}
 			cur = chunk{first: i, off: off, prev: prev}
 		}
-		if len(b)-off < m+4 {
+		at := next(off, &have)
+		if at < 0 {
 			break
 		}
-		if off+m+4 > have {
-			have = ready(off + m + 4)
-		}
-		if string(b[off:off+m]) != fr.Marker {
-			break
-		}
-		size := binary.BigEndian.Uint32(b[off+m:])
-		if size < uint32(fr.MinBody) || size > uint32(fr.MaxBody) || uint64(len(b)-off) < uint64(fr.Overhead())+uint64(size) {
-			break
-		}
-		prev = off
-		off += fr.Overhead() + int(size)
+		prev, off = off, at
 		if off > have {
 			have = ready(off)
 		}
