@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -77,16 +76,7 @@ func TestStracePieces(t *testing.T) {
 			if !errors.As(err, &ee) || ee.ExitCode() != 8 {
 				t.Errorf("lockfix under strace: %v, want exit 8\n%s", err, stderr.String())
 			}
-			var trace []byte
-			files, _ := filepath.Glob(filepath.Join(logs, "strace.*"))
-			for _, f := range files {
-				b, _ := os.ReadFile(f)
-				trace = append(trace, b...)
-			}
-			hit := regexp.MustCompile(strings.ReplaceAll(tt.hit, "{dir}", regexp.QuoteMeta(dir)))
-			if !hit.Match(trace) {
-				t.Errorf("the injected failure did not hit the call it targets (%s); strace log:\n%s", hit, tail(trace, 40))
-			}
+			checkHit(t, logs, tt.hit, dir)
 			sameBytes(t, path, orig, "after the failure")
 			if st, _ := os.Stat(path); st.Mode().Perm() != 0o640 {
 				t.Error("the original file lost its mode")

@@ -107,22 +107,30 @@ func TestStrace(t *testing.T) {
 			if !errors.As(err, &ee) || ee.ExitCode() != 8 {
 				t.Errorf("lockfix under strace: %v, want exit 8\n%s", err, stderr.String())
 			}
-			var trace []byte
-			files, _ := filepath.Glob(filepath.Join(logs, "strace.*"))
-			for _, f := range files {
-				b, _ := os.ReadFile(f)
-				trace = append(trace, b...)
-			}
-			hit := regexp.MustCompile(strings.ReplaceAll(tt.hit, "{dir}", regexp.QuoteMeta(dir)))
-			if !hit.Match(trace) {
-				t.Errorf("the injected failure did not hit the call it targets (%s); strace log:\n%s", hit, tail(trace, 40))
-			}
+			checkHit(t, logs, tt.hit, dir)
 			sameBytes(t, path, orig, "after the failure")
 			if st, _ := os.Stat(path); !os.SameFile(st0, st) || st.Mode().Perm() != 0o640 {
 				t.Error("the original file is no longer at the path with its mode")
 			}
 			noTemps(t, dir)
 		})
+	}
+}
+
+// checkHit requires the strace logs of one run (logs/strace.*, a file a
+// thread) to hold a line that pattern matches, "{dir}" standing for dir:
+// the call a failure was injected into.
+func checkHit(t *testing.T, logs, pattern, dir string) {
+	t.Helper()
+	var trace []byte
+	files, _ := filepath.Glob(filepath.Join(logs, "strace.*"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		trace = append(trace, b...)
+	}
+	hit := regexp.MustCompile(strings.ReplaceAll(pattern, "{dir}", regexp.QuoteMeta(dir)))
+	if !hit.Match(trace) {
+		t.Errorf("the injected failure did not hit the call it targets (%s); strace log:\n%s", hit, tail(trace, 40))
 	}
 }
 
