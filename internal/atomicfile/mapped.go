@@ -1,7 +1,6 @@
 package atomicfile
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/lockfix/lockfix/internal/trace"
@@ -26,12 +25,8 @@ import (
 //
 // Where no lease can be had (another owner's file without CAP_LEASE, a
 // filesystem without leases, a writer holding the file open), or the file
-// is small, OpenMapped returns ErrNotMapped and the caller reads the file
-// as before.
-
-// ErrNotMapped says that OpenMapped did not map the file; the caller
-// reads it instead.
-var ErrNotMapped = errors.New("not mapped")
+// is small, OpenMapped returns a Stream on the same descriptor instead,
+// and the caller reads the file as before, without opening it again.
 
 // Mapped is a lockfile mapped read-only under a read lease.
 type Mapped struct {
@@ -43,46 +38,46 @@ type Mapped struct {
 // MaxSize) and, when the file is at least StreamMin bytes and a read
 // lease can be taken at once, maps it read-only. Its Bytes are valid
 // until Release, which the caller must call; nothing may keep them (or a
-// string or slice of them) past it. ErrNotMapped, or any other error of
-// Open, leaves nothing open.
-func OpenMapped(path string) (*Mapped, error) {
+// string or slice of them) past it. Where it does not map the file, it
+// returns instead the Stream OpenStream would, on the descriptor it
+// opened: exactly one of the two is not nil, unless there is an error,
+// which leaves nothing open.
+func OpenMapped(path string) (*Mapped, *Stream, error) {
 	h, err := Open(path, Options{ReadOnly: true, stream: true})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	f := h.lock.(*rawFile)
-	if h.info.Size() < StreamMin || leaseOff {
-		f.Close()
-		return nil, ErrNotMapped
+	size := h.info.Size()
+	if size < StreamMin || leaseOff {
+		return nil, newStream(path, f, size, ownedByStream), nil
 	}
 	span := trace.Start("file.map")
 	if _, err := unix.FcntlInt(f.Fd(), unix.F_SETLEASE, unix.F_RDLCK); err != nil {
-		f.Close()
 		span.End(fmt.Sprintf("%s not mapped: no lease (%v)", path, err))
-		return nil, ErrNotMapped
+		return nil, newStream(path, f, size, ownedByStream), nil
 	}
-	m := &Mapped{f: f}
 	// The size under the lease: a write that ended before it is in.
 	st, err := f.stat()
 	if err == nil && st.Size > MaxSize {
 		err = fmt.Errorf("%s: %w: %d bytes, the limit is %d", path, ErrTooLarge, st.Size, MaxSize)
 	}
 	if err != nil {
-		m.Release()
-		return nil, err
+		unix.FcntlInt(f.Fd(), unix.F_SETLEASE, unix.F_UNLCK)
+		f.Close()
+		return nil, nil, err
 	}
-	if st.Size < StreamMin {
-		m.Release()
-		return nil, ErrNotMapped
+	m := &Mapped{f: f}
+	if st.Size >= StreamMin {
+		m.data, err = unix.Mmap(f.fd, 0, int(st.Size), unix.PROT_READ, unix.MAP_SHARED)
 	}
-	if m.data, err = unix.Mmap(f.fd, 0, int(st.Size), unix.PROT_READ, unix.MAP_SHARED); err != nil {
-		m.data = nil
-		m.Release()
-		span.End(fmt.Sprintf("%s not mapped: %v", path, err))
-		return nil, ErrNotMapped
+	if st.Size < StreamMin || err != nil {
+		unix.FcntlInt(f.Fd(), unix.F_SETLEASE, unix.F_UNLCK)
+		span.End(fmt.Sprintf("%s not mapped: %d bytes, %v", path, st.Size, err))
+		return nil, newStream(path, f, st.Size, ownedByStream), nil
 	}
 	span.End(fmt.Sprintf("%s %dB", path, len(m.data)))
-	return m, nil
+	return m, nil, nil
 }
 
 // Bytes returns the file's bytes, valid until Release.

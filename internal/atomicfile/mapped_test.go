@@ -25,15 +25,15 @@ func writeSized(t *testing.T, dir, name string, size int) (string, []byte) {
 	return path, want
 }
 
-// TestOpenMapped maps a large file, and declines (ErrNotMapped) a small
-// one, a file another descriptor holds open for writing, and any file
-// while leases are off.
+// TestOpenMapped maps a large file, and gives a stream of the same bytes
+// instead for a small one, a file another descriptor holds open for
+// writing, and any file while leases are off.
 func TestOpenMapped(t *testing.T) {
 	dir := t.TempDir()
 	path, want := writeSized(t, dir, "bun.lockb", StreamMin+12345)
-	m, err := OpenMapped(path)
-	if err != nil {
-		t.Fatal(err)
+	m, st, err := OpenMapped(path)
+	if err != nil || m == nil || st != nil {
+		t.Fatalf("a large file: mapped %v, stream %v, err %v", m != nil, st != nil, err)
 	}
 	if !bytes.Equal(m.Bytes(), want) {
 		t.Fatal("the mapped bytes differ from the file's")
@@ -44,28 +44,33 @@ func TestOpenMapped(t *testing.T) {
 		t.Fatal("Bytes after Release is not nil")
 	}
 
-	small, _ := writeSized(t, dir, "small.lockb", StreamMin-1)
-	if _, err := OpenMapped(small); !errors.Is(err, ErrNotMapped) {
-		t.Fatalf("a file under StreamMin: %v, want ErrNotMapped", err)
+	// Not mapped: the stream reads the same bytes.
+	streamed := func(what, path string, want []byte) {
+		t.Helper()
+		m, st, err := OpenMapped(path)
+		if err != nil || m != nil || st == nil {
+			t.Fatalf("%s: mapped %v, stream %v, err %v; want a stream", what, m != nil, st != nil, err)
+		}
+		defer st.Release()
+		if b, err := st.Wait(); err != nil || !bytes.Equal(b, want) {
+			t.Fatalf("%s: the stream read %d bytes (%v), want the file's %d", what, len(b), err, len(want))
+		}
 	}
+	small, smallWant := writeSized(t, dir, "small.lockb", StreamMin-1)
+	streamed("a file under StreamMin", small, smallWant)
 
 	w, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenMapped(path); !errors.Is(err, ErrNotMapped) {
-		t.Fatalf("a file open for writing: %v, want ErrNotMapped", err)
-	}
+	streamed("a file open for writing", path, want)
 	w.Close()
 
 	prev := SetLeaseOff(true)
-	_, err = OpenMapped(path)
+	streamed("leases off", path, want)
 	SetLeaseOff(prev)
-	if !errors.Is(err, ErrNotMapped) {
-		t.Fatalf("leases off: %v, want ErrNotMapped", err)
-	}
 
-	if _, err := OpenMapped(dir); !errors.Is(err, ErrNotRegular) {
+	if _, _, err := OpenMapped(dir); !errors.Is(err, ErrNotRegular) {
 		t.Fatalf("a directory: %v, want ErrNotRegular", err)
 	}
 }
@@ -78,9 +83,9 @@ func TestOpenMapped(t *testing.T) {
 func TestMappedHoldsWriters(t *testing.T) {
 	dir := t.TempDir()
 	path, want := writeSized(t, dir, "bun.lockb", StreamMin+1)
-	m, err := OpenMapped(path)
-	if err != nil {
-		t.Fatal(err)
+	m, _, err := OpenMapped(path)
+	if err != nil || m == nil {
+		t.Fatalf("not mapped: %v", err)
 	}
 	opened := make(chan error, 1)
 	go func() {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -216,18 +215,18 @@ func (e *env) check(path string, mapped bool, visit func() schema.Visitor, use f
 	if err := e.walkProblem(path); err != nil {
 		return err
 	}
+	var st *atomicfile.Stream
+	var err error
 	if mapped {
-		m, err := atomicfile.OpenMapped(path)
-		if err == nil {
+		var m *atomicfile.Mapped
+		if m, st, err = atomicfile.OpenMapped(path); m != nil {
 			defer m.Release()
 			checkBytes(m.Bytes(), ", mapped", visit, use)
 			return nil
 		}
-		if !errors.Is(err, atomicfile.ErrNotMapped) {
-			return err
-		}
+	} else {
+		st, err = atomicfile.OpenStream(path)
 	}
-	st, err := atomicfile.OpenStream(path)
 	if err != nil {
 		return err
 	}
