@@ -271,54 +271,14 @@ func partFault(s []byte, base fault) fault {
 	if s[0] == '.' || s[0] == '_' {
 		return base + 1
 	}
-	if !nameChars(s) {
+	ok := true
+	for _, c := range s {
+		ok = ok && nameChar[c]
+	}
+	if !ok {
 		return base + 2
 	}
 	return okay
-}
-
-// nameChars reports whether every byte of s is one nameChar allows,
-// eight bytes at a time as base64Chars tests its alphabet (the last word
-// overlapping the ones before it).
-func nameChars(s []byte) bool {
-	const h = 0x8080808080808080
-	if len(s) < 8 {
-		ok := true
-		for _, c := range s {
-			ok = ok && nameChar[c]
-		}
-		return ok
-	}
-	last := binary.LittleEndian.Uint64(s[len(s)-8:])
-	hi, ok := last, h&nameWord(last)
-	for len(s) >= 8 {
-		x := binary.LittleEndian.Uint64(s)
-		hi |= x
-		ok &= nameWord(x)
-		s = s[8:]
-	}
-	return hi&h == 0 && ok == h
-}
-
-// nameWord returns, for eight bytes below 0x80, the high bit of each byte
-// set when nameChar allows the byte: a letter (case folded), a digit,
-// '-' or '.' (adjacent), '_' or '~'. A range is two additions, as in
-// base64Word; '_' and '~' are exact byte matches.
-func nameWord(x uint64) uint64 {
-	const l = 0x0101010101010101
-	y := x | 0x20*l
-	letters := (y + (0x80-'a')*l) &^ (y + (0x80-'z'-1)*l)
-	digits := (x + (0x80-'0')*l) &^ (x + (0x80-'9'-1)*l)
-	dashDot := (x + (0x80-'-')*l) &^ (x + (0x80-'.'-1)*l)
-	return letters | digits | dashDot | byteIs(x, '_') | byteIs(x, '~')
-}
-
-// byteIs returns, for eight bytes below 0x80, the high bit of each byte
-// set when the byte is c: x^c has a zero byte there, and adding 0x7f to a
-// byte below 0x80 sets its high bit unless it is zero.
-func byteIs(x uint64, c byte) uint64 {
-	const low7 = 0x7f7f7f7f7f7f7f7f
-	return ^(x ^ uint64(c)*0x0101010101010101 + low7)
 }
 
 // semverFault is the rule of a version: Semantic Versioning 2.0.0, in one

@@ -208,8 +208,6 @@ func (t *RegistryTally) Merge(o *RegistryTally) {
 			t.regs = append(t.regs, r)
 		}
 	}
-	// A later Add looks its prefix up again.
-	t.seen = false
 }
 
 // Registries returns the registries counted, most common first (ties by
