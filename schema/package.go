@@ -570,21 +570,24 @@ func digestSize(alg []byte) int {
 	if len(alg) > 8 {
 		return 0
 	}
+	return digestSizeWord(littleWord(alg), len(alg))
+}
+
+// littleWord returns the bytes of s, at most eight, as a little-endian
+// word, the bytes past them zero.
+func littleWord[S ~string | ~[]byte](s S) uint64 {
 	var w uint64
-	for i, c := range alg {
-		w |= uint64(c) << (8 * i)
+	for i := 0; i < len(s); i++ {
+		w |= uint64(s[i]) << (8 * i)
 	}
-	return digestSizeWord(w, len(alg))
+	return w
 }
 
 // algWords are the names of IntegrityAlgorithms as little-endian words
 // (all are at most eight bytes), for digestSizeWord.
 var algWords = func() (w []uint64) {
-	w = make([]uint64, len(IntegrityAlgorithms))
-	for i, a := range IntegrityAlgorithms {
-		for j := 0; j < len(a.Name); j++ {
-			w[i] |= uint64(a.Name[j]) << (8 * j)
-		}
+	for _, a := range IntegrityAlgorithms {
+		w = append(w, littleWord(a.Name))
 	}
 	return w
 }()
