@@ -307,29 +307,30 @@ func (s *Schema) parseFramed(b []byte, out *sink, count int, errs *[]error, read
 		}
 	}
 	sumField := s.FieldOf(KindArrayChecksum)
-	// The array's CRC-64 runs alongside the record checks of a large file.
+	// The array's CRC-64 is taken a step at a time just ahead of the hop
+	// over the records (see dispatch), on the hop's goroutine: the
+	// checksum streams the bytes in, and the hop, whose every step waits
+	// for the record before, then finds them in the cache.
 	var sum uint64
-	sumDone := make(chan struct{})
-	crc := func() {
-		defer close(sumDone)
-		if sumField == nil {
-			ready(len(b))
-			return
+	summed := 0 // bytes of the array in sum
+	ahead := func(n int) int {
+		if sumField == nil || summed == len(array) {
+			return ready(n)
 		}
-		// A step at a time, as the bytes arrive.
-		for lo := 0; lo < len(array); lo += crcStep {
-			hi := min(lo+crcStep, len(array))
+		for summed < len(array) && s.HeaderSize+summed < n {
+			hi := min(summed+crcStep, len(array))
 			ready(s.HeaderSize + hi)
-			sum = CRC64Update(sum, array[lo:hi])
+			sum = CRC64Update(sum, array[summed:hi])
+			summed = hi
 		}
+		if summed == len(array) {
+			return ready(n)
+		}
+		// Only the bytes summed count as in, so that the hop asks again.
+		return s.HeaderSize + summed
 	}
-	if count >= parallelMin && runtime.GOMAXPROCS(0) > 1 {
-		go crc()
-	} else {
-		crc()
-	}
-	results := s.checkAll(b, out, count, ready, h)
-	<-sumDone
+	results := s.checkAll(b, out, count, ahead, h)
+	ahead(len(b))
 	if sumField != nil {
 		if stored := Uint(b[sumField.Offset:sumField.End()]); sum != stored {
 			return results, Corrupt(ErrChecksumMismatch, sumField.Offset, sumField.Name,
@@ -377,9 +378,10 @@ const parallelMin = 8192
 // millisecond), large enough that a chunk's setup does not count.
 const chunkRecords = 4096
 
-// crcStep is how many bytes of the array the CRC-64 takes at a time from
-// a file still being read.
-const crcStep = 1 << 20
+// crcStep is how many bytes of the array the CRC-64 takes at a time: a
+// step is read from memory in one stream and is still in the cache when
+// the hop and the first workers reach it.
+const crcStep = 64 << 10
 
 // checkAll checks the framed records of b, in chunks on up to
 // GOMAXPROCS workers for a large file (dispatch). The hop reads only each
