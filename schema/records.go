@@ -258,21 +258,51 @@ func (f *Frame) Size() int { return f.overhead + len(f.Body) }
 func (s *Schema) ReadFrame(b []byte, off, record int) (Frame, error) {
 	fr := s.Framing
 	m := len(fr.Marker)
-	if len(b) < m+4 {
+	body, stored, bad := fr.frame(b)
+	switch bad {
+	case frameShort:
 		return Frame{}, CorruptRecord(ErrTruncated, off, record, "marker", fmt.Sprintf("the file ends %d bytes into the record's frame", len(b)))
+	case frameMarker:
+		return Frame{}, CorruptRecord(ErrInvalidPackage, off, record, "marker", fmt.Sprintf("marker is %q, want %q", b[:m], fr.Marker))
+	case frameSize:
+		return Frame{}, CorruptRecord(ErrInvalidPackage, off+m, record, "bodySize", fmt.Sprintf("bodySize is %d, want %d-%d", binary.BigEndian.Uint32(b[m:]), fr.MinBody, fr.MaxBody))
+	case frameTorn:
+		return Frame{}, CorruptRecord(ErrTruncated, off, record, "body", fmt.Sprintf("the record needs %d bytes, %d remain", fr.Overhead()+int(binary.BigEndian.Uint32(b[m:])), len(b)))
+	}
+	return Frame{Off: off, Body: body, Stored: stored, overhead: fr.Overhead()}, nil
+}
+
+// frameFault is what is wrong with a frame (frameOK: nothing).
+type frameFault uint8
+
+const (
+	frameOK     frameFault = iota
+	frameShort             // the bytes end before the marker and size
+	frameMarker            // the marker is wrong
+	frameSize              // bodySize is out of bounds
+	frameTorn              // the bytes end before the frame does
+)
+
+// frame reads the frame at b[0:]: its body and the CRC-32C it holds, or
+// what is wrong with it. It is the rule of ReadFrame, without the Frame
+// and the error a check of many records does not need for a good one.
+func (fr *Framing) frame(b []byte) (body []byte, stored uint32, bad frameFault) {
+	m := len(fr.Marker)
+	if len(b) < m+4 {
+		return nil, 0, frameShort
 	}
 	if string(b[:m]) != fr.Marker {
-		return Frame{}, CorruptRecord(ErrInvalidPackage, off, record, "marker", fmt.Sprintf("marker is %q, want %q", b[:m], fr.Marker))
+		return nil, 0, frameMarker
 	}
 	n := binary.BigEndian.Uint32(b[m:])
 	if n < uint32(fr.MinBody) || n > uint32(fr.MaxBody) {
-		return Frame{}, CorruptRecord(ErrInvalidPackage, off+m, record, "bodySize", fmt.Sprintf("bodySize is %d, want %d-%d", n, fr.MinBody, fr.MaxBody))
+		return nil, 0, frameSize
 	}
 	if uint64(len(b)) < uint64(fr.Overhead())+uint64(n) {
-		return Frame{}, CorruptRecord(ErrTruncated, off, record, "body", fmt.Sprintf("the record needs %d bytes, %d remain", fr.Overhead()+int(n), len(b)))
+		return nil, 0, frameTorn
 	}
-	body := b[m+4 : m+4+int(n) : m+4+int(n)]
-	return Frame{Off: off, Body: body, Stored: binary.BigEndian.Uint32(b[m+4+int(n):]), overhead: fr.Overhead()}, nil
+	end := m + 4 + int(n)
+	return b[m+4 : end : end], binary.BigEndian.Uint32(b[end:]), frameOK
 }
 
 // AppendRecord appends p as a record of version s. The caller checks p
@@ -478,6 +508,54 @@ func (s *Schema) dispatch(b []byte, count, chunks, n int, ready func(n int) int,
 	return results
 }
 
+// framesAhead is the frames of the next records of a chunk, read ahead
+// of the check three at a time so that their CRC-32Cs are computed side
+// by side (CRC32C3).
+type framesAhead struct {
+	body   [3][]byte
+	stored [3]uint32 // the CRC-32Cs the frames hold
+	sum    [3]uint32 // the CRC-32Cs of the bodies
+	k, n   int       // records k to n-1 are still to be checked
+}
+
+// next returns the body of the frame of record i, at off, the CRC-32C
+// the frame holds and the one its body computes to, or ReadFrame's error.
+// Records up to last-1 that follow it whole are read ahead. The frames are
+// those a check reading one record at a time meets: each follows the one
+// before, and the first that cannot be read is read again, and reported,
+// when the check reaches it.
+func (a *framesAhead) next(s *Schema, b []byte, off, i, last int) (body []byte, stored, sum uint32, err error) {
+	if a.k < a.n {
+		k := a.k
+		a.k++
+		return a.body[k], a.stored[k], a.sum[k], nil
+	}
+	fr := s.Framing
+	body, stored, bad := fr.frame(b[off:])
+	if bad != frameOK {
+		_, err := s.ReadFrame(b[off:], off, i)
+		return nil, 0, 0, err
+	}
+	a.body[0], a.stored[0], a.k, a.n = body, stored, 1, 1
+	over := fr.Overhead()
+	for at := off + over + len(body); a.n < len(a.body) && i+a.n < last && at < len(b); a.n++ {
+		body, stored, bad := fr.frame(b[at:])
+		if bad != frameOK {
+			break
+		}
+		a.body[a.n], a.stored[a.n] = body, stored
+		at += over + len(body)
+	}
+	if a.n == len(a.body) {
+		a.sum[0], a.sum[1], a.sum[2] = CRC32C3(a.body[0], a.body[1], a.body[2])
+	} else {
+		for j := range a.n {
+			a.sum[j] = CRC32C(a.body[j])
+		}
+	}
+	return a.body[0], a.stored[0], a.sum[0], nil
+}
+
 // checkRecords checks the framed records of one chunk; the chunk holding
 // the last record also checks what follows it. When out is not nil, the
 // chunk's packages go into it. h's known vouches for records, and its
@@ -498,57 +576,58 @@ func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, h hooks) 
 	}
 	off := c.off
 	i := c.first
+	var ahead framesAhead
+	over := s.Framing.Overhead()
 	for ; i < c.last; i++ {
 		if off == len(b) {
 			res.errs = append(res.errs, s.countError(count, i, true))
 			return res
 		}
-		f, err := s.ReadFrame(b[off:], off, i)
+		body, stored, sum, err := ahead.next(s, b, off, i, c.last)
 		if err != nil {
 			res.errs = append(res.errs, err)
 			return res
 		}
-		sum := CRC32C(f.Body)
 		// asked and vouched: known's answer for this record, asked once.
 		asked, vouched := false, false
-		if sum == f.Stored && out == nil {
+		if sum == stored && out == nil {
 			// The fast path: a valid record, in order, needs nothing more.
 			var name, version []byte
 			ok := false
 			if known != nil {
 				// A record that the caller vouches for is valid when its
 				// strings fill the body exactly.
-				r, n, err := ParseBody(f.Body, off+m+4, i)
-				if err == nil && n == len(f.Body) {
+				r, n, err := ParseBody(body, off+m+4, i)
+				if err == nil && n == len(body) {
 					asked, vouched = true, vouch(known, i, &r, &kr)
 					name, version, ok = r.Name, r.Version, vouched
 				}
 			}
 			if !ok {
-				name, version, ok = ValidBody(f.Body)
+				name, version, ok = ValidBody(body)
 			}
 			if ok && (prevName == nil || CompareRaw(&RawPackage{Name: prevName, Version: prevVersion},
 				&RawPackage{Name: name, Version: version}) < 0) {
 				if visit != nil {
-					kr, _, _ = ParseBody(f.Body, off+m+4, i)
+					kr, _, _ = ParseBody(body, off+m+4, i)
 					visit(i, &kr)
 				}
 				prevName, prevVersion = name, version
-				off += f.Size()
+				off += over + len(body)
 				continue
 			}
 		}
-		if sum != f.Stored {
-			res.errs = append(res.errs, CorruptRecord(ErrRecordChecksumMismatch, off+m+4+len(f.Body), i, "bodyChecksum",
-				fmt.Sprintf("record CRC-32C is 0x%08x, the body computes to 0x%08x", f.Stored, sum)))
+		if sum != stored {
+			res.errs = append(res.errs, CorruptRecord(ErrRecordChecksumMismatch, off+m+4+len(body), i, "bodyChecksum",
+				fmt.Sprintf("record CRC-32C is 0x%08x, the body computes to 0x%08x", stored, sum)))
 		}
-		r, n, err := ParseBody(f.Body, off+m+4, i)
+		r, n, err := ParseBody(body, off+m+4, i)
 		switch {
 		case err != nil:
 			res.errs = append(res.errs, CorruptRecord(ErrInvalidPackage, off+m, i, "body", "the strings do not fit the body: "+err.Error()))
-		case n != len(f.Body):
+		case n != len(body):
 			res.errs = append(res.errs, CorruptRecord(ErrInvalidPackage, off+m, i, "bodySize",
-				fmt.Sprintf("bodySize is %d, the strings take %d", len(f.Body), n)))
+				fmt.Sprintf("bodySize is %d, the strings take %d", len(body), n)))
 		default:
 			if !asked && known != nil {
 				asked, vouched = true, vouch(known, i, &r, &kr)
@@ -571,7 +650,7 @@ func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, h hooks) 
 			out.put(i, &r)
 		}
 		prevName, prevVersion = r.Name, r.Version
-		off += f.Size()
+		off += over + len(body)
 	}
 	if c.last == count && off < len(b) {
 		res.errs = append(res.errs, s.trailing(b, off, count))
