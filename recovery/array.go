@@ -39,14 +39,11 @@ func newRecord(r *schema.RawPackage, off, size int, body []byte, rebuilt bool) r
 // nothing after them) when they break no rule of docs/format.md section 5; it
 // does not allocate.
 func validRecord(body []byte, off, size int) (record, bool) {
-	name, version, ok := schema.ValidBody(body)
-	if !ok {
+	var raw schema.RawPackage
+	if !schema.ValidBody(body, &raw) {
 		return record{}, false
 	}
-	r := record{body: body, off: off, size: size, nameLen: uint16(len(name)), versionLen: uint16(len(version))}
-	at := 4 + len(name) + len(version)
-	r.resolvedLen = uint16(body[at])<<8 | uint16(body[at+1])
-	return r, true
+	return newRecord(&raw, off, size, body, false), true
 }
 
 func (r *record) name() []byte { return r.body[2 : 2+int(r.nameLen)] }

@@ -105,21 +105,32 @@ func AppendBody(dst []byte, p *Package) []byte {
 	return dst
 }
 
-// ValidBody is the fast path of a strict check: it parses the four
-// strings that make up body and reports whether they fill it exactly and
-// break no rule of docs/format.md section 5, returning the name and version for
-// the order check. It does not allocate. When it says false, ParseBody and
-// CheckRaw tell what is wrong.
-func ValidBody(body []byte) (name, version []byte, ok bool) {
+// ValidBody is the fast path of a strict check: it cuts the four strings
+// that make up body into r's strings and reports whether they fill it
+// exactly and break no rule of docs/format.md section 5 (r's name and
+// version are then what the order check compares). It leaves r.Off alone
+// (see SetOffsets) and does not allocate. When it says false, ParseBody
+// and CheckRaw tell what is wrong.
+func ValidBody(body []byte, r *RawPackage) bool {
 	name, rest, ok1 := cutString(body, MaxName)
 	version, rest, ok2 := cutString(rest, MaxVersion)
 	resolved, rest, ok3 := cutString(rest, MaxResolved)
 	integrity, rest, ok4 := cutString(rest, MaxIntegrity)
 	if !(ok1 && ok2 && ok3 && ok4) || len(rest) != 0 || nameFault(name) != okay || semverFault(version) != okay ||
 		resolvedFault(resolved) != okay || integrityFault(integrity) != okay {
-		return nil, nil, false
+		return false
 	}
-	return name, version, true
+	r.Name, r.Version, r.Resolved, r.Integrity = name, version, resolved, integrity
+	return true
+}
+
+// SetOffsets sets r.Off, as ParseBody does, for strings cut from a body
+// whose first byte lies at file offset base (ValidBody).
+func (r *RawPackage) SetOffsets(base int) {
+	r.Off[0] = base
+	r.Off[1] = r.Off[0] + 2 + len(r.Name)
+	r.Off[2] = r.Off[1] + 2 + len(r.Version)
+	r.Off[3] = r.Off[2] + 2 + len(r.Resolved)
 }
 
 // cutString cuts the string with a 2-byte big-endian length at the start

@@ -565,6 +565,7 @@ func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, h hooks) 
 	var res chunkResult
 	m := len(s.Framing.Marker)
 	var kr RawPackage // what known is shown: see vouch
+	var vr RawPackage // what ValidBody cut
 	// The name and version of the record before, for the order check.
 	var prevName, prevVersion []byte
 	if c.prev >= 0 {
@@ -603,13 +604,20 @@ func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, h hooks) 
 					name, version, ok = r.Name, r.Version, vouched
 				}
 			}
+			cut := false // vr holds the record's strings
 			if !ok {
-				name, version, ok = ValidBody(body)
+				ok = ValidBody(body, &vr)
+				name, version, cut = vr.Name, vr.Version, ok
 			}
 			if ok && (prevName == nil || CompareRaw(&RawPackage{Name: prevName, Version: prevVersion},
 				&RawPackage{Name: name, Version: version}) < 0) {
 				if visit != nil {
-					kr, _, _ = ParseBody(body, off+m+4, i)
+					if cut {
+						kr = vr
+						kr.SetOffsets(off + m + 4)
+					} else {
+						kr, _, _ = ParseBody(body, off+m+4, i)
+					}
 					visit(i, &kr)
 				}
 				prevName, prevVersion = name, version

@@ -171,7 +171,11 @@ func (x *examination) describe() {
 	if s == nil {
 		return
 	}
-	x.Fields = s.Fields(b)
+	if x.Strict {
+		x.Fields = s.FieldsOfValid(b)
+	} else {
+		x.Fields = s.Fields(b)
+	}
 	if len(b) < s.HeaderSize {
 		return
 	}
