@@ -51,14 +51,55 @@ func prepare(c *ucli.Command) *ucli.Command {
 const globalCategory = "global (before or after the command)"
 
 // globalFlags are --json, --quiet and --trace, accepted before the command
-// and after it, and shown in every command's help.
+// and after it, and shown in every command's help under globalCategory
+// (see headGlobalFlags).
 func globalFlags() []ucli.Flag {
-	const cat = globalCategory
 	return []ucli.Flag{
-		&ucli.BoolFlag{Name: "json", Usage: "machine-readable output on stdout; a failure too is one JSON object (error, message, command, path, exit)", Category: cat},
-		&ucli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only problems and errors", Category: cat},
-		&ucli.BoolFlag{Name: "trace", Usage: "timed trace lines on stderr for each read, decode, check and write", Category: cat},
+		&ucli.BoolFlag{Name: "json", Usage: "machine-readable output on stdout; a failure too is one JSON object (error, message, command, path, exit)"},
+		&ucli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only problems and errors"},
+		&ucli.BoolFlag{Name: "trace", Usage: "timed trace lines on stderr for each read, decode, check and write"},
 	}
+}
+
+// isGlobal reports whether f is one of the global flags.
+func isGlobal(f ucli.Flag) bool {
+	name := f.Names()[0]
+	return name == "json" || name == "quiet" || name == "trace"
+}
+
+// headGlobalFlags puts the global flags of app and of all its commands
+// under their heading in help, when args may show help. urfave/cli
+// renders every flag of each command that has a flag under a heading
+// when the app is set up, help or not: for lockfix's commands that took
+// about 0.4 ms, most of the start of a run after the packages' own.
+func headGlobalFlags(app *ucli.App, args []string) {
+	asked := false
+	for _, a := range args {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if a == "help" || (a != name && (name == "help" || name == "h")) {
+			asked = true
+			break
+		}
+	}
+	if !asked {
+		return
+	}
+	head := func(flags []ucli.Flag) {
+		for _, f := range flags {
+			if b, ok := f.(*ucli.BoolFlag); ok && isGlobal(f) {
+				b.Category = globalCategory
+			}
+		}
+	}
+	head(app.Flags)
+	var walk func(cmds []*ucli.Command)
+	walk = func(cmds []*ucli.Command) {
+		for _, c := range cmds {
+			head(c.Flags)
+			walk(c.Subcommands)
+		}
+	}
+	walk(app.Commands)
 }
 
 // global reports whether a global flag is set before or after the command.
@@ -223,6 +264,7 @@ func runApp(app *ucli.App, args []string) (int, error) {
 	app.CommandNotFound = func(c *ucli.Context, name string) {
 		notFound = usage("no command %q%s (see 'lockfix --help')", name, suggestCommand(app.Commands, name))
 	}
+	headGlobalFlags(app, args)
 	var err error
 	if n := len(args); n > 0 && args[n-1] == "--generate-bash-completion" {
 		// A completion script asks what may come next: urfave/cli

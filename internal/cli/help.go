@@ -186,7 +186,7 @@ func manMarkdown(app *ucli.App) string {
 			}
 			var own []ucli.Flag
 			for _, f := range cmd.VisibleFlags() {
-				if c, ok := f.(ucli.CategorizableFlag); !ok || c.GetCategory() != globalCategory {
+				if !isGlobal(f) {
 					own = append(own, f)
 				}
 			}
