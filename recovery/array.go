@@ -39,11 +39,12 @@ func newRecord(r *schema.RawPackage, off, size int, body []byte, rebuilt bool) r
 // nothing after them) when they break no rule of docs/format.md section 5; it
 // does not allocate.
 func validRecord(body []byte, off, size int) (record, bool) {
-	var raw schema.RawPackage
-	if !schema.ValidBody(body, &raw) {
+	name, version, resolved, _, ok := schema.ValidBody(body)
+	if !ok {
 		return record{}, false
 	}
-	return newRecord(&raw, off, size, body, false), true
+	r := schema.RawPackage{Name: name, Version: version, Resolved: resolved}
+	return newRecord(&r, off, size, body, false), true
 }
 
 func (r *record) name() []byte { return r.body[2 : 2+int(r.nameLen)] }

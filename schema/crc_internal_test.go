@@ -143,5 +143,16 @@ func FuzzPackageRules(f *testing.F) {
 		if got := plainASCII(s); got != want {
 			t.Errorf("plainASCII(%q) = %v, want %v", s, got, want)
 		}
+		// The order of two names cut from s, by its first word and by
+		// bytes.Compare.
+		for _, cut := range []int{len(s) / 2, len(s) / 3, 8} {
+			if cut > len(s) {
+				continue
+			}
+			a, b := s[:cut], s[cut:]
+			if got, want := compareNameVersion(a, nil, b, nil), bytes.Compare(a, b); got != want {
+				t.Errorf("compareNameVersion(%q, %q) = %d, bytes.Compare says %d", a, b, got, want)
+			}
+		}
 	})
 }

@@ -106,26 +106,26 @@ func AppendBody(dst []byte, p *Package) []byte {
 }
 
 // ValidBody is the fast path of a strict check: it cuts the four strings
-// that make up body into r's strings and reports whether they fill it
-// exactly and break no rule of docs/format.md section 5 (r's name and
-// version are then what the order check compares). It leaves r.Off alone
-// (see SetOffsets) and does not allocate. When it says false, ParseBody
-// and CheckRaw tell what is wrong.
-func ValidBody(body []byte, r *RawPackage) bool {
+// that make up body and reports whether they fill it exactly and break no
+// rule of docs/format.md section 5; the name and version are what the
+// order check compares. It does not allocate, and the strings are results
+// rather than stores through a pointer, which the garbage collector would
+// have to be told of while it marks. When it says false, ParseBody and
+// CheckRaw tell what is wrong.
+func ValidBody(body []byte) (name, version, resolved, integrity []byte, ok bool) {
 	name, rest, ok1 := cutString(body, MaxName)
 	version, rest, ok2 := cutString(rest, MaxVersion)
 	resolved, rest, ok3 := cutString(rest, MaxResolved)
 	integrity, rest, ok4 := cutString(rest, MaxIntegrity)
 	if !(ok1 && ok2 && ok3 && ok4) || len(rest) != 0 || nameFault(name) != okay || semverFault(version) != okay ||
 		resolvedFault(resolved) != okay || integrityFault(integrity) != okay {
-		return false
+		return nil, nil, nil, nil, false
 	}
-	r.Name, r.Version, r.Resolved, r.Integrity = name, version, resolved, integrity
-	return true
+	return name, version, resolved, integrity, true
 }
 
-// SetOffsets sets r.Off, as ParseBody does, for strings cut from a body
-// whose first byte lies at file offset base (ValidBody).
+// SetOffsets sets r.Off, as ParseBody does, for r's strings cut from a
+// body whose first byte lies at file offset base (ValidBody).
 func (r *RawPackage) SetOffsets(base int) {
 	r.Off[0] = base
 	r.Off[1] = r.Off[0] + 2 + len(r.Name)
@@ -856,10 +856,25 @@ func compareStrings(a, b string) int {
 
 // CompareRaw is ComparePackages for records as they lie in the file.
 func CompareRaw(a, b *RawPackage) int {
-	if c := bytes.Compare(a.Name, b.Name); c != 0 {
+	return compareNameVersion(a.Name, a.Version, b.Name, b.Version)
+}
+
+// compareNameVersion compares two records by name, then by version,
+// comparing bytes. The names of neighbouring records mostly differ in
+// their first eight bytes, which are compared as one big-endian word.
+func compareNameVersion(aName, aVersion, bName, bVersion []byte) int {
+	if len(aName) >= 8 && len(bName) >= 8 {
+		if x, y := binary.BigEndian.Uint64(aName), binary.BigEndian.Uint64(bName); x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	if c := bytes.Compare(aName, bName); c != 0 {
 		return c
 	}
-	return bytes.Compare(a.Version, b.Version)
+	return bytes.Compare(aVersion, bVersion)
 }
 
 // CheckOrder reports an UnsortedPackages or DuplicatePackage error when

@@ -512,10 +512,10 @@ func (s *Schema) dispatch(b []byte, count, chunks, n int, ready func(n int) int,
 // of the check three at a time so that their CRC-32Cs are computed side
 // by side (CRC32C3).
 type framesAhead struct {
-	body   [3][]byte
-	stored [3]uint32 // the CRC-32Cs the frames hold
-	sum    [3]uint32 // the CRC-32Cs of the bodies
-	k, n   int       // records k to n-1 are still to be checked
+	at, size [3]int    // where each body starts in b, and its size
+	stored   [3]uint32 // the CRC-32Cs the frames hold
+	sum      [3]uint32 // the CRC-32Cs of the bodies
+	k, n     int       // records k to n-1 are still to be checked
 }
 
 // next returns the body of the frame of record i, at off, the CRC-32C
@@ -523,37 +523,40 @@ type framesAhead struct {
 // Records up to last-1 that follow it whole are read ahead. The frames are
 // those a check reading one record at a time meets: each follows the one
 // before, and the first that cannot be read is read again, and reported,
-// when the check reaches it.
+// when the check reaches it. a holds offsets, not slices: a store of a
+// pointer through a pointer costs a write barrier while the garbage
+// collector marks.
 func (a *framesAhead) next(s *Schema, b []byte, off, i, last int) (body []byte, stored, sum uint32, err error) {
 	if a.k < a.n {
 		k := a.k
 		a.k++
-		return a.body[k], a.stored[k], a.sum[k], nil
+		return b[a.at[k] : a.at[k]+a.size[k] : a.at[k]+a.size[k]], a.stored[k], a.sum[k], nil
 	}
 	fr := s.Framing
+	head := len(fr.Marker) + 4
 	body, stored, bad := fr.frame(b[off:])
 	if bad != frameOK {
 		_, err := s.ReadFrame(b[off:], off, i)
 		return nil, 0, 0, err
 	}
-	a.body[0], a.stored[0], a.k, a.n = body, stored, 1, 1
 	over := fr.Overhead()
-	for at := off + over + len(body); a.n < len(a.body) && i+a.n < last && at < len(b); a.n++ {
-		body, stored, bad := fr.frame(b[at:])
+	a.at[0], a.size[0], a.stored[0], a.k, a.n = off+head, len(body), stored, 1, 1
+	for at := off + over + len(body); a.n < len(a.at) && i+a.n < last && at < len(b); a.n++ {
+		g, st, bad := fr.frame(b[at:])
 		if bad != frameOK {
 			break
 		}
-		a.body[a.n], a.stored[a.n] = body, stored
-		at += over + len(body)
+		a.at[a.n], a.size[a.n], a.stored[a.n] = at+head, len(g), st
+		at += over + len(g)
 	}
-	if a.n == len(a.body) {
-		a.sum[0], a.sum[1], a.sum[2] = CRC32C3(a.body[0], a.body[1], a.body[2])
+	if a.n == len(a.at) {
+		a.sum[0], a.sum[1], a.sum[2] = CRC32C3(body, b[a.at[1]:a.at[1]+a.size[1]], b[a.at[2]:a.at[2]+a.size[2]])
 	} else {
 		for j := range a.n {
-			a.sum[j] = CRC32C(a.body[j])
+			a.sum[j] = CRC32C(b[a.at[j] : a.at[j]+a.size[j]])
 		}
 	}
-	return a.body[0], a.stored[0], a.sum[0], nil
+	return body, stored, a.sum[0], nil
 }
 
 // checkRecords checks the framed records of one chunk; the chunk holding
@@ -565,7 +568,6 @@ func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, h hooks) 
 	var res chunkResult
 	m := len(s.Framing.Marker)
 	var kr RawPackage // what known is shown: see vouch
-	var vr RawPackage // what ValidBody cut
 	// The name and version of the record before, for the order check.
 	var prevName, prevVersion []byte
 	if c.prev >= 0 {
@@ -604,16 +606,16 @@ func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, h hooks) 
 					name, version, ok = r.Name, r.Version, vouched
 				}
 			}
-			cut := false // vr holds the record's strings
+			var resolved, integrity []byte
+			cut := false // the strings are ValidBody's
 			if !ok {
-				ok = ValidBody(body, &vr)
-				name, version, cut = vr.Name, vr.Version, ok
+				name, version, resolved, integrity, ok = ValidBody(body)
+				cut = ok
 			}
-			if ok && (prevName == nil || CompareRaw(&RawPackage{Name: prevName, Version: prevVersion},
-				&RawPackage{Name: name, Version: version}) < 0) {
+			if ok && (prevName == nil || compareNameVersion(prevName, prevVersion, name, version) < 0) {
 				if visit != nil {
 					if cut {
-						kr = vr
+						kr = RawPackage{Name: name, Version: version, Resolved: resolved, Integrity: integrity}
 						kr.SetOffsets(off + m + 4)
 					} else {
 						kr, _, _ = ParseBody(body, off+m+4, i)
