@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"regexp"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/minio/crc64nvme"
 )
@@ -98,7 +99,11 @@ func TestResolvedRule(t *testing.T) {
 		"https://[zz]/": urlBadIP, "https://[::1/": urlBadIP, "https://[1.2.3.4]/": urlBadIP, "https://[::1]x/": urlBadIP,
 		"https://registry.example.org": okay, "https://:80/": urlNoHost, "https:///x": urlNoHost, "http://a@/x": urlNoHost,
 		"https://exam ple.org/": urlControl, "http://h\x7f/": urlControl, "https\x1a//h/": urlScheme, "ftp://h/": urlScheme,
-		"https://h\xff/": urlUTF8, "https://h\u00e9/": okay} {
+		"https://h\xff/": urlUTF8, "https://h\u00e9/": okay,
+		"https://abcdefg/@x": okay, "https://abcdefgh@/x": urlNoHost, "https://u@abcdefghij/": okay,
+		"https://abcdefghijklmno#/": okay, "https://a?b@c/": okay, "https://abcdefgh:@/": urlNoHost,
+		"https://abcdefghijklmnop@:1/": urlNoHost, "https://x@[zz]/": urlBadIP,
+		"https://[::1]/abcdefgh": okay, "https://[::1]:80/abcdefgh": okay} {
 		if got := resolvedFault([]byte(u)); got != want {
 			t.Errorf("resolvedFault(%q) = %d (%s), want %d", u, got, explain(2, []byte(u), got), want)
 		}
@@ -143,6 +148,9 @@ func FuzzPackageRules(f *testing.F) {
 		if got := plainASCII(s); got != want {
 			t.Errorf("plainASCII(%q) = %v, want %v", s, got, want)
 		}
+		if got, want := resolvedFault(s), resolvedByBytes(s); got != want {
+			t.Errorf("resolvedFault(%q) = %d, a byte at a time %d", s, got, want)
+		}
 		// The order of two names cut from s, by its first word and by
 		// bytes.Compare.
 		for _, cut := range []int{len(s) / 2, len(s) / 3, 8} {
@@ -155,4 +163,46 @@ func FuzzPackageRules(f *testing.F) {
 			}
 		}
 	})
+}
+
+// resolvedByBytes is the resolved rule read a byte at a time, for
+// FuzzPackageRules to hold resolvedFault's words to.
+func resolvedByBytes(s []byte) fault {
+	if len(s) == 0 {
+		return okay
+	}
+	var rest []byte
+	switch {
+	case hasPrefixFold(s, "https://"):
+		rest = s[8:]
+	case hasPrefixFold(s, "http://"):
+		rest = s[7:]
+	default:
+		return urlScheme
+	}
+	for _, c := range s {
+		if c <= ' ' || c == 0x7f {
+			return urlControl
+		}
+	}
+	if !utf8.Valid(s) {
+		return urlUTF8
+	}
+	start, end := 0, len(rest)
+	for i, c := range rest {
+		if c == '/' || c == '?' || c == '#' {
+			end = i
+			break
+		}
+		if c == '@' {
+			start = i + 1
+		}
+	}
+	if end <= start || rest[start] == ':' {
+		return urlNoHost
+	}
+	if rest[start] == '[' && !ipLiteral(rest[start:end]) {
+		return urlBadIP
+	}
+	return okay
 }

@@ -455,9 +455,16 @@ func resolvedFault(s []byte) fault {
 	// skipped whole.
 	start, end, i := 0, len(rest), 0
 	for ; len(rest)-i >= 8; i += 8 {
-		if hostEnd(binary.LittleEndian.Uint64(rest[i:])) {
-			break
+		term, at := hostEnd(binary.LittleEndian.Uint64(rest[i:]))
+		if term|at == 0 {
+			continue
 		}
+		if first := bits.TrailingZeros64(term); at == 0 || first < bits.TrailingZeros64(at) {
+			// The word ends the host, and no user info comes before.
+			end = i + first/8
+			i = len(rest)
+		}
+		break
 	}
 	for ; i < len(rest); i++ {
 		c := rest[i]
@@ -504,17 +511,19 @@ func ipLiteral(host []byte) bool {
 	return true
 }
 
-// hostEnd reports whether any byte of x may be '/', '?', '#' or '@': it
-// is never false when one is, and seldom true when none is (the zero-byte
-// test can flag a byte after a real match, never without one). It is
-// written out to stay small enough to be inlined.
-func hostEnd(x uint64) bool {
+// hostEnd returns, for the eight bytes of x, the high bit of each byte
+// that may be '/', '?' or '#' (term) and of each that may be '@' (at).
+// The zero-byte test can flag a byte after a real match, never one
+// without: the lowest bit of each mask is exact, and a mask is zero only
+// when no byte matches. It is written out to stay small enough to be
+// inlined.
+func hostEnd(x uint64) (term, at uint64) {
 	const (
 		l = 0x0101010101010101
 		h = 0x8080808080808080
 	)
 	a, b, c, d := x^'/'*l, x^'?'*l, x^'#'*l, x^'@'*l
-	return ((a-l)&^a|(b-l)&^b|(c-l)&^c|(d-l)&^d)&h != 0
+	return ((a-l)&^a | (b-l)&^b | (c-l)&^c) & h, (d - l) &^ d & h
 }
 
 // plainASCII reports whether every byte of s is printable ASCII other than
