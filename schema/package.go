@@ -542,9 +542,12 @@ func plainASCII(s []byte) bool {
 	// every byte is tested at least once, and one word replaces a loop
 	// over up to seven.
 	bad := plainWord(binary.LittleEndian.Uint64(s[len(s)-8:]))
-	for len(s) >= 8 {
+	for len(s) >= 16 {
+		bad |= plainWord(binary.LittleEndian.Uint64(s)) | plainWord(binary.LittleEndian.Uint64(s[8:]))
+		s = s[16:]
+	}
+	if len(s) >= 8 {
 		bad |= plainWord(binary.LittleEndian.Uint64(s))
-		s = s[8:]
 	}
 	return bad&hi == 0
 }
@@ -706,7 +709,15 @@ func base64Chars(s []byte) bool {
 	// (as plainASCII does).
 	last := binary.LittleEndian.Uint64(s[len(s)-8:])
 	hi, ok := last, h&base64Word(last)
-	for len(s) >= 16 {
+	for len(s) >= 32 {
+		_ = s[31]
+		w, x := binary.LittleEndian.Uint64(s), binary.LittleEndian.Uint64(s[8:])
+		y, z := binary.LittleEndian.Uint64(s[16:]), binary.LittleEndian.Uint64(s[24:])
+		hi |= w | x | y | z
+		ok &= base64Word(w) & base64Word(x) & base64Word(y) & base64Word(z)
+		s = s[32:]
+	}
+	if len(s) >= 16 {
 		x, y := binary.LittleEndian.Uint64(s), binary.LittleEndian.Uint64(s[8:])
 		hi |= x | y
 		ok &= base64Word(x) & base64Word(y)
