@@ -238,17 +238,19 @@ func view(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
-// nameChar marks the bytes allowed in a package name or scope.
-var nameChar = func() (t [256]bool) {
+// nameChar marks the bytes allowed in a package name or scope with 1,
+// the others with 0: a byte, not a bool, so that a loop can AND the marks
+// of all the bytes without a branch for each.
+var nameChar = func() (t [256]uint8) {
 	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
+		t[c] = 1
+		t[c-'a'+'A'] = 1
 	}
 	for c := '0'; c <= '9'; c++ {
-		t[c] = true
+		t[c] = 1
 	}
 	for _, c := range "-._~" {
-		t[c] = true
+		t[c] = 1
 	}
 	return t
 }()
@@ -282,11 +284,11 @@ func partFault(s []byte, base fault) fault {
 	if s[0] == '.' || s[0] == '_' {
 		return base + 1
 	}
-	ok := true
+	ok := uint8(1)
 	for _, c := range s {
-		ok = ok && nameChar[c]
+		ok &= nameChar[c]
 	}
-	if !ok {
+	if ok == 0 {
 		return base + 2
 	}
 	return okay
@@ -778,7 +780,7 @@ func explain(i int, s []byte, f fault) string {
 	case scopeStart, partStart:
 		return fmt.Sprintf("%s %q starts with %q", what, part, part[0])
 	case scopeByte, partByte:
-		return fmt.Sprintf("%s %q has the byte %q; allowed are A-Z a-z 0-9 - . _ ~", what, part, firstBad(part, func(c byte) bool { return nameChar[c] }))
+		return fmt.Sprintf("%s %q has the byte %q; allowed are A-Z a-z 0-9 - . _ ~", what, part, firstBad(part, func(c byte) bool { return nameChar[c] == 1 }))
 	case verEmpty:
 		return "version is empty"
 	case verCore:
