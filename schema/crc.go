@@ -3,6 +3,7 @@ package schema
 import (
 	"encoding/binary"
 	"hash/crc32"
+	"sync"
 
 	"github.com/minio/crc64nvme"
 )
@@ -15,10 +16,14 @@ func CRC64(b []byte) uint64 { return crc64nvme.Checksum(b) }
 // CRC64Update continues a CRC-64/NVME computation.
 func CRC64Update(crc uint64, b []byte) uint64 { return crc64nvme.Update(crc, b) }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// castagnoli is made at the first CRC-32C, not as the program starts:
+// with the CRC32 instruction, hash/crc32 builds tables for long inputs
+// then, about a quarter of a millisecond that a command reading no v2
+// record, or one whose first records a worker checks, need not wait for.
+var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 // CRC32C returns the CRC-32C (Castagnoli) of b.
-func CRC32C(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+func CRC32C(b []byte) uint32 { return crc32.Checksum(b, castagnoli()) }
 
 // polyNVME is the reflected CRC-64/NVME polynomial.
 const polyNVME = 0x9a6c9329ac4bc9b5
