@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"regexp"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/minio/crc64nvme"
 )
@@ -148,8 +147,9 @@ func FuzzPackageRules(f *testing.F) {
 		if got := plainASCII(s); got != want {
 			t.Errorf("plainASCII(%q) = %v, want %v", s, got, want)
 		}
-		if got, want := resolvedFault(s), resolvedByBytes(s); got != want {
-			t.Errorf("resolvedFault(%q) = %d, a byte at a time %d", s, got, want)
+		start, end := hostSpan(s)
+		if ws, we := hostSpanByBytes(s); start != ws || end != we {
+			t.Errorf("hostSpan(%q) = %d, %d; a byte at a time %d, %d", s, start, end, ws, we)
 		}
 		// The order of two names cut from s, by its first word and by
 		// bytes.Compare.
@@ -165,44 +165,17 @@ func FuzzPackageRules(f *testing.F) {
 	})
 }
 
-// resolvedByBytes is the resolved rule read a byte at a time, for
-// FuzzPackageRules to hold resolvedFault's words to.
-func resolvedByBytes(s []byte) fault {
-	if len(s) == 0 {
-		return okay
-	}
-	var rest []byte
-	switch {
-	case hasPrefixFold(s, "https://"):
-		rest = s[8:]
-	case hasPrefixFold(s, "http://"):
-		rest = s[7:]
-	default:
-		return urlScheme
-	}
-	for _, c := range s {
-		if c <= ' ' || c == 0x7f {
-			return urlControl
-		}
-	}
-	if !utf8.Valid(s) {
-		return urlUTF8
-	}
-	start, end := 0, len(rest)
+// hostSpanByBytes is hostSpan read a byte at a time, for
+// FuzzPackageRules to hold hostSpan's words to.
+func hostSpanByBytes(rest []byte) (start, end int) {
+	end = len(rest)
 	for i, c := range rest {
 		if c == '/' || c == '?' || c == '#' {
-			end = i
-			break
+			return start, i
 		}
 		if c == '@' {
 			start = i + 1
 		}
 	}
-	if end <= start || rest[start] == ':' {
-		return urlNoHost
-	}
-	if rest[start] == '[' && !ipLiteral(rest[start:end]) {
-		return urlBadIP
-	}
-	return okay
+	return start, end
 }

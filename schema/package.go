@@ -452,10 +452,23 @@ func resolvedFault(s []byte) fault {
 			return urlUTF8
 		}
 	}
-	// The host ends at the first '/', '?' or '#', after any user info
-	// ending in '@'. Words of eight bytes without any of the four are
-	// skipped whole.
-	start, end, i := 0, len(rest), 0
+	start, end := hostSpan(rest)
+	if end <= start || rest[start] == ':' {
+		return urlNoHost
+	}
+	if rest[start] == '[' && !ipLiteral(rest[start:end]) {
+		return urlBadIP
+	}
+	return okay
+}
+
+// hostSpan returns where the host of rest, a URL after its scheme, starts
+// and ends: it ends at the first '/', '?' or '#', after any user info
+// ending in '@'. Words of eight bytes without any of the four are skipped
+// whole, and a word whose first of them ends the host ends it there.
+func hostSpan(rest []byte) (start, end int) {
+	start, end = 0, len(rest)
+	i := 0
 	for ; len(rest)-i >= 8; i += 8 {
 		term, at := hostEnd(binary.LittleEndian.Uint64(rest[i:]))
 		if term|at == 0 {
@@ -478,13 +491,7 @@ func resolvedFault(s []byte) fault {
 			start = i + 1
 		}
 	}
-	if end <= start || rest[start] == ':' {
-		return urlNoHost
-	}
-	if rest[start] == '[' && !ipLiteral(rest[start:end]) {
-		return urlBadIP
-	}
-	return okay
+	return start, end
 }
 
 // ipLiteral reports whether host, which starts with '[', is an IPv6
