@@ -195,25 +195,18 @@ func damageOf(err error, fallbackOff, rec int) Damage {
 // and whose strings pass the rules, and returns where it stopped.
 func (a *array) fastFramed(b []byte, pos int) int {
 	fr := a.s.Framing
-	m, over := len(fr.Marker), fr.Overhead()
-	for len(b)-pos >= over {
-		if string(b[pos:pos+m]) != fr.Marker {
+	over := fr.Overhead()
+	for {
+		body, stored, ok := fr.FrameAt(b[pos:])
+		if !ok || schema.CRC32C(body) != stored {
 			break
 		}
-		n := int(binary.BigEndian.Uint32(b[pos+m:]))
-		if n < fr.MinBody || n > fr.MaxBody || len(b)-pos < over+n {
-			break
-		}
-		body := b[pos+m+4 : pos+m+4+n : pos+m+4+n]
-		if schema.CRC32C(body) != binary.BigEndian.Uint32(b[pos+m+4+n:]) {
-			break
-		}
-		r, ok := validRecord(body, pos, over+n)
+		r, ok := validRecord(body, pos, over+len(body))
 		if !ok {
 			break
 		}
 		a.recs = append(a.recs, r)
-		pos += over + n
+		pos += over + len(body)
 	}
 	return pos
 }
@@ -379,16 +372,11 @@ func check(s *schema.Schema, b []byte, pos int, fast func(a *array, b []byte, po
 // from its marker and bodySize alone, or -1.
 func hopFramed(s *schema.Schema) func(b []byte, pos int) int {
 	fr := s.Framing
-	m, over := len(fr.Marker), fr.Overhead()
 	return func(b []byte, pos int) int {
-		if len(b)-pos < over || string(b[pos:pos+m]) != fr.Marker {
-			return -1
+		if size := fr.Hop(b[pos:]); size > 0 {
+			return pos + size
 		}
-		n := int(binary.BigEndian.Uint32(b[pos+m:]))
-		if n < fr.MinBody || n > fr.MaxBody || len(b)-pos < over+n {
-			return -1
-		}
-		return pos + over + n
+		return -1
 	}
 }
 

@@ -299,26 +299,56 @@ func (fr *Framing) marks(b []byte) bool {
 	return true
 }
 
+// head reads the marker and bodySize of the frame at b[0:]: the body's
+// size, or what is wrong with the frame. It is the rule of ReadFrame but
+// for the checksum, which it does not read.
+func (fr *Framing) head(b []byte) (n int, bad frameFault) {
+	m := len(fr.Marker)
+	if len(b) < m+4 {
+		return 0, frameShort
+	}
+	if !fr.marks(b) {
+		return 0, frameMarker
+	}
+	n = int(binary.BigEndian.Uint32(b[m:]))
+	if n < fr.MinBody || n > fr.MaxBody {
+		return 0, frameSize
+	}
+	if len(b)-m-8 < n {
+		return 0, frameTorn
+	}
+	return n, frameOK
+}
+
 // frame reads the frame at b[0:]: its body and the CRC-32C it holds, or
 // what is wrong with it. It is the rule of ReadFrame, without the Frame
 // and the error a check of many records does not need for a good one.
 func (fr *Framing) frame(b []byte) (body []byte, stored uint32, bad frameFault) {
-	m := len(fr.Marker)
-	if len(b) < m+4 {
-		return nil, 0, frameShort
+	n, bad := fr.head(b)
+	if bad != frameOK {
+		return nil, 0, bad
 	}
-	if !fr.marks(b) {
-		return nil, 0, frameMarker
+	start := len(fr.Marker) + 4
+	end := start + n
+	return b[start:end:end], binary.BigEndian.Uint32(b[end:]), frameOK
+}
+
+// Hop returns the bytes of the frame at b[0:], read from its marker and
+// bodySize alone, or -1 where ReadFrame would report the frame. The
+// checksum is not read.
+func (fr *Framing) Hop(b []byte) int {
+	n, bad := fr.head(b)
+	if bad != frameOK {
+		return -1
 	}
-	n := binary.BigEndian.Uint32(b[m:])
-	if n < uint32(fr.MinBody) || n > uint32(fr.MaxBody) {
-		return nil, 0, frameSize
-	}
-	if uint64(len(b)) < uint64(fr.Overhead())+uint64(n) {
-		return nil, 0, frameTorn
-	}
-	end := m + 4 + int(n)
-	return b[m+4 : end : end], binary.BigEndian.Uint32(b[end:]), frameOK
+	return fr.Overhead() + n
+}
+
+// FrameAt reads the frame at b[0:]: its body and the CRC-32C it holds;
+// ok is false where ReadFrame would report the frame.
+func (fr *Framing) FrameAt(b []byte) (body []byte, stored uint32, ok bool) {
+	body, stored, bad := fr.frame(b)
+	return body, stored, bad == frameOK
 }
 
 // AppendRecord appends p as a record of version s. The caller checks p
@@ -451,14 +481,10 @@ func (s *Schema) checkAll(b []byte, out *sink, count int, ready func(n int) int,
 		if off+m+4 > *have {
 			*have = ready(off + m + 4)
 		}
-		if !fr.marks(b[off:]) {
-			return -1
+		if size := fr.Hop(b[off:]); size > 0 {
+			return off + size
 		}
-		size := binary.BigEndian.Uint32(b[off+m:])
-		if size < uint32(fr.MinBody) || size > uint32(fr.MaxBody) || uint64(len(b)-off) < uint64(fr.Overhead())+uint64(size) {
-			return -1
-		}
-		return off + fr.Overhead() + int(size)
+		return -1
 	}
 	return s.dispatch(b, count, min(count, fit)/chunkRecords+1, n, ready, next, func(c chunk) chunkResult {
 		return s.checkRecords(b, out, c, count, h)
@@ -473,9 +499,9 @@ func (s *Schema) checkAll(b []byte, out *sink, count int, ready func(n int) int,
 // how many are known to be in). It hands out each chunk as soon as it
 // has found where the next one starts; the workers take them in order
 // and check each with check, so they keep busy to the end even while
-// another goroutine (the array's CRC-64) shares the processors. Where the
-// hop stops, the chunk holding the damage runs to the last record, meets
-// it and reports it, as a sequential check would.
+// the hop (which also takes the array's CRC-64) shares the processors.
+// Where the hop stops, the chunk holding the damage runs to the last
+// record, meets it and reports it, as a sequential check would.
 //
 // When b is still being read, the hop waits for the bytes of each record
 // it reads, and a chunk is handed out once the hop has passed its last
