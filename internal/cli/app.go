@@ -61,10 +61,16 @@ func globalFlags() []ucli.Flag {
 	}
 }
 
-// isGlobal reports whether f is one of the global flags.
+// isGlobal reports whether f is one of the global flags. It is asked
+// only for help and the man page.
 func isGlobal(f ucli.Flag) bool {
 	name := f.Names()[0]
-	return name == "json" || name == "quiet" || name == "trace"
+	for _, g := range globalFlags() {
+		if g.Names()[0] == name {
+			return true
+		}
+	}
+	return false
 }
 
 // headGlobalFlags puts the global flags of app and of all its commands
