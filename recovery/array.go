@@ -215,7 +215,7 @@ func (a *array) fastFramed(b []byte, pos int) int {
 // rules, and returns where it stopped.
 func (a *array) fastPlain(b []byte, pos int) int {
 	for pos < len(b) {
-		n := plainSize(b[pos:])
+		n := schema.PlainSize(b[pos:])
 		if n < 0 {
 			break
 		}
@@ -386,29 +386,11 @@ func hopPlain(b []byte, pos int) int {
 	if pos >= len(b) {
 		return -1
 	}
-	n := plainSize(b[pos:])
+	n := schema.PlainSize(b[pos:])
 	if n < 0 {
 		return -1
 	}
 	return pos + n
-}
-
-// plainSize returns the bytes the four length-prefixed strings at the
-// start of b take, or -1 when b ends inside them.
-func plainSize(b []byte) int {
-	pos := 0
-	for range 4 {
-		if len(b)-pos < 2 {
-			return -1
-		}
-		n := int(b[pos])<<8 | int(b[pos+1])
-		pos += 2
-		if len(b)-pos < n {
-			return -1
-		}
-		pos += n
-	}
-	return pos
 }
 
 // capHint is the capacity for the records of b: the header's

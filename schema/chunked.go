@@ -229,14 +229,21 @@ func (s *Schema) hop(b []byte) int {
 		}
 		return fr.Overhead() + size
 	}
+	return max(PlainSize(b), 0)
+}
+
+// PlainSize returns the bytes the four length-prefixed strings of a plain
+// record at the start of b take, from their lengths alone, or -1 when b
+// ends inside them.
+func PlainSize(b []byte) int {
 	at := 0
 	for range 4 {
 		if len(b)-at < 2 {
-			return 0
+			return -1
 		}
 		at += 2 + int(Uint(b[at:at+2]))
 		if at > len(b) {
-			return 0
+			return -1
 		}
 	}
 	return at
