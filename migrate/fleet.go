@@ -56,9 +56,9 @@ const DefaultBatchSize = 256
 // Descriptors: what one worker holds at most (the lock, the temp file,
 // the directory being synced or read for stale temp files, a stale temp
 // file being checked), what a batched file holds (its lock and its temp
-// file; two batches are open at once), and what is kept back for the
-// rest of the process (the report, the runtime's poller, the standard
-// streams).
+// file; two batches are open at once, and the spares kept for later
+// batches are at most one batch), and what is kept back for the rest of
+// the process (the report, the runtime's poller, the standard streams).
 const (
 	fdsPerWorker  = 5
 	fdsPerBatched = 2
@@ -98,7 +98,7 @@ func limits(o Options, files int) (Options, int) {
 		return o, 0
 	}
 	syncers := max(1, min(maxSyncers, left/8, threadsLeft()))
-	fit := (left - o.Jobs*fdsPerWorker - syncers) / (2 * fdsPerBatched)
+	fit := (left - o.Jobs*fdsPerWorker - syncers) / (2*fdsPerBatched + 1)
 	o.BatchSize = min(o.BatchSize, fit)
 	if o.BatchSize < minBatch && files > o.BatchSize {
 		o.Sync = SyncFile
@@ -326,6 +326,9 @@ type runner struct {
 	// mem admits files by the memory they need, when memory is limited
 	// (memLimited); nil otherwise.
 	mem *memGate
+	// spares keeps the batches' replaced originals for later batches'
+	// temp files (atomicfile.Spares); nil outside batches.
+	spares *atomicfile.Spares
 
 	mu       sync.Mutex
 	sum      Summary
@@ -499,7 +502,7 @@ func (r *runner) begin(path string) *job {
 			j.mem = need
 		}
 	}
-	h, st, err := atomicfile.OpenArriving(path, atomicfile.Options{Wait: wait, FS: r.o.FS, ReadOnly: r.o.DryRun, Links: r.o.Links})
+	h, st, err := atomicfile.OpenArriving(path, atomicfile.Options{Wait: wait, FS: r.o.FS, ReadOnly: r.o.DryRun, Links: r.o.Links, Spares: r.spares})
 	if errors.Is(err, atomicfile.ErrLocked) && !r.final {
 		r.mu.Lock()
 		r.deferred = append(r.deferred, path)
@@ -641,6 +644,11 @@ func (r *runner) releaseMem(j *job) {
 // The syncs and renames run while the workers prepare the next batch, so
 // at most two batches are open at once.
 func (r *runner) batches(files []string) {
+	if r.spares == nil {
+		r.spares = atomicfile.NewSpares(r.o.BatchSize)
+	}
+	// What no later batch took is removed, as Forget would have.
+	defer r.spares.Close()
 	var committing sync.WaitGroup
 	var renamed []*job // set by the commit in flight, read after it ends
 	// Each round's filesystem sync is opened before the round's temp

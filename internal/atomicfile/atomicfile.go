@@ -62,6 +62,8 @@
 // its renames has succeeded. When that sync fails, the
 // second name stays: the next Open of the lockfile removes it and says so
 // (Handle.Stale), and the caller makes the file durable (Handle.Sync).
+// With Options.Spares, Forget keeps the original instead, to be a later
+// batch Prepare's temp file (see Spares).
 package atomicfile
 
 import (
@@ -158,6 +160,11 @@ type Options struct {
 	// hard link; replacing it breaks the link (the other names keep the
 	// old content). Without it Open refuses such a file (ErrLinked).
 	Links bool
+	// Spares, when set, keeps the originals that batch commits replace
+	// once Forget finds their replacement durable, and gives them to the
+	// temp files of later batch Prepares (see Spares). Only with the
+	// operating system's filesystem (FS nil).
+	Spares *Spares
 
 	// stream leaves the file unread and open: OpenStream and
 	// OpenArriving read it.
@@ -187,6 +194,8 @@ type Handle struct {
 	stale int
 	// arriving is the read of OpenArriving, until Arrived has ended it.
 	arriving *Stream
+	// spares is Options.Spares (nil under another FS).
+	spares *Spares
 }
 
 // Open resolves path's symlinks, refuses anything but a regular file,
@@ -296,7 +305,7 @@ func open(path, target string, st os.FileInfo, opts Options, fsys FS, deadline t
 	}
 	if opts.stream {
 		// OpenStream and OpenArriving read it.
-		h := &Handle{path: path, target: target, info: info, lock: f, fsys: fsys, stale: stale}
+		h := &Handle{path: path, target: target, info: info, lock: f, fsys: fsys, stale: stale, spares: sparesOf(opts)}
 		if !opts.ReadOnly && leased {
 			holdLease(h)
 		}
@@ -314,7 +323,7 @@ func open(path, target string, st os.FileInfo, opts Options, fsys FS, deadline t
 		f.Close()
 		return nil, false, err
 	}
-	h := &Handle{path: path, target: target, data: data, info: info, lock: f, fsys: fsys, stale: stale}
+	h := &Handle{path: path, target: target, data: data, info: info, lock: f, fsys: fsys, stale: stale, spares: sparesOf(opts)}
 	if opts.ReadOnly {
 		f.Close()
 		h.lock = nil
@@ -322,6 +331,16 @@ func open(path, target string, st os.FileInfo, opts Options, fsys FS, deadline t
 		holdLease(h)
 	}
 	return h, false, nil
+}
+
+// sparesOf returns the spares a writing handle uses: none under another
+// filesystem layer, whose faults the spares' own system calls would
+// bypass.
+func sparesOf(opts Options) *Spares {
+	if opts.ReadOnly || opts.FS != nil {
+		return nil
+	}
+	return opts.Spares
 }
 
 // typeName names a file type for people.
@@ -728,7 +747,13 @@ type Pending struct {
 	tmp  File
 	name string // the temp file's name; the target's once renamed
 	data []byte
-	old  string // the original's second name that a batch Commit kept
+	old  string      // the original's second name that a batch Commit kept
+	orig os.FileInfo // the original, while old names it
+	// from is the directory a spare was moved out of to be the temp file
+	// ("" for a new temp file): Sync syncs it too. spareSize is the
+	// spare's size before it was written over.
+	from      string
+	spareSize int64
 	// pieces: the content was written in pieces (data is nil).
 	pieces *Pieces
 }
@@ -800,7 +825,9 @@ func (h *Handle) writable() error {
 // writeTemp writes data to a new temp file next to the target, with the
 // original's owner and mode, fsynced when sync is set, and locked.
 func (h *Handle) writeTemp(data []byte, sync bool) (*Pending, error) {
-	p, fail, err := h.createTemp(data)
+	// A spare only where the caller syncs the batch: the sync round
+	// that covers the temp file covers the spare's move as well.
+	p, fail, err := h.createTemp(data, !sync)
 	if err != nil {
 		return nil, err
 	}
@@ -811,6 +838,12 @@ func (h *Handle) writeTemp(data []byte, sync bool) (*Pending, error) {
 	}
 	if err != nil {
 		return fail("write", err)
+	}
+	if p.spareSize > int64(len(data)) {
+		// A spare longer than the new content: cut its old tail.
+		if err := unix.Ftruncate(int(p.tmp.Fd()), int64(len(data))); err != nil {
+			return fail("truncate", err)
+		}
 	}
 	if op, err := p.keepAttributes(); err != nil {
 		return fail(op, err)
@@ -836,12 +869,22 @@ func (p *Pending) keepAttributes() (string, error) {
 }
 
 // createTemp creates and locks a new temp file next to the target, for
-// data (nil when it is written in pieces). fail aborts it and returns the
-// error of an operation on it.
-func (h *Handle) createTemp(data []byte) (*Pending, func(op string, err error) (*Pending, error), error) {
+// data (nil when it is written in pieces); with spare, it takes one of
+// the handle's spares instead where one fits. fail aborts it and returns
+// the error of an operation on it.
+func (h *Handle) createTemp(data []byte, spare bool) (*Pending, func(op string, err error) (*Pending, error), error) {
 	name, err := tempName(h.target)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: temp name: %w", h.path, err)
+	}
+	if spare {
+		if f, from, size := h.spares.take(h, name); f != nil {
+			p := &Pending{h: h, tmp: f, name: name, data: data, from: from, spareSize: size}
+			return p, func(op string, err error) (*Pending, error) {
+				p.Abort()
+				return nil, fmt.Errorf("%s: %s temp file %s: %w", h.path, op, filepath.Base(name), err)
+			}, nil
+		}
 	}
 	// Until it has the original's owner, the temp file is readable by its
 	// creator only. When the creator is the owner, it gets the original's
@@ -910,6 +953,13 @@ func (p *Pending) Sync() error {
 	if err != nil {
 		return fmt.Errorf("%s: fsync temp file %s: %w", p.h.path, filepath.Base(p.name), err)
 	}
+	if p.from != "" {
+		// A spare: its old directory must no longer name it once the
+		// rename over the lockfile is durable.
+		if err := SyncDir(p.h.fsys, p.from); err != nil {
+			return fmt.Errorf("%s: temp file %s, moved from %s: %w", p.h.path, filepath.Base(p.name), p.from, err)
+		}
+	}
 	return nil
 }
 
@@ -941,6 +991,7 @@ func (p *Pending) commit(durable bool) error {
 		p.Abort()
 		return err
 	}
+	orig := h.info
 	dir := filepath.Dir(h.target)
 	old, err := p.swap(durable)
 	if err != nil {
@@ -972,20 +1023,23 @@ func (p *Pending) commit(durable bool) error {
 			// A batch removes it once its sync has made the rename
 			// durable (Forget): until then it marks the lockfile as not
 			// known durable for the next run.
-			p.old = old
+			p.old, p.orig = old, orig
 		}
 	}
 	return nil
 }
 
-// Forget removes the original's second name that a batch Commit kept; the
-// batch calls it once the sync after its renames succeeded. Without it the
+// Forget removes the original's second name that a batch Commit kept, or
+// keeps the original as a spare (Options.Spares); the batch calls it once
+// the sync after its renames succeeded. Without it the
 // name stays, a stale temp file that tells the next Open that the file's
 // durability is not known (Handle.Stale).
 func (p *Pending) Forget() {
 	if p.old != "" {
-		p.h.fsys.Remove(p.old)
-		p.old = ""
+		if !p.h.spares.keep(p.old, p.orig) {
+			p.h.fsys.Remove(p.old)
+		}
+		p.old, p.orig = "", nil
 	}
 }
 

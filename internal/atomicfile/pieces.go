@@ -47,7 +47,7 @@ func (h *Handle) CreatePieces(head int) (*Pieces, error) {
 	if head < 0 || head > MaxSize {
 		return nil, fmt.Errorf("%s: a head of %d bytes", h.path, head)
 	}
-	p, fail, err := h.createTemp(nil)
+	p, fail, err := h.createTemp(nil, false)
 	if err != nil {
 		return nil, err
 	}

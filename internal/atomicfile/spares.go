@@ -1,0 +1,212 @@
+package atomicfile
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/lockfix/lockfix/internal/trace"
+)
+
+// Spares are the originals of a batch's replaced lockfiles, kept once
+// their replacement is durable to become the temp files of later
+// replaces in the same run, instead of being removed.
+//
+// Every replace frees the original's inode and allocates one for the
+// temp file. On ext4 without a journal, each allocation skips, one by
+// one, every inode of its block group freed in the last minute (the
+// filesystem's guard against reusing an inode whose freeing has not
+// reached the disk), so a run over thousands of files spends most of its
+// time in that scan. A spare is neither freed nor allocated: it is
+// renamed next to the next lockfile, truncated and written.
+//
+// An original becomes a spare only when nothing else can see it change:
+//   - its replacement is durable (Forget, after the batch's sync);
+//   - it is still the original (same device and inode) and its only name
+//     is lockfix's temp name (one link);
+//   - lockfix holds its flock, and a write lease was granted on it, which
+//     the kernel does only when no other process has it open or mapped: a
+//     program still reading the old content keeps reading it, as it
+//     would after a plain unlink;
+//   - it carries no extended attributes (ACLs, security labels).
+//
+// A spare is given to a temp file only when the lockfile it replaces has
+// the same owner, group, mode and inode flags (chattr), on the same
+// filesystem, so the new file looks as a new temp file would. The
+// sync round that covers the temp file also covers the spare's move out
+// of its old directory (Pending.Sync syncs that directory), so that no
+// crash can leave the old directory naming the inode the new lockfile
+// is.
+//
+// A spare stays a lockfix temp file of the lockfile it was: a crash
+// leaves it stale, and the next Open of that lockfile removes it.
+type Spares struct {
+	mu   sync.Mutex
+	free []*spare
+	max  int
+}
+
+// spare is one original kept: open, locked, at name.
+type spare struct {
+	f     *rawFile
+	name  string
+	dev   uint64
+	uid   uint32
+	gid   uint32
+	mode  uint32
+	flags int   // FS_IOC_GETFLAGS; -1 where the filesystem has none
+	size  int64 // its bytes, which the new content overwrites
+}
+
+// NewSpares returns a pool that keeps at most max spares (each holds a
+// descriptor).
+func NewSpares(max int) *Spares { return &Spares{max: max} }
+
+// Len returns the number of spares kept.
+func (s *Spares) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.free)
+}
+
+// Close removes the spares left.
+func (s *Spares) Close() {
+	s.mu.Lock()
+	free := s.free
+	s.free = nil
+	s.mu.Unlock()
+	for _, sp := range free {
+		os.Remove(sp.name)
+		sp.f.Close()
+	}
+}
+
+// keep makes the original orig, now at name, a spare, or reports false
+// (the caller then removes it).
+func (s *Spares) keep(name string, orig os.FileInfo) bool {
+	if s == nil || leaseOff {
+		return false
+	}
+	s.mu.Lock()
+	full := len(s.free) >= s.max
+	s.mu.Unlock()
+	if full {
+		return false
+	}
+	want, ok := orig.Sys().(*syscall.Stat_t)
+	if !ok {
+		return false
+	}
+	f, err := openRaw(name, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	sp, ok := checkSpare(f, want)
+	if !ok {
+		f.Close()
+		return false
+	}
+	sp.name = name
+	s.mu.Lock()
+	if len(s.free) < s.max {
+		s.free = append(s.free, sp)
+		f = nil
+	}
+	s.mu.Unlock()
+	if f != nil {
+		f.Close()
+		return false
+	}
+	return true
+}
+
+// checkSpare returns f as a spare when it is the file want describes,
+// with one name, locked by f, open nowhere else and without extended
+// attributes.
+func checkSpare(f *rawFile, want *syscall.Stat_t) (*spare, bool) {
+	st, err := f.stat()
+	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink != 1 ||
+		uint64(st.Dev) != uint64(want.Dev) || uint64(st.Ino) != uint64(want.Ino) {
+		return nil, false
+	}
+	// The flock first: another lockfix's stale-file cleanup, which opens
+	// temp files and removes those it can lock, then leaves it alone.
+	if unix.Flock(f.fd, unix.LOCK_EX|unix.LOCK_NB) != nil {
+		return nil, false
+	}
+	// Granted only while no other open file (descriptor or mapping, in
+	// any process) refers to it; let go at once, since no program can
+	// reach it now but by its temp name.
+	if _, err := unix.FcntlInt(uintptr(f.fd), unix.F_SETLEASE, unix.F_WRLCK); err != nil {
+		return nil, false
+	}
+	unix.FcntlInt(uintptr(f.fd), unix.F_SETLEASE, unix.F_UNLCK)
+	if n, err := unix.Flistxattr(f.fd, nil); n != 0 || err != nil && !errors.Is(err, unix.ENOTSUP) {
+		return nil, false
+	}
+	return &spare{f: f, dev: uint64(st.Dev), uid: st.Uid, gid: st.Gid, mode: st.Mode, flags: inodeFlags(f.fd), size: st.Size}, true
+}
+
+// inodeFlags returns fd's inode flags (chattr), -1 where the filesystem
+// has none.
+func inodeFlags(fd int) int {
+	v, err := unix.IoctlGetInt(fd, unix.FS_IOC_GETFLAGS)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
+// take moves a spare that fits the lockfile h holds to name (a new temp
+// name next to it) and returns it with the directory it came from and
+// its size (the caller writes over its bytes, from the start, and cuts
+// what is left: overwriting allocated blocks spares the filesystem
+// freeing them and allocating others); nil when none fits or the move
+// fails (the spare is then removed).
+func (s *Spares) take(h *Handle, name string) (*rawFile, string, int64) {
+	if s == nil {
+		return nil, "", 0
+	}
+	st, ok := h.info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil, "", 0
+	}
+	flags := -2 // read when a spare is there to compare
+	s.mu.Lock()
+	var sp *spare
+	for i := len(s.free) - 1; i >= 0; i-- {
+		c := s.free[i]
+		if c.dev != uint64(st.Dev) || c.uid != st.Uid || c.gid != st.Gid || c.mode != st.Mode {
+			continue
+		}
+		if flags == -2 {
+			flags = inodeFlags(int(h.lock.Fd()))
+		}
+		if c.flags != flags {
+			continue
+		}
+		sp = c
+		s.free = append(s.free[:i], s.free[i+1:]...)
+		break
+	}
+	s.mu.Unlock()
+	if sp == nil {
+		return nil, "", 0
+	}
+	span := trace.Start("file.reuse")
+	err := unix.Renameat2(unix.AT_FDCWD, sp.name, unix.AT_FDCWD, name, unix.RENAME_NOREPLACE)
+	if err != nil {
+		span.End(h.path)
+		os.Remove(sp.name)
+		sp.f.Close()
+		return nil, "", 0
+	}
+	from := filepath.Dir(sp.name)
+	sp.f.name = name
+	span.End(h.path + " (from " + from + ")")
+	return sp.f, from, sp.size
+}

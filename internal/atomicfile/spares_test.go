@@ -1,0 +1,244 @@
+package atomicfile_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/lockfix/lockfix/internal/atomicfile"
+)
+
+// batchReplace replaces path with nw the way a batch does (Prepare without
+// sync, Sync, Commit, the directory's sync, Forget) through spares, and
+// returns the inode the new content got.
+func batchReplace(t *testing.T, path string, nw []byte, spares *atomicfile.Spares, links bool) uint64 {
+	t.Helper()
+	h, err := atomicfile.Open(path, atomicfile.Options{Spares: spares, Links: links})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	p, err := h.Prepare(nw, verify, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := atomicfile.SyncDir(nil, filepath.Dir(path)); err != nil {
+		t.Fatal(err)
+	}
+	p.Forget()
+	return inode(t, path)
+}
+
+func inode(t *testing.T, path string) uint64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint64(st.Sys().(*syscall.Stat_t).Ino)
+}
+
+// sparesFixture makes two lockfiles, each in a directory of its own, as
+// in a fleet.
+func sparesFixture(t *testing.T) (a, b string, oldA, oldB []byte) {
+	t.Helper()
+	root := t.TempDir()
+	for _, d := range []string{"a", "b"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldA, oldB = genLock(1, 20, 1), genLock(1, 30, 2)
+	a = writeLock(t, filepath.Join(root, "a"), "bun.lockb", oldA, 0o644)
+	b = writeLock(t, filepath.Join(root, "b"), "bun.lockb", oldB, 0o644)
+	return a, b, oldA, oldB
+}
+
+func TestSparesReused(t *testing.T) {
+	a, b, oldA, oldB := sparesFixture(t)
+	spares := atomicfile.NewSpares(4)
+	origA := inode(t, a)
+	newA := withRows(t, oldA, 91)
+	batchReplace(t, a, newA, spares, false)
+	if spares.Len() != 1 {
+		t.Fatalf("after the first replace: %d spares, want A's original", spares.Len())
+	}
+	// The original of A is at its temp name until a later temp file
+	// takes it: a stale temp file of A should the run be killed.
+	if n := len(temps(t, filepath.Dir(a))); n != 1 {
+		t.Errorf("A's directory holds %d temp files, want its original's", n)
+	}
+	newB := withRows(t, oldB, 92)
+	origB := inode(t, b)
+	if got := batchReplace(t, b, newB, spares, false); got != origA {
+		t.Errorf("B's new content is inode %d, want A's original %d reused", got, origA)
+	}
+	sameBytes(t, a, newA, "A")
+	sameBytes(t, b, newB, "B")
+	noTemps(t, filepath.Dir(a)) // moved to B's directory when it was taken
+	// B's original, 30 packages, for A's new content of 20: written over
+	// and cut to length.
+	newA2 := withRows(t, oldA, 93)
+	if got := batchReplace(t, a, newA2, spares, false); got != origB {
+		t.Errorf("A's new content is inode %d, want B's original %d reused", got, origB)
+	}
+	sameBytes(t, a, newA2, "A, over a longer spare")
+	spares.Close()
+	noTemps(t, filepath.Dir(b))
+	if spares.Len() != 0 {
+		t.Errorf("%d spares after Close", spares.Len())
+	}
+	// The mode and owner are the lockfile's, as for a new temp file.
+	st, err := os.Stat(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o644 {
+		t.Errorf("B's mode is %v", st.Mode())
+	}
+}
+
+// A program that still has the original open keeps reading the original,
+// as after an unlink: such an original is never reused.
+func TestSparesNotWhileOpen(t *testing.T) {
+	a, b, oldA, oldB := sparesFixture(t)
+	spares := atomicfile.NewSpares(4)
+	reader, err := os.Open(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	// A mapping alone (its descriptor closed) holds the file open too.
+	f, err := os.Open(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapped, err := unix.Mmap(int(f.Fd()), 0, len(oldA), unix.PROT_READ, unix.MAP_SHARED)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(mapped)
+	batchReplace(t, a, withRows(t, oldA, 91), spares, false)
+	if spares.Len() != 0 {
+		t.Fatalf("an original open elsewhere was kept as a spare")
+	}
+	noTemps(t, filepath.Dir(a))
+	batchReplace(t, b, withRows(t, oldB, 92), spares, false)
+	got := make([]byte, len(oldA)+1)
+	n, _ := reader.ReadAt(got, 0)
+	if !bytes.Equal(got[:n], oldA) {
+		t.Error("the reader of the original no longer reads it")
+	}
+	if !bytes.Equal(mapped, oldA) {
+		t.Error("the mapping of the original changed")
+	}
+
+	// Once the reader and the mapping are gone, another original is
+	// kept.
+	reader.Close()
+	unix.Munmap(mapped)
+	mapped = nil
+	batchReplace(t, b, withRows(t, oldB, 93), spares, false)
+	if spares.Len() != 1 {
+		t.Errorf("%d spares, want B's original", spares.Len())
+	}
+	spares.Close()
+}
+
+// An original with another name, or with extended attributes, is removed
+// as before; a spare goes only to a lockfile of the same owner and mode.
+func TestSparesRefused(t *testing.T) {
+	t.Run("linked", func(t *testing.T) {
+		a, _, oldA, _ := sparesFixture(t)
+		other := filepath.Join(filepath.Dir(a), "other-name")
+		if err := os.Link(a, other); err != nil {
+			t.Fatal(err)
+		}
+		spares := atomicfile.NewSpares(4)
+		defer spares.Close()
+		batchReplace(t, a, withRows(t, oldA, 91), spares, true)
+		if spares.Len() != 0 {
+			t.Fatal("an original with a second name was kept as a spare")
+		}
+		sameBytes(t, other, oldA, "the other name")
+	})
+	t.Run("xattr", func(t *testing.T) {
+		a, _, oldA, _ := sparesFixture(t)
+		if err := unix.Setxattr(a, "user.origin", []byte("x"), 0); err != nil {
+			t.Skipf("no user extended attributes here: %v", err)
+		}
+		spares := atomicfile.NewSpares(4)
+		defer spares.Close()
+		batchReplace(t, a, withRows(t, oldA, 91), spares, false)
+		if spares.Len() != 0 {
+			t.Fatal("an original with extended attributes was kept as a spare")
+		}
+	})
+	t.Run("mode", func(t *testing.T) {
+		a, b, oldA, oldB := sparesFixture(t)
+		if err := os.Chmod(b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		spares := atomicfile.NewSpares(4)
+		defer spares.Close()
+		orig := inode(t, a)
+		batchReplace(t, a, withRows(t, oldA, 91), spares, false)
+		if got := batchReplace(t, b, withRows(t, oldB, 92), spares, false); got == orig {
+			t.Error("a spare of mode 0644 went to a lockfile of mode 0600")
+		}
+		st, _ := os.Stat(b)
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("B's mode is %v, want 0600", st.Mode())
+		}
+		if spares.Len() != 2 {
+			t.Errorf("%d spares, want both originals", spares.Len())
+		}
+	})
+	t.Run("full", func(t *testing.T) {
+		a, b, oldA, oldB := sparesFixture(t)
+		spares := atomicfile.NewSpares(1)
+		if err := os.Chmod(b, 0o600); err != nil { // so that A's spare stays
+			t.Fatal(err)
+		}
+		batchReplace(t, a, withRows(t, oldA, 91), spares, false)
+		batchReplace(t, b, withRows(t, oldB, 92), spares, false)
+		if spares.Len() != 1 {
+			t.Errorf("%d spares, want at most 1", spares.Len())
+		}
+		noTemps(t, filepath.Dir(b))
+		spares.Close()
+		noTemps(t, filepath.Dir(a))
+	})
+}
+
+// A durable Replace neither keeps nor takes spares: its temp file's sync
+// would not cover the spare's move.
+func TestSparesNotForReplace(t *testing.T) {
+	a, b, oldA, oldB := sparesFixture(t)
+	spares := atomicfile.NewSpares(4)
+	defer spares.Close()
+	batchReplace(t, a, withRows(t, oldA, 91), spares, false)
+	h, err := atomicfile.Open(b, atomicfile.Options{Spares: spares})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if err := h.Replace(withRows(t, oldB, 92), verify); err != nil {
+		t.Fatal(err)
+	}
+	if spares.Len() != 1 {
+		t.Errorf("%d spares after a Replace, want A's original still kept", spares.Len())
+	}
+	noTemps(t, filepath.Dir(b))
+}
