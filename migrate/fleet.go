@@ -396,8 +396,22 @@ func (r *runner) pass(files []string) {
 		r.batches(files)
 		return
 	}
+	if !r.o.DryRun && r.spares == nil && len(files) > 1 {
+		// Each worker's replaced original becomes a later file's temp
+		// file; the workers' commits keep them as they go, within the
+		// descriptors the workers leave.
+		if n := min(r.o.Jobs*sparesPerWorker, fdsLeft()-r.o.Jobs*fdsPerWorker); n > 0 {
+			r.spares = atomicfile.NewSpares(n)
+			defer r.spares.Close()
+		}
+	}
 	r.each(files, r.finishOne)
 }
+
+// sparesPerWorker bounds the spares a per-file run keeps (a descriptor
+// each) to a few per worker, where the descriptors allow: each worker's
+// commit gives one back for its next file.
+const sparesPerWorker = 4
 
 func (r *runner) stopped() bool {
 	if r.stop.Load() {

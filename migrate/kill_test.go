@@ -18,8 +18,12 @@ import (
 )
 
 // killChildEnv makes the test binary a child that migrates the files
-// listed in it (one per line) in batches, as TestRunKilled's victim.
-const killChildEnv = "MIGRATE_TEST_KILL_CHILD"
+// listed in it (one per line) with the sync mode in killSyncEnv, as
+// TestRunKilled's victim.
+const (
+	killChildEnv = "MIGRATE_TEST_KILL_CHILD"
+	killSyncEnv  = "MIGRATE_TEST_KILL_SYNC"
+)
 
 func TestMain(m *testing.M) {
 	if list := os.Getenv(killChildEnv); list != "" {
@@ -30,21 +34,27 @@ func TestMain(m *testing.M) {
 		}
 		files := strings.Fields(string(b))
 		fmt.Println("ready")
-		migrate.Run(context.Background(), files, migrate.Options{To: 2, Jobs: 3, Sync: migrate.SyncBatch, BatchSize: 16})
+		migrate.Run(context.Background(), files, migrate.Options{To: 2, Jobs: 3, Sync: migrate.SyncMode(os.Getenv(killSyncEnv)), BatchSize: 16})
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
 
-// TestRunKilled kills a batch run over a fleet with SIGKILL at random
-// moments, 20 times. After each kill every lockfile holds its old bytes
-// or its new content, complete and valid, whatever the batches' spares
-// (the originals reused as temp files) were doing; and the run that
-// finishes the job leaves no temp file.
+// TestRunKilled kills runs over a fleet, in batches and file by file,
+// with SIGKILL at random moments, 20 times each. After each kill every
+// lockfile holds its old bytes or its new content, complete and valid,
+// whatever the spares (the originals reused as temp files) were doing;
+// and the run that finishes the job leaves no temp file.
 func TestRunKilled(t *testing.T) {
 	if testing.Short() {
-		t.Skip("kills 20 runs")
+		t.Skip("kills 40 runs")
 	}
+	for _, mode := range []migrate.SyncMode{migrate.SyncBatch, migrate.SyncFile} {
+		t.Run(string(mode), func(t *testing.T) { runKilled(t, mode) })
+	}
+}
+
+func runKilled(t *testing.T, mode migrate.SyncMode) {
 	files, _ := fleet(t, 600, 0)
 	orig := map[string][]byte{}
 	for _, f := range files {
@@ -88,7 +98,7 @@ func TestRunKilled(t *testing.T) {
 	}
 	for i := range 20 {
 		cmd := exec.Command(exe, "-test.run", "^$")
-		cmd.Env = append(os.Environ(), killChildEnv+"="+list)
+		cmd.Env = append(os.Environ(), killChildEnv+"="+list, killSyncEnv+"="+string(mode))
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -112,7 +122,7 @@ func TestRunKilled(t *testing.T) {
 			}
 		}
 	}
-	sum := migrate.Run(context.Background(), files, migrate.Options{To: 2, Jobs: 3, Sync: migrate.SyncBatch, BatchSize: 16})
+	sum := migrate.Run(context.Background(), files, migrate.Options{To: 2, Jobs: 3, Sync: mode, BatchSize: 16})
 	if sum.Failed != 0 || sum.Refused != 0 || sum.NotRun != 0 {
 		t.Fatalf("the final run: %+v", sum)
 	}

@@ -62,8 +62,9 @@
 // its renames has succeeded. When that sync fails, the
 // second name stays: the next Open of the lockfile removes it and says so
 // (Handle.Stale), and the caller makes the file durable (Handle.Sync).
-// With Options.Spares, Forget keeps the original instead, to be a later
-// batch Prepare's temp file (see Spares).
+// With Options.Spares, Forget (and a durable commit, once its directory
+// is synced) keeps the original instead, to be a later write's temp file
+// (see Spares).
 package atomicfile
 
 import (
@@ -160,10 +161,10 @@ type Options struct {
 	// hard link; replacing it breaks the link (the other names keep the
 	// old content). Without it Open refuses such a file (ErrLinked).
 	Links bool
-	// Spares, when set, keeps the originals that batch commits replace
-	// once Forget finds their replacement durable, and gives them to the
-	// temp files of later batch Prepares (see Spares). Only with the
-	// operating system's filesystem (FS nil).
+	// Spares, when set, keeps the originals this handle replaces once
+	// their replacement is durable (Forget, or Replace's directory
+	// fsync), and gives them to the temp files of later writes (see
+	// Spares). Only with the operating system's filesystem (FS nil).
 	Spares *Spares
 
 	// stream leaves the file unread and open: OpenStream and
@@ -825,9 +826,9 @@ func (h *Handle) writable() error {
 // writeTemp writes data to a new temp file next to the target, with the
 // original's owner and mode, fsynced when sync is set, and locked.
 func (h *Handle) writeTemp(data []byte, sync bool) (*Pending, error) {
-	// A spare only where the caller syncs the batch: the sync round
-	// that covers the temp file covers the spare's move as well.
-	p, fail, err := h.createTemp(data, !sync)
+	// A spare's move out of its old directory is synced with the temp
+	// file: here with sync, else by Pending.Sync or the batch's syncfs.
+	p, fail, err := h.createTemp(data, true)
 	if err != nil {
 		return nil, err
 	}
@@ -854,6 +855,11 @@ func (h *Handle) writeTemp(data []byte, sync bool) (*Pending, error) {
 		span.End(h.path)
 		if err != nil {
 			return fail("fsync", err)
+		}
+		if p.from != "" {
+			if err := SyncDir(h.fsys, p.from); err != nil {
+				return fail("sync the directory it was moved from, "+p.from+", of the", err)
+			}
 		}
 	}
 	return p, nil
@@ -1018,7 +1024,9 @@ func (p *Pending) commit(durable bool) error {
 		if durable {
 			// Not synced: should it come back after a crash, it is a stale
 			// temp file that the next Open removes.
-			h.fsys.Remove(old)
+			if !h.spares.keep(old, orig) {
+				h.fsys.Remove(old)
+			}
 		} else {
 			// A batch removes it once its sync has made the rename
 			// durable (Forget): until then it marks the lockfile as not

@@ -12,7 +12,7 @@ import (
 	"github.com/lockfix/lockfix/internal/trace"
 )
 
-// Spares are the originals of a batch's replaced lockfiles, kept once
+// Spares are the originals of the lockfiles a run replaced, kept once
 // their replacement is durable to become the temp files of later
 // replaces in the same run, instead of being removed.
 //
@@ -25,7 +25,8 @@ import (
 // renamed next to the next lockfile, truncated and written.
 //
 // An original becomes a spare only when nothing else can see it change:
-//   - its replacement is durable (Forget, after the batch's sync);
+//   - its replacement is durable (Forget, after the batch's sync, or a
+//     durable commit, after its directory fsync);
 //   - it is still the original (same device and inode) and its only name
 //     is lockfix's temp name (one link);
 //   - lockfix holds its flock, and a write lease was granted on it, which
@@ -36,11 +37,12 @@ import (
 //
 // A spare is given to a temp file only when the lockfile it replaces has
 // the same owner, group, mode and inode flags (chattr), on the same
-// filesystem, so the new file looks as a new temp file would. The
-// sync round that covers the temp file also covers the spare's move out
-// of its old directory (Pending.Sync syncs that directory), so that no
-// crash can leave the old directory naming the inode the new lockfile
-// is.
+// filesystem, so the new file looks as a new temp file would. Whatever
+// syncs the temp file also syncs the spare's move out of its old
+// directory (writeTemp and Pending.Sync fsync that directory after the
+// file; a batch's syncfs covers both), before the rename over the
+// lockfile, so that no crash can leave the old directory naming the
+// inode the new lockfile is (TestStraceSpares).
 //
 // A spare stays a lockfix temp file of the lockfile it was: a crash
 // leaves it stale, and the next Open of that lockfile removes it.

@@ -222,23 +222,30 @@ func TestSparesRefused(t *testing.T) {
 	})
 }
 
-// A durable Replace neither keeps nor takes spares: its temp file's sync
-// would not cover the spare's move.
-func TestSparesNotForReplace(t *testing.T) {
+// A durable Replace takes a spare and keeps its own original as one, as
+// a batch does (the order of its syncs is TestStraceSpares').
+func TestSparesReplace(t *testing.T) {
 	a, b, oldA, oldB := sparesFixture(t)
 	spares := atomicfile.NewSpares(4)
-	defer spares.Close()
+	origA := inode(t, a)
 	batchReplace(t, a, withRows(t, oldA, 91), spares, false)
 	h, err := atomicfile.Open(b, atomicfile.Options{Spares: spares})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	if err := h.Replace(withRows(t, oldB, 92), verify); err != nil {
+	newB := withRows(t, oldB, 92)
+	if err := h.Replace(newB, verify); err != nil {
 		t.Fatal(err)
 	}
-	if spares.Len() != 1 {
-		t.Errorf("%d spares after a Replace, want A's original still kept", spares.Len())
+	sameBytes(t, b, newB, "B")
+	if got := inode(t, b); got != origA {
+		t.Errorf("B's new content is inode %d, want A's original %d reused", got, origA)
 	}
+	if spares.Len() != 1 {
+		t.Errorf("%d spares after the Replace, want B's original", spares.Len())
+	}
+	spares.Close()
+	noTemps(t, filepath.Dir(a))
 	noTemps(t, filepath.Dir(b))
 }

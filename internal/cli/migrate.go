@@ -64,9 +64,9 @@ them, renames each over its lockfile (each checked unchanged before and
 after its rename) and syncs the renames with the next batch: one syncfs
 of the filesystem while other programs have little data waiting to be
 written, else fsyncs of lockfix's own files and directories only, all at
-once, so a run does not wait for other programs' writes. A batch's
-replaced originals that no program has open become later batches' temp
-files, saving the filesystem an inode freed and one allocated per file.
+once, so a run does not wait for other programs' writes. The replaced
+originals that no program has open become later files' temp files,
+saving the filesystem an inode freed and one allocated per file.
 Every file is still either old or new after a crash at any moment. The default (auto) is batch for runs of more than %d
 files and file otherwise. Batches fit the limit of open files: with too
 few descriptors left, migrate syncs each file on its own. Temp files left
