@@ -265,6 +265,10 @@ type Options struct {
 	// Links lets a file with more than one hard link be replaced (which
 	// breaks the link); without it such a file fails (ReasonLinked).
 	Links bool
+	// NoReuse removes each replaced original, as a single write does,
+	// instead of reusing it as a later file's temp file
+	// (atomicfile.Spares).
+	NoReuse bool
 	// FS is the write path's filesystem layer (nil: the operating
 	// system); tests inject failures with it.
 	FS atomicfile.FS
@@ -396,7 +400,7 @@ func (r *runner) pass(files []string) {
 		r.batches(files)
 		return
 	}
-	if !r.o.DryRun && r.spares == nil && len(files) > 1 {
+	if !r.o.DryRun && !r.o.NoReuse && r.spares == nil && len(files) > 1 {
 		// Each worker's replaced original becomes a later file's temp
 		// file; the workers' commits keep them as they go, within the
 		// descriptors the workers leave.
@@ -658,7 +662,7 @@ func (r *runner) releaseMem(j *job) {
 // The syncs and renames run while the workers prepare the next batch, so
 // at most two batches are open at once.
 func (r *runner) batches(files []string) {
-	if r.spares == nil {
+	if r.spares == nil && !r.o.NoReuse {
 		r.spares = atomicfile.NewSpares(r.o.BatchSize)
 	}
 	// What no later batch took is removed, as Forget would have.

@@ -70,13 +70,19 @@ func NewSpares(max int) *Spares { return &Spares{max: max} }
 
 // Len returns the number of spares kept.
 func (s *Spares) Len() int {
+	if s == nil {
+		return 0
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.free)
 }
 
-// Close removes the spares left.
+// Close removes the spares left. A nil pool has none.
 func (s *Spares) Close() {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	free := s.free
 	s.free = nil

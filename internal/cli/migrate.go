@@ -118,6 +118,7 @@ Examples:
 			&ucli.BoolFlag{Name: "exit-zero", Usage: "exit 0 whatever happened to the files (an init container that must not hold its pod back); --report keeps what did"},
 			&ucli.DurationFlag{Name: "wait", Usage: "how long to wait for a file locked by another lockfix (`DURATION`, e.g. 5s)"},
 			&ucli.BoolFlag{Name: "break-links", Aliases: []string{"force"}, Usage: "replace lockfiles that have more than one hard link (their other names keep the old content)"},
+			&ucli.BoolFlag{Name: "no-reuse", Usage: "remove each replaced original instead of reusing it as a later file's temp file (for a fleet that NFS clients read by file handle)"},
 		},
 		Action: runMigrate,
 	}
@@ -260,6 +261,7 @@ func runMigrate(c *ucli.Context) error {
 		Sync:        mode,
 		Wait:        c.Duration("wait"),
 		Links:       c.Bool("break-links"),
+		NoReuse:     c.Bool("no-reuse"),
 		KeepContent: single && dry,
 		OnResult:    onResult,
 	})
