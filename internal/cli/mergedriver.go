@@ -62,6 +62,9 @@ type mergeJSON struct {
 	// role names the side of each path ("base", "ours", "theirs") for
 	// the lines on stderr: git's temp files have no telling names.
 	role map[string]string
+	// merging: the problems are the merge's own (the sides are valid but
+	// cannot be merged, or the result cannot be written), not a side's.
+	merging bool
 }
 
 func runMergeDriver(c *ucli.Context) error {
@@ -99,7 +102,7 @@ func runMergeDriver(c *ucli.Context) error {
 	}
 	res, err := merge.Merge(sides[0], sides[1], sides[2])
 	if err != nil {
-		out.Problems = []*schema.CorruptionError{schema.AsProblem(err, name)}
+		out.Problems, out.merging = []*schema.CorruptionError{schema.AsProblem(err, name)}, true
 		return reportMerge(c, &out, "the sides cannot be brought to one version")
 	}
 	out.Version, out.Migrated, out.Conflicts = res.Version, res.Migrated, append(out.Conflicts, res.Conflicts...)
@@ -108,7 +111,7 @@ func runMergeDriver(c *ucli.Context) error {
 	}
 	target, ok := schema.Lookup(res.Version)
 	if !ok {
-		out.Problems = []*schema.CorruptionError{schema.AsProblem(fmt.Errorf("%w: version %d is not registered", schema.ErrUnsupportedVersion, res.Version), name)}
+		out.Problems, out.merging = []*schema.CorruptionError{schema.AsProblem(fmt.Errorf("%w: version %d is not registered", schema.ErrUnsupportedVersion, res.Version), name)}, true
 		return reportMerge(c, &out, "nothing was written")
 	}
 	// Every package comes from a strict decode, so the packages' rules
@@ -116,12 +119,12 @@ func runMergeDriver(c *ucli.Context) error {
 	// compared with the merged content before the rename (migrate.Verify).
 	b, err := target.EncodeTrusted(res.Lockfile, schema.EncodeOptions{Writer: writerName})
 	if err != nil {
-		out.Problems = []*schema.CorruptionError{schema.AsProblem(fmt.Errorf("the merged content cannot be written: %w", err), name)}
+		out.Problems, out.merging = []*schema.CorruptionError{schema.AsProblem(fmt.Errorf("the merged content cannot be written: %w", err), name)}, true
 		return reportMerge(c, &out, "nothing was written")
 	}
 	if err := h.Replace(b, migrate.Verify(migrate.Content(res.Lockfile))); err != nil {
 		if errors.Is(err, atomicfile.ErrVerify) {
-			out.Problems = []*schema.CorruptionError{schema.AsProblem(err, name)}
+			out.Problems, out.merging = []*schema.CorruptionError{schema.AsProblem(err, name)}, true
 			return reportMerge(c, &out, "the merged lockfile does not verify; nothing was written")
 		}
 		return exit(ExitOperational, "merge-driver: %s; nothing was written", namePath(ours, err))
@@ -194,6 +197,10 @@ func reportMerge(c *ucli.Context, out *mergeJSON, why string) error {
 	}
 	fmt.Fprintf(stderr(c), "lockfix: %s: merge conflict, the work tree keeps ours (a valid lockfile)\n", out.Path)
 	for _, p := range out.Problems {
+		if out.merging {
+			fmt.Fprintf(stderr(c), "  merge: %s\n", strings.TrimPrefix(withoutPath(p), "merge: "))
+			continue
+		}
 		fmt.Fprintf(stderr(c), "  %s: %s\n", out.role[p.Path], withoutPath(p))
 	}
 	for _, cf := range out.Conflicts {
