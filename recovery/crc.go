@@ -2,7 +2,6 @@ package recovery
 
 import (
 	"encoding/binary"
-	"hash/crc32"
 	"math/bits"
 	"sync"
 
@@ -186,8 +185,6 @@ func solve(cols []uint64, s uint64) (uint64, bool) {
 	return x, true
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 // fixRecordBit finds the single flipped bit of a framed record whose
 // CRC-32C fails: in the body or in the stored CRC. It returns the bit's
 // position in the body (byte*8+bit), or -1 with inStored set for a flip
@@ -198,13 +195,14 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // first keeps eight registers and compares them with the syndrome: O(8n),
 // no recomputation of the CRC.
 func fixRecordBit(body []byte, stored uint32) (pos int, inStored, ok bool) {
-	s := crc32.Checksum(body, castagnoli) ^ stored
+	s := schema.CRC32C(body) ^ stored
 	if s == 0 {
 		return 0, false, false
 	}
 	if bits.OnesCount32(s) == 1 {
 		return -1, true, true
 	}
+	castagnoli := schema.CRC32CTable()
 	var v [8]uint32
 	for k := range v {
 		v[k] = castagnoli[1<<uint(k)]

@@ -25,6 +25,10 @@ var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc
 // CRC32C returns the CRC-32C (Castagnoli) of b.
 func CRC32C(b []byte) uint32 { return crc32.Checksum(b, castagnoli()) }
 
+// CRC32CTable returns the CRC-32C byte table, for a caller that walks it
+// (recovery's search for a flipped bit); it is made on first use.
+func CRC32CTable() *crc32.Table { return castagnoli() }
+
 // polyNVME is the reflected CRC-64/NVME polynomial.
 const polyNVME = 0x9a6c9329ac4bc9b5
 
