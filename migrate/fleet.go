@@ -361,6 +361,9 @@ func Run(ctx context.Context, files []string, o Options) Summary {
 	}
 	o, syncers := limits(o, len(files))
 	r := &runner{o: o, step: schema.StepOptions{AllowLossy: o.AllowLossy, Writer: o.Writer}, ctx: ctx, syncers: syncers}
+	// The spares no file took, of every pass (the last, which waits for
+	// locks, keeps them too), are removed as the run ends.
+	defer func() { r.spares.Close() }()
 	if memLimited() {
 		r.mem = &memGate{}
 	}
@@ -406,7 +409,6 @@ func (r *runner) pass(files []string) {
 		// descriptors the workers leave.
 		if n := min(r.o.Jobs*sparesPerWorker, fdsLeft()-r.o.Jobs*fdsPerWorker); n > 0 {
 			r.spares = atomicfile.NewSpares(n)
-			defer r.spares.Close()
 		}
 	}
 	r.each(files, r.finishOne)
@@ -665,8 +667,6 @@ func (r *runner) batches(files []string) {
 	if r.spares == nil && !r.o.NoReuse {
 		r.spares = atomicfile.NewSpares(r.o.BatchSize)
 	}
-	// What no later batch took is removed, as Forget would have.
-	defer r.spares.Close()
 	var committing sync.WaitGroup
 	var renamed []*job // set by the commit in flight, read after it ends
 	// Each round's filesystem sync is opened before the round's temp

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lockfix/lockfix/internal/atomicfile"
 	"github.com/lockfix/lockfix/internal/lockgen"
@@ -523,6 +524,49 @@ func TestRunReusesOriginals(t *testing.T) {
 	// the originals of the batch two before it, less those held open.
 	if reused < 20 {
 		t.Errorf("%d of %d new files are reused originals, want most", reused, len(files))
+	}
+	noTemp(t, files)
+}
+
+// The last pass, which waits for files locked by others, keeps spares
+// too; they are removed when the run ends, so no temp file is left.
+func TestRunLockedThenFreed(t *testing.T) {
+	files, _ := fleet(t, 9, 0)
+	// Version 0 or 1 (fleet turns through 0, 1, 2): migrated, so it
+	// leaves an original behind.
+	locked := files[1]
+	h, err := atomicfile.Open(locked, atomicfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	var res map[string]*migrate.Result
+	var sum migrate.Summary
+	go func() {
+		defer close(released)
+		sum, res = collect(t, files, migrate.Options{To: 2, Jobs: 2, Sync: migrate.SyncFile, Wait: time.Minute})
+	}()
+	// Let the lock go once every other file is done.
+	for deadline := time.Now().Add(time.Minute); ; {
+		done := 0
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			if l, err := schema.Decode(b); err == nil && l.Config.Version == 2 {
+				done++
+			}
+		}
+		if done == len(files)-1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the unlocked files were not migrated")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	h.Close()
+	<-released
+	if sum.Migrated+sum.Skipped != len(files) || res[locked].Status != migrate.StatusMigrated {
+		t.Fatalf("summary %+v; the locked file: %+v", sum, res[locked])
 	}
 	noTemp(t, files)
 }

@@ -32,7 +32,8 @@ import (
 //   - lockfix holds its flock, and a write lease was granted on it, which
 //     the kernel does only when no other process has it open or mapped: a
 //     program still reading the old content keeps reading it, as it
-//     would after a plain unlink;
+//     would after a plain unlink (asked again before it is written over:
+//     one that opened it by its temp name since is not rewritten);
 //   - it carries no extended attributes (ACLs, security labels).
 //
 // A spare is given to a temp file only when the lockfile it replaces has
@@ -146,17 +147,25 @@ func checkSpare(f *rawFile, want *syscall.Stat_t) (*spare, bool) {
 	if unix.Flock(f.fd, unix.LOCK_EX|unix.LOCK_NB) != nil {
 		return nil, false
 	}
-	// Granted only while no other open file (descriptor or mapping, in
-	// any process) refers to it; let go at once, since no program can
-	// reach it now but by its temp name.
-	if _, err := unix.FcntlInt(uintptr(f.fd), unix.F_SETLEASE, unix.F_WRLCK); err != nil {
+	if !alone(f.fd) {
 		return nil, false
 	}
-	unix.FcntlInt(uintptr(f.fd), unix.F_SETLEASE, unix.F_UNLCK)
 	if n, err := unix.Flistxattr(f.fd, nil); n != 0 || err != nil && !errors.Is(err, unix.ENOTSUP) {
 		return nil, false
 	}
 	return &spare{f: f, dev: uint64(st.Dev), uid: st.Uid, gid: st.Gid, mode: st.Mode, flags: inodeFlags(f.fd), size: st.Size}, true
+}
+
+// alone reports whether fd is the only open file (descriptor or mapping,
+// in any process) of its inode: the kernel grants a write lease only
+// then. The lease is let go at once: no program can reach the file now
+// but by its temp name.
+func alone(fd int) bool {
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETLEASE, unix.F_WRLCK); err != nil {
+		return false
+	}
+	unix.FcntlInt(uintptr(fd), unix.F_SETLEASE, unix.F_UNLCK)
+	return true
 }
 
 // inodeFlags returns fd's inode flags (chattr), -1 where the filesystem
@@ -206,6 +215,14 @@ func (s *Spares) take(h *Handle, name string) (*rawFile, string, int64) {
 		return nil, "", 0
 	}
 	span := trace.Start("file.reuse")
+	// Asked again: a program that opened it by its temp name since it
+	// was kept (a backup reading the directory) would see it rewritten.
+	if !alone(sp.f.fd) {
+		span.End(h.path + " (open elsewhere: not reused)")
+		os.Remove(sp.name)
+		sp.f.Close()
+		return nil, "", 0
+	}
 	err := unix.Renameat2(unix.AT_FDCWD, sp.name, unix.AT_FDCWD, name, unix.RENAME_NOREPLACE)
 	if err != nil {
 		span.End(h.path)

@@ -2,6 +2,7 @@ package atomicfile_test
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -248,4 +249,31 @@ func TestSparesReplace(t *testing.T) {
 	spares.Close()
 	noTemps(t, filepath.Dir(a))
 	noTemps(t, filepath.Dir(b))
+}
+
+// A spare that a program opened by its temp name after it was kept is not
+// rewritten: it is removed, and the next temp file is a new file.
+func TestSparesOpenedSince(t *testing.T) {
+	a, b, oldA, oldB := sparesFixture(t)
+	spares := atomicfile.NewSpares(4)
+	defer spares.Close()
+	origA := inode(t, a)
+	batchReplace(t, a, withRows(t, oldA, 91), spares, false)
+	ts := temps(t, filepath.Dir(a))
+	if len(ts) != 1 {
+		t.Fatalf("A's directory holds %v, want its original's temp name", ts)
+	}
+	reader, err := os.Open(filepath.Join(filepath.Dir(a), ts[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	if got := batchReplace(t, b, withRows(t, oldB, 92), spares, false); got == origA {
+		t.Error("a spare open elsewhere was rewritten")
+	}
+	got, _ := io.ReadAll(reader)
+	if !bytes.Equal(got, oldA) {
+		t.Error("the reader of the spare no longer reads A's original")
+	}
+	noTemps(t, filepath.Dir(a))
 }
