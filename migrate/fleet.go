@@ -330,8 +330,9 @@ type runner struct {
 	// mem admits files by the memory they need, when memory is limited
 	// (memLimited); nil otherwise.
 	mem *memGate
-	// spares keeps the batches' replaced originals for later batches'
-	// temp files (atomicfile.Spares); nil outside batches.
+	// spares keeps the replaced originals for later files' temp files
+	// (atomicfile.Spares); nil with NoReuse, in a dry run and in a
+	// per-file run of one file.
 	spares *atomicfile.Spares
 
 	mu       sync.Mutex

@@ -827,7 +827,8 @@ func (h *Handle) writable() error {
 // original's owner and mode, fsynced when sync is set, and locked.
 func (h *Handle) writeTemp(data []byte, sync bool) (*Pending, error) {
 	// A spare's move out of its old directory is synced with the temp
-	// file: here with sync, else by Pending.Sync or the batch's syncfs.
+	// file, by Pending.Sync (here with sync, else by the caller) or by the
+	// batch's syncfs.
 	p, fail, err := h.createTemp(data, true)
 	if err != nil {
 		return nil, err
@@ -850,16 +851,9 @@ func (h *Handle) writeTemp(data []byte, sync bool) (*Pending, error) {
 		return fail(op, err)
 	}
 	if sync {
-		span := trace.Start("file.fsync")
-		err := p.tmp.Sync()
-		span.End(h.path)
-		if err != nil {
-			return fail("fsync", err)
-		}
-		if p.from != "" {
-			if err := SyncDir(h.fsys, p.from); err != nil {
-				return fail("sync the directory it was moved from, "+p.from+", of the", err)
-			}
+		if err := p.Sync(); err != nil {
+			p.Abort()
+			return nil, err
 		}
 	}
 	return p, nil
@@ -883,13 +877,15 @@ func (h *Handle) createTemp(data []byte, spare bool) (*Pending, func(op string, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: temp name: %w", h.path, err)
 	}
+	p := &Pending{h: h, name: name, data: data}
+	fail := func(op string, err error) (*Pending, error) {
+		p.Abort()
+		return nil, fmt.Errorf("%s: %s temp file %s: %w", h.path, op, filepath.Base(name), err)
+	}
 	if spare {
 		if f, from, size := h.spares.take(h, name); f != nil {
-			p := &Pending{h: h, tmp: f, name: name, data: data, from: from, spareSize: size}
-			return p, func(op string, err error) (*Pending, error) {
-				p.Abort()
-				return nil, fmt.Errorf("%s: %s temp file %s: %w", h.path, op, filepath.Base(name), err)
-			}, nil
+			p.tmp, p.from, p.spareSize = f, from, size
+			return p, fail, nil // locked since it was kept
 		}
 	}
 	// Until it has the original's owner, the temp file is readable by its
@@ -906,11 +902,7 @@ func (h *Handle) createTemp(data []byte, spare bool) (*Pending, func(op string, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: create temp file: %w", h.path, err)
 	}
-	p := &Pending{h: h, tmp: f, name: name, data: data}
-	fail := func(op string, err error) (*Pending, error) {
-		p.Abort()
-		return nil, fmt.Errorf("%s: %s temp file %s: %w", h.path, op, filepath.Base(name), err)
-	}
+	p.tmp = f
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		_, err := fail("lock", err)
 		return nil, nil, err

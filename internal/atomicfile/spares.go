@@ -89,9 +89,14 @@ func (s *Spares) Close() {
 	s.free = nil
 	s.mu.Unlock()
 	for _, sp := range free {
-		os.Remove(sp.name)
-		sp.f.Close()
+		sp.drop()
 	}
+}
+
+// drop removes the spare, as Forget would have removed the original.
+func (sp *spare) drop() {
+	os.Remove(sp.name)
+	sp.f.Close()
 }
 
 // keep makes the original orig, now at name, a spare, or reports false
@@ -219,15 +224,13 @@ func (s *Spares) take(h *Handle, name string) (*rawFile, string, int64) {
 	// was kept (a backup reading the directory) would see it rewritten.
 	if !alone(sp.f.fd) {
 		span.End(h.path + " (open elsewhere: not reused)")
-		os.Remove(sp.name)
-		sp.f.Close()
+		sp.drop()
 		return nil, "", 0
 	}
 	err := unix.Renameat2(unix.AT_FDCWD, sp.name, unix.AT_FDCWD, name, unix.RENAME_NOREPLACE)
 	if err != nil {
 		span.End(h.path)
-		os.Remove(sp.name)
-		sp.f.Close()
+		sp.drop()
 		return nil, "", 0
 	}
 	from := filepath.Dir(sp.name)
