@@ -538,7 +538,7 @@ func LintBytes(b []byte, s *schema.Schema, count int, c *Checker) ([]Finding, in
 			size = (pos - s.HeaderSize) / first * (last - first) * 9 / 8
 		}
 		warm(b[min(pos, len(b)):min(len(b), pos+size)])
-		if spans[k], walkErr = spansAt(b, s, pos, first, last-first); walkErr == nil {
+		if spans[k], walkErr = s.SpansFrom(b, pos, first, last-first); walkErr == nil {
 			end := spans[k][len(spans[k])-1]
 			pos = end.Offset + end.Length
 		}
@@ -581,27 +581,6 @@ func warm(b []byte) {
 		x |= b[i]
 	}
 	warmed.Store(uint32(x))
-}
-
-// spansAt returns the spans of the n records of b, a file of version s,
-// that start at offset off with record first: RecordSpans of the records
-// from there, as if the package array started at off.
-func spansAt(b []byte, s *schema.Schema, off, first, n int) ([]schema.Span, error) {
-	shift := off - s.HeaderSize
-	spans, err := s.RecordSpans(b[shift:], n)
-	if err != nil {
-		var ce *schema.CorruptionError
-		if schema.AsCorruption(err, &ce) {
-			ce.Offset += int64(shift)
-			ce.Record += first
-		}
-		return nil, err
-	}
-	for i := range spans {
-		spans[i].Offset += shift
-		spans[i].BodyOffset += shift
-	}
-	return spans, nil
 }
 
 // parallel calls f for each chunk of chunkRecords of n records, with the

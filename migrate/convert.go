@@ -179,64 +179,6 @@ func sameStrings(r *schema.RawPackage, p *schema.Package) bool {
 		string(r.Resolved) == p.Resolved && string(r.Integrity) == p.Integrity
 }
 
-// Records calls f with every record of b, a file that passed the strict
-// check of s, in file order (the strings alias b), and returns how many
-// there are. It does not check them again: for anything else than a
-// checked file it stops at the first record it cannot parse.
-func Records(b []byte, s *schema.Schema, f func(i int, r *schema.RawPackage)) int {
-	n := 0
-	// One record variable for all: f's pointer would make each escape.
-	var r schema.RawPackage
-	if fr := s.Framing; fr != nil {
-		head, over := len(fr.Marker)+4, fr.Overhead()
-		for off := s.HeaderSize; off+over <= len(b); n++ {
-			size := int(schema.Uint(b[off+len(fr.Marker) : off+head]))
-			if size > len(b)-off-over {
-				break
-			}
-			body := b[off+head : off+head+size]
-			if cutBody(body, off+head, &r) != len(body) {
-				break
-			}
-			f(n, &r)
-			off += over + size
-		}
-		return n
-	}
-	for off := s.HeaderSize; off < len(b); n++ {
-		used := cutBody(b[off:], off, &r)
-		if used < 0 {
-			break
-		}
-		f(n, &r)
-		off += used
-	}
-	return n
-}
-
-// cutBody cuts the four length-prefixed strings at the start of b (at
-// file offset base) into r, as schema.ParseBody does for a record already
-// checked, and returns the bytes they take, or -1 when b ends inside them.
-func cutBody(b []byte, base int, r *schema.RawPackage) int {
-	pos := 0
-	var fields [4][]byte
-	for i := range fields {
-		if len(b)-pos < 2 {
-			return -1
-		}
-		n := int(b[pos])<<8 | int(b[pos+1])
-		r.Off[i] = base + pos
-		pos += 2
-		if len(b)-pos < n {
-			return -1
-		}
-		fields[i] = b[pos : pos+n : pos+n]
-		pos += n
-	}
-	r.Name, r.Version, r.Resolved, r.Integrity = fields[0], fields[1], fields[2], fields[3]
-	return pos
-}
-
 // SameContent returns nil when a and b have the same config and packages,
 // and otherwise an error wrapping ErrMismatch that says what differs.
 func SameContent(a, b *schema.Lockfile) error {

@@ -202,7 +202,7 @@ func (c *ArrayCheck) CheckPiece(piece []byte, first, n int) ([]error, int) {
 	// piece: a hop over their sizes (the bytes are in the cache).
 	last, off := -1, 0
 	for i := 0; i < n; i++ {
-		size := s.hop(piece[off:])
+		size := s.SizeAt(piece[off:])
 		if size <= 0 {
 			return res.errs, last // the check has reported the damage
 		}
@@ -215,36 +215,29 @@ func (c *ArrayCheck) CheckPiece(piece []byte, first, n int) ([]error, int) {
 	return res.errs, last
 }
 
-// hop returns the size of the record at the start of b from its length
-// fields alone, or 0 when b cannot hold it.
-func (s *Schema) hop(b []byte) int {
+// SizeAt returns the bytes the record at the start of b takes, read from
+// its lengths alone: a frame's marker and bodySize (Framing.Hop; the
+// checksum is not read), or a plain record's four string lengths
+// (PlainSize). It is -1 when b cannot hold the record. It is the hop over
+// records whose other rules were checked, or are checked apart.
+func (s *Schema) SizeAt(b []byte) int {
 	if fr := s.Framing; fr != nil {
-		m := len(fr.Marker)
-		if len(b) < m+4 {
-			return 0
-		}
-		size := int(Uint(b[m : m+4]))
-		if size > len(b)-fr.Overhead() {
-			return 0
-		}
-		return fr.Overhead() + size
+		return fr.Hop(b)
 	}
-	return max(PlainSize(b), 0)
+	return PlainSize(b)
 }
 
 // PlainSize returns the bytes the four length-prefixed strings of a plain
-// record at the start of b take, from their lengths alone, or -1 when b
-// ends inside them.
+// record at the start of b take, from their lengths alone (no limit), or
+// -1 when b ends inside them.
 func PlainSize(b []byte) int {
 	at := 0
 	for range 4 {
-		if len(b)-at < 2 {
+		_, _, n, ok := cutString(b[at:], 1<<16-1)
+		if !ok {
 			return -1
 		}
-		at += 2 + int(Uint(b[at:at+2]))
-		if at > len(b) {
-			return -1
-		}
+		at += 2 + n
 	}
 	return at
 }

@@ -90,14 +90,24 @@ func FuzzDecodeVersion(f *testing.F) {
 	})
 }
 
-// FuzzParseBody checks the record parser and the package rules on any
-// bytes.
+// FuzzParseBody checks the record parser, against CutBody and ValidBody,
+// and the package rules on any bytes.
 func FuzzParseBody(f *testing.F) {
 	f.Add([]byte("\x00\x01a\x00\x051.0.0\x00\x00\x00\x00"))
 	f.Add([]byte("\x00\x0bJSONStream\x00\x051.3.5\x00\x00\x00\x00"))
 	f.Add([]byte{0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, n, err := schema.ParseBody(b, 0, 0)
+		var cut schema.RawPackage
+		if used := schema.CutBody(b, 0, &cut); (err == nil) != (used >= 0) || err == nil && (used != n || cut.Package() != r.Package() || cut.Off != r.Off) {
+			t.Fatalf("CutBody gives %d, %+v; ParseBody %d, %+v, %v", used, cut, n, r, err)
+		}
+		if name, version, resolved, integrity, ok := schema.ValidBody(b); ok {
+			if err != nil || n != len(b) || schema.CheckRaw(&r, 0) != nil ||
+				!bytes.Equal(name, r.Name) || !bytes.Equal(version, r.Version) || !bytes.Equal(resolved, r.Resolved) || !bytes.Equal(integrity, r.Integrity) {
+				t.Fatalf("ValidBody accepts %q, ParseBody gives %+v, %d, %v", b, r, n, err)
+			}
+		}
 		if err != nil {
 			return
 		}

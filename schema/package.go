@@ -63,31 +63,55 @@ func (r *RawPackage) PackageIn(file string) Package {
 // whose first byte lies at file offset base. It returns the record and the
 // bytes it used. When b ends inside a string, the error is a Truncated
 // CorruptionError at the offending field; a string longer than its limit
-// is an InvalidPackage error. record is only used in errors.
+// is an InvalidPackage error. record is only used in errors. It is
+// CutBody, with the error that tells why the strings do not fit.
 func ParseBody(b []byte, base, record int) (RawPackage, int, error) {
 	var r RawPackage
-	pos := 0
+	used, i, n := cutBody(b, base, &r)
+	if used >= 0 {
+		return r, used, nil
+	}
+	pos := r.Off[i] - base
+	switch {
+	case n < 0:
+		return r, pos, CorruptRecord(ErrTruncated, base+pos, record, FieldNames[i], "the file ends inside the length of "+FieldNames[i])
+	case n > fieldMax[i]:
+		return r, pos, CorruptRecord(ErrInvalidPackage, base+pos, record, FieldNames[i],
+			fmt.Sprintf("%s is %d bytes long, the limit is %d", FieldNames[i], n, fieldMax[i]))
+	default:
+		return r, pos + 2, CorruptRecord(ErrTruncated, base+pos, record, FieldNames[i],
+			fmt.Sprintf("%s says %d bytes, only %d remain", FieldNames[i], n, len(b)-pos-2))
+	}
+}
+
+// CutBody cuts the four length-prefixed strings at the start of b, whose
+// first byte lies at file offset base, into r (the strings alias b, the
+// offsets are those of their lengths) and returns the bytes they take, or
+// -1 when b ends inside them or one is longer than its limit (ParseBody
+// tells which). It checks no other rule: it reads the records of a file
+// that passed the strict check, and is the first step of ParseBody.
+func CutBody(b []byte, base int, r *RawPackage) int {
+	used, _, _ := cutBody(b, base, r)
+	return used
+}
+
+// cutBody is CutBody. When the strings do not fit it also returns the
+// field that does not and the length cutString read for it; r.Off holds
+// the offsets up to that field's, and r's strings are left as they were.
+func cutBody(b []byte, base int, r *RawPackage) (used, field, n int) {
 	var fields [4][]byte
-	for i := 0; i < 4; i++ {
+	pos := 0
+	for i := range fields {
 		r.Off[i] = base + pos
-		if len(b)-pos < 2 {
-			return r, pos, CorruptRecord(ErrTruncated, base+pos, record, FieldNames[i], "the file ends inside the length of "+FieldNames[i])
+		s, _, n, ok := cutString(b[pos:], fieldMax[i])
+		if !ok {
+			return -1, i, n
 		}
-		n := int(binary.BigEndian.Uint16(b[pos:]))
-		if n > fieldMax[i] {
-			return r, pos, CorruptRecord(ErrInvalidPackage, base+pos, record, FieldNames[i],
-				fmt.Sprintf("%s is %d bytes long, the limit is %d", FieldNames[i], n, fieldMax[i]))
-		}
-		pos += 2
-		if len(b)-pos < n {
-			return r, pos, CorruptRecord(ErrTruncated, base+pos-2, record, FieldNames[i],
-				fmt.Sprintf("%s says %d bytes, only %d remain", FieldNames[i], n, len(b)-pos))
-		}
-		fields[i] = b[pos : pos+n : pos+n]
-		pos += n
+		fields[i] = s
+		pos += 2 + n
 	}
 	r.Name, r.Version, r.Resolved, r.Integrity = fields[0], fields[1], fields[2], fields[3]
-	return r, pos, nil
+	return pos, 0, 0
 }
 
 // BodySize returns the encoded size of p's four strings with their lengths.
@@ -113,10 +137,10 @@ func AppendBody(dst []byte, p *Package) []byte {
 // have to be told of while it marks. When it says false, ParseBody and
 // CheckRaw tell what is wrong.
 func ValidBody(body []byte) (name, version, resolved, integrity []byte, ok bool) {
-	name, rest, ok1 := cutString(body, MaxName)
-	version, rest, ok2 := cutString(rest, MaxVersion)
-	resolved, rest, ok3 := cutString(rest, MaxResolved)
-	integrity, rest, ok4 := cutString(rest, MaxIntegrity)
+	name, rest, _, ok1 := cutString(body, MaxName)
+	version, rest, _, ok2 := cutString(rest, MaxVersion)
+	resolved, rest, _, ok3 := cutString(rest, MaxResolved)
+	integrity, rest, _, ok4 := cutString(rest, MaxIntegrity)
 	if !(ok1 && ok2 && ok3 && ok4) || len(rest) != 0 || nameFault(name) != okay || semverFault(version) != okay ||
 		resolvedFault(resolved) != okay || integrityFault(integrity) != okay {
 		return nil, nil, nil, nil, false
@@ -134,17 +158,19 @@ func (r *RawPackage) SetOffsets(base int) {
 }
 
 // cutString cuts the string with a 2-byte big-endian length at the start
-// of b, of at most limit bytes, for ValidBody; ok is false when b is too
-// short or the length over the limit.
-func cutString(b []byte, limit int) (s, rest []byte, ok bool) {
+// of b, of at most limit bytes: the one reading of a record's string that
+// ValidBody, CutBody (and so ParseBody) and PlainSize share. n is the
+// length b gives, -1 when b is too short to hold one; ok is false when n
+// is -1, over the limit, or more than the bytes after the length.
+func cutString(b []byte, limit int) (s, rest []byte, n int, ok bool) {
 	if len(b) < 2 {
-		return nil, nil, false
+		return nil, nil, -1, false
 	}
-	n := int(b[0])<<8 | int(b[1])
+	n = int(b[0])<<8 | int(b[1])
 	if n > limit || len(b)-2 < n {
-		return nil, nil, false
+		return nil, nil, n, false
 	}
-	return b[2 : 2+n : 2+n], b[2+n:], true
+	return b[2 : 2+n : 2+n], b[2+n:], n, true
 }
 
 // A fault is the rule of docs/format.md section 5 that a package string breaks;

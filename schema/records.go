@@ -614,7 +614,8 @@ func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, h hooks) 
 	var prevName, prevVersion []byte
 	if c.prev >= 0 {
 		if f, err := s.ReadFrame(b[c.prev:], c.prev, c.first-1); err == nil {
-			if r, n, err := ParseBody(f.Body, c.prev+m+4, c.first-1); err == nil && n == len(f.Body) {
+			var r RawPackage
+			if CutBody(f.Body, c.prev+m+4, &r) == len(f.Body) {
 				prevName, prevVersion = r.Name, r.Version
 			}
 		}
@@ -642,8 +643,8 @@ func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, h hooks) 
 			if known != nil {
 				// A record that the caller vouches for is valid when its
 				// strings fill the body exactly.
-				r, n, err := ParseBody(body, off+m+4, i)
-				if err == nil && n == len(body) {
+				var r RawPackage
+				if CutBody(body, off+m+4, &r) == len(body) {
 					asked, vouched = true, vouch(known, i, &r, &kr)
 					name, version, ok = r.Name, r.Version, vouched
 				}
@@ -660,7 +661,7 @@ func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, h hooks) 
 						kr = RawPackage{Name: name, Version: version, Resolved: resolved, Integrity: integrity}
 						kr.SetOffsets(off + m + 4)
 					} else {
-						kr, _, _ = ParseBody(body, off+m+4, i)
+						CutBody(body, off+m+4, &kr)
 					}
 					visit(i, &kr)
 				}

@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"encoding/binary"
 	"fmt"
 )
 
@@ -17,26 +16,36 @@ type Span struct {
 
 // RecordSpans returns where each of the first count records of the
 // package array of b, a file of version s, lies, for reports that point
-// into the file (the decoded model has no offsets). It walks the lengths
-// (and, for framed records, the frames) only and checks nothing else: run
-// it on a file that passed the strict check. It returns a Truncated
-// CorruptionError when a record passes the end of b, and never allocates
-// more than b can hold.
+// into the file (the decoded model has no offsets). It hops over the
+// records by their lengths (SizeAt) and checks nothing else: run it on a
+// file that passed the strict check. Where it cannot hop, it returns the
+// spans so far and the error of that record's frame (ReadFrame) or, for
+// a plain record, a Truncated CorruptionError; it never allocates more
+// than b can hold.
 func (s *Schema) RecordSpans(b []byte, count int) ([]Span, error) {
-	start := s.HeaderSize
-	if start > len(b) {
-		return nil, Corrupt(ErrTruncated, len(b), "packages", fmt.Sprintf("the package array starts at %d, the file is %d bytes", start, len(b)))
+	if s.HeaderSize > len(b) {
+		return nil, Corrupt(ErrTruncated, len(b), "packages", fmt.Sprintf("the package array starts at %d, the file is %d bytes", s.HeaderSize, len(b)))
 	}
+	return s.SpansFrom(b, s.HeaderSize, 0, count)
+}
+
+// SpansFrom is RecordSpans of the count records that start at file offset
+// off with record first, for a walk of the array in parts.
+func (s *Schema) SpansFrom(b []byte, off, first, count int) ([]Span, error) {
 	head, tail := 0, 0
 	if s.Framing != nil {
 		head, tail = len(s.Framing.Marker)+4, 4
 	}
-	spans := make([]Span, 0, max(0, min(count, (len(b)-start)/(MinPlainRecord+head+tail)+1)))
-	pos := start
-	for i := 0; i < count; i++ {
-		n, err := s.recordSize(b[pos:], head, tail)
-		if err != nil {
-			return spans, CorruptRecord(ErrTruncated, pos, i, "record", err.Error())
+	pos := min(max(off, 0), len(b))
+	spans := make([]Span, 0, max(0, min(count, (len(b)-pos)/(MinPlainRecord+head+tail)+1)))
+	for i := first; i < first+count; i++ {
+		n := s.SizeAt(b[pos:])
+		if n < 0 {
+			if s.Framing != nil {
+				_, err := s.ReadFrame(b[pos:], pos, i)
+				return spans, err
+			}
+			return spans, CorruptRecord(ErrTruncated, pos, i, "record", "the record's strings pass the end of the file")
 		}
 		spans = append(spans, Span{Offset: pos, Length: n, BodyOffset: pos + head, Body: b[pos+head : pos+n-tail : pos+n-tail]})
 		pos += n
@@ -44,28 +53,29 @@ func (s *Schema) RecordSpans(b []byte, count int) ([]Span, error) {
 	return spans, nil
 }
 
-// recordSize returns the size of the record at the start of b: a frame of
-// head bytes before its body and tail after it, or four plain strings.
-func (s *Schema) recordSize(b []byte, head, tail int) (int, error) {
-	if s.Framing != nil {
-		if len(b) < head {
-			return 0, fmt.Errorf("the file ends inside the record's frame")
-		}
-		n := head + tail + int(binary.BigEndian.Uint32(b[head-4:]))
-		if n < head+tail || n > len(b) {
-			return 0, fmt.Errorf("the framed record needs %d bytes, %d remain", n, len(b))
-		}
-		return n, nil
+// EachRecord calls f with every record of b, a file of version s that
+// passed the strict check, in file order (the strings alias b), and
+// returns how many there are. It does not check them again: for anything
+// else than a checked file it stops at the first record it cannot cut.
+func (s *Schema) EachRecord(b []byte, f func(i int, r *RawPackage)) int {
+	n := 0
+	// One record variable for all: f's pointer would make each escape.
+	var r RawPackage
+	head, tail := 0, 0
+	if fr := s.Framing; fr != nil {
+		head, tail = len(fr.Marker)+4, 4
 	}
-	pos := 0
-	for i := 0; i < 4; i++ {
-		if len(b)-pos < 2 {
-			return 0, fmt.Errorf("the file ends inside the length of %s", FieldNames[i])
+	for off := s.HeaderSize; off < len(b); n++ {
+		size := s.SizeAt(b[off:])
+		if size < 0 {
+			break
 		}
-		pos += 2 + int(binary.BigEndian.Uint16(b[pos:]))
-		if pos > len(b) {
-			return 0, fmt.Errorf("%s passes the end of the file", FieldNames[i])
+		body := b[off+head : off+size-tail]
+		if CutBody(body, off+head, &r) != len(body) {
+			break
 		}
+		f(n, &r)
+		off += size
 	}
-	return pos, nil
+	return n
 }

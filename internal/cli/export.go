@@ -171,7 +171,7 @@ func writeWithPackages(w io.Writer, v any, b []byte, s *schema.Schema) error {
 		cur = <-free
 		cur.recs, cur.first = cur.recs[:0], false
 	}
-	eachRecord(b, s, func(r *schema.RawPackage) {
+	s.EachRecord(b, func(_ int, r *schema.RawPackage) {
 		cur.recs = append(cur.recs, *r)
 		n++
 		if len(cur.recs) == jsonRunRecords {

@@ -8,7 +8,6 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
-	"github.com/lockfix/lockfix/migrate"
 	"github.com/lockfix/lockfix/schema"
 )
 
@@ -54,8 +53,9 @@ type examination struct {
 	Path  string
 	Bytes []byte
 	// Strict says the file passed the strict checks. Its records are
-	// then read straight from Bytes (eachRecord) when it was checked as
-	// it was read, and are the decoded Packages when it was loaded.
+	// then read straight from Bytes (Schema.EachRecord) when it was
+	// checked as it was read, and are the decoded Packages when it was
+	// loaded.
 	Strict bool
 	// Schema is the layout the header is read at: the sniffed schema, or
 	// a guess when sniffing failed (Guess says why); nil when no version
@@ -199,13 +199,6 @@ func (x *examination) describe() {
 		x.Checksums = append(x.Checksums, checksum{Name: name, Offset: f.Offset, Covers: covers,
 			Stored: fmt.Sprintf("0x%016x", stored), Computed: fmt.Sprintf("0x%016x", sum), OK: stored == sum})
 	}
-}
-
-// eachRecord calls f with every record of b, a file that passed the
-// strict checks at schema s, in file order (the strings alias b), and
-// returns how many there are (migrate.Records).
-func eachRecord(b []byte, s *schema.Schema, f func(r *schema.RawPackage)) int {
-	return migrate.Records(b, s, func(_ int, r *schema.RawPackage) { f(r) })
 }
 
 // bstr returns the bytes of b as a string without copying them, for
