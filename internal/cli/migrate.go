@@ -67,10 +67,12 @@ written, else fsyncs of lockfix's own files and directories only, all at
 once, so a run does not wait for other programs' writes. The replaced
 originals that no program has open become later files' temp files,
 saving the filesystem an inode freed and one allocated per file.
-Every file is still either old or new after a crash at any moment. The default (auto) is batch for runs of more than %d
-files and file otherwise. Batches fit the limit of open files: with too
-few descriptors left, migrate syncs each file on its own. Temp files left
-by a killed run are removed by the next run.
+Every file is still either old or new after a crash at any moment.
+
+The default (auto) is batch for runs of more than %d files and file
+otherwise. Batches fit the limit of open files: with too few descriptors
+left, migrate syncs each file on its own. Temp files left by a killed run
+are removed by the next run.
 
 Output: a line per file migrated, refused or failed (and skipped, for a
 single file), then a summary with the counts, the time and files per
@@ -81,8 +83,9 @@ per line. A progress bar is drawn on stderr when it is a terminal.
 Statuses: migrated, would-migrate (--dry-run), skipped, refused (invalid,
 lossy, no-step, verify), failed (io, locked, changed, linked: more than
 one hard link and no --break-links, memory: the file would not fit in the
-memory left under GOMEMLIMIT or ulimit -v/-d; the file is as it was), not-durable (sync: the new content is in place, but the fsync after
-its rename failed, so it may not survive a crash; run migrate again),
+memory left under GOMEMLIMIT or ulimit -v/-d; the file is as it was),
+not-durable (sync: the new content is in place, but the fsync after its
+rename failed, so it may not survive a crash; run migrate again),
 synced (already at the target; a previous run had left it not durable, and
 this run synced it).
 
