@@ -180,5 +180,6 @@ func childCrash() int {
 			return 8
 		}
 		h.Close()
+		fmt.Println("replaced")
 	}
 }

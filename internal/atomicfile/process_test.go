@@ -31,13 +31,44 @@ func child(t testing.TB, mode string, env ...string) *exec.Cmd {
 	return cmd
 }
 
+// rewriteTime runs the crash writer of TestCrash until its first rewrite
+// of path ends and returns how long that took: on this machine, and with
+// the race detector ten times as long, so the kills can fall within the
+// rewrites wherever the test runs.
+func rewriteTime(t *testing.T, path, fileA, fileB string) time.Duration {
+	t.Helper()
+	cmd := child(t, "crash", "ATOMICFILE_PATH="+path, "ATOMICFILE_A="+fileA, "ATOMICFILE_B="+fileB)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	lines := bufio.NewReader(out)
+	if line, _ := lines.ReadString('\n'); line != "ready\n" {
+		t.Fatalf("the writer did not start: %q %s", line, stderr.String())
+	}
+	start := time.Now()
+	if line, _ := lines.ReadString('\n'); line != "replaced\n" {
+		t.Fatalf("the writer did not rewrite: %q %s", line, stderr.String())
+	}
+	return time.Since(start)
+}
+
 // TestCrash kills a process rewriting a 100,000-package lockfile with
 // SIGKILL at random moments, 50 times. After each kill the file validates
 // and holds exactly the old or the new content, and the next Open removes
 // whatever temp file the killed run left.
 func TestCrash(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the crash test takes about 20 seconds")
+		t.Skip("the crash test takes about 10 seconds")
 	}
 	dir := t.TempDir()
 	a := genLock(2, 100_000, 1)
@@ -59,6 +90,7 @@ func TestCrash(t *testing.T) {
 	}
 	path := writeLock(t, lockDir, "bun.lockb", a, 0o644)
 
+	cycle := rewriteTime(t, path, fileA, fileB)
 	const kills = 50
 	seen := map[string]int{}
 	leftTemps := 0
@@ -80,9 +112,8 @@ func TestCrash(t *testing.T) {
 			cmd.Wait()
 			t.Fatalf("kill %d: the writer did not start: %q %s", i, line, stderr.String())
 		}
-		// One rewrite takes a few hundred milliseconds: kill anywhere in
-		// the first few.
-		time.Sleep(time.Duration(r.IntN(400)) * time.Millisecond)
+		// Anywhere in the first three rewrites.
+		time.Sleep(time.Duration(r.Int64N(int64(3 * cycle))))
 		cmd.Process.Signal(syscall.SIGKILL)
 		err = cmd.Wait()
 		var ee *exec.ExitError
