@@ -203,7 +203,7 @@ func (c *ArrayCheck) CheckPiece(piece []byte, first, n int) ([]error, int) {
 	last, off := -1, 0
 	for i := 0; i < n; i++ {
 		size := s.SizeAt(piece[off:])
-		if size <= 0 {
+		if size < 0 {
 			return res.errs, last // the check has reported the damage
 		}
 		last, off = off, off+size
