@@ -883,7 +883,7 @@ func (h *Handle) createTemp(data []byte, spare bool) (*Pending, func(op string, 
 		return nil, fmt.Errorf("%s: %s temp file %s: %w", h.path, op, filepath.Base(name), err)
 	}
 	if spare {
-		if f, from, size := h.spares.take(h, name); f != nil {
+		if f, from, size := h.spares.take(h, name, int64(len(data))); f != nil {
 			p.tmp, p.from, p.spareSize = f, from, size
 			return p, fail, nil // locked since it was kept
 		}

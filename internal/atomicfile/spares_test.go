@@ -277,3 +277,64 @@ func TestSparesOpenedSince(t *testing.T) {
 	}
 	noTemps(t, filepath.Dir(a))
 }
+
+// A new content takes the spare whose blocks are closest in number to its
+// own, not the newest: the filesystem then frees and allocates the
+// fewest blocks.
+func TestSparesClosestSize(t *testing.T) {
+	root := t.TempDir()
+	path := func(d string) string {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return filepath.Join(root, d, "bun.lockb")
+	}
+	large, small, c := path("large"), path("small"), path("c")
+	oldLarge, oldSmall := genLock(1, 2000, 1), genLock(1, 10, 2)
+	for p, b := range map[string][]byte{large: oldLarge, small: oldSmall, c: genLock(1, 5, 3)} {
+		writeLock(t, filepath.Dir(p), "bun.lockb", b, 0o644)
+	}
+	origLarge := inode(t, large)
+	spares := atomicfile.NewSpares(4)
+	defer spares.Close()
+	// One batch of both, the pool empty while it is prepared: both
+	// originals are kept, the large one first, so the small one is the
+	// newest.
+	var pending []*atomicfile.Pending
+	for _, p := range []string{large, small} {
+		h, err := atomicfile.Open(p, atomicfile.Options{Spares: spares})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		pd, err := h.Prepare(withRows(t, h.Data(), 7), verify, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending = append(pending, pd)
+	}
+	for i, pd := range pending {
+		if err := pd.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if err := pd.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if err := atomicfile.SyncDir(nil, filepath.Dir([]string{large, small}[i])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, pd := range pending {
+		pd.Forget()
+	}
+	if spares.Len() != 2 {
+		t.Fatalf("%d spares kept, want both originals", spares.Len())
+	}
+	bigNew := genLock(1, 1990, 5)
+	gotC := batchReplace(t, c, bigNew, spares, false)
+	sameBytes(t, c, bigNew, "C")
+	if gotC != origLarge {
+		t.Errorf("C's content of %d bytes is inode %d, want the large original %d (%d bytes), not the newest",
+			len(bigNew), gotC, origLarge, len(oldLarge))
+	}
+}
