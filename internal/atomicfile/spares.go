@@ -183,12 +183,31 @@ func inodeFlags(fd int) int {
 	return v
 }
 
-// take moves a spare that fits the lockfile h holds, for new content of
-// want bytes, to name (a new temp name next to it) and returns it with the directory it came from and
-// its size (the caller writes over its bytes, from the start, and cuts
-// what is left: overwriting allocated blocks spares the filesystem
-// freeing them and allocating others); nil when none fits or the move
-// fails (the spare is then removed).
+// misfit ranks a spare of size bytes for new content of want bytes, in
+// blocks of blk bytes: 0 is the best. The spare whose blocks are closest
+// in number to the new content's comes first: its blocks are overwritten,
+// and the fewer the filesystem frees (cutting a longer spare) or
+// allocates (growing a shorter one), the less it does. Of those, one that
+// needs no cut.
+func misfit(size, want, blk int64) int64 {
+	d := (size+blk-1)/blk - (want+blk-1)/blk
+	if d < 0 {
+		d = -d
+	}
+	d *= 2
+	if size > want {
+		d++
+	}
+	return d
+}
+
+// take moves the spare that best fits the lockfile h holds, for new
+// content of want bytes (see misfit), to name (a new temp name next to
+// it) and returns it with the directory it came from and its size (the
+// caller writes over its bytes, from the start, and cuts what is left:
+// overwriting allocated blocks spares the filesystem freeing them and
+// allocating others); nil when none fits or the move fails (the spare is
+// then removed).
 func (s *Spares) take(h *Handle, name string, want int64) (*rawFile, string, int64) {
 	if s == nil {
 		return nil, "", 0
@@ -198,16 +217,10 @@ func (s *Spares) take(h *Handle, name string, want int64) (*rawFile, string, int
 		return nil, "", 0
 	}
 	flags := -2 // read when a spare is there to compare
-	// Of the spares that fit, the one whose blocks are closest in number
-	// to the new content's: its blocks are overwritten, and the fewer
-	// the filesystem frees (cutting a longer spare) or allocates
-	// (growing a shorter one), the less it does; of those, one that
-	// needs no cut. The newest wins a tie.
 	blk := max(int64(st.Blksize), 512)
-	need := (want + blk - 1) / blk
-	best, off := -1, int64(-1)
+	best, score := -1, int64(-1) // the spare and its misfit; the newest wins a tie
 	s.mu.Lock()
-	for i := len(s.free) - 1; i >= 0 && off != 0; i-- {
+	for i := len(s.free) - 1; i >= 0 && score != 0; i-- {
 		c := s.free[i]
 		if c.dev != uint64(st.Dev) || c.uid != st.Uid || c.gid != st.Gid || c.mode != st.Mode {
 			continue
@@ -218,16 +231,8 @@ func (s *Spares) take(h *Handle, name string, want int64) (*rawFile, string, int
 		if c.flags != flags {
 			continue
 		}
-		d := (c.size+blk-1)/blk - need
-		if d < 0 {
-			d = -d
-		}
-		d *= 2
-		if c.size > want {
-			d++ // then one that needs no cut
-		}
-		if best < 0 || d < off {
-			best, off = i, d
+		if d := misfit(c.size, want, blk); best < 0 || d < score {
+			best, score = i, d
 		}
 	}
 	var sp *spare
