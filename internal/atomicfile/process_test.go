@@ -31,30 +31,42 @@ func child(t testing.TB, mode string, env ...string) *exec.Cmd {
 	return cmd
 }
 
-// rewriteTime runs the crash writer of TestCrash until its first rewrite
-// of path ends and returns how long that took: on this machine, and with
-// the race detector ten times as long, so the kills can fall within the
-// rewrites wherever the test runs.
-func rewriteTime(t *testing.T, path, fileA, fileB string) time.Duration {
+// startWriter starts the crash writer of TestCrash on path, rewriting it
+// from fileA to fileB and back, and waits until it is ready. It returns
+// the writer, its output from there and its standard error; the caller
+// kills it and waits for it.
+func startWriter(t *testing.T, path, fileA, fileB string) (*exec.Cmd, *bufio.Reader, *bytes.Buffer) {
 	t.Helper()
 	cmd := child(t, "crash", "ATOMICFILE_PATH="+path, "ATOMICFILE_A="+fileA, "ATOMICFILE_B="+fileB)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	lines := bufio.NewReader(out)
+	if line, _ := lines.ReadString('\n'); line != "ready\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the writer did not start: %q %s", line, stderr.String())
+	}
+	return cmd, lines, stderr
+}
+
+// rewriteTime runs the crash writer of TestCrash until its first rewrite
+// of path ends and returns how long that took: on this machine, and with
+// the race detector ten times as long, so the kills can fall within the
+// rewrites wherever the test runs.
+func rewriteTime(t *testing.T, path, fileA, fileB string) time.Duration {
+	t.Helper()
+	cmd, lines, stderr := startWriter(t, path, fileA, fileB)
 	defer func() {
 		cmd.Process.Kill()
 		cmd.Wait()
 	}()
-	lines := bufio.NewReader(out)
-	if line, _ := lines.ReadString('\n'); line != "ready\n" {
-		t.Fatalf("the writer did not start: %q %s", line, stderr.String())
-	}
 	start := time.Now()
 	if line, _ := lines.ReadString('\n'); line != "replaced\n" {
 		t.Fatalf("the writer did not rewrite: %q %s", line, stderr.String())
@@ -96,22 +108,7 @@ func TestCrash(t *testing.T) {
 	leftTemps := 0
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	for i := 0; i < kills; i++ {
-		cmd := child(t, "crash", "ATOMICFILE_PATH="+path, "ATOMICFILE_A="+fileA, "ATOMICFILE_B="+fileB)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		if line != "ready\n" {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("kill %d: the writer did not start: %q %s", i, line, stderr.String())
-		}
+		cmd, _, stderr := startWriter(t, path, fileA, fileB)
 		// Anywhere in the first three rewrites.
 		time.Sleep(time.Duration(r.Int64N(int64(3 * cycle))))
 		cmd.Process.Signal(syscall.SIGKILL)

@@ -21,11 +21,7 @@ import (
 // Each time lockfix exits 8, the lockfile holds its original bytes and
 // no temp file remains; without a failure it holds the v2 file.
 func TestStracePieces(t *testing.T) {
-	strace := needStrace(t)
-	if testing.Short() {
-		t.Skip("builds the lockfix command")
-	}
-	lockfix := buildLockfix(t, t.TempDir())
+	strace, lockfix := straceLockfix(t)
 	orig := genLock(1, 40_000, 9)
 	if len(orig) < atomicfile.StreamMin {
 		t.Fatalf("the file is %d bytes, too small to be written in pieces", len(orig))

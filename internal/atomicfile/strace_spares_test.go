@@ -17,11 +17,7 @@ import (
 // directory (its fsync, or a syncfs) has completed. Per-file runs and
 // batches, with their per-file fsyncs and with syncfs.
 func TestStraceSpares(t *testing.T) {
-	strace := needStrace(t)
-	if testing.Short() {
-		t.Skip("builds the lockfix command")
-	}
-	lockfix := buildLockfix(t, t.TempDir())
+	strace, lockfix := straceLockfix(t)
 	for _, c := range []struct {
 		name, sync, force string
 		files             int

@@ -16,6 +16,17 @@ import (
 	"github.com/lockfix/lockfix/schema"
 )
 
+// straceLockfix returns strace (see needStrace) and a lockfix command
+// built for the test; it skips in -short mode, where no command is built.
+func straceLockfix(t *testing.T) (strace, lockfix string) {
+	t.Helper()
+	strace = needStrace(t)
+	if testing.Short() {
+		t.Skip("builds the lockfix command")
+	}
+	return strace, buildLockfix(t, t.TempDir())
+}
+
 // needStrace returns the path of a working strace, or skips the test
 // (fails it when CI=true: CI must install strace).
 func needStrace(t *testing.T) string {
@@ -57,11 +68,7 @@ func buildLockfix(t *testing.T, dir string) string {
 // lockfix exits 8, the lockfile holds its original bytes and no temp file
 // remains.
 func TestStrace(t *testing.T) {
-	strace := needStrace(t)
-	if testing.Short() {
-		t.Skip("builds the lockfix command")
-	}
-	lockfix := buildLockfix(t, t.TempDir())
+	strace, lockfix := straceLockfix(t)
 	orig := genLock(2, 2000, 9)
 	tests := []struct {
 		name string
@@ -171,11 +178,7 @@ func tail(b []byte, n int) string {
 // and its directory, each failed one migrated and the rest skipped, exits
 // 0 and leaves no temp file.
 func TestStraceBatchSync(t *testing.T) {
-	strace := needStrace(t)
-	if testing.Short() {
-		t.Skip("builds the lockfix command")
-	}
-	lockfix := buildLockfix(t, t.TempDir())
+	strace, lockfix := straceLockfix(t)
 	for _, inject := range []string{"directories", "scattered", "filesystem"} {
 		t.Run(inject, func(t *testing.T) {
 			if inject == "filesystem" {
