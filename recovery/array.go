@@ -118,10 +118,6 @@ func (a *array) arrayCRC(b []byte) uint64 {
 	return a.crc
 }
 
-// frameHead returns the bytes before a framed record's body: the marker
-// and the body size.
-func frameHead(s *schema.Schema) int { return len(s.Framing.Marker) + 4 }
-
 // registries returns the registries of the records, counted once.
 func (a *array) registries() []schema.RegistryCount {
 	if a.regs == nil {
@@ -451,7 +447,7 @@ func salvageFramed(s *schema.Schema, b []byte, start int) *array {
 			if m := s.Framing.Marker; p != pos && string(b[p:min(p+len(m), len(b))]) != m {
 				continue
 			}
-			if name, ver := partialAt(b, p+frameHead(s)); name != "" {
+			if name, ver := partialAt(b, p+s.Framing.Head()); name != "" {
 				g.names = append(g.names, Lost{Record: idx + len(g.names), Offset: p, Name: name, Version: ver})
 			}
 		}
@@ -475,7 +471,7 @@ func (a *array) framedAt(b []byte, pos, idx int) (record, Damage, bool) {
 	body := f.Body
 	intact := true
 	if schema.CRC32C(body) != f.Stored {
-		d := schema.CorruptRecord(schema.ErrRecordChecksumMismatch, pos+frameHead(a.s)+len(body), idx, "bodyChecksum", fmt.Sprintf("record CRC-32C is 0x%08x, the body computes to 0x%08x", f.Stored, schema.CRC32C(body)))
+		d := schema.CorruptRecord(schema.ErrRecordChecksumMismatch, pos+a.s.Framing.Head()+len(body), idx, "bodyChecksum", fmt.Sprintf("record CRC-32C is 0x%08x, the body computes to 0x%08x", f.Stored, schema.CRC32C(body)))
 		bit, inStored, ok := fixRecordBit(body, f.Stored)
 		if !ok {
 			return record{}, d, false
@@ -486,19 +482,19 @@ func (a *array) framedAt(b []byte, pos, idx int) (record, Damage, bool) {
 			for s>>uint(k) != 1 {
 				k++
 			}
-			at := pos + frameHead(a.s) + len(body) + 3 - k/8
+			at := pos + a.s.Framing.Head() + len(body) + 3 - k/8
 			a.repairs = append(a.repairs, Repair{Kind: "correct", Offset: at,
 				Detail: fmt.Sprintf("bit %d of byte 0x%x flipped back (single-bit correction of record %d's stored CRC-32C)", k%8, at, idx)})
 		} else {
 			body = bytes.Clone(body)
 			body[bit/8] ^= 1 << uint(bit%8)
-			a.repairs = append(a.repairs, Repair{Kind: "correct", Offset: pos + frameHead(a.s) + bit/8,
-				Detail: fmt.Sprintf("bit %d of byte 0x%x flipped back (single-bit correction, CRC-32C of record %d)", bit%8, pos+frameHead(a.s)+bit/8, idx)})
+			a.repairs = append(a.repairs, Repair{Kind: "correct", Offset: pos + a.s.Framing.Head() + bit/8,
+				Detail: fmt.Sprintf("bit %d of byte 0x%x flipped back (single-bit correction, CRC-32C of record %d)", bit%8, pos+a.s.Framing.Head()+bit/8, idx)})
 		}
 		a.damage = append(a.damage, d)
 		intact = false
 	}
-	r, n, err := schema.ParseBody(body, pos+frameHead(a.s), idx)
+	r, n, err := schema.ParseBody(body, pos+a.s.Framing.Head(), idx)
 	if err == nil && n != len(body) {
 		err = schema.CorruptRecord(schema.ErrInvalidPackage, pos+2, idx, "bodySize", fmt.Sprintf("bodySize is %d, the strings take %d", len(body), n))
 	}
@@ -528,7 +524,7 @@ func nextFrame(s *schema.Schema, b []byte, from int) int {
 		}
 		p := from + i
 		if f, err := s.ReadFrame(b[p:], p, 0); err == nil && schema.CRC32C(f.Body) == f.Stored {
-			if r, n, err := schema.ParseBody(f.Body, p+frameHead(s), 0); err == nil && n == len(f.Body) && schema.CheckRaw(&r, 0) == nil {
+			if r, n, err := schema.ParseBody(f.Body, p+s.Framing.Head(), 0); err == nil && n == len(f.Body) && schema.CheckRaw(&r, 0) == nil {
 				return p
 			}
 		}
@@ -538,18 +534,18 @@ func nextFrame(s *schema.Schema, b []byte, from int) int {
 }
 
 // frameFromGap tries the bytes from pos to q as one record whose marker
-// or bodySize is damaged: body from pos+frameHead(s) to q-4, the CRC-32C in the last
-// four bytes.
+// or bodySize is damaged: body from pos+s.Framing.Head() to q-4, the
+// CRC-32C in the last four bytes.
 func frameFromGap(s *schema.Schema, b []byte, pos, q int) (record, bool) {
 	n := q - pos - s.Framing.Overhead()
 	if n < s.Framing.MinBody || n > s.Framing.MaxBody {
 		return record{}, false
 	}
-	body := b[pos+frameHead(s) : q-4]
+	body := b[pos+s.Framing.Head() : q-4]
 	if schema.CRC32C(body) != binary.BigEndian.Uint32(b[q-4:]) {
 		return record{}, false
 	}
-	r, used, err := schema.ParseBody(body, pos+frameHead(s), 0)
+	r, used, err := schema.ParseBody(body, pos+s.Framing.Head(), 0)
 	if err != nil || used != n || schema.CheckRaw(&r, 0) != nil {
 		return record{}, false
 	}

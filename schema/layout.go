@@ -99,8 +99,12 @@ type Framing struct {
 	MaxBody int
 }
 
-// Overhead returns the bytes a frame adds to its body.
-func (f *Framing) Overhead() int { return len(f.Marker) + 4 + 4 }
+// Head returns the bytes before a frame's body: the marker and bodySize.
+func (f *Framing) Head() int { return len(f.Marker) + 4 }
+
+// Overhead returns the bytes a frame adds to its body: its head and the
+// CRC-32C after the body.
+func (f *Framing) Overhead() int { return f.Head() + 4 }
 
 // Field returns the header field named name, or nil.
 func (s *Schema) Field(name string) *HeaderField {

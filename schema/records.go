@@ -196,7 +196,7 @@ func (s *Schema) NextRecord(b []byte, off, record int) (r RawPackage, size int, 
 	if err != nil {
 		return r, 0, 0, 0, err
 	}
-	r, n, err := ParseBody(f.Body, off+len(s.Framing.Marker)+4, record)
+	r, n, err := ParseBody(f.Body, off+s.Framing.Head(), record)
 	if err == nil && n != len(f.Body) {
 		err = CorruptRecord(ErrInvalidPackage, off+len(s.Framing.Marker), record, "bodySize",
 			fmt.Sprintf("bodySize is %d, the strings take %d", len(f.Body), n))
@@ -328,7 +328,7 @@ func (fr *Framing) frame(b []byte) (body []byte, stored uint32, bad frameFault) 
 	if bad != frameOK {
 		return nil, 0, bad
 	}
-	start := len(fr.Marker) + 4
+	start := fr.Head()
 	end := start + n
 	return b[start:end:end], binary.BigEndian.Uint32(b[end:]), frameOK
 }
@@ -575,7 +575,7 @@ func (a *framesAhead) next(s *Schema, b []byte, off, i, last int) (body []byte, 
 		return b[a.at[k] : a.at[k]+a.size[k] : a.at[k]+a.size[k]], a.stored[k], a.sum[k], nil
 	}
 	fr := s.Framing
-	head := len(fr.Marker) + 4
+	head := fr.Head()
 	body, stored, bad := fr.frame(b[off:])
 	if bad != frameOK {
 		_, err := s.ReadFrame(b[off:], off, i)

@@ -34,7 +34,7 @@ func (s *Schema) RecordSpans(b []byte, count int) ([]Span, error) {
 func (s *Schema) SpansFrom(b []byte, off, first, count int) ([]Span, error) {
 	head, tail := 0, 0
 	if s.Framing != nil {
-		head, tail = len(s.Framing.Marker)+4, 4
+		head, tail = s.Framing.Head(), 4
 	}
 	pos := min(max(off, 0), len(b))
 	spans := make([]Span, 0, max(0, min(count, (len(b)-pos)/(MinPlainRecord+head+tail)+1)))
@@ -63,7 +63,7 @@ func (s *Schema) EachRecord(b []byte, f func(i int, r *RawPackage)) int {
 	var r RawPackage
 	head, tail := 0, 0
 	if fr := s.Framing; fr != nil {
-		head, tail = len(fr.Marker)+4, 4
+		head, tail = fr.Head(), 4
 	}
 	for off := s.HeaderSize; off < len(b); n++ {
 		size := s.SizeAt(b[off:])

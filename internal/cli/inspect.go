@@ -281,7 +281,7 @@ func (x *examination) scanFramed() {
 	rs := &recordSums{}
 	x.Records = rs
 	keep := !x.Strict
-	head := len(s.Framing.Marker) + 4
+	head := s.Framing.Head()
 	for off, i := s.HeaderSize, 0; off < len(b); i++ {
 		f, err := s.ReadFrame(b[off:], off, i)
 		if err != nil {

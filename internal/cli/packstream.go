@@ -273,7 +273,7 @@ func (s *spool) frame(fr *schema.Framing, hs int) []byte {
 		off := offs[i]
 		n := bodySize(b[off:])
 		at -= over + n
-		body := at + len(fr.Marker) + 4
+		body := at + fr.Head()
 		copy(b[body:body+n], b[off:off+n])
 		copy(b[at:], fr.Marker)
 		binary.BigEndian.PutUint32(b[at+len(fr.Marker):], uint32(n))
