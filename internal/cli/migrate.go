@@ -53,10 +53,11 @@ A downgrade from 2 refuses a file with the FROZEN_LOCKFILE,
 VERIFY_INTEGRITY or OFFLINE flag set (versions 0 and 1 cannot hold them),
 naming the flags; --allow-lossy drops them and reports what was dropped.
 
---jobs: files are migrated by N workers (default %d here: four per
-processor, between 4 and 16). Each file needs microseconds of processor time
-and milliseconds of waiting for the disk, so more workers than processors
-keep the disk busy and let the filesystem commit many syncs together.
+--jobs: files are migrated by N workers (default %d here: eight per
+processor, between 8 and 16). Each file needs as much waiting for the
+filesystem (syncs, creating and moving temp files) as processor time, so
+more workers than processors keep the processors and the disk busy and let
+the filesystem commit many syncs together.
 
 --sync=file makes each file durable on its own (fsync of the file and of
 its directory). --sync=batch writes a batch of up to %d temp files, syncs
@@ -112,7 +113,7 @@ Examples:
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "to", Usage: "target: config `VERSION` (2, v2), bun release (bun@1.4.2) or bun constraint (bun@\">=1.3.5, <1.4\")"},
 			&ucli.StringFlag{Name: "name", Value: DefaultName, Usage: "file name `GLOB` to look for in directories"},
-			&ucli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: fmt.Sprintf("`N` files at once (0: %d, four per processor between 4 and 16)", migrate.DefaultJobs())},
+			&ucli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: fmt.Sprintf("`N` files at once (0: %d, eight per processor between 8 and 16)", migrate.DefaultJobs())},
 			&ucli.BoolFlag{Name: "fail-fast", Usage: "stop at the first file refused or failed"},
 			&ucli.StringFlag{Name: "report", Usage: "write one JSON object per file to `FILE`"},
 			&ucli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "do everything but the rename; say what would happen"},
