@@ -74,8 +74,8 @@ wait_addr() {
 	return 1
 }
 
-echo "building lockfix and genfleet"
-(cd "$root" && go build -o "$tmp/lockfix" ./cmd/lockfix && go build -o "$tmp/genfleet" ./scripts/genfleet)
+echo "building lockfix and genfleet (CGO_ENABLED=0, -trimpath, as the image does)"
+(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$tmp/lockfix" ./cmd/lockfix && CGO_ENABLED=0 go build -trimpath -o "$tmp/genfleet" ./scripts/genfleet)
 
 now_ns() { date +%s%N; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
