@@ -33,6 +33,24 @@ func TestCRC32C3(t *testing.T) {
 	}
 }
 
+// TestCRC32C holds CRC32C to the standard library at every length up to
+// past its three-lane length, where it hands over to hash/crc32, at every
+// alignment of a word.
+func TestCRC32C(t *testing.T) {
+	buf := make([]byte, 1200)
+	for i := range buf {
+		buf[i] = byte(i*131 + 7)
+	}
+	for n := range 1100 {
+		for off := range 8 {
+			b := buf[off : off+n]
+			if got, want := schema.CRC32C(b), crc32c(b); got != want {
+				t.Fatalf("length %d at %d: got %08x, want %08x", n, off, got, want)
+			}
+		}
+	}
+}
+
 // FuzzCRC32C3 holds CRC32C3 to the standard library on any three inputs.
 func FuzzCRC32C3(f *testing.F) {
 	f.Add([]byte("a package body"), []byte(""), []byte("left-pad 1.3.0"))
@@ -40,6 +58,9 @@ func FuzzCRC32C3(f *testing.F) {
 		x, y, z := schema.CRC32C3(a, b, c)
 		if x != crc32c(a) || y != crc32c(b) || z != crc32c(c) {
 			t.Fatalf("got %08x %08x %08x, want %08x %08x %08x", x, y, z, crc32c(a), crc32c(b), crc32c(c))
+		}
+		if got := schema.CRC32C(a); got != crc32c(a) {
+			t.Fatalf("CRC32C: got %08x, want %08x", got, crc32c(a))
 		}
 	})
 }
