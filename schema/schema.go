@@ -323,6 +323,10 @@ func (s *Schema) validate() error {
 	if counts != 1 {
 		return fmt.Errorf("the header has %d count fields, want 1", counts)
 	}
+	if s.Since != "" && semverFault([]byte(s.Since)) != okay {
+		// Bun's ranges are built from it, for go-version to read.
+		return fmt.Errorf("since %q: want a bun release, MAJOR.MINOR.PATCH", s.Since)
+	}
 	if fr := s.Framing; fr != nil && (fr.Marker == "" || fr.MinBody < 8 || fr.MaxBody < fr.MinBody) {
 		return fmt.Errorf("framing %+v: want a marker and 8 <= MinBody <= MaxBody", *fr)
 	}

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"hash/crc64"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/lockfix/lockfix/schema"
@@ -464,6 +466,19 @@ func TestRegistry(t *testing.T) {
 		s, _ := schema.Lookup(1)
 		schema.Register(s)
 	}()
+	for _, since := range []string{"latest", "1.4", "v1.4.0", "1.4.0 "} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "since") {
+					t.Errorf("Register with Since %q: panic %v, want one naming since", since, r)
+				}
+			}()
+			s, _ := schema.Lookup(2)
+			c := *s
+			c.Version, c.Since = 200, since
+			schema.Register(&c) // refused before it is registered
+		}()
+	}
 	if _, err := schema.Sniff([]byte("BUN1\x07")); !errors.Is(err, schema.ErrUnsupportedVersion) {
 		t.Errorf("Sniff of version 7 = %v", err)
 	}
