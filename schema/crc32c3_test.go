@@ -11,14 +11,20 @@ import (
 // held to.
 func crc32c(b []byte) uint32 { return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)) }
 
+// pattern returns n bytes of a pattern that repeats only every 256.
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*131 + 7)
+	}
+	return b
+}
+
 // TestCRC32C3 holds CRC32C3 to the standard library on every mix of
 // lengths around the word, from empty to a few words, each slice starting
 // at every alignment.
 func TestCRC32C3(t *testing.T) {
-	buf := make([]byte, 128)
-	for i := range buf {
-		buf[i] = byte(i*131 + 7)
-	}
+	buf := pattern(128)
 	for la := range 27 {
 		for lb := range 27 {
 			for _, lc := range []int{0, 1, 7, 8, 9, 16, 26} {
@@ -37,10 +43,7 @@ func TestCRC32C3(t *testing.T) {
 // past its three-lane length, where it hands over to hash/crc32, at every
 // alignment of a word.
 func TestCRC32C(t *testing.T) {
-	buf := make([]byte, 1200)
-	for i := range buf {
-		buf[i] = byte(i*131 + 7)
-	}
+	buf := pattern(1200)
 	for n := range 1100 {
 		for off := range 8 {
 			b := buf[off : off+n]

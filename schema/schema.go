@@ -87,8 +87,9 @@ type Step struct {
 type Schema struct {
 	// Version is the configVersion byte.
 	Version int
-	// Since is the first bun release that writes this version ("1.4.0");
-	// "" for the first version. The version's range of releases ends
+	// Since is the first bun release that writes this version ("1.4.0", a
+	// semantic version: Register refuses anything else); "" for the first
+	// version. The version's range of releases ends
 	// where the next registered version's begins (see Bun).
 	Since string
 	// Description is one line for 'lockfix schema'.
@@ -325,7 +326,7 @@ func (s *Schema) validate() error {
 	}
 	if s.Since != "" && semverFault([]byte(s.Since)) != okay {
 		// Bun's ranges are built from it, for go-version to read.
-		return fmt.Errorf("since %q: want a bun release, MAJOR.MINOR.PATCH", s.Since)
+		return fmt.Errorf("since %q: want a bun release such as 1.4.0", s.Since)
 	}
 	if fr := s.Framing; fr != nil && (fr.Marker == "" || fr.MinBody < 8 || fr.MaxBody < fr.MinBody) {
 		return fmt.Errorf("framing %+v: want a marker and 8 <= MinBody <= MaxBody", *fr)
