@@ -469,34 +469,36 @@ func (a *array) framedAt(b []byte, pos, idx int) (record, Damage, bool) {
 	}
 	size := f.Size()
 	body := f.Body
+	bodyAt := pos + a.s.Framing.Head()
 	intact := true
-	if schema.CRC32C(body) != f.Stored {
-		d := schema.CorruptRecord(schema.ErrRecordChecksumMismatch, pos+a.s.Framing.Head()+len(body), idx, "bodyChecksum", fmt.Sprintf("record CRC-32C is 0x%08x, the body computes to 0x%08x", f.Stored, schema.CRC32C(body)))
+	if sum := schema.CRC32C(body); sum != f.Stored {
+		d := schema.CorruptRecord(schema.ErrRecordChecksumMismatch, bodyAt+len(body), idx, "bodyChecksum", fmt.Sprintf("record CRC-32C is 0x%08x, the body computes to 0x%08x", f.Stored, sum))
 		bit, inStored, ok := fixRecordBit(body, f.Stored)
 		if !ok {
 			return record{}, d, false
 		}
 		if inStored {
-			s := f.Stored ^ schema.CRC32C(body)
+			s := f.Stored ^ sum
 			k := 0
 			for s>>uint(k) != 1 {
 				k++
 			}
-			at := pos + a.s.Framing.Head() + len(body) + 3 - k/8
+			at := bodyAt + len(body) + 3 - k/8
 			a.repairs = append(a.repairs, Repair{Kind: "correct", Offset: at,
 				Detail: fmt.Sprintf("bit %d of byte 0x%x flipped back (single-bit correction of record %d's stored CRC-32C)", k%8, at, idx)})
 		} else {
 			body = bytes.Clone(body)
 			body[bit/8] ^= 1 << uint(bit%8)
-			a.repairs = append(a.repairs, Repair{Kind: "correct", Offset: pos + a.s.Framing.Head() + bit/8,
-				Detail: fmt.Sprintf("bit %d of byte 0x%x flipped back (single-bit correction, CRC-32C of record %d)", bit%8, pos+a.s.Framing.Head()+bit/8, idx)})
+			at := bodyAt + bit/8
+			a.repairs = append(a.repairs, Repair{Kind: "correct", Offset: at,
+				Detail: fmt.Sprintf("bit %d of byte 0x%x flipped back (single-bit correction, CRC-32C of record %d)", bit%8, at, idx)})
 		}
 		a.damage = append(a.damage, d)
 		intact = false
 	}
-	r, n, err := schema.ParseBody(body, pos+a.s.Framing.Head(), idx)
+	r, n, err := schema.ParseBody(body, bodyAt, idx)
 	if err == nil && n != len(body) {
-		err = schema.CorruptRecord(schema.ErrInvalidPackage, pos+2, idx, "bodySize", fmt.Sprintf("bodySize is %d, the strings take %d", len(body), n))
+		err = schema.CorruptRecord(schema.ErrInvalidPackage, pos+len(a.s.Framing.Marker), idx, "bodySize", fmt.Sprintf("bodySize is %d, the strings take %d", len(body), n))
 	}
 	if err == nil {
 		err = schema.CheckRaw(&r, idx)

@@ -303,18 +303,17 @@ func (fr *Framing) marks(b []byte) bool {
 // size, or what is wrong with the frame. It is the rule of ReadFrame but
 // for the checksum, which it does not read.
 func (fr *Framing) head(b []byte) (n int, bad frameFault) {
-	m := len(fr.Marker)
-	if len(b) < m+4 {
+	if len(b) < fr.Head() {
 		return 0, frameShort
 	}
 	if !fr.marks(b) {
 		return 0, frameMarker
 	}
-	n = int(binary.BigEndian.Uint32(b[m:]))
+	n = int(binary.BigEndian.Uint32(b[len(fr.Marker):]))
 	if n < fr.MinBody || n > fr.MaxBody {
 		return 0, frameSize
 	}
-	if len(b)-m-8 < n {
+	if len(b)-fr.Overhead() < n {
 		return 0, frameTorn
 	}
 	return n, frameOK
@@ -469,17 +468,17 @@ func (s *Schema) checkAll(b []byte, out *sink, count int, ready func(n int) int,
 		return []chunkResult{s.checkRecords(b, out, chunk{first: 0, last: count, off: s.HeaderSize, prev: -1}, count, h)}
 	}
 	fr := s.Framing
-	m := len(fr.Marker)
+	head := fr.Head()
 	// count is the header's word: the chunks are bounded by the records
 	// that b can hold.
 	fit := (len(b) - s.HeaderSize) / (fr.Overhead() + fr.MinBody)
 	// next hops over the frame at off by its marker and size.
 	next := func(off int, have *int) int {
-		if len(b)-off < m+4 {
+		if len(b)-off < head {
 			return -1
 		}
-		if off+m+4 > *have {
-			*have = ready(off + m + 4)
+		if off+head > *have {
+			*have = ready(off + head)
 		}
 		if size := fr.Hop(b[off:]); size > 0 {
 			return off + size
@@ -608,14 +607,14 @@ func (a *framesAhead) next(s *Schema, b []byte, off, i, last int) (body []byte, 
 func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, h hooks) chunkResult {
 	known, visit := h.known, h.visitor(c.first)
 	var res chunkResult
-	m := len(s.Framing.Marker)
+	m, head := len(s.Framing.Marker), s.Framing.Head()
 	var kr RawPackage // what known is shown: see vouch
 	// The name and version of the record before, for the order check.
 	var prevName, prevVersion []byte
 	if c.prev >= 0 {
 		if f, err := s.ReadFrame(b[c.prev:], c.prev, c.first-1); err == nil {
 			var r RawPackage
-			if CutBody(f.Body, c.prev+m+4, &r) == len(f.Body) {
+			if CutBody(f.Body, c.prev+head, &r) == len(f.Body) {
 				prevName, prevVersion = r.Name, r.Version
 			}
 		}
@@ -644,7 +643,7 @@ func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, h hooks) 
 				// A record that the caller vouches for is valid when its
 				// strings fill the body exactly.
 				var r RawPackage
-				if CutBody(body, off+m+4, &r) == len(body) {
+				if CutBody(body, off+head, &r) == len(body) {
 					asked, vouched = true, vouch(known, i, &r, &kr)
 					name, version, ok = r.Name, r.Version, vouched
 				}
@@ -659,9 +658,9 @@ func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, h hooks) 
 				if visit != nil {
 					if cut {
 						kr = RawPackage{Name: name, Version: version, Resolved: resolved, Integrity: integrity}
-						kr.SetOffsets(off + m + 4)
+						kr.SetOffsets(off + head)
 					} else {
-						CutBody(body, off+m+4, &kr)
+						CutBody(body, off+head, &kr)
 					}
 					visit(i, &kr)
 				}
@@ -671,10 +670,10 @@ func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, h hooks) 
 			}
 		}
 		if sum != stored {
-			res.errs = append(res.errs, CorruptRecord(ErrRecordChecksumMismatch, off+m+4+len(body), i, "bodyChecksum",
+			res.errs = append(res.errs, CorruptRecord(ErrRecordChecksumMismatch, off+head+len(body), i, "bodyChecksum",
 				fmt.Sprintf("record CRC-32C is 0x%08x, the body computes to 0x%08x", stored, sum)))
 		}
-		r, n, err := ParseBody(body, off+m+4, i)
+		r, n, err := ParseBody(body, off+head, i)
 		switch {
 		case err != nil:
 			res.errs = append(res.errs, CorruptRecord(ErrInvalidPackage, off+m, i, "body", "the strings do not fit the body: "+err.Error()))

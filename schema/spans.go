@@ -32,10 +32,7 @@ func (s *Schema) RecordSpans(b []byte, count int) ([]Span, error) {
 // SpansFrom is RecordSpans of the count records that start at file offset
 // off with record first, for a walk of the array in parts.
 func (s *Schema) SpansFrom(b []byte, off, first, count int) ([]Span, error) {
-	head, tail := 0, 0
-	if s.Framing != nil {
-		head, tail = s.Framing.Head(), 4
-	}
+	head, tail := s.bodyEdges()
 	pos := min(max(off, 0), len(b))
 	spans := make([]Span, 0, max(0, min(count, (len(b)-pos)/(MinPlainRecord+head+tail)+1)))
 	for i := first; i < first+count; i++ {
@@ -61,10 +58,7 @@ func (s *Schema) EachRecord(b []byte, f func(i int, r *RawPackage)) int {
 	n := 0
 	// One record variable for all: f's pointer would make each escape.
 	var r RawPackage
-	head, tail := 0, 0
-	if fr := s.Framing; fr != nil {
-		head, tail = fr.Head(), 4
-	}
+	head, tail := s.bodyEdges()
 	for off := s.HeaderSize; off < len(b); n++ {
 		size := s.SizeAt(b[off:])
 		if size < 0 {
@@ -78,4 +72,13 @@ func (s *Schema) EachRecord(b []byte, f func(i int, r *RawPackage)) int {
 		off += size
 	}
 	return n
+}
+
+// bodyEdges returns the bytes of a record before and after its strings: a
+// frame's head and CRC-32C, none for a plain record.
+func (s *Schema) bodyEdges() (head, tail int) {
+	if fr := s.Framing; fr != nil {
+		return fr.Head(), fr.Overhead() - fr.Head()
+	}
+	return 0, 0
 }
