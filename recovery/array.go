@@ -496,10 +496,7 @@ func (a *array) framedAt(b []byte, pos, idx int) (record, Damage, bool) {
 		a.damage = append(a.damage, d)
 		intact = false
 	}
-	r, n, err := schema.ParseBody(body, bodyAt, idx)
-	if err == nil && n != len(body) {
-		err = schema.CorruptRecord(schema.ErrInvalidPackage, pos+len(a.s.Framing.Marker), idx, "bodySize", fmt.Sprintf("bodySize is %d, the strings take %d", len(body), n))
-	}
+	r, err := a.s.ParseFrameBody(body, pos, idx)
 	if err == nil {
 		err = schema.CheckRaw(&r, idx)
 	}
@@ -526,7 +523,7 @@ func nextFrame(s *schema.Schema, b []byte, from int) int {
 		}
 		p := from + i
 		if f, err := s.ReadFrame(b[p:], p, 0); err == nil && schema.CRC32C(f.Body) == f.Stored {
-			if r, n, err := schema.ParseBody(f.Body, p+s.Framing.Head(), 0); err == nil && n == len(f.Body) && schema.CheckRaw(&r, 0) == nil {
+			if r, err := s.ParseFrameBody(f.Body, p, 0); err == nil && schema.CheckRaw(&r, 0) == nil {
 				return p
 			}
 		}
@@ -547,8 +544,8 @@ func frameFromGap(s *schema.Schema, b []byte, pos, q int) (record, bool) {
 	if schema.CRC32C(body) != binary.BigEndian.Uint32(b[q-4:]) {
 		return record{}, false
 	}
-	r, used, err := schema.ParseBody(body, pos+s.Framing.Head(), 0)
-	if err != nil || used != n || schema.CheckRaw(&r, 0) != nil {
+	r, err := s.ParseFrameBody(body, pos, 0)
+	if err != nil || schema.CheckRaw(&r, 0) != nil {
 		return record{}, false
 	}
 	return newRecord(&r, pos, q-pos, body, true), true

@@ -196,12 +196,26 @@ func (s *Schema) NextRecord(b []byte, off, record int) (r RawPackage, size int, 
 	if err != nil {
 		return r, 0, 0, 0, err
 	}
-	r, n, err := ParseBody(f.Body, off+s.Framing.Head(), record)
-	if err == nil && n != len(f.Body) {
-		err = CorruptRecord(ErrInvalidPackage, off+len(s.Framing.Marker), record, "bodySize",
-			fmt.Sprintf("bodySize is %d, the strings take %d", len(f.Body), n))
-	}
+	r, err = s.ParseFrameBody(f.Body, off, record)
 	return r, f.Size(), f.Stored, CRC32C(f.Body), err
+}
+
+// ParseFrameBody returns the strings of body, the body of the frame at
+// file offset off: they must fill it exactly (ParseBody's error, or a
+// bodySize fault when they take fewer bytes).
+func (s *Schema) ParseFrameBody(body []byte, off, record int) (RawPackage, error) {
+	r, n, err := ParseBody(body, off+s.Framing.Head(), record)
+	if err == nil && n != len(body) {
+		err = s.bodySizeFault(off, record, len(body), n)
+	}
+	return r, err
+}
+
+// bodySizeFault is the fault of the frame at off whose bodySize, size, is
+// not the n bytes its strings take.
+func (s *Schema) bodySizeFault(off, record, size, n int) error {
+	return CorruptRecord(ErrInvalidPackage, off+len(s.Framing.Marker), record, "bodySize",
+		fmt.Sprintf("bodySize is %d, the strings take %d", size, n))
 }
 
 // visitor returns the function h's visit gives the run of records from
@@ -678,8 +692,7 @@ func (s *Schema) checkRecords(b []byte, out *sink, c chunk, count int, h hooks) 
 		case err != nil:
 			res.errs = append(res.errs, CorruptRecord(ErrInvalidPackage, off+m, i, "body", "the strings do not fit the body: "+err.Error()))
 		case n != len(body):
-			res.errs = append(res.errs, CorruptRecord(ErrInvalidPackage, off+m, i, "bodySize",
-				fmt.Sprintf("bodySize is %d, the strings take %d", len(body), n)))
+			res.errs = append(res.errs, s.bodySizeFault(off, i, len(body), n))
 		default:
 			if !asked && known != nil {
 				asked, vouched = true, vouch(known, i, &r, &kr)

@@ -281,7 +281,6 @@ func (x *examination) scanFramed() {
 	rs := &recordSums{}
 	x.Records = rs
 	keep := !x.Strict
-	head := s.Framing.Head()
 	for off, i := s.HeaderSize, 0; off < len(b); i++ {
 		f, err := s.ReadFrame(b[off:], off, i)
 		if err != nil {
@@ -295,8 +294,10 @@ func (x *examination) scanFramed() {
 			rs.Bad++
 		} else {
 			rs.OK++
-			if r, n, err := schema.ParseBody(f.Body, off+head, i); keep && err == nil && n == len(f.Body) && schema.CheckRaw(&r, i) == nil {
-				x.Packages = append(x.Packages, r.Package())
+			if keep {
+				if r, err := s.ParseFrameBody(f.Body, off, i); err == nil && schema.CheckRaw(&r, i) == nil {
+					x.Packages = append(x.Packages, r.Package())
+				}
 			}
 		}
 		off += f.Size()
