@@ -25,6 +25,9 @@
 # memory per watched file, (big - floor) / (BIG_FILES - 1), and exits 1
 # when the first answer takes more than MAX_FIRST_MS (300) or a file costs
 # more than MAX_KIB_PER_FILE (4) KiB at the peak. BIG_FILES=0 skips it.
+#
+# Built and run in WORK, a new directory under $TMPDIR or /tmp by default,
+# removed at the end unless KEEP=1 (scripts/bench-common.sh).
 set -euo pipefail
 
 FILES=${FILES:-1000}
@@ -46,7 +49,9 @@ for tool in go curl wrk; do
 done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-tmp=$(mktemp -d)
+name=bench-serve
+# shellcheck source=scripts/bench-common.sh
+. "$root/scripts/bench-common.sh"
 pids=()
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
@@ -54,7 +59,7 @@ cleanup() {
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
-	rm -rf "$tmp"
+	bench_cleanup
 }
 trap cleanup EXIT
 
@@ -74,29 +79,25 @@ wait_addr() {
 	return 1
 }
 
-echo "building lockfix and genfleet (CGO_ENABLED=0, -trimpath, as the image does)"
-(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$tmp/lockfix" ./cmd/lockfix && CGO_ENABLED=0 go build -trimpath -o "$tmp/genfleet" ./scripts/genfleet)
-
-now_ns() { date +%s%N; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+build lockfix ./cmd/lockfix genfleet ./scripts/genfleet
 
 # first_scrape PATH: starts serve over PATH, times its first answer to a
 # gzip scrape, waits for the end of its first read, scrapes again and
 # prints "first_ms files_in_first read_ms hwm_kib rss_kib".
 first_scrape() {
-	local log="$tmp/first.log" t0 t1 addr pid first read hwm rss
+	local log="$work/first.log" t0 t1 addr pid first read hwm rss
 	: >"$log"
-	t0=$(now_ns)
-	"$tmp/lockfix" serve --quiet --listen 127.0.0.1:0 "$1" 2>"$log" &
+	t0=$(now)
+	"$work/bin/lockfix" serve --quiet --listen 127.0.0.1:0 "$1" 2>"$log" &
 	pid=$!
 	pids+=("$pid")
 	until addr=$(grep -o 'http://[0-9.]*:[0-9]*' "$log" | head -n1) && [ -n "$addr" ]; do
 		kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; exit 2; }
 		sleep 0.002
 	done
-	curl -fsS -H 'Accept-Encoding: gzip' "$addr/metrics" -o "$tmp/first.gz"
-	t1=$(now_ns)
-	first=$(gzip -dc "$tmp/first.gz" | grep -c '^lockfix_config_valid{' || true)
+	curl -fsS -H 'Accept-Encoding: gzip' "$addr/metrics" -o "$work/first.gz"
+	t1=$(now)
+	first=$(gzip -dc "$work/first.gz" | grep -c '^lockfix_config_valid{' || true)
 	until grep -q 'lockfix serve: read ' "$log"; do sleep 0.01; done
 	read=$(sed -n 's/.*lockfix serve: read [0-9]* lockfiles in \([^ ]*\) .*/\1/p' "$log")
 	curl -fsS -H 'Accept-Encoding: gzip' "$addr/metrics" -o /dev/null
@@ -111,26 +112,26 @@ big_status=0
 big_report=()
 if [ "$BIG_FILES" -gt 1 ]; then
 	echo "making a fleet of $BIG_FILES generated lockfiles"
-	"$tmp/genfleet" -n "$BIG_FILES" -seed 1 "$tmp/big" >/dev/null
-	one=$(find "$tmp/big" -name bun.lockb -print -quit)
-	: >"$tmp/big.rounds"
-	: >"$tmp/one.rounds"
+	"$work/bin/genfleet" -n "$BIG_FILES" -seed 1 "$work/big" >/dev/null
+	one=$(find "$work/big" -name bun.lockb -print -quit)
+	: >"$work/big.rounds"
+	: >"$work/one.rounds"
 	for r in $(seq "$ROUNDS"); do
 		echo "round $r/$ROUNDS: serve over 1 file, then over $BIG_FILES"
-		first_scrape "$one" >>"$tmp/one.rounds"
-		first_scrape "$tmp/big" >>"$tmp/big.rounds"
+		first_scrape "$one" >>"$work/one.rounds"
+		first_scrape "$work/big" >>"$work/big.rounds"
 	done
 	col() { awk -v c="$2" '{ print $c }' "$1" | median; }
-	f1=$(col "$tmp/one.rounds" 1) fb=$(col "$tmp/big.rounds" 1)
-	h1=$(col "$tmp/one.rounds" 4) hb=$(col "$tmp/big.rounds" 4)
-	r1=$(col "$tmp/one.rounds" 5) rb=$(col "$tmp/big.rounds" 5)
+	f1=$(col "$work/one.rounds" 1) fb=$(col "$work/big.rounds" 1)
+	h1=$(col "$work/one.rounds" 4) hb=$(col "$work/big.rounds" 4)
+	r1=$(col "$work/one.rounds" 5) rb=$(col "$work/big.rounds" 5)
 	per_hwm=$(awk -v a="$hb" -v b="$h1" -v n="$BIG_FILES" 'BEGIN { printf "%.2f", (a - b) / (n - 1) }')
 	per_rss=$(awk -v a="$rb" -v b="$r1" -v n="$BIG_FILES" 'BEGIN { printf "%.2f", (a - b) / (n - 1) }')
 	big_report+=("== first scrape and memory: lockfix serve over $BIG_FILES files against 1 file, $ROUNDS rounds interleaved (medians)")
 	big_report+=("$(printf '%-28s %10s %10s' "" "1 file" "$BIG_FILES files")")
 	big_report+=("$(printf '%-28s %10s %10s' "first gzip answer (ms)" "$f1" "$fb")")
-	big_report+=("$(printf '%-28s %10s %10s' "files in it" "$(col "$tmp/one.rounds" 2)" "$(col "$tmp/big.rounds" 2)")")
-	big_report+=("$(printf '%-28s %10s %10s' "first read done in" "$(awk '{print $3}' "$tmp/one.rounds" | paste -sd/ -)" "$(awk '{print $3}' "$tmp/big.rounds" | paste -sd/ -)")")
+	big_report+=("$(printf '%-28s %10s %10s' "files in it" "$(col "$work/one.rounds" 2)" "$(col "$work/big.rounds" 2)")")
+	big_report+=("$(printf '%-28s %10s %10s' "first read done in" "$(awk '{print $3}' "$work/one.rounds" | paste -sd/ -)" "$(awk '{print $3}' "$work/big.rounds" | paste -sd/ -)")")
 	big_report+=("$(printf '%-28s %10s %10s' "peak RSS (KiB)" "$h1" "$hb")")
 	big_report+=("$(printf '%-28s %10s %10s' "RSS after a scrape (KiB)" "$r1" "$rb")")
 	big_report+=("per watched file: $per_hwm KiB at the peak, $per_rss KiB resident (want <= $MAX_KIB_PER_FILE at the peak)")
@@ -146,25 +147,25 @@ fi
 
 echo "making a fleet of $FILES lockfiles (the v1 and v2 vectors, alternately)"
 for i in $(seq -w 1 "$FILES"); do
-	mkdir -p "$tmp/fleet/node-$i"
+	mkdir -p "$work/fleet/node-$i"
 	if [ $((10#$i % 2)) -eq 0 ]; then
-		cp "$root/testdata/vectors/v2.lockb" "$tmp/fleet/node-$i/bun.lockb"
+		cp "$root/testdata/vectors/v2.lockb" "$work/fleet/node-$i/bun.lockb"
 	else
-		cp "$root/testdata/vectors/v1.lockb" "$tmp/fleet/node-$i/bun.lockb"
+		cp "$root/testdata/vectors/v1.lockb" "$work/fleet/node-$i/bun.lockb"
 	fi
 done
 
-"$tmp/lockfix" serve --quiet --listen 127.0.0.1:0 "$tmp/fleet" 2>"$tmp/serve.log" &
+"$work/bin/lockfix" serve --quiet --listen 127.0.0.1:0 "$work/fleet" 2>"$work/serve.log" &
 pids+=($!)
-lockfix_addr=$(wait_addr "$tmp/serve.log")
-curl -fsS "http://$lockfix_addr/metrics" -o "$tmp/metrics.txt"
-series=$(grep -vc '^#' "$tmp/metrics.txt")
-echo "lockfix serve on $lockfix_addr: $series series, $(wc -c <"$tmp/metrics.txt") bytes per scrape"
+lockfix_addr=$(wait_addr "$work/serve.log")
+curl -fsS "http://$lockfix_addr/metrics" -o "$work/metrics.txt"
+series=$(grep -vc '^#' "$work/metrics.txt")
+echo "lockfix serve on $lockfix_addr: $series series, $(wc -c <"$work/metrics.txt") bytes per scrape"
 
 # The baseline: the same bytes, headers included, from the simplest
 # net/http handler.
-mkdir -p "$tmp/bare"
-cat >"$tmp/bare/main.go" <<'GO'
+mkdir -p "$work/bare"
+cat >"$work/bare/main.go" <<'GO'
 // Command bare serves one file's bytes at every path, as a baseline:
 // bare FILE CONTENT-TYPE [CONTENT-ENCODING]
 package main
@@ -199,7 +200,7 @@ func main() {
 	})))
 }
 GO
-(cd "$tmp/bare" && go mod init bare >/dev/null 2>&1 && go build -o "$tmp/bare/bare" .)
+(cd "$work/bare" && go mod init bare >/dev/null 2>&1 && go build -o "$work/bare/bare" .)
 
 # bench NAME ADDR HEADER: runs wrk, prints its report, sets rps and p99 (ms).
 rps='' p99=''
@@ -235,12 +236,12 @@ results=()
 status=0
 for encoding in identity gzip; do
 	accept="Accept-Encoding: $encoding"
-	body="$tmp/metrics.$encoding"
-	curl -fsS -H "$accept" -D "$tmp/headers.$encoding" -o "$body" "http://$lockfix_addr/metrics"
-	"$tmp/bare/bare" "$body" "$(header "$tmp/headers.$encoding" content-type)" \
-		"$(header "$tmp/headers.$encoding" content-encoding)" 2>"$tmp/bare.$encoding.log" &
+	body="$work/metrics.$encoding"
+	curl -fsS -H "$accept" -D "$work/headers.$encoding" -o "$body" "http://$lockfix_addr/metrics"
+	"$work/bare/bare" "$body" "$(header "$work/headers.$encoding" content-type)" \
+		"$(header "$work/headers.$encoding" content-encoding)" 2>"$work/bare.$encoding.log" &
 	pids+=($!)
-	bare_addr=$(wait_addr "$tmp/bare.$encoding.log")
+	bare_addr=$(wait_addr "$work/bare.$encoding.log")
 	if ! cmp -s "$body" <(curl -fsS -H "$accept" "http://$bare_addr/metrics"); then
 		echo "bench-serve: the bare handler does not return the same bytes" >&2
 		exit 2
