@@ -945,18 +945,25 @@ func (p *Pending) Sync() error {
 	if p.tmp == nil {
 		return fmt.Errorf("%s: temp file already committed or aborted", p.h.path)
 	}
+	// A spare: its old directory must no longer name it once the rename
+	// over the lockfile is durable. That fsync and the temp file's are
+	// independent, so they wait for the disk together, not one after
+	// the other.
+	var dirErr chan error
+	if p.from != "" {
+		dirErr = make(chan error, 1)
+		go func() { dirErr <- SyncDir(p.h.fsys, p.from) }()
+	}
 	span := trace.Start("file.fsync")
 	err := p.tmp.Sync()
 	span.End(p.h.path)
+	if dirErr != nil {
+		if derr := <-dirErr; derr != nil && err == nil {
+			return fmt.Errorf("%s: temp file %s, moved from %s: %w", p.h.path, filepath.Base(p.name), p.from, derr)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("%s: fsync temp file %s: %w", p.h.path, filepath.Base(p.name), err)
-	}
-	if p.from != "" {
-		// A spare: its old directory must no longer name it once the
-		// rename over the lockfile is durable.
-		if err := SyncDir(p.h.fsys, p.from); err != nil {
-			return fmt.Errorf("%s: temp file %s, moved from %s: %w", p.h.path, filepath.Base(p.name), p.from, err)
-		}
 	}
 	return nil
 }
