@@ -72,6 +72,10 @@ const (
 	// journaling filesystem, its journal commits), so the more at once,
 	// the fewer flushes per file.
 	maxSyncers = DefaultBatchSize
+	// threadsPerSyncer is the threads one of them may block: the temp
+	// file's fsync, and for a reused spare the fsync of the directory it
+	// left, which Pending.Sync runs beside it.
+	threadsPerSyncer = 2
 )
 
 // fdsLeft returns how many more descriptors the process may open, beyond
@@ -102,7 +106,7 @@ func limits(o Options, files int) (Options, int) {
 	if o.Sync != SyncBatch {
 		return o, 0
 	}
-	syncers := max(1, min(maxSyncers, left/8, threadsLeft()))
+	syncers := max(1, min(maxSyncers, left/8, threadsLeft()/threadsPerSyncer))
 	o.Jobs = max(1, min(jobs, (left-syncers)/2/fdsPerWorker))
 	fit := (left - o.Jobs*fdsPerWorker - syncers) / (2*fdsPerBatched + 1)
 	o.BatchSize = min(o.BatchSize, fit)
@@ -119,9 +123,9 @@ func limits(o Options, files int) (Options, int) {
 // address space (RLIMIT_STACK, as the C library does; 8 MiB where it is
 // unlimited) and counts towards the user's processes (RLIMIT_NPROC):
 // under a limit, a quarter of what is left of each. Without limits,
-// maxSyncers.
+// enough for maxSyncers.
 func threadsLeft() int {
-	n := maxSyncers
+	n := maxSyncers * threadsPerSyncer
 	var rl unix.Rlimit
 	if unix.Getrlimit(unix.RLIMIT_AS, &rl) == nil && rl.Cur != unix.RLIM_INFINITY {
 		stack := int64(8 << 20)
