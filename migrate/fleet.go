@@ -102,30 +102,33 @@ func fdsLeft() int {
 func limits(o Options, files int) (Options, int) {
 	left := fdsLeft()
 	jobs := max(1, min(o.Jobs, left/fdsPerWorker))
-	o.Jobs = jobs
+	// A worker that syncs its own file blocks up to threadsPerSyncer
+	// threads in its fsyncs.
+	perFile := max(1, min(jobs, threadsLeft(jobs*threadsPerSyncer)/threadsPerSyncer))
+	o.Jobs = perFile
 	if o.Sync != SyncBatch {
 		return o, 0
 	}
-	syncers := max(1, min(maxSyncers, left/8, threadsLeft()/threadsPerSyncer))
+	syncers := max(1, min(maxSyncers, left/8, threadsLeft(maxSyncers*threadsPerSyncer)/threadsPerSyncer))
 	o.Jobs = max(1, min(jobs, (left-syncers)/2/fdsPerWorker))
 	fit := (left - o.Jobs*fdsPerWorker - syncers) / (2*fdsPerBatched + 1)
 	o.BatchSize = min(o.BatchSize, fit)
 	if o.BatchSize < minBatch && files > o.BatchSize {
-		o.Sync, o.Jobs = SyncFile, jobs
+		o.Sync, o.Jobs = SyncFile, perFile
 		return o, 0
 	}
 	return o, syncers
 }
 
-// threadsLeft returns how many threads the fsyncs in flight may block:
-// each fsync holds a thread of its own, and the Go runtime cannot fail to
-// start one (it aborts the process). A thread reserves a stack in the
-// address space (RLIMIT_STACK, as the C library does; 8 MiB where it is
-// unlimited) and counts towards the user's processes (RLIMIT_NPROC):
-// under a limit, a quarter of what is left of each. Without limits,
-// enough for maxSyncers.
-func threadsLeft() int {
-	n := maxSyncers * threadsPerSyncer
+// threadsLeft returns how many threads, of the want asked for, the fsyncs
+// in flight may block: each fsync holds a thread of its own, and the Go
+// runtime cannot fail to start one (it aborts the process). A thread
+// reserves a stack in the address space (RLIMIT_STACK, as the C library
+// does; 8 MiB where it is unlimited) and counts towards the user's
+// processes (RLIMIT_NPROC): under a limit, a quarter of what is left of
+// each. Without limits, want.
+func threadsLeft(want int) int {
+	n := want
 	var rl unix.Rlimit
 	if unix.Getrlimit(unix.RLIMIT_AS, &rl) == nil && rl.Cur != unix.RLIM_INFINITY {
 		stack := int64(8 << 20)

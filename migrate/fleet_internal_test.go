@@ -3,6 +3,8 @@ package migrate
 import (
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestFSSyncSlowGuard: a filesystem sync over 100 ms and four times the
@@ -46,5 +48,45 @@ func TestForeignDirty(t *testing.T) {
 	}
 	if !foreignDirty(-(1 << 50)) {
 		t.Fatal("foreignDirty with our own bytes far below zero says nothing is waiting")
+	}
+}
+
+// TestLimitsThreads: under a limit of processes (ulimit -u 40: a quarter,
+// 10 threads, for fsyncs), a per-file run's workers, which block up to
+// two threads each in their fsyncs, are cut to 5, whatever --jobs asks;
+// a batch run's syncers too, its workers not (they do not fsync). It
+// runs alone (no t.Parallel), as the limit is the process's: only root
+// may lower it without the runtime risking a thread it cannot start.
+func TestLimitsThreads(t *testing.T) {
+	if unix.Geteuid() != 0 {
+		t.Skip("lowering RLIMIT_NPROC is safe for the test process only as root")
+	}
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NPROC, &old); err != nil {
+		t.Fatal(err)
+	}
+	low := old
+	low.Cur = 40
+	if err := unix.Setrlimit(unix.RLIMIT_NPROC, &low); err != nil {
+		t.Skip("cannot lower RLIMIT_NPROC:", err)
+	}
+	defer func() {
+		if err := unix.Setrlimit(unix.RLIMIT_NPROC, &old); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	o, _ := limits(Options{Sync: SyncFile, Jobs: 100}, 1000)
+	if o.Jobs != 5 {
+		t.Errorf("per-file run under ulimit -u 40 with --jobs 100: %d workers, want 5", o.Jobs)
+	}
+	o, syncers := limits(Options{Sync: SyncBatch, Jobs: 16, BatchSize: DefaultBatchSize}, 1000)
+	if o.Sync != SyncBatch || syncers != 5 || o.Jobs != 16 {
+		t.Errorf("batch run under ulimit -u 40: sync %s, %d syncers, %d workers; want batch, 5, 16", o.Sync, syncers, o.Jobs)
+	}
+	if err := unix.Setrlimit(unix.RLIMIT_NPROC, &old); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := limits(Options{Sync: SyncFile, Jobs: 100}, 1000); old.Cur == unix.RLIM_INFINITY && o.Jobs != 100 {
+		t.Errorf("per-file run without a limit of processes, --jobs 100: %d workers", o.Jobs)
 	}
 }
