@@ -19,12 +19,16 @@ import (
 func TestStraceSpares(t *testing.T) {
 	strace, lockfix := straceLockfix(t)
 	for _, c := range []struct {
-		name, sync, force string
-		files             int
+		name, sync, force, jobs string
+		files                   int
 	}{
-		{"file", "file", "", 8},
-		{"batch-fsync", "batch", "fsync", 700},
-		{"batch-syncfs", "batch", "syncfs", 700},
+		// Two workers for eight files: the third file is taken only
+		// after one of the first two is durable, so its original is a
+		// spare by then (with a worker per file, every temp file could
+		// be created before any original is kept, and none reused).
+		{"file", "file", "", "2", 8},
+		{"batch-fsync", "batch", "fsync", "0", 700},
+		{"batch-syncfs", "batch", "syncfs", "0", 700},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("LOCKFIX_BATCH_SYNC", c.force)
@@ -38,7 +42,7 @@ func TestStraceSpares(t *testing.T) {
 			}
 			log := filepath.Join(t.TempDir(), "strace.log")
 			out, err := exec.Command(strace, "-f", "-y", "-o", log, "-e", "trace=fsync,syncfs,renameat2",
-				lockfix, "migrate", "--to", "2", "--sync", c.sync, root).CombinedOutput()
+				lockfix, "migrate", "--to", "2", "--sync", c.sync, "--jobs", c.jobs, root).CombinedOutput()
 			if err != nil {
 				t.Fatalf("migrate: %v\n%s", err, tail(out, 2000))
 			}
