@@ -89,9 +89,10 @@ func (e *env) expandPaths(paths []string, glob string) ([]string, error) {
 }
 
 // walkPaths does the walk of expandPaths and returns the problems it found
-// by path, each of which is also in the file list. The walk never follows
-// a symlinked directory, skips lockfix's temp files and Kubernetes'
-// "..*" directories, and reports:
+// by path, each of which is also in the file list. The walk follows a
+// path given that is a symlink to a directory, never a symlinked directory
+// under it, skips lockfix's temp files and Kubernetes' "..*" directories,
+// and reports:
 //
 //   - a directory under which no file matches glob (errNoLockfile, at the
 //     directory's path), when empty is true;
@@ -120,42 +121,36 @@ func (e *env) walkPaths(paths []string, glob string, empty bool) ([]string, map[
 		if err != nil {
 			return nil, nil, fmt.Errorf("walk %s: %w", p, err)
 		}
-		var found []string
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		var (
+			mu    sync.Mutex
+			found []string
+		)
+		err = walkTree(p, func(path string, d fs.DirEntry, err error) {
 			if err != nil {
-				if path == p {
-					return err
-				}
+				mu.Lock()
 				found = append(found, path) // reported when read
-				return nil
-			}
-			if d.IsDir() {
-				// Kubernetes' atomic writer keeps each version of a
-				// ConfigMap in a "..2026_11_25_..." directory behind the
-				// "..data" link; the files the volume shows are the links
-				// beside them.
-				if path != p && strings.HasPrefix(d.Name(), "..") {
-					return filepath.SkipDir
-				}
-				return nil
+				mu.Unlock()
+				return
 			}
 			if atomicfile.IsTemp(d.Name()) {
-				return nil
+				return
 			}
 			if ok, _ := filepath.Match(glob, d.Name()); !ok {
-				return nil
+				return
 			}
+			var prob error
 			if d.Type()&fs.ModeSymlink != 0 {
-				prob, skip := checkLink(path, p, root, follow)
-				if skip {
-					return nil
+				var skip bool
+				if prob, skip = checkLink(path, p, root, follow); skip {
+					return
 				}
-				if prob != nil {
-					problems[path] = prob
-				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if prob != nil {
+				problems[path] = prob
 			}
 			found = append(found, path)
-			return nil
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("walk %s: %w", p, err)
@@ -168,6 +163,85 @@ func (e *env) walkPaths(paths []string, glob string, empty bool) ([]string, map[
 		out = append(out, found...)
 	}
 	return out, problems, nil
+}
+
+// walkReaders is how many directories a walk reads at once. On a cold
+// cache each read waits for the disk, which serves several in flight
+// together; on a warm one they share the processors.
+const walkReaders = 8
+
+// walkTree calls visit for every entry under dir that is not a directory,
+// and, with the error, for every directory below dir that could not be
+// read (after the entries that were read of it). visit runs on several
+// goroutines at once, in no order. dir itself is read through a symlink;
+// the directories under it are entered only as what they are, never
+// through a link, and those whose name begins with ".." (Kubernetes'
+// atomic writer keeps each version of a ConfigMap in a
+// "..2026_11_25_..." directory behind the "..data" link; the files the
+// volume shows are the links beside them) are skipped. It returns the
+// error of reading dir.
+func walkTree(dir string, visit func(path string, d fs.DirEntry, err error)) error {
+	// read reads one directory, visits its entries and returns the
+	// directories under it.
+	read := func(dir string) ([]string, error) {
+		f, err := os.Open(dir)
+		if err != nil {
+			return nil, err
+		}
+		entries, err := f.ReadDir(-1)
+		f.Close()
+		var subs []string
+		for _, d := range entries {
+			path := filepath.Join(dir, d.Name())
+			switch {
+			case !d.IsDir():
+				visit(path, d, nil)
+			case !strings.HasPrefix(d.Name(), ".."):
+				subs = append(subs, path)
+			}
+		}
+		return subs, err
+	}
+	queue, err := read(dir)
+	if err != nil {
+		return err
+	}
+	var (
+		mu      sync.Mutex
+		more    = sync.NewCond(&mu)
+		reading int // directories taken from the queue and not yet read
+		wg      sync.WaitGroup
+	)
+	for range min(walkReaders, len(queue)) {
+		wg.Go(func() {
+			mu.Lock()
+			defer mu.Unlock()
+			for {
+				for len(queue) == 0 && reading > 0 {
+					more.Wait()
+				}
+				if len(queue) == 0 {
+					return // nothing queued and nothing being read: done
+				}
+				d := queue[len(queue)-1] // the deepest first: the queue stays short
+				queue = queue[:len(queue)-1]
+				reading++
+				mu.Unlock()
+				subs, err := read(d)
+				if err != nil {
+					visit(d, nil, err)
+				}
+				mu.Lock()
+				reading--
+				queue = append(queue, subs...)
+				if len(subs) > 0 || reading == 0 {
+					more.Broadcast()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return nil
 }
 
 // checkLink examines a lockfile symlink met in the walk of dir (whose real

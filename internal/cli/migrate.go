@@ -44,7 +44,8 @@ Without --to, the target is read from the LOCKFIX_TARGET environment
 variable, in the same forms (a DaemonSet sets it from a ConfigMap).
 
 Directories are walked for files named bun.lockb (--name to change);
-symbolic links to directories are not followed. Files already at the
+symbolic links to directories met in the walk are not followed (a DIR
+given as one is). Files already at the
 target are skipped and counted, so running migrate again is how an
 interrupted or partly failed run resumes. One bad file never stops the
 run unless --fail-fast.
