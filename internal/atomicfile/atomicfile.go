@@ -249,7 +249,7 @@ func open(path, target string, st os.FileInfo, opts Options, fsys FS, deadline t
 	}
 	// O_NONBLOCK: should a FIFO be swapped in after the Lstat, the open
 	// does not wait for a writer; the fstat below refuses it.
-	f, err := openRaw(target, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW, 0)
+	f, err := openRaw(target, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|readNoAtime, 0)
 	if err != nil {
 		return nil, false, err
 	}
@@ -551,7 +551,7 @@ func readOn(ra io.ReaderAt, data []byte) ([]byte, error) {
 
 // readDirNames returns the names in dir, unsorted.
 func readDirNames(dir string) ([]string, error) {
-	d, err := openRaw(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	d, err := openRaw(dir, unix.O_RDONLY|unix.O_DIRECTORY|readNoAtime, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -184,7 +184,7 @@ func walkTree(dir string, visit func(path string, d fs.DirEntry, err error)) err
 	// read reads one directory, visits its entries and returns the
 	// directories under it.
 	read := func(dir string) ([]string, error) {
-		f, err := os.Open(dir)
+		f, err := atomicfile.OpenDir(dir)
 		if err != nil {
 			return nil, err
 		}
