@@ -182,13 +182,8 @@ type Handle struct {
 	fsys   FS
 	closed bool
 
-	// leased: lock holds a read lease (lease.go), taken before the read;
-	// leaseBroken: another program opened the file for writing since.
-	// Both are guarded by leases' mutex.
-	leased, leaseBroken bool
-	// committing holds a broken lease until the commit has put the
-	// original back (holdBreaks).
-	committing bool
+	// ls is the state of the read lease lock may hold (lease.go).
+	ls leaseState
 	// stale is the number of this lockfile's temp files that Open
 	// removed: left by a run that was killed or whose sync failed, so the
 	// file's durability is not known.

@@ -33,11 +33,27 @@ import (
 // still open on the original, and puts the original back when they
 // changed.
 
-// leases are the handles holding a lease, for the watcher.
+// leases are the handles holding a lease, for the watcher: a sync.Map,
+// whose stores and deletes (one each per file) take no lock that a fleet's
+// workers would queue on.
 var leases struct {
-	sync.Mutex
-	held  map[*Handle]struct{}
+	held  sync.Map // *Handle -> struct{}
 	watch sync.Once
+}
+
+// leaseState is a handle's lease, guarded by its own mutex: the workers of
+// a fleet check theirs at every replace, and one mutex for all of them,
+// held across the fcntl, made them queue behind each other (with 64
+// workers, 39 were seen waiting for it at once).
+type leaseState struct {
+	mu sync.Mutex
+	// leased: the handle's descriptor holds a read lease, taken before
+	// the read; broken: another program opened the file for writing
+	// since; released: the broken lease was let go.
+	leased, broken, released bool
+	// committing holds a broken lease until the commit has put the
+	// original back (holdBreaks).
+	committing bool
 }
 
 // leaseWait bounds how long Open retries a lease that another program's
@@ -101,50 +117,49 @@ func openForWriting(f File) bool {
 // holdLease registers h, whose descriptor holds a lease, with the
 // watcher.
 func holdLease(h *Handle) {
-	leases.Lock()
-	if leases.held == nil {
-		leases.held = map[*Handle]struct{}{}
-	}
-	leases.held[h] = struct{}{}
-	h.leased, h.leaseBroken = true, false
-	leases.Unlock()
+	h.ls.mu.Lock()
+	h.ls.leased, h.ls.broken, h.ls.released = true, false, false
+	h.ls.mu.Unlock()
+	leases.held.Store(h, struct{}{})
 }
 
-// dropLease unregisters h before its leased descriptor is closed (so that
-// the watcher never touches a descriptor number reused since).
+// dropLease unregisters h before its leased descriptor is closed: once it
+// returns, the watcher, which looks at leased under the handle's mutex,
+// never touches a descriptor number reused since.
 func dropLease(h *Handle) {
-	if !h.leased {
-		return
+	h.ls.mu.Lock()
+	was := h.ls.leased
+	h.ls.leased, h.ls.broken = false, false
+	h.ls.mu.Unlock()
+	if was {
+		leases.held.Delete(h)
 	}
-	leases.Lock()
-	delete(leases.held, h)
-	h.leased, h.leaseBroken = false, false
-	leases.Unlock()
 }
 
 // lease reports whether h took a lease at Open, and whether another
 // program has broken it since. It lets a broken lease go at once.
 func (h *Handle) lease() (held, broken bool) {
-	leases.Lock()
-	defer leases.Unlock()
-	if !h.leased {
+	h.ls.mu.Lock()
+	defer h.ls.mu.Unlock()
+	if !h.ls.leased {
 		return false, false
 	}
-	if !h.leaseBroken {
+	if !h.ls.broken {
 		h.checkLease()
 	}
-	return true, h.leaseBroken
+	return true, h.ls.broken
 }
 
 // checkLease marks h when its lease is being broken (or was, past the
-// kernel's lease-break-time) and lets it go. The caller holds leases.
+// kernel's lease-break-time) and lets it go. The caller holds h.ls.mu,
+// and h holds a lease.
 func (h *Handle) checkLease() {
 	t, err := unix.FcntlInt(h.lock.Fd(), unix.F_GETLEASE, 0)
 	if err == nil && t == unix.F_RDLCK {
 		return
 	}
-	h.leaseBroken = true
-	if h.committing {
+	h.ls.broken = true
+	if h.ls.committing {
 		// Between the check before the rename and the look after it,
 		// the other program's open waits: it completes once the original
 		// is back at the path (holdBreaks), so that it neither writes into
@@ -152,21 +167,28 @@ func (h *Handle) checkLease() {
 		// in the meantime.
 		return
 	}
+	h.releaseLease()
+}
+
+// releaseLease lets h's broken lease go and unregisters it. The caller
+// holds h.ls.mu.
+func (h *Handle) releaseLease() {
+	if h.ls.released {
+		return
+	}
 	unix.FcntlInt(h.lock.Fd(), unix.F_SETLEASE, unix.F_UNLCK)
-	delete(leases.held, h)
+	h.ls.released = true
+	leases.held.Delete(h)
 }
 
 // holdBreaks, on, keeps a broken lease held (the breaker's open waits)
 // until it is called off again, which lets a broken lease go.
 func (h *Handle) holdBreaks(on bool) {
-	leases.Lock()
-	defer leases.Unlock()
-	h.committing = on
-	if !on && h.leased && h.leaseBroken {
-		if _, held := leases.held[h]; held {
-			unix.FcntlInt(h.lock.Fd(), unix.F_SETLEASE, unix.F_UNLCK)
-			delete(leases.held, h)
-		}
+	h.ls.mu.Lock()
+	defer h.ls.mu.Unlock()
+	h.ls.committing = on
+	if !on && h.ls.leased && h.ls.broken {
+		h.releaseLease()
 	}
 }
 
@@ -177,11 +199,15 @@ func watchLeases() {
 	signal.Notify(ch, unix.SIGIO)
 	go func() {
 		for range ch {
-			leases.Lock()
-			for h := range leases.held {
-				h.checkLease()
-			}
-			leases.Unlock()
+			leases.held.Range(func(k, _ any) bool {
+				h := k.(*Handle)
+				h.ls.mu.Lock()
+				if h.ls.leased && !h.ls.broken {
+					h.checkLease()
+				}
+				h.ls.mu.Unlock()
+				return true
+			})
 		}
 	}()
 }
