@@ -216,7 +216,11 @@ func (s *Spares) take(h *Handle, name string, want int64) (*rawFile, string, int
 	if !ok {
 		return nil, "", 0
 	}
-	flags := -2 // read when a spare is there to compare
+	if s.Len() == 0 {
+		return nil, "", 0
+	}
+	// Read before the pool's lock, which the other workers wait for.
+	flags := inodeFlags(int(h.lock.Fd()))
 	blk := max(int64(st.Blksize), 512)
 	best, score := -1, int64(-1) // the spare and its misfit; the newest wins a tie
 	s.mu.Lock()
@@ -224,9 +228,6 @@ func (s *Spares) take(h *Handle, name string, want int64) (*rawFile, string, int
 		c := s.free[i]
 		if c.dev != uint64(st.Dev) || c.uid != st.Uid || c.gid != st.Gid || c.mode != st.Mode {
 			continue
-		}
-		if flags == -2 {
-			flags = inodeFlags(int(h.lock.Fd()))
 		}
 		if c.flags != flags {
 			continue
