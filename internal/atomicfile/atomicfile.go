@@ -546,7 +546,7 @@ func readOn(ra io.ReaderAt, data []byte) ([]byte, error) {
 
 // readDirNames returns the names in dir, unsorted.
 func readDirNames(dir string) ([]string, error) {
-	d, err := openRaw(dir, unix.O_RDONLY|unix.O_DIRECTORY|readNoAtime, 0)
+	d, err := openDirRead(dir)
 	if err != nil {
 		return nil, err
 	}

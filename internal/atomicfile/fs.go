@@ -142,10 +142,16 @@ func openRaw(name string, flag int, perm fs.FileMode) (*rawFile, error) {
 // the file changes it anyway.
 const readNoAtime = unix.O_NOATIME
 
-// OpenDir opens a directory to read its entries, without updating its
-// access time where the process may (readNoAtime).
+// openDirRead opens a directory to read its entries, without updating
+// its access time where the process may (readNoAtime).
+func openDirRead(name string) (*rawFile, error) {
+	return openRaw(name, unix.O_RDONLY|unix.O_DIRECTORY|readNoAtime, 0)
+}
+
+// OpenDir is openDirRead for a caller that reads the entries through an
+// *os.File (the directory walk).
 func OpenDir(name string) (*os.File, error) {
-	f, err := openRaw(name, unix.O_RDONLY|unix.O_DIRECTORY|readNoAtime, 0)
+	f, err := openDirRead(name)
 	if err != nil {
 		return nil, err
 	}
