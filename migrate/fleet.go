@@ -1,12 +1,14 @@
 package migrate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -733,8 +735,13 @@ func (r *runner) batches(files []string) {
 	// Each round's filesystem sync is opened before the round's temp
 	// files are created and before the previous batch's renames, which
 	// it makes durable: it then reports every write error since.
+	head := min(len(files), walkOrderBatches*r.o.BatchSize)
+	sorted := r.inodeOrder(files[head:])
 	next := r.openFSSync(files)
 	for lo := 0; lo < len(files) && !r.stopped(); lo += r.o.BatchSize {
+		if lo == head {
+			files = append(files[:head:head], <-sorted...)
+		}
 		chunk := files[lo:min(lo+r.o.BatchSize, len(files))]
 		fss := next
 		var mu sync.Mutex
@@ -782,6 +789,52 @@ func (r *runner) batches(files []string) {
 	// The last renames' sync. It runs even when the run is stopping:
 	// those files are renamed and their results not yet reported.
 	r.commit(renamed, nil, next, nil)
+}
+
+// walkOrderBatches is how many batches a run takes in the order it was
+// given before it turns to the order of the files' inode numbers (see
+// inodeOrder). The first batches have no spares yet, or too few: their
+// temp files are new inodes, which the filesystem puts in their
+// directories' block groups. In the walk's order those lie in many
+// groups; in inode order they would all go to one, where each creation
+// also steps over the inodes freed there in the last minute.
+const walkOrderBatches = 3
+
+// inodeOrder sends, once, files in the order of their inode numbers (a
+// file that cannot be examined goes last, to fail when it is opened).
+// A batch's files then lie in a few of the filesystem's inode table
+// blocks, and so do the spares they free for the batches after: each
+// round's sync writes each of those blocks once, instead of nearly every
+// inode table block of a fleet whose files were written in another order
+// than the walk's, at every round. Under an injected filesystem layer
+// the order is kept.
+func (r *runner) inodeOrder(files []string) <-chan []string {
+	out := make(chan []string, 1)
+	if r.o.FS != nil || len(files) < 2 {
+		out <- files
+		return out
+	}
+	go func() {
+		ino := make([]uint64, len(files))
+		for i, f := range files {
+			var st unix.Stat_t
+			ino[i] = ^uint64(0)
+			if unix.Lstat(f, &st) == nil {
+				ino[i] = st.Ino
+			}
+		}
+		idx := make([]int, len(files))
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(ino[a], ino[b]) })
+		sorted := make([]string, len(files))
+		for i, k := range idx {
+			sorted[i] = files[k]
+		}
+		out <- sorted
+	}()
+	return out
 }
 
 // openFSSync opens, for a round of syncfs, the filesystem of the first

@@ -1,10 +1,17 @@
 package migrate
 
 import (
+	"cmp"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lockfix/lockfix/internal/atomicfile"
 )
 
 // TestFSSyncSlowGuard: a filesystem sync over 100 ms and four times the
@@ -88,5 +95,46 @@ func TestLimitsThreads(t *testing.T) {
 	}
 	if o, _ := limits(Options{Sync: SyncFile, Jobs: 100}, 1000); old.Cur == unix.RLIM_INFINITY && o.Jobs != 100 {
 		t.Errorf("per-file run without a limit of processes, --jobs 100: %d workers", o.Jobs)
+	}
+}
+
+// TestInodeOrder: the files come back in the order of their inode
+// numbers, whatever order they were given in, and one that cannot be
+// examined comes last.
+func TestInodeOrder(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for i := range 40 {
+		f := filepath.Join(dir, fmt.Sprintf("f%02d", i))
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	ino := func(f string) uint64 {
+		var st unix.Stat_t
+		if err := unix.Lstat(f, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Ino
+	}
+	// Given in the reverse of inode order, with a missing file first.
+	slices.SortFunc(files, func(a, b string) int { return cmp.Compare(ino(b), ino(a)) })
+	missing := filepath.Join(dir, "missing")
+	given := append([]string{missing}, files...)
+	r := &runner{o: Options{}}
+	got := <-r.inodeOrder(slices.Clone(given))
+	if len(got) != len(given) || got[len(got)-1] != missing {
+		t.Fatalf("inodeOrder gave %d files ending with %q, want %d ending with %q", len(got), got[len(got)-1], len(given), missing)
+	}
+	for i := 1; i < len(got)-1; i++ {
+		if ino(got[i-1]) >= ino(got[i]) {
+			t.Fatalf("%s (inode %d) comes before %s (inode %d)", got[i-1], ino(got[i-1]), got[i], ino(got[i]))
+		}
+	}
+	// Under an injected filesystem layer the order is kept.
+	r.o.FS = atomicfile.OSFS{}
+	if got := <-r.inodeOrder(slices.Clone(given)); !slices.Equal(got, given) {
+		t.Fatalf("with Options.FS set, inodeOrder reordered the files")
 	}
 }
