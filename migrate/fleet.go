@@ -59,12 +59,20 @@ const DefaultBatchSize = 256
 // the directory being synced or read for stale temp files, a stale temp
 // file being checked), what a batched file holds (its lock and its temp
 // file; two batches are open at once, and the spares kept for later
-// batches are at most one batch), and what is kept back for the rest of
-// the process (the report, the runtime's poller, the standard streams).
+// batches are at most sparesPerBatched batches), and what is kept back for
+// the rest of the process (the report, the runtime's poller, the standard
+// streams).
 const (
 	fdsPerWorker  = 5
 	fdsPerBatched = 2
-	fdsReserve    = 16
+	// sparesPerBatched is how many spares a batch run keeps per file of
+	// a batch. A batch's workers start while the commit before is in its
+	// sync, and the originals that commit frees become spares only after
+	// it: with one batch's worth kept, the pool was empty then, and
+	// 3,114 of 20,000 files got new temp files (each later removed, both
+	// slow here); with two, 768, the first batches'.
+	sparesPerBatched = 2
+	fdsReserve       = 16
 	// minBatch is the smallest batch worth its sync round; with fewer
 	// descriptors than that takes, Run syncs each file on its own.
 	minBatch = 4
@@ -113,7 +121,7 @@ func limits(o Options, files int) (Options, int) {
 	}
 	syncers := max(1, min(maxSyncers, left/8, threadsLeft(maxSyncers*threadsPerSyncer)/threadsPerSyncer))
 	o.Jobs = max(1, min(jobs, (left-syncers)/2/fdsPerWorker))
-	fit := (left - o.Jobs*fdsPerWorker - syncers) / (2*fdsPerBatched + 1)
+	fit := (left - o.Jobs*fdsPerWorker - syncers) / (2*fdsPerBatched + sparesPerBatched)
 	o.BatchSize = min(o.BatchSize, fit)
 	if o.BatchSize < minBatch && files > o.BatchSize {
 		o.Sync, o.Jobs = SyncFile, perFile
@@ -728,7 +736,7 @@ func (r *runner) releaseMem(j *job) {
 // at most two batches are open at once.
 func (r *runner) batches(files []string) {
 	if r.spares == nil && !r.o.NoReuse {
-		r.spares = atomicfile.NewSpares(r.o.BatchSize)
+		r.spares = atomicfile.NewSpares(sparesPerBatched * r.o.BatchSize)
 	}
 	var committing sync.WaitGroup
 	var renamed []*job // set by the commit in flight, read after it ends
