@@ -740,11 +740,11 @@ func (r *runner) batches(files []string) {
 	}
 	var committing sync.WaitGroup
 	var renamed []*job // set by the commit in flight, read after it ends
+	head := min(len(files), walkOrderBatches*r.o.BatchSize)
+	sorted := r.inodeOrder(files[head:])
 	// Each round's filesystem sync is opened before the round's temp
 	// files are created and before the previous batch's renames, which
 	// it makes durable: it then reports every write error since.
-	head := min(len(files), walkOrderBatches*r.o.BatchSize)
-	sorted := r.inodeOrder(files[head:])
 	next := r.openFSSync(files)
 	for lo := 0; lo < len(files) && !r.stopped(); lo += r.o.BatchSize {
 		if lo == head {
@@ -823,22 +823,22 @@ func (r *runner) inodeOrder(files []string) <-chan []string {
 		return out
 	}
 	go func() {
-		ino := make([]uint64, len(files))
+		type file struct {
+			ino  uint64
+			path string
+		}
+		byIno := make([]file, len(files))
 		for i, f := range files {
 			var st unix.Stat_t
-			ino[i] = ^uint64(0)
+			byIno[i] = file{^uint64(0), f}
 			if unix.Lstat(f, &st) == nil {
-				ino[i] = st.Ino
+				byIno[i].ino = st.Ino
 			}
 		}
-		idx := make([]int, len(files))
-		for i := range idx {
-			idx[i] = i
-		}
-		slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(ino[a], ino[b]) })
+		slices.SortStableFunc(byIno, func(a, b file) int { return cmp.Compare(a.ino, b.ino) })
 		sorted := make([]string, len(files))
-		for i, k := range idx {
-			sorted[i] = files[k]
+		for i, f := range byIno {
+			sorted[i] = f.path
 		}
 		out <- sorted
 	}()
