@@ -540,25 +540,31 @@ type job struct {
 }
 
 // each runs begin on every file with the workers, then fn on each job that
-// has something to write, in the same worker.
-func (r *runner) each(files []string, fn func(*job)) {
-	var next atomic.Int64
+// has something to write, in the same worker. A worker takes its next
+// file before fn, and gives fn its path ("" at the end): a per-file
+// replace moves its original next to it (atomicfile.Handle.Next).
+func (r *runner) each(files []string, fn func(j *job, next string)) {
+	var claimed atomic.Int64
+	claim := func() int { return int(claimed.Add(1)) - 1 }
 	var wg sync.WaitGroup
 	for range min(r.o.Jobs, len(files)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for !r.stopped() {
+			for i := claim(); i < len(files) && !r.stopped(); {
 				if h := r.held.Load(); h != nil {
 					<-*h
 				}
-				i := int(next.Add(1)) - 1
-				if i >= len(files) {
-					return
+				j := r.begin(files[i])
+				n := claim()
+				if j != nil {
+					next := ""
+					if n < len(files) {
+						next = files[n]
+					}
+					fn(j, next)
 				}
-				if j := r.begin(files[i]); j != nil {
-					fn(j)
-				}
+				i = n
 			}
 		}()
 	}
@@ -665,9 +671,11 @@ func (r *runner) begin(path string) *job {
 	return j
 }
 
-// finishOne replaces one file with its own fsyncs.
-func (r *runner) finishOne(j *job) {
+// finishOne replaces one file with its own fsyncs; next is the file its
+// worker takes after it.
+func (r *runner) finishOne(j *job, next string) {
 	start := time.Now()
+	j.h.Next(next)
 	verify := j.verify
 	var err error
 	if j.conv.Data != nil && min(r.o.Jobs, r.sum.Jobs) >= runtime.GOMAXPROCS(0) {
@@ -754,7 +762,7 @@ func (r *runner) batches(files []string) {
 		fss := next
 		var mu sync.Mutex
 		var ready []*job
-		r.each(chunk, func(j *job) {
+		r.each(chunk, func(j *job, _ string) {
 			start := time.Now()
 			p, err := j.h.Prepare(j.conv.Data, j.verify, false)
 			j.work += time.Since(start)

@@ -192,6 +192,9 @@ type Handle struct {
 	arriving *Stream
 	// spares is Options.Spares (nil under another FS).
 	spares *Spares
+	// next is the lockfile a durable replace moves the original next to
+	// (Next).
+	next string
 }
 
 // Open resolves path's symlinks, refuses anything but a regular file,
@@ -878,8 +881,8 @@ func (h *Handle) createTemp(data []byte, spare bool) (*Pending, func(op string, 
 		return nil, fmt.Errorf("%s: %s temp file %s: %w", h.path, op, filepath.Base(name), err)
 	}
 	if spare {
-		if f, from, size := h.spares.take(h, name, int64(len(data))); f != nil {
-			p.tmp, p.from, p.spareSize = f, from, size
+		if f, at, from, size := h.spares.take(h, name, int64(len(data))); f != nil {
+			p.tmp, p.name, p.from, p.spareSize = f, at, from, size
 			return p, fail, nil // locked since it was kept
 		}
 	}
@@ -998,6 +1001,16 @@ func (p *Pending) commit(durable bool) error {
 		p.Abort()
 		return err
 	}
+	next := ""
+	if durable && old != "" {
+		// Moved next to the lockfile that comes next before the fsync,
+		// which covers its leaving (see Spares). From here on the
+		// original's second name is there; putting it back and removing
+		// it work the same from there.
+		if at := h.spares.place(old, h.next); at != "" {
+			old, next = at, h.next
+		}
+	}
 	if durable {
 		if err := SyncDir(h.fsys, dir); err != nil {
 			return p.putBack(old, err)
@@ -1018,7 +1031,7 @@ func (p *Pending) commit(durable bool) error {
 		if durable {
 			// Not synced: should it come back after a crash, it is a stale
 			// temp file that the next Open removes.
-			if !h.spares.keep(old, orig) {
+			if !h.spares.keep(old, orig, next) {
 				h.fsys.Remove(old)
 			}
 		} else {
@@ -1031,6 +1044,16 @@ func (p *Pending) commit(durable bool) error {
 	return nil
 }
 
+// Next names the lockfile that the caller replaces after this one. A
+// durable Replace through spares (Options.Spares) then moves the
+// original next to it before the directory's fsync, so that one fsync
+// covers both the rename and the original's leaving, and the replace of
+// next finds its temp file in place (see Spares). Should next not be
+// replaced through the same spares (skipped, refused, locked), its spare
+// goes to whichever lockfile fits, as any spare does, or Spares.Close
+// removes it.
+func (h *Handle) Next(next string) { h.next = next }
+
 // Forget removes the original's second name that a batch Commit kept, or
 // keeps the original as a spare (Options.Spares); the batch calls it once
 // the sync after its renames succeeded. Without it the
@@ -1038,7 +1061,7 @@ func (p *Pending) commit(durable bool) error {
 // durability is not known (Handle.Stale).
 func (p *Pending) Forget() {
 	if p.old != "" {
-		if !p.h.spares.keep(p.old, p.orig) {
+		if !p.h.spares.keep(p.old, p.orig, "") {
 			p.h.fsys.Remove(p.old)
 		}
 		p.old, p.orig = "", nil

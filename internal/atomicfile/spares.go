@@ -45,12 +45,22 @@ import (
 // lockfile, so that no crash can leave the old directory naming the
 // inode the new lockfile is (TestStraceSpares).
 //
+// A durable Replace told which lockfile comes next (Handle.Next) moves
+// the original next to that lockfile, under one of its temp names,
+// before its own directory's fsync, which then covers the move: when that
+// lockfile is replaced, the spare waiting for it is already in place and
+// its temp file needs no fsync of another directory. Nothing is written
+// to it before that fsync has returned (it becomes a spare only after),
+// so a crash before it leaves at worst a second, stale temp name of the
+// unchanged original.
+//
 // A spare stays a lockfix temp file of the lockfile it was: a crash
 // leaves it stale, and the next Open of that lockfile removes it.
 type Spares struct {
-	mu   sync.Mutex
-	free []*spare
-	max  int
+	mu     sync.Mutex
+	free   []*spare
+	max    int
+	placed int // of free, those placed next to a lockfile (spare.next)
 }
 
 // spare is one original kept: open, locked, at name.
@@ -63,6 +73,9 @@ type spare struct {
 	mode  uint32
 	flags int   // FS_IOC_GETFLAGS; -1 where the filesystem has none
 	size  int64 // its bytes, which the new content overwrites
+	// next is the lockfile it was moved next to (place), at one of its
+	// temp names; "" when it is where its own lockfile was.
+	next string
 }
 
 // NewSpares returns a pool that keeps at most max spares (each holds a
@@ -86,7 +99,7 @@ func (s *Spares) Close() {
 	}
 	s.mu.Lock()
 	free := s.free
-	s.free = nil
+	s.free, s.placed = nil, 0
 	s.mu.Unlock()
 	for _, sp := range free {
 		sp.drop()
@@ -99,9 +112,36 @@ func (sp *spare) drop() {
 	sp.f.Close()
 }
 
+// place moves the original at old next to the lockfile next, under one
+// of next's temp names, and returns that name; "" when there is no room
+// for a spare, next is not a regular file (a symlink's directory is not
+// its target's) or the move fails (the original is still at old). The
+// caller syncs old's directory before the original is kept (keep, with
+// next) and written over.
+func (s *Spares) place(old, next string) string {
+	if s == nil || leaseOff || next == "" || s.Len() >= s.max {
+		return ""
+	}
+	if st, err := os.Lstat(next); err != nil || !st.Mode().IsRegular() {
+		return ""
+	}
+	name, err := tempName(next)
+	if err != nil {
+		return ""
+	}
+	span := trace.Start("file.place")
+	err = unix.Renameat2(unix.AT_FDCWD, old, unix.AT_FDCWD, name, unix.RENAME_NOREPLACE)
+	span.End(next)
+	if err != nil {
+		return ""
+	}
+	return name
+}
+
 // keep makes the original orig, now at name, a spare, or reports false
-// (the caller then removes it).
-func (s *Spares) keep(name string, orig os.FileInfo) bool {
+// (the caller then removes it). next is the lockfile that place moved it
+// next to ("" when it was not moved).
+func (s *Spares) keep(name string, orig os.FileInfo, next string) bool {
 	if s == nil || leaseOff {
 		return false
 	}
@@ -124,10 +164,13 @@ func (s *Spares) keep(name string, orig os.FileInfo) bool {
 		f.Close()
 		return false
 	}
-	sp.name = name
+	sp.name, sp.next = name, next
 	s.mu.Lock()
 	if len(s.free) < s.max {
 		s.free = append(s.free, sp)
+		if next != "" {
+			s.placed++
+		}
 		f = nil
 	}
 	s.mu.Unlock()
@@ -201,35 +244,43 @@ func misfit(size, want, blk int64) int64 {
 	return d
 }
 
-// take moves the spare that best fits the lockfile h holds, for new
-// content of want bytes (see misfit), to name (a new temp name next to
-// it) and returns it with the directory it came from and its size (the
-// caller writes over its bytes, from the start, and cuts what is left:
-// overwriting allocated blocks spares the filesystem freeing them and
-// allocating others); nil when none fits or the move fails (the spare is
-// then removed).
-func (s *Spares) take(h *Handle, name string, want int64) (*rawFile, string, int64) {
+// take returns the spare for the lockfile h holds, for new content of
+// want bytes, with its temp name, the directory it came from and its size
+// (the caller writes over its bytes, from the start, and cuts what is
+// left: overwriting allocated blocks spares the filesystem freeing them
+// and allocating others); nil when none fits or the move fails (the spare
+// is then removed). A spare placed next to this lockfile (place) is taken
+// where it is, and comes from no other directory (""); otherwise the one
+// that best fits (see misfit) is moved to name, a new temp name of the
+// lockfile.
+func (s *Spares) take(h *Handle, name string, want int64) (*rawFile, string, string, int64) {
 	if s == nil {
-		return nil, "", 0
+		return nil, "", "", 0
 	}
 	st, ok := h.info.Sys().(*syscall.Stat_t)
 	if !ok {
-		return nil, "", 0
+		return nil, "", "", 0
 	}
 	if s.Len() == 0 {
-		return nil, "", 0
+		return nil, "", "", 0
 	}
 	// Read before the pool's lock, which the other workers wait for.
 	flags := inodeFlags(int(h.lock.Fd()))
 	blk := max(int64(st.Blksize), 512)
+	fits := func(c *spare) bool {
+		return c.dev == uint64(st.Dev) && c.uid == st.Uid && c.gid == st.Gid && c.mode == st.Mode && c.flags == flags
+	}
 	best, score := -1, int64(-1) // the spare and its misfit; the newest wins a tie
 	s.mu.Lock()
+	for i := len(s.free) - 1; i >= 0 && s.placed > 0; i-- {
+		if c := s.free[i]; c.next == h.target && fits(c) {
+			best, score = i, 0
+			break
+		}
+	}
 	for i := len(s.free) - 1; i >= 0 && score != 0; i-- {
 		c := s.free[i]
-		if c.dev != uint64(st.Dev) || c.uid != st.Uid || c.gid != st.Gid || c.mode != st.Mode {
-			continue
-		}
-		if c.flags != flags {
+		if !fits(c) {
 			continue
 		}
 		if d := misfit(c.size, want, blk); best < 0 || d < score {
@@ -240,10 +291,13 @@ func (s *Spares) take(h *Handle, name string, want int64) (*rawFile, string, int
 	if best >= 0 {
 		sp = s.free[best]
 		s.free = append(s.free[:best], s.free[best+1:]...)
+		if sp.next != "" {
+			s.placed--
+		}
 	}
 	s.mu.Unlock()
 	if sp == nil {
-		return nil, "", 0
+		return nil, "", "", 0
 	}
 	span := trace.Start("file.reuse")
 	// Asked again: a program that opened it by its temp name since it
@@ -251,16 +305,21 @@ func (s *Spares) take(h *Handle, name string, want int64) (*rawFile, string, int
 	if !alone(sp.f.fd) {
 		span.End(h.path + " (open elsewhere: not reused)")
 		sp.drop()
-		return nil, "", 0
+		return nil, "", "", 0
+	}
+	if sp.next == h.target {
+		sp.f.name = sp.name
+		span.End(h.path + " (placed)")
+		return sp.f, sp.name, "", sp.size
 	}
 	err := unix.Renameat2(unix.AT_FDCWD, sp.name, unix.AT_FDCWD, name, unix.RENAME_NOREPLACE)
 	if err != nil {
 		span.End(h.path)
 		sp.drop()
-		return nil, "", 0
+		return nil, "", "", 0
 	}
 	from := filepath.Dir(sp.name)
 	sp.f.name = name
 	span.End(h.path + " (from " + from + ")")
-	return sp.f, from, sp.size
+	return sp.f, name, from, sp.size
 }

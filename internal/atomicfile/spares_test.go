@@ -251,6 +251,89 @@ func TestSparesReplace(t *testing.T) {
 	noTemps(t, filepath.Dir(b))
 }
 
+// A durable Replace told the next lockfile (Handle.Next) leaves its
+// original next to it, as one of its temp files, and the replace of that
+// lockfile takes it where it is, even where another spare fits its size
+// better.
+func TestSparesNext(t *testing.T) {
+	a, b, _, oldB := sparesFixture(t)
+	root := filepath.Dir(filepath.Dir(a))
+	// A's original many blocks longer than B's new content, and two
+	// spares of exactly that content's size, one of them left when B is
+	// replaced: only the placing explains A's original being chosen.
+	oldA := genLock(1, 400, 7)
+	a = writeLock(t, filepath.Dir(a), "bun.lockb", oldA, 0o644)
+	spares := atomicfile.NewSpares(4)
+	var cs []string
+	for _, d := range []string{"c1", "c2", "c3"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, writeLock(t, filepath.Join(root, d), "bun.lockb", withRows(t, oldB, 92), 0o644))
+	}
+	batchReplace(t, cs[0], withRows(t, oldB, 94), spares, false)
+	// c2 and c3 at once: one takes c1's original, the other a new temp
+	// file, and both their originals become spares.
+	var ps []*atomicfile.Pending
+	for _, c := range cs[1:] {
+		h, err := atomicfile.Open(c, atomicfile.Options{Spares: spares})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		p, err := h.Prepare(withRows(t, oldB, 95), verify, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	for i, p := range ps {
+		if err := p.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if err := atomicfile.SyncDir(nil, filepath.Dir(cs[i+1])); err != nil {
+			t.Fatal(err)
+		}
+		p.Forget()
+	}
+	if spares.Len() != 2 {
+		t.Fatalf("%d spares, want c2's and c3's originals", spares.Len())
+	}
+	origA := inode(t, a)
+	h, err := atomicfile.Open(a, atomicfile.Options{Spares: spares})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Next(b)
+	newA := withRows(t, oldA, 91)
+	if err := h.Replace(newA, verify); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	sameBytes(t, a, newA, "A")
+	noTemps(t, filepath.Dir(a))
+	if n := len(temps(t, filepath.Dir(b))); n != 1 {
+		t.Fatalf("B's directory holds %d temp files, want A's original", n)
+	}
+	h, err = atomicfile.Open(b, atomicfile.Options{Spares: spares})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	newB := withRows(t, oldB, 92)
+	if err := h.Replace(newB, verify); err != nil {
+		t.Fatal(err)
+	}
+	sameBytes(t, b, newB, "B")
+	if got := inode(t, b); got != origA {
+		t.Errorf("B's new content is inode %d, want A's original %d, placed next to it", got, origA)
+	}
+	spares.Close()
+	for _, f := range append(cs, a, b) {
+		noTemps(t, filepath.Dir(f))
+	}
+}
+
 // A spare that a program opened by its temp name after it was kept is not
 // rewritten: it is removed, and the next temp file is a new file.
 func TestSparesOpenedSince(t *testing.T) {

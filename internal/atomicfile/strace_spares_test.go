@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -49,6 +50,14 @@ func TestStraceSpares(t *testing.T) {
 			moves := checkSpareOrder(t, log)
 			if moves == 0 {
 				t.Fatal("no spare was reused: the test saw nothing to check")
+			}
+			if c.sync == "file" {
+				// Each commit moves its original next to its worker's
+				// next lockfile before its directory's fsync (Handle.Next):
+				// one directory fsync per file, none for a spare's leaving.
+				if n := dirFsyncs(t, log); n != c.files {
+					t.Errorf("%d directory fsyncs for %d files, want one per file", n, c.files)
+				}
 			}
 			t.Logf("%d spares reused, each synced out of its old directory before its exchange", moves)
 		})
@@ -142,4 +151,28 @@ func checkSpareOrder(t *testing.T, log string) int {
 		t.Fatal(err)
 	}
 	return moves
+}
+
+// dirFsyncs returns the number of fsyncs in a strace -f -y log (whole or
+// started) of a path that is a directory now.
+func dirFsyncs(t *testing.T, log string) int {
+	t.Helper()
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		m := straceSync.FindStringSubmatch(line)
+		if m == nil {
+			m = straceSyncStart.FindStringSubmatch(line)
+		}
+		if m == nil || m[2] != "fsync" {
+			continue
+		}
+		if st, err := os.Stat(m[3]); err == nil && st.IsDir() {
+			n++
+		}
+	}
+	return n
 }
