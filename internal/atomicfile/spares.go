@@ -54,8 +54,9 @@ import (
 // so a crash before it leaves at worst a second, stale temp name of the
 // unchanged original.
 //
-// A spare stays a lockfix temp file of the lockfile it was: a crash
-// leaves it stale, and the next Open of that lockfile removes it.
+// A spare stays a lockfix temp file of the lockfile it was, or of the
+// one it was placed next to: a crash leaves it stale, and the next Open
+// of that lockfile removes it.
 type Spares struct {
 	mu     sync.Mutex
 	free   []*spare
