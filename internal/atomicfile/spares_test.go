@@ -223,6 +223,23 @@ func TestSparesRefused(t *testing.T) {
 	})
 }
 
+// durableReplace replaces path with nw by a durable Replace through
+// spares, told that next comes after it ("" for none), and checks its
+// bytes.
+func durableReplace(t *testing.T, path string, nw []byte, spares *atomicfile.Spares, next string) {
+	t.Helper()
+	h, err := atomicfile.Open(path, atomicfile.Options{Spares: spares})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	h.Next(next)
+	if err := h.Replace(nw, verify); err != nil {
+		t.Fatal(err)
+	}
+	sameBytes(t, path, nw, path)
+}
+
 // A durable Replace takes a spare and keeps its own original as one, as
 // a batch does (the order of its syncs is TestStraceSpares').
 func TestSparesReplace(t *testing.T) {
@@ -230,16 +247,7 @@ func TestSparesReplace(t *testing.T) {
 	spares := atomicfile.NewSpares(4)
 	origA := inode(t, a)
 	batchReplace(t, a, withRows(t, oldA, 91), spares, false)
-	h, err := atomicfile.Open(b, atomicfile.Options{Spares: spares})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	newB := withRows(t, oldB, 92)
-	if err := h.Replace(newB, verify); err != nil {
-		t.Fatal(err)
-	}
-	sameBytes(t, b, newB, "B")
+	durableReplace(t, b, withRows(t, oldB, 92), spares, "")
 	if got := inode(t, b); got != origA {
 		t.Errorf("B's new content is inode %d, want A's original %d reused", got, origA)
 	}
@@ -300,31 +308,12 @@ func TestSparesNext(t *testing.T) {
 		t.Fatalf("%d spares, want c2's and c3's originals", spares.Len())
 	}
 	origA := inode(t, a)
-	h, err := atomicfile.Open(a, atomicfile.Options{Spares: spares})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Next(b)
-	newA := withRows(t, oldA, 91)
-	if err := h.Replace(newA, verify); err != nil {
-		t.Fatal(err)
-	}
-	h.Close()
-	sameBytes(t, a, newA, "A")
+	durableReplace(t, a, withRows(t, oldA, 91), spares, b)
 	noTemps(t, filepath.Dir(a))
 	if n := len(temps(t, filepath.Dir(b))); n != 1 {
 		t.Fatalf("B's directory holds %d temp files, want A's original", n)
 	}
-	h, err = atomicfile.Open(b, atomicfile.Options{Spares: spares})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	newB := withRows(t, oldB, 92)
-	if err := h.Replace(newB, verify); err != nil {
-		t.Fatal(err)
-	}
-	sameBytes(t, b, newB, "B")
+	durableReplace(t, b, withRows(t, oldB, 92), spares, "")
 	if got := inode(t, b); got != origA {
 		t.Errorf("B's new content is inode %d, want A's original %d, placed next to it", got, origA)
 	}
