@@ -631,6 +631,9 @@ func (h *Handle) Close() error {
 		return nil
 	}
 	h.closed = true
+	// A spare placed next to this lockfile and not taken (the file was
+	// not written) goes to whichever lockfile fits.
+	h.spares.release(h)
 	dropLease(h)
 	return h.lock.Close()
 }
@@ -1048,10 +1051,10 @@ func (p *Pending) commit(durable bool) error {
 // durable Replace through spares (Options.Spares) then moves the
 // original next to it before the directory's fsync, so that one fsync
 // covers both the rename and the original's leaving, and the replace of
-// next finds its temp file in place (see Spares). Should next not be
-// replaced through the same spares (skipped, refused, locked), its spare
-// goes to whichever lockfile fits, as any spare does, or Spares.Close
-// removes it.
+// next finds its temp file in place (see Spares). Until then no other
+// lockfile takes that spare; should next be closed without being
+// written (skipped, refused), it goes to whichever lockfile fits, as any
+// spare does, and Spares.Close removes it if none does.
 func (h *Handle) Next(next string) { h.next = next }
 
 // Forget removes the original's second name that a batch Commit kept, or

@@ -49,7 +49,8 @@ import (
 // the original next to that lockfile, under one of its temp names,
 // before its own directory's fsync, which then covers the move: when that
 // lockfile is replaced, the spare waiting for it is already in place and
-// its temp file needs no fsync of another directory. Nothing is written
+// its temp file needs no fsync of another directory. No other lockfile
+// takes it until that lockfile's handle is closed. Nothing is written
 // to it before that fsync has returned (it becomes a spare only after),
 // so a crash before it leaves at worst a second, stale temp name of the
 // unchanged original.
@@ -61,7 +62,7 @@ type Spares struct {
 	mu     sync.Mutex
 	free   []*spare
 	max    int
-	placed int // of free, those placed next to a lockfile (spare.next)
+	placed int // of free, those kept for the lockfile they were placed next to (spare.next)
 }
 
 // spare is one original kept: open, locked, at name.
@@ -75,7 +76,8 @@ type spare struct {
 	flags int   // FS_IOC_GETFLAGS; -1 where the filesystem has none
 	size  int64 // its bytes, which the new content overwrites
 	// next is the lockfile it was moved next to (place), at one of its
-	// temp names; "" when it is where its own lockfile was.
+	// temp names, and kept for; "" when it is where its own lockfile was,
+	// or released.
 	next string
 }
 
@@ -111,6 +113,34 @@ func (s *Spares) Close() {
 func (sp *spare) drop() {
 	os.Remove(sp.name)
 	sp.f.Close()
+}
+
+// placedFor reports whether the spare was placed next to the lockfile h
+// holds: by its path as the caller gave it (Next), which may reach it
+// through a symlinked directory, or by its target. Either way the spare
+// is in the lockfile's directory (place takes only a regular file).
+func (h *Handle) placedFor(c *spare) bool {
+	return c.next != "" && (c.next == h.target || c.next == h.path)
+}
+
+// release lets any lockfile take the spares placed next to the lockfile
+// h holds (its handle is closed: a spare it did not take is no longer
+// its own).
+func (s *Spares) release(h *Handle) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.free {
+		if s.placed == 0 {
+			break
+		}
+		if h.placedFor(c) {
+			c.next = ""
+			s.placed--
+		}
+	}
 }
 
 // place moves the original at old next to the lockfile next, under one
@@ -274,15 +304,15 @@ func (s *Spares) take(h *Handle, name string, want int64) (*rawFile, string, str
 	best, score := -1, int64(-1) // the spare and its misfit; the newest wins a tie
 	s.mu.Lock()
 	for i := len(s.free) - 1; i >= 0 && s.placed > 0; i-- {
-		if c := s.free[i]; c.next == h.target && fits(c) {
+		if c := s.free[i]; h.placedFor(c) && fits(c) {
 			best, score = i, 0
 			break
 		}
 	}
 	for i := len(s.free) - 1; i >= 0 && score != 0; i-- {
 		c := s.free[i]
-		if !fits(c) {
-			continue
+		if !fits(c) || c.next != "" {
+			continue // or kept for the lockfile it was placed next to
 		}
 		if d := misfit(c.size, want, blk); best < 0 || d < score {
 			best, score = i, d
@@ -308,7 +338,7 @@ func (s *Spares) take(h *Handle, name string, want int64) (*rawFile, string, str
 		sp.drop()
 		return nil, "", "", 0
 	}
-	if sp.next == h.target {
+	if h.placedFor(sp) {
 		sp.f.name = sp.name
 		span.End(h.path + " (placed)")
 		return sp.f, sp.name, "", sp.size

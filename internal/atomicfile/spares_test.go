@@ -323,6 +323,42 @@ func TestSparesNext(t *testing.T) {
 	}
 }
 
+// A spare placed next to a lockfile is kept for it while its handle is
+// open, and goes to another lockfile once it is closed unwritten.
+func TestSparesPlacedReleased(t *testing.T) {
+	a, b, oldA, _ := sparesFixture(t)
+	root := filepath.Dir(filepath.Dir(a))
+	var cd []string // c: a long original, d: new content of A's size
+	for i, d := range []string{"c", "d"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cd = append(cd, writeLock(t, filepath.Join(root, d), "bun.lockb", genLock(1, 400-390*i, uint64(9+i)), 0o644))
+	}
+	c, d := cd[0], cd[1]
+	spares := atomicfile.NewSpares(4)
+	origA := inode(t, a)
+	durableReplace(t, a, withRows(t, oldA, 91), spares, b)
+	hb, err := atomicfile.Open(b, atomicfile.Options{Spares: spares})
+	if err != nil {
+		t.Fatal(err)
+	}
+	durableReplace(t, c, genLock(1, 400, 11), spares, "")
+	if got := inode(t, c); got == origA {
+		t.Errorf("C took A's original while it was kept for B")
+	}
+	hb.Close() // B not written
+	durableReplace(t, d, withRows(t, oldA, 92), spares, "")
+	if got := inode(t, d); got != origA {
+		t.Errorf("D's new content is inode %d, want A's original %d, released by B", got, origA)
+	}
+	noTemps(t, filepath.Dir(b))
+	spares.Close()
+	for _, f := range []string{a, b, c, d} {
+		noTemps(t, filepath.Dir(f))
+	}
+}
+
 // A spare that a program opened by its temp name after it was kept is not
 // rewritten: it is removed, and the next temp file is a new file.
 func TestSparesOpenedSince(t *testing.T) {
