@@ -281,9 +281,9 @@ func misfit(size, want, blk int64) int64 {
 // left: overwriting allocated blocks spares the filesystem freeing them
 // and allocating others); nil when none fits or the move fails (the spare
 // is then removed). A spare placed next to this lockfile (place) is taken
-// where it is, and comes from no other directory (""); otherwise the one
-// that best fits (see misfit) is moved to name, a new temp name of the
-// lockfile.
+// where it is, and comes from no other directory (""); otherwise, of the
+// spares not kept for another lockfile, the one that best fits (see
+// misfit) is moved to name, a new temp name of the lockfile.
 func (s *Spares) take(h *Handle, name string, want int64) (*rawFile, string, string, int64) {
 	if s == nil {
 		return nil, "", "", 0
