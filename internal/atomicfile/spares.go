@@ -59,10 +59,13 @@ import (
 // one it was placed next to: a crash leaves it stale, and the next Open
 // of that lockfile removes it.
 type Spares struct {
-	mu     sync.Mutex
-	free   []*spare
-	max    int
-	placed int // of free, those kept for the lockfile they were placed next to (spare.next)
+	mu   sync.Mutex
+	free []*spare // for any lockfile that fits
+	// kept are the spares placed next to a lockfile (place), by the path
+	// given to Handle.Next, for that lockfile alone until its handle is
+	// closed (release).
+	kept map[string]*spare
+	max  int // of free and kept together
 }
 
 // spare is one original kept: open, locked, at name.
@@ -75,10 +78,6 @@ type spare struct {
 	mode  uint32
 	flags int   // FS_IOC_GETFLAGS; -1 where the filesystem has none
 	size  int64 // its bytes, which the new content overwrites
-	// next is the lockfile it was moved next to (place), at one of its
-	// temp names, and kept for; "" when it is where its own lockfile was,
-	// or released.
-	next string
 }
 
 // NewSpares returns a pool that keeps at most max spares (each holds a
@@ -92,8 +91,11 @@ func (s *Spares) Len() int {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.free)
+	return s.len()
 }
+
+// len is Len with the pool's lock held.
+func (s *Spares) len() int { return len(s.free) + len(s.kept) }
 
 // Close removes the spares left. A nil pool has none.
 func (s *Spares) Close() {
@@ -102,7 +104,10 @@ func (s *Spares) Close() {
 	}
 	s.mu.Lock()
 	free := s.free
-	s.free, s.placed = nil, 0
+	for _, sp := range s.kept {
+		free = append(free, sp)
+	}
+	s.free, s.kept = nil, nil
 	s.mu.Unlock()
 	for _, sp := range free {
 		sp.drop()
@@ -115,31 +120,33 @@ func (sp *spare) drop() {
 	sp.f.Close()
 }
 
-// placedFor reports whether the spare was placed next to the lockfile h
-// holds: by its path as the caller gave it (Next), which may reach it
-// through a symlinked directory, or by its target. Either way the spare
-// is in the lockfile's directory (place takes only a regular file).
-func (h *Handle) placedFor(c *spare) bool {
-	return c.next != "" && (c.next == h.target || c.next == h.path)
+// placedFor returns the spare placed next to the lockfile h holds and
+// its key in kept, nil when there is none. The key is the path the
+// caller gave Next, which may be h's path (reaching it through a
+// symlinked directory) or its target; either way the spare is in the
+// lockfile's directory (place takes only a regular file). The pool's
+// lock is held.
+func (s *Spares) placedFor(h *Handle) (string, *spare) {
+	for _, key := range []string{h.path, h.target} {
+		if sp := s.kept[key]; sp != nil {
+			return key, sp
+		}
+	}
+	return "", nil
 }
 
-// release lets any lockfile take the spares placed next to the lockfile
-// h holds (its handle is closed: a spare it did not take is no longer
-// its own).
+// release lets any lockfile take the spare placed next to the lockfile h
+// holds (its handle is closed: a spare it did not take is no longer its
+// own).
 func (s *Spares) release(h *Handle) {
 	if s == nil {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, c := range s.free {
-		if s.placed == 0 {
-			break
-		}
-		if h.placedFor(c) {
-			c.next = ""
-			s.placed--
-		}
+	if key, sp := s.placedFor(h); sp != nil {
+		delete(s.kept, key)
+		s.free = append(s.free, sp)
 	}
 }
 
@@ -177,7 +184,7 @@ func (s *Spares) keep(name string, orig os.FileInfo, next string) bool {
 		return false
 	}
 	s.mu.Lock()
-	full := len(s.free) >= s.max
+	full := s.len() >= s.max
 	s.mu.Unlock()
 	if full {
 		return false
@@ -195,12 +202,21 @@ func (s *Spares) keep(name string, orig os.FileInfo, next string) bool {
 		f.Close()
 		return false
 	}
-	sp.name, sp.next = name, next
+	sp.name = name
 	s.mu.Lock()
-	if len(s.free) < s.max {
-		s.free = append(s.free, sp)
-		if next != "" {
-			s.placed++
+	if s.len() < s.max {
+		if next == "" {
+			s.free = append(s.free, sp)
+		} else {
+			if prev := s.kept[next]; prev != nil {
+				// Placed twice for one lockfile: the one before is any
+				// lockfile's.
+				s.free = append(s.free, prev)
+			}
+			if s.kept == nil {
+				s.kept = map[string]*spare{}
+			}
+			s.kept[next] = sp
 		}
 		f = nil
 	}
@@ -301,29 +317,28 @@ func (s *Spares) take(h *Handle, name string, want int64) (*rawFile, string, str
 	fits := func(c *spare) bool {
 		return c.dev == uint64(st.Dev) && c.uid == st.Uid && c.gid == st.Gid && c.mode == st.Mode && c.flags == flags
 	}
-	best, score := -1, int64(-1) // the spare and its misfit; the newest wins a tie
 	s.mu.Lock()
-	for i := len(s.free) - 1; i >= 0 && s.placed > 0; i-- {
-		if c := s.free[i]; h.placedFor(c) && fits(c) {
-			best, score = i, 0
-			break
+	// A spare placed for this lockfile that does not fit it (another
+	// owner) stays kept until the handle closes.
+	key, sp := s.placedFor(h)
+	placed := sp != nil && fits(sp)
+	if placed {
+		delete(s.kept, key)
+	} else {
+		sp = nil
+		best, score := -1, int64(-1) // the spare and its misfit; the newest wins a tie
+		for i := len(s.free) - 1; i >= 0 && score != 0; i-- {
+			c := s.free[i]
+			if !fits(c) {
+				continue
+			}
+			if d := misfit(c.size, want, blk); best < 0 || d < score {
+				best, score = i, d
+			}
 		}
-	}
-	for i := len(s.free) - 1; i >= 0 && score != 0; i-- {
-		c := s.free[i]
-		if !fits(c) || c.next != "" {
-			continue // or kept for the lockfile it was placed next to
-		}
-		if d := misfit(c.size, want, blk); best < 0 || d < score {
-			best, score = i, d
-		}
-	}
-	var sp *spare
-	if best >= 0 {
-		sp = s.free[best]
-		s.free = append(s.free[:best], s.free[best+1:]...)
-		if sp.next != "" {
-			s.placed--
+		if best >= 0 {
+			sp = s.free[best]
+			s.free = append(s.free[:best], s.free[best+1:]...)
 		}
 	}
 	s.mu.Unlock()
@@ -338,7 +353,7 @@ func (s *Spares) take(h *Handle, name string, want int64) (*rawFile, string, str
 		sp.drop()
 		return nil, "", "", 0
 	}
-	if h.placedFor(sp) {
+	if placed {
 		sp.f.name = sp.name
 		span.End(h.path + " (placed)")
 		return sp.f, sp.name, "", sp.size
